@@ -1,0 +1,69 @@
+import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino';
+
+export type { Logger };
+
+/**
+ * Paths pino blanks out wherever they appear. Connection strings are also passed through
+ * `redactUrl` before they are logged, because a password inside a URL is not a separate field.
+ */
+export const redactPaths = [
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.password',
+  '*.token',
+  '*.secret',
+  '*.bearerToken',
+  '*.accessToken',
+  '*.accessSecret',
+  '*.apiKey',
+  '*.apiSecret',
+  '*.appKey',
+  '*.appSecret',
+  '*.connectionString',
+  'password',
+  'token',
+  'secret',
+  'bearerToken',
+  'accessToken',
+  'accessSecret',
+  'apiKey',
+  'apiSecret',
+  'connectionString',
+];
+
+export interface LoggerOptions {
+  readonly level?: LevelWithSilent;
+  readonly name?: string;
+  /** Where lines go; tests pass a sink stream and read it back. Defaults to stdout. */
+  readonly destination?: DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  return pino(
+    {
+      name: options.name,
+      level: options.level ?? 'info',
+      redact: { paths: redactPaths, censor: '[redacted]' },
+      serializers: { err: pino.stdSerializers.err },
+    },
+    options.destination ?? pino.destination(1),
+  );
+}
+
+/** `postgres://user:secret@host/db` -> `postgres://user:***@host/db`. Leaves anything that is not a URL alone. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password !== '') url.password = '***';
+    for (const key of [...url.searchParams.keys()]) {
+      if (/pass|secret|token|key/i.test(key)) url.searchParams.set(key, '***');
+    }
+    return url.toString();
+  } catch {
+    return value.replace(/\/\/([^:/@\s]+):[^@/\s]+@/g, '//$1:***@');
+  }
+}

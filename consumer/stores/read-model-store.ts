@@ -1,0 +1,70 @@
+import type { ChangeEvent } from '../../events/envelope.js';
+import type { JsonObject, JsonPrimitive } from '../../events/json.js';
+import type { CheckpointStore, HealthCheck } from '../../transports/transport.js';
+
+/** A read-model document with its replication metadata. A tombstone has `deleted: true` and `data: null`. */
+export interface StoredDocument {
+  readonly collection: string;
+  readonly key: string;
+  readonly version: bigint;
+  readonly deleted: boolean;
+  readonly data: JsonObject | null;
+  readonly eventId: string;
+  readonly source: string;
+  /** When this version was applied to the read model (ISO-8601). */
+  readonly appliedAt: string;
+}
+
+/** The expected outcomes of applying one event. Infrastructure failures are thrown instead. */
+export type ApplyOutcome =
+  | { readonly status: 'applied' }
+  | { readonly status: 'skipped'; readonly reason: 'stale' | 'duplicate' };
+
+/**
+ * Applies change events to the read model, gated by version.
+ *
+ * - An event is applied only when `stored.version < event.version` (or nothing is stored). An equal
+ *   version is skipped as `duplicate`, a lower one as `stale`; either way nothing changes.
+ * - A delete writes a tombstone `{ key, version, deleted: true }`, so a late older upsert cannot bring
+ *   the row back.
+ * - Events are applied in the order given; several events for one key in a batch are fine.
+ * - Resolves only when every applied event is durable. A throw (`StoreUnavailableError`) means
+ *   "retry the whole batch": re-applying is harmless because of the gate.
+ */
+export interface ReadModelWriter {
+  applyBatch(events: readonly ChangeEvent[]): Promise<ApplyOutcome[]>;
+}
+
+export type FieldFilter = Readonly<Record<string, JsonPrimitive>>;
+
+/** Reads the read model. Tombstones are hidden unless `includeDeleted` is set. */
+export interface ReadModelReader {
+  get(collection: string, key: string, options?: { includeDeleted?: boolean }): Promise<StoredDocument | undefined>;
+  /** Documents whose top-level `data` fields equal the filter, ordered by key, at most `limit`. */
+  find(collection: string, filter: FieldFilter, options: { limit: number }): Promise<StoredDocument[]>;
+}
+
+/** A message that could not be parsed or validated, kept with its raw text so nothing is lost. */
+export interface DeadLetter {
+  readonly messageId: string;
+  readonly transport: string;
+  readonly text: string;
+  readonly reason: string;
+  readonly author?: { readonly id: string; readonly username?: string | undefined } | undefined;
+  readonly receivedAt: string;
+}
+
+export interface DeadLetterStore {
+  /** Stores a rejected message. Storing the same `messageId` twice keeps one letter. */
+  putDeadLetter(letter: DeadLetter): Promise<void>;
+  listDeadLetters(options: { limit: number }): Promise<DeadLetter[]>;
+}
+
+/**
+ * Everything the consumer keeps: read model, checkpoints and dead letters, in one database so a
+ * single client serves them. Adapters: embedded (PGlite), PostgreSQL, MongoDB.
+ * `close()` releases only what the adapter created; twice is harmless.
+ */
+export interface ReadModelStore extends ReadModelWriter, ReadModelReader, CheckpointStore, DeadLetterStore, HealthCheck {
+  close(): Promise<void>;
+}

@@ -1,0 +1,202 @@
+import { z } from 'zod';
+import { isJsonObject, type JsonObject, type JsonValue } from './json.js';
+
+/**
+ * The change event: one envelope flows from capture to the read model (DESIGN.md, "The event").
+ *
+ * - `version` comes from the source (a sequence taken in the row trigger, or a post's snowflake id
+ *   for a hand-typed post). It is a bigint because snowflake ids exceed 2^53.
+ * - `data` is the full row image after the change; it is `null` exactly when `op` is `delete`.
+ *   Version gating is only correct for full images.
+ */
+export type ChangeOp = 'upsert' | 'delete';
+
+export interface ChangeEvent {
+  readonly id: string;
+  readonly source: string;
+  readonly type: string;
+  readonly collection: string;
+  readonly key: string;
+  readonly version: bigint;
+  readonly op: ChangeOp;
+  readonly data: JsonObject | null;
+  /** ISO-8601, UTC, millisecond precision: when the change was committed at the source. */
+  readonly createdAt: string;
+  readonly correlationId?: string | undefined;
+}
+
+/** Limits that keep hostile documents from costing memory, CPU or a store's nesting limit. */
+export interface DocumentLimits {
+  readonly maxDepth: number;
+  readonly maxKeys: number;
+  /** Size of the document serialized as JSON, in UTF-8 bytes. */
+  readonly maxBytes: number;
+  readonly maxStringLength: number;
+}
+
+export const defaultDocumentLimits: DocumentLimits = {
+  maxDepth: 8,
+  maxKeys: 512,
+  maxBytes: 64 * 1024,
+  maxStringLength: 16 * 1024,
+};
+
+export const maxVersion = 2n ** 63n - 1n;
+const forbiddenKeys = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Collection names double as hashtags on X, which end at `-` or `.`: letters, digits and `_` only. */
+export const collectionNamePattern = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
+/** Why a document key is unsafe for MongoDB or for JavaScript objects, or `undefined` when it is fine. */
+export function unsafeKeyReason(key: string): string | undefined {
+  if (key.length === 0) return 'a key may not be empty';
+  if (key.startsWith('$')) return `key "${key}" may not start with "$"`;
+  if (key.includes('.')) return `key "${key}" may not contain "."`;
+  if (forbiddenKeys.has(key)) return `key "${key}" is not allowed`;
+  if (key.includes('\u0000')) return 'a key may not contain a NUL character';
+  if (key.length > 256) return 'a key may be at most 256 characters';
+  return undefined;
+}
+
+/**
+ * Checks a document against the key rules and limits. Returns the first problem found, with the
+ * path to it, or `undefined` when the document is acceptable.
+ */
+export function documentProblem(doc: JsonObject, limits: DocumentLimits = defaultDocumentLimits): string | undefined {
+  let keys = 0;
+  const visit = (value: JsonValue, path: string, depth: number): string | undefined => {
+    if (typeof value === 'string') {
+      if (value.length > limits.maxStringLength) return `${path} is longer than ${limits.maxStringLength} characters`;
+      if (value.includes('\u0000')) return `${path} contains a NUL character`;
+      return undefined;
+    }
+    if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path} is not a finite number`;
+    if (value === null || typeof value === 'boolean') return undefined;
+    if (depth >= limits.maxDepth) return `${path} is nested deeper than ${limits.maxDepth} levels`;
+    if (Array.isArray(value)) {
+      keys += value.length;
+      if (keys > limits.maxKeys) return `document has more than ${limits.maxKeys} keys and items`;
+      for (const [i, item] of value.entries()) {
+        const problem = visit(item, `${path}[${i}]`, depth + 1);
+        if (problem !== undefined) return problem;
+      }
+      return undefined;
+    }
+    for (const [key, item] of Object.entries(value)) {
+      keys += 1;
+      if (keys > limits.maxKeys) return `document has more than ${limits.maxKeys} keys and items`;
+      const reason = unsafeKeyReason(key);
+      if (reason !== undefined) return `${path}: ${reason}`;
+      const problem = visit(item, `${path}.${key}`, depth + 1);
+      if (problem !== undefined) return problem;
+    }
+    return undefined;
+  };
+  const problem = visit(doc, 'data', 0);
+  if (problem !== undefined) return problem;
+  const bytes = Buffer.byteLength(JSON.stringify(doc), 'utf8');
+  if (bytes > limits.maxBytes) return `data is ${bytes} bytes; at most ${limits.maxBytes} are accepted`;
+  return undefined;
+}
+
+/** Accepts a version as a safe integer or a string of digits (snowflakes exceed 2^53). */
+export const versionSchema = z
+  .union([z.bigint(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), z.string().regex(/^\d{1,19}$/)])
+  .transform((v, ctx) => {
+    const version = BigInt(v);
+    if (version > maxVersion) {
+      ctx.addIssue({ code: 'custom', message: 'version must fit in a signed 64-bit integer' });
+      return z.NEVER;
+    }
+    return version;
+  });
+
+/** A JSON-safe rendering of a version: a number when it is exact as one, a string otherwise. */
+export function versionToJson(version: bigint): number | string {
+  return version <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(version) : version.toString();
+}
+
+const jsonObjectSchema = z.custom<JsonObject>(isJsonObject, { message: 'expected a JSON object' });
+
+/** An id that is a plain string or number; numbers become their decimal string. */
+export const keySchema = z
+  .union([z.string().min(1).max(256), z.number().int().safe()])
+  .transform((k) => String(k))
+  .refine((k) => !k.includes('\u0000'), 'key may not contain a NUL character');
+
+const shortText = (max: number) => z.string().min(1).max(max);
+
+/** The wire form of the envelope (JSON). `parseChangeEvent` is the one way untrusted JSON becomes a ChangeEvent. */
+export const changeEventSchema = z
+  .object({
+    id: shortText(128),
+    source: shortText(256),
+    type: shortText(128),
+    collection: z.string().regex(collectionNamePattern, 'collection must be letters, digits and _ (at most 64), starting with a letter'),
+    key: keySchema,
+    version: versionSchema,
+    op: z.enum(['upsert', 'delete']),
+    data: jsonObjectSchema.nullable().optional(),
+    createdAt: z.union([z.iso.datetime({ offset: true }), z.date()]).transform((d) => new Date(d).toISOString()),
+    correlationId: shortText(256).optional(),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    if (e.op === 'upsert' && (e.data === null || e.data === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['data'], message: 'an upsert carries the full row image in data' });
+    }
+  })
+  .transform((e): ChangeEvent => ({
+    id: e.id,
+    source: e.source,
+    type: e.type,
+    collection: e.collection,
+    key: e.key,
+    version: e.version,
+    op: e.op,
+    data: e.op === 'delete' ? null : (e.data ?? null),
+    createdAt: e.createdAt,
+    ...(e.correlationId === undefined ? {} : { correlationId: e.correlationId }),
+  }));
+
+export type ParseResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+
+/** Describes zod issues as one line: `path: message; path: message`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .join('; ');
+}
+
+/** Validates an untrusted value as a ChangeEvent, including the document's key rules and limits. */
+export function parseChangeEvent(value: unknown, limits: DocumentLimits = defaultDocumentLimits): ParseResult<ChangeEvent> {
+  const parsed = changeEventSchema.safeParse(value);
+  if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
+  const event = parsed.data;
+  if (event.data !== null) {
+    const problem = documentProblem(event.data, limits);
+    if (problem !== undefined) return { ok: false, reason: problem };
+  }
+  return { ok: true, value: event };
+}
+
+/** The envelope as plain JSON (version as number or string). Inverse of `parseChangeEvent`. */
+export function changeEventToJson(event: ChangeEvent): JsonObject {
+  return {
+    id: event.id,
+    source: event.source,
+    type: event.type,
+    collection: event.collection,
+    key: event.key,
+    version: versionToJson(event.version),
+    op: event.op,
+    data: event.data,
+    createdAt: event.createdAt,
+    ...(event.correlationId === undefined ? {} : { correlationId: event.correlationId }),
+  };
+}
+
+/** The type a change gets when nobody names one: `orders.upserted`, `orders.deleted`. */
+export function defaultEventType(collection: string, op: ChangeOp): string {
+  return `${collection}.${op === 'delete' ? 'deleted' : 'upserted'}`;
+}

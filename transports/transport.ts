@@ -1,0 +1,79 @@
+import type { ChangeEvent } from '../events/envelope.js';
+
+/**
+ * The two ports every transport implements (X, Kafka, Redis Streams, in-memory).
+ * Core code depends on these and never on a transport's own types.
+ */
+
+/**
+ * Sends change events.
+ *
+ * - **Order.** Events are sent in the order given; per-key order holds across calls made one after another.
+ * - **Acknowledgement.** `publish` resolves only when the transport has acknowledged every event (X: the
+ *   post exists; Kafka: acks=all; Redis: XADD returned). Only then may the caller mark them done.
+ * - **At least once.** After a throw, any prefix of the events may have gone out; `TransportError.published`
+ *   says how many are known to have. The caller retries the rest with the same events (ids are stable), so
+ *   a consumer can see duplicates, which version gating makes harmless.
+ * - **Errors.** Throws `TransportError` classified as `retryable`, `rateLimited` (wait until `resetAt`),
+ *   `auth`, or `invalid`; or `EventTooLargeError` for an event the transport can never carry.
+ * - **Lifecycle.** `close()` releases only what the adapter created; calling it twice is harmless.
+ */
+export interface EventPublisher {
+  publish(events: readonly ChangeEvent[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What an X post adds to a message: the codec needs the links, the trust policy needs the author. */
+export interface PostMeta {
+  readonly id: string;
+  readonly authorId: string;
+  readonly username?: string | undefined;
+  readonly createdAt?: string | undefined;
+  /** t.co links with the text they replaced, from `entities.urls`. */
+  readonly urls: readonly { readonly url: string; readonly expandedUrl: string }[];
+  readonly editHistoryIds?: readonly string[] | undefined;
+}
+
+/** One message as a transport delivered it, before decoding. Its text is untrusted. */
+export interface InboundMessage {
+  /** The transport's position for this message: post id, `partition:offset`, stream entry id. */
+  readonly id: string;
+  readonly text: string;
+  readonly receivedAt: Date;
+  /** Present when the message is an X post. */
+  readonly post?: PostMeta | undefined;
+}
+
+/**
+ * Handles one batch. It resolves once every message in the batch is durably handled (applied or
+ * dead-lettered); only then does the source move its checkpoint. A throw means "not handled": the
+ * source redelivers the same batch after a backoff.
+ */
+export type MessageHandler = (batch: readonly InboundMessage[]) => Promise<void>;
+
+/**
+ * Receives messages and resumes where it left off.
+ *
+ * - **Delivery.** At least once. The handler is never called concurrently by one source.
+ * - **Order.** Per key, in the order the transport holds them.
+ * - **Checkpoint.** Moves only after the handler resolved for the messages it covers. After a
+ *   restart the source resumes from it (X: recent search since the last applied post id).
+ * - **Lifecycle.** `start` resolves once the source is connected and has begun catching up; it keeps
+ *   reconnecting on its own after that. `close()` stops receiving, waits for the handler in flight,
+ *   stores the checkpoint and releases what the adapter created. Calling it twice is harmless.
+ */
+export interface EventSource {
+  start(handler: MessageHandler): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Durable storage for a source's position. The consumer's store provides it. */
+export interface CheckpointStore {
+  load(name: string): Promise<string | undefined>;
+  save(name: string, position: string): Promise<void>;
+}
+
+/** A readiness probe for `/readyz`: resolves when the dependency answers, throws with the reason otherwise. */
+export interface HealthCheck {
+  check(): Promise<void>;
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['**/*.test.ts'],
+    exclude: ['node_modules/**', 'dist/**'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Integration suites share one PostgreSQL and one Redis; files run in parallel but each uses its own schema or key prefix.
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
