@@ -120,7 +120,7 @@ const jsonObjectSchema = z.custom<JsonObject>(isJsonObject, { message: 'expected
 
 /** An id that is a plain string or number; numbers become their decimal string. */
 export const keySchema = z
-  .union([z.string().min(1).max(256), z.number().int().safe()])
+  .union([z.string().min(1).max(256), z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER)])
   .transform((k) => String(k))
   .refine((k) => !k.includes('\u0000'), 'key may not contain a NUL character');
 

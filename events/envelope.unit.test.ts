@@ -1,0 +1,165 @@
+import { describe, expect, it } from 'vitest';
+import {
+  changeEventToJson,
+  defaultDocumentLimits,
+  defaultEventType,
+  documentProblem,
+  parseChangeEvent,
+  type ChangeEvent,
+  type DocumentLimits,
+} from './envelope.js';
+
+const wire = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
+  id: 'evt-1',
+  source: 'pg:dvx_orders',
+  type: 'orders.upserted',
+  collection: 'orders',
+  key: '8172',
+  version: 42,
+  op: 'upsert',
+  data: { id: '8172', status: 'SHIPPED' },
+  createdAt: '2026-01-02T03:04:05.678Z',
+  ...overrides,
+});
+
+function reasonOf(value: unknown, limits?: DocumentLimits): string {
+  const result = parseChangeEvent(value, limits);
+  if (result.ok) throw new Error('expected a rejection');
+  return result.reason;
+}
+
+function eventOf(value: unknown): ChangeEvent {
+  const result = parseChangeEvent(value);
+  if (!result.ok) throw new Error(result.reason);
+  return result.value;
+}
+
+describe('parseChangeEvent', () => {
+  it('accepts a well-formed upsert and makes the version a bigint', () => {
+    expect(eventOf(wire())).toEqual({
+      id: 'evt-1',
+      source: 'pg:dvx_orders',
+      type: 'orders.upserted',
+      collection: 'orders',
+      key: '8172',
+      version: 42n,
+      op: 'upsert',
+      data: { id: '8172', status: 'SHIPPED' },
+      createdAt: '2026-01-02T03:04:05.678Z',
+    });
+  });
+
+  it('accepts a version given as a string of digits beyond 2^53', () => {
+    expect(eventOf(wire({ version: '1876543210987654321' })).version).toBe(1876543210987654321n);
+  });
+
+  it('rejects a version beyond a signed 64-bit integer', () => {
+    expect(reasonOf(wire({ version: '9223372036854775808' }))).toMatch(/64-bit/);
+  });
+
+  it('rejects a version number that is not a safe integer', () => {
+    expect(reasonOf(wire({ version: 2 ** 60 }))).toMatch(/^version/);
+    expect(reasonOf(wire({ version: 1.5 }))).toMatch(/^version/);
+    expect(reasonOf(wire({ version: -1 }))).toMatch(/^version/);
+  });
+
+  it('rejects a version string with anything but digits', () => {
+    expect(reasonOf(wire({ version: '12a' }))).toMatch(/^version/);
+    expect(reasonOf(wire({ version: '' }))).toMatch(/^version/);
+  });
+
+  it('turns a numeric key into its decimal string', () => {
+    expect(eventOf(wire({ key: 8172 })).key).toBe('8172');
+  });
+
+  it('rejects a key that is neither a plain string nor an integer', () => {
+    expect(reasonOf(wire({ key: { id: 1 } }))).toMatch(/^key/);
+    expect(reasonOf(wire({ key: 1.5 }))).toMatch(/^key/);
+    expect(reasonOf(wire({ key: '' }))).toMatch(/^key/);
+  });
+
+  it('accepts a delete with null data', () => {
+    const event = eventOf(wire({ op: 'delete', type: defaultEventType('orders', 'delete'), data: null }));
+    expect(event.op).toBe('delete');
+    expect(event.data).toBeNull();
+  });
+
+  it('drops any data a delete carries', () => {
+    expect(eventOf(wire({ op: 'delete', data: { id: '8172' } })).data).toBeNull();
+  });
+
+  it('rejects an upsert without data', () => {
+    expect(reasonOf(wire({ data: null }))).toMatch(/^data: an upsert carries the full row image/);
+  });
+
+  it('rejects unknown envelope fields', () => {
+    expect(reasonOf(wire({ extra: 1 }))).toMatch(/extra/);
+  });
+
+  it('rejects a collection that could not be a hashtag', () => {
+    expect(reasonOf(wire({ collection: 'dvx-orders' }))).toMatch(/^collection/);
+  });
+
+  it('normalizes createdAt to UTC with milliseconds', () => {
+    expect(eventOf(wire({ createdAt: '2026-01-02T04:04:05+01:00' })).createdAt).toBe('2026-01-02T03:04:05.000Z');
+  });
+
+  it.each([
+    ['$set', /may not start with "\$"/],
+    ['a.b', /may not contain "\."/],
+    ['constructor', /not allowed/],
+    ['prototype', /not allowed/],
+    ['', /may not be empty/],
+    ['a\u0000b', /NUL/],
+  ])('rejects a document key %j', (key, reason) => {
+    expect(reasonOf(wire({ data: { id: '1', [key]: 1 } }))).toMatch(reason);
+  });
+
+  it('rejects a "__proto__" key coming from JSON.parse', () => {
+    const hostile: unknown = JSON.parse('{"id":"1","nested":{"__proto__":{"polluted":true}}}');
+    expect(reasonOf(wire({ data: hostile }))).toMatch(/data\.nested: key "__proto__" is not allowed/);
+    expect(Object.prototype).not.toHaveProperty('polluted');
+  });
+
+  it('rejects a forbidden key nested inside an array', () => {
+    expect(reasonOf(wire({ data: { id: '1', items: [{ ok: 1 }, { $where: 'x' }] } }))).toMatch(/data\.items\[1\]/);
+  });
+
+  it('rejects a NUL character in a string value', () => {
+    expect(reasonOf(wire({ data: { id: '1', name: 'a\u0000' } }))).toMatch(/data\.name contains a NUL/);
+  });
+
+  it('rejects a document nested deeper than the limit', () => {
+    const limits = { ...defaultDocumentLimits, maxDepth: 3 };
+    expect(reasonOf(wire({ data: { id: '1', a: { b: { c: {} } } } }), limits)).toMatch(/deeper than 3/);
+    expect(parseChangeEvent(wire({ data: { id: '1', a: { b: {} } } }), limits).ok).toBe(true);
+  });
+
+  it('rejects a document with more keys than the limit', () => {
+    const limits = { ...defaultDocumentLimits, maxKeys: 3 };
+    expect(reasonOf(wire({ data: { id: '1', a: 1, b: 2, c: 3 } }), limits)).toMatch(/more than 3 keys/);
+  });
+
+  it('rejects a document larger than the byte limit, counting UTF-8 bytes', () => {
+    const limits = { ...defaultDocumentLimits, maxBytes: 40 };
+    expect(reasonOf(wire({ data: { id: '1', name: '日本語日本語日本語' } }), limits)).toMatch(/bytes/);
+  });
+
+  it('rejects a string longer than the limit', () => {
+    const limits = { ...defaultDocumentLimits, maxStringLength: 4 };
+    expect(reasonOf(wire({ data: { id: '1', name: 'abcde' } }), limits)).toMatch(/data\.name is longer than 4/);
+  });
+});
+
+describe('documentProblem', () => {
+  it('accepts an ordinary document', () => {
+    expect(documentProblem({ id: '1', tags: ['a', 'b'], when: null, ok: true, n: 1.5 })).toBeUndefined();
+  });
+});
+
+describe('changeEventToJson', () => {
+  it('is the inverse of parseChangeEvent, large versions included', () => {
+    const event = eventOf(wire({ version: '1876543210987654321', correlationId: 'req-7' }));
+    expect(eventOf(JSON.parse(JSON.stringify(changeEventToJson(event))))).toEqual(event);
+  });
+});

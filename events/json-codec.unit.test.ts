@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import type { InboundMessage } from '../transports/transport.js';
+import type { DecodeResult } from './decoder.js';
+import { defaultDocumentLimits, type ChangeEvent } from './envelope.js';
+import { createJsonDecoder, encodeEventJson } from './json-codec.js';
+
+function anEvent(overrides: Partial<ChangeEvent> = {}): ChangeEvent {
+  return {
+    id: 'evt-1',
+    source: 'pg:dvx_orders',
+    type: 'orders.upserted',
+    collection: 'orders',
+    key: '8172',
+    version: 42n,
+    op: 'upsert',
+    data: { id: '8172', status: 'SHIPPED', site: 'example.com', customer: 'Smith & Sons <UK>' },
+    createdAt: '2026-01-02T03:04:05.678Z',
+    ...overrides,
+  };
+}
+
+const message = (text: string): InboundMessage => ({ id: '0-1', text, receivedAt: new Date('2026-01-02T03:04:06.000Z') });
+const decode = createJsonDecoder({ collections: ['orders'] });
+
+function reasonOf(result: DecodeResult): string {
+  if (result.ok) throw new Error('expected a rejection');
+  return result.reason;
+}
+
+describe('encodeEventJson', () => {
+  it('writes the envelope as plain JSON with a numeric version', () => {
+    expect(JSON.parse(encodeEventJson(anEvent()))).toMatchObject({ id: 'evt-1', version: 42, op: 'upsert' });
+  });
+
+  it('writes a version above 2^53 as a digit string', () => {
+    expect(JSON.parse(encodeEventJson(anEvent({ version: 1876543210987654321n })))).toMatchObject({ version: '1876543210987654321' });
+  });
+});
+
+describe('createJsonDecoder', () => {
+  it.each([
+    ['an upsert', anEvent()],
+    ['a delete', anEvent({ op: 'delete', type: 'orders.deleted', data: null })],
+    ['a large version and a correlation id', anEvent({ version: 2n ** 63n - 1n, correlationId: 'req-7' })],
+  ])('decodes what encodeEventJson wrote: %s', (_name, event) => {
+    expect(decode(message(encodeEventJson(event)))).toEqual({ ok: true, events: [event] });
+  });
+
+  it('rejects text that is not JSON, without throwing', () => {
+    expect(reasonOf(decode(message('{"id":')))).toMatch(/^message is not JSON/);
+  });
+
+  it('rejects JSON that is not an envelope', () => {
+    expect(reasonOf(decode(message('[1,2]')))).not.toBe('');
+    expect(reasonOf(decode(message('{"id":"x"}')))).toMatch(/source/);
+  });
+
+  it('rejects a collection that is not configured', () => {
+    const text = encodeEventJson(anEvent({ collection: 'invoices', type: 'invoices.upserted' }));
+    expect(reasonOf(decode(message(text)))).toBe('collection "invoices" is not configured');
+  });
+
+  it('rejects unsafe document keys', () => {
+    const text = JSON.stringify({ ...JSON.parse(encodeEventJson(anEvent())), data: { id: '1', $where: 'x' } });
+    expect(reasonOf(decode(message(text)))).toMatch(/may not start with "\$"/);
+  });
+
+  it('applies the limits it is given', () => {
+    const strict = createJsonDecoder({ collections: ['orders'], limits: { ...defaultDocumentLimits, maxKeys: 2 } });
+    expect(reasonOf(strict(message(encodeEventJson(anEvent()))))).toMatch(/more than 2 keys/);
+  });
+});

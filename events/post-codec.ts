@@ -1,0 +1,329 @@
+import { ConfigError, EventTooLargeError } from '../common/errors.js';
+import type { InboundMessage, PostMeta } from '../transports/transport.js';
+import type { DecodeResult, MessageDecoder } from './decoder.js';
+import {
+  collectionNamePattern,
+  defaultDocumentLimits,
+  defaultEventType,
+  parseChangeEvent,
+  versionToJson,
+  type ChangeEvent,
+  type DocumentLimits,
+  type ParseResult,
+} from './envelope.js';
+import { isJsonObject, type JsonObject, type JsonValue } from './json.js';
+import { findJson } from './json-scan.js';
+import { detectHashtags, measurePostText, restoreLinks, straightenQuotes, stringifyForX, unescapeHtmlEntities } from './text.js';
+
+/**
+ * Post codec v1: change events <-> the text of X posts.
+ *
+ * Wire form: `#<hashtag> <json>`, where json is one object or an array of objects. Each object is
+ * the document itself, then underscore meta keys, so a person reads the row first:
+ *
+ *     #orders {"id":"8172","status":"SHIPPED","_e":"9f3…","_v":42,"_s":"pg:dvx_orders","_t":1767225600000}
+ *
+ * | key   | meaning                                   | when written                                    |
+ * |-------|-------------------------------------------|-------------------------------------------------|
+ * | `_e`  | event id                                  | always                                          |
+ * | `_v`  | version                                   | always; a digit string above 2^53               |
+ * | `_s`  | source                                    | always                                          |
+ * | `_t`  | createdAt, epoch milliseconds             | always                                          |
+ * | `_op` | `"d"` for a delete                        | deletes only (absent = upsert)                  |
+ * | `_y`  | type                                      | when it is not `defaultEventType(...)`          |
+ * | `_c`  | correlation id                            | when there is one                               |
+ * | `_k`  | key                                       | when `data.id` does not already say it          |
+ * | `_d`  | the document, nested                      | when the document has `_`-prefixed keys itself  |
+ *
+ * A delete is `{"id":<key>,"_op":"d",…meta}` with no document.
+ *
+ * A hand-typed post has no meta, and each missing field comes from the post: version = the post id
+ * (snowflakes grow with time, so later posts win), event id `x:<postId>` (`x:<postId>:<i>` for the
+ * i-th object of an array), source `x:@<username>` (or `x:<authorId>`), createdAt = the post's. The
+ * key is `data.id`, which must be a plain string or integer.
+ */
+
+export const maxPostWeightedLength = 280;
+/** The most objects one post may carry; the encoder never packs more, the decoder rejects more. */
+export const maxEventsPerPost = 50;
+/** Long (note) posts hold 25,000 characters; anything much longer is not a post. */
+const maxPostTextLength = 100_000;
+
+/**
+ * Collections and their hashtags (without the `#`): hashtag = prefix + collection. Matching is
+ * case-insensitive because people type `#Orders`.
+ */
+export interface HashtagMap {
+  /** The configured hashtags, for stream rules and search queries. */
+  readonly hashtags: readonly string[];
+  /** The hashtag for any valid collection name, configured or not; decoding is what restricts collections. */
+  hashtagFor(collection: string): string;
+  /** The configured collection a hashtag (with or without `#`, any case) stands for. */
+  collectionFor(hashtag: string): string | undefined;
+}
+
+const hashtagPrefixPattern = /^[A-Za-z0-9_]*$/;
+
+/** Throws `ConfigError` for a collection that cannot be a hashtag, or two that differ only in case. */
+export function createHashtagMap(collections: readonly string[], prefix = ''): HashtagMap {
+  const issues: string[] = [];
+  if (!hashtagPrefixPattern.test(prefix)) issues.push(`hashtag prefix "${prefix}" may hold only letters, digits and _`);
+  const byLowerHashtag = new Map<string, string>();
+  for (const collection of collections) {
+    if (!collectionNamePattern.test(collection)) {
+      issues.push(`collection "${collection}" must be letters, digits and _ (at most 64), starting with a letter`);
+      continue;
+    }
+    const lower = (prefix + collection).toLowerCase();
+    const existing = byLowerHashtag.get(lower);
+    if (existing !== undefined && existing !== collection) {
+      issues.push(`collections "${existing}" and "${collection}" would share the hashtag #${prefix + collection}`);
+    }
+    byLowerHashtag.set(lower, collection);
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  const hashtags = [...new Set(collections)].map((collection) => prefix + collection);
+  return {
+    hashtags,
+    hashtagFor: (collection) => prefix + collection,
+    collectionFor: (hashtag) => byLowerHashtag.get(hashtag.replace(/^[#＃]/, '').toLowerCase()),
+  };
+}
+
+export interface EncodedPost {
+  readonly text: string;
+  readonly events: readonly ChangeEvent[];
+}
+
+export interface PostEncodeOptions {
+  readonly hashtags: HashtagMap;
+  /** Defaults to 280; larger only for accounts that may write long posts. */
+  readonly maxWeightedLength?: number;
+}
+
+/**
+ * Turns events into post texts, in order. Consecutive events of one collection share a post (a JSON
+ * array) while they fit; nothing is ever truncated. Every text carries its events' ids, so no two
+ * posts are duplicates in X's eyes.
+ *
+ * @throws EventTooLargeError for an event that does not fit in a post on its own.
+ */
+export function encodePosts(events: readonly ChangeEvent[], options: PostEncodeOptions): EncodedPost[] {
+  const max = options.maxWeightedLength ?? maxPostWeightedLength;
+  const posts: EncodedPost[] = [];
+  let group: { collection: string; events: ChangeEvent[]; objects: string[]; text: string } | undefined;
+
+  for (const event of events) {
+    const object = stringifyForX(eventToWireObject(event));
+    if (group !== undefined && group.collection === event.collection && group.events.length < maxEventsPerPost) {
+      const text = postText(options.hashtags.hashtagFor(event.collection), [...group.objects, object]);
+      if (measurePostText(text, max).valid) {
+        group.events.push(event);
+        group.objects.push(object);
+        group.text = text;
+        continue;
+      }
+    }
+    if (group !== undefined) posts.push({ text: group.text, events: group.events });
+    const text = postText(options.hashtags.hashtagFor(event.collection), [object]);
+    const measure = measurePostText(text, max);
+    if (!measure.valid) throw new EventTooLargeError(event.id, measure.weightedLength, max);
+    group = { collection: event.collection, events: [event], objects: [object], text };
+  }
+  if (group !== undefined) posts.push({ text: group.text, events: group.events });
+  return posts;
+}
+
+function postText(hashtag: string, objects: readonly string[]): string {
+  const json = objects.length === 1 ? (objects[0] ?? '') : `[${objects.join(',')}]`;
+  return `#${hashtag} ${json}`;
+}
+
+/** The key a document's own `id` implies, if it is a plain string or a safe integer. */
+function keyFromId(id: JsonValue | undefined): string | undefined {
+  if (typeof id === 'string') return id;
+  if (typeof id === 'number' && Number.isSafeInteger(id)) return String(id);
+  return undefined;
+}
+
+function eventToWireObject(event: ChangeEvent): JsonObject {
+  const meta: JsonObject = {
+    ...(event.op === 'delete' ? { _op: 'd' } : {}),
+    _e: event.id,
+    _v: versionToJson(event.version),
+    _s: event.source,
+    _t: Date.parse(event.createdAt),
+    ...(event.type === defaultEventType(event.collection, event.op) ? {} : { _y: event.type }),
+    ...(event.correlationId === undefined ? {} : { _c: event.correlationId }),
+  };
+  if (event.op === 'delete' || event.data === null) return { id: event.key, ...meta };
+  const data = event.data;
+  const key: JsonObject = keyFromId(data.id) === event.key ? {} : { _k: event.key };
+  if (Object.keys(data).some((k) => k.startsWith('_'))) return { _d: data, ...meta, ...key };
+  return { ...data, ...meta, ...key };
+}
+
+export interface PostDecodeOptions {
+  readonly hashtags: HashtagMap;
+  readonly limits?: DocumentLimits;
+}
+
+/**
+ * Turns a post's text back into events. Never throws: a rejection carries the reason for the
+ * dead-letter store. It undoes, in this order, what X and people do to text:
+ *
+ * 1. t.co links are swapped back for `post.urls[].expandedUrl` (for a hand-typed value such as
+ *    `example.com` X reports `http://example.com`, so that value comes back with a scheme);
+ * 2. `&amp; &lt; &gt; &quot; &#39;` are unescaped, in one pass;
+ * 3. the first hashtag (in any case) that names a configured collection picks the collection, and the
+ *    JSON is looked for after it, with any text around it ignored;
+ * 4. only if that JSON does not parse as it is, smart quotes are straightened and it is tried again,
+ *    so a curly quote typed inside a value survives whenever the JSON is otherwise valid.
+ *
+ * Every object is then checked by `parseChangeEvent`, so one schema guards every way in. A post is
+ * all or nothing: one bad object rejects the whole post.
+ *
+ * `text` must be the full text: for a long post, the X source passes `note_tweet.text`.
+ */
+export function decodePost(text: string, post: PostMeta | undefined, options: PostDecodeOptions): DecodeResult {
+  const limits = options.limits ?? defaultDocumentLimits;
+  if (text.length > maxPostTextLength) return reject(`post text is longer than ${maxPostTextLength} characters`);
+
+  const cleaned = unescapeHtmlEntities(restoreLinks(text, post?.urls ?? []));
+  const tag = detectHashtags(cleaned)
+    .map((h) => ({ ...h, collection: options.hashtags.collectionFor(h.hashtag) }))
+    .find((h) => h.collection !== undefined);
+  if (tag?.collection === undefined) {
+    return reject(`no configured hashtag (${options.hashtags.hashtags.map((h) => `#${h}`).join(', ')}) in the post`);
+  }
+
+  // Wrapper array, object and `_d` sit above the document's own levels.
+  const maxDepth = limits.maxDepth + 3;
+  let found = findJson(cleaned, tag.end, maxDepth);
+  if (!found.ok) {
+    const straightened = findJson(straightenQuotes(cleaned), tag.end, maxDepth);
+    if (straightened.ok) found = straightened;
+  }
+  if (!found.ok) return reject(found.reason);
+
+  const value = found.value;
+  if (Array.isArray(value)) {
+    if (value.length === 0) return reject('the JSON array is empty');
+    if (value.length > maxEventsPerPost) return reject(`the JSON array has ${value.length} objects; at most ${maxEventsPerPost} are accepted`);
+  }
+  const items: readonly unknown[] = Array.isArray(value) ? value : [value];
+  const events: ChangeEvent[] = [];
+  for (const [index, item] of items.entries()) {
+    const parsed = wireObjectToEvent(item, {
+      collection: tag.collection,
+      post,
+      limits,
+      eventIdSuffix: Array.isArray(value) ? `:${index}` : '',
+    });
+    if (!parsed.ok) return reject(Array.isArray(value) ? `object ${index}: ${parsed.reason}` : parsed.reason);
+    events.push(parsed.value);
+  }
+  return { ok: true, events };
+}
+
+/**
+ * A `MessageDecoder` for X posts. A post without a creation time gets the time it was received, so a
+ * hand-typed post still has a `createdAt`.
+ */
+export function createPostDecoder(options: PostDecodeOptions): MessageDecoder {
+  return (message: InboundMessage) => {
+    const post = message.post === undefined ? undefined : { ...message.post, createdAt: message.post.createdAt ?? message.receivedAt.toISOString() };
+    return decodePost(message.text, post, options);
+  };
+}
+
+const metaKeys = new Set(['_e', '_v', '_s', '_t', '_op', '_y', '_c', '_k', '_d']);
+/** Epoch milliseconds that `Date` can represent. */
+const maxEpochMs = 8.64e15;
+
+interface WireContext {
+  readonly collection: string;
+  readonly post: PostMeta | undefined;
+  readonly limits: DocumentLimits;
+  readonly eventIdSuffix: string;
+}
+
+function reject(reason: string): DecodeResult {
+  return { ok: false, reason };
+}
+
+function fail(reason: string): ParseResult<never> {
+  return { ok: false, reason };
+}
+
+/** Untrusted text quoted into a reason, short enough for a log line. */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+}
+
+function wireObjectToEvent(item: unknown, context: WireContext): ParseResult<ChangeEvent> {
+  if (!isJsonObject(item)) return fail('expected a JSON object');
+  const meta: Record<string, JsonValue> = {};
+  const documentEntries: [string, JsonValue][] = [];
+  for (const [name, value] of Object.entries(item)) {
+    if (!name.startsWith('_')) {
+      documentEntries.push([name, value]);
+    } else if (metaKeys.has(name)) {
+      meta[name] = value;
+    } else {
+      return fail(`unknown meta key ${quoted(name)}; a document whose keys start with "_" goes under "_d"`);
+    }
+  }
+  // fromEntries defines own properties: assigning a "__proto__" key would set the prototype instead
+  // and hide the key from the checks below.
+  const fields: JsonObject = Object.fromEntries(documentEntries);
+
+  const { _e: id, _v: version, _s: source, _t: time, _op: opCode, _y: type, _c: correlationId, _k: key, _d: nested } = meta;
+  if (id !== undefined && typeof id !== 'string') return fail('_e (event id) must be a string');
+  if (version !== undefined && typeof version !== 'string' && typeof version !== 'number') return fail('_v (version) must be a number or a string of digits');
+  if (source !== undefined && typeof source !== 'string') return fail('_s (source) must be a string');
+  if (time !== undefined && (typeof time !== 'number' || !Number.isInteger(time) || Math.abs(time) > maxEpochMs)) {
+    return fail('_t (createdAt) must be epoch milliseconds');
+  }
+  if (opCode !== undefined && opCode !== 'd') return fail('_op must be "d" (delete) or absent (upsert)');
+  if (type !== undefined && typeof type !== 'string') return fail('_y (type) must be a string');
+  if (correlationId !== undefined && typeof correlationId !== 'string') return fail('_c (correlation id) must be a string');
+  if (key !== undefined && typeof key !== 'string' && typeof key !== 'number') return fail('_k (key) must be a string or an integer');
+  if (nested !== undefined && !isJsonObject(nested)) return fail('_d (document) must be a JSON object');
+
+  const op = opCode === 'd' ? 'delete' : 'upsert';
+  if (op === 'delete' && nested !== undefined) return fail('a delete carries no document (_d)');
+  if (op === 'delete' && Object.keys(fields).some((name) => name !== 'id')) return fail('a delete carries only "id" and meta keys');
+  if (nested !== undefined && Object.keys(fields).length > 0) return fail('with _d, every document key goes inside _d');
+  const data = nested ?? fields;
+
+  const documentId = data.id;
+  if (key === undefined && documentId === undefined) return fail('missing id: the document needs an "id" (a string or an integer)');
+  if (key === undefined && typeof documentId !== 'string' && typeof documentId !== 'number') return fail('id must be a plain string or an integer');
+
+  const post = context.post;
+  const resolvedVersion = version ?? post?.id;
+  if (resolvedVersion === undefined) return fail('no version: _v is missing and there is no post id to take it from');
+  const resolvedId = id ?? (post === undefined ? undefined : `x:${post.id}${context.eventIdSuffix}`);
+  if (resolvedId === undefined) return fail('no event id: _e is missing and there is no post id to take it from');
+  const resolvedSource = source ?? (post === undefined ? undefined : post.username !== undefined && post.username !== '' ? `x:@${post.username}` : `x:${post.authorId}`);
+  if (resolvedSource === undefined) return fail('no source: _s is missing and there is no post author to take it from');
+  const createdAt = time !== undefined ? new Date(time).toISOString() : post?.createdAt;
+  if (createdAt === undefined) return fail('no createdAt: _t is missing and the post has no creation time');
+
+  return parseChangeEvent(
+    {
+      id: resolvedId,
+      source: resolvedSource,
+      type: type ?? defaultEventType(context.collection, op),
+      collection: context.collection,
+      key: key ?? documentId,
+      version: resolvedVersion,
+      op,
+      data: op === 'delete' ? null : data,
+      createdAt,
+      ...(correlationId === undefined ? {} : { correlationId }),
+    },
+    context.limits,
+  );
+}
