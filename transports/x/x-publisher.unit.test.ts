@@ -1,0 +1,170 @@
+import { Writable } from 'node:stream';
+import nock from 'nock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isTransportError, TransportError } from '../../common/errors.js';
+import { createLogger } from '../../common/logger.js';
+import { createHashtagMap } from '../../events/post-codec.js';
+import { anEvent } from '../transport.contract.js';
+import { createXPublisher } from './x-publisher.js';
+
+const api = 'https://x.test';
+const credentials = { appKey: 'test-app-key', appSecret: 'test-app-secret', accessToken: 'test-access-token', accessSecret: 'test-access-secret' };
+
+function logSink(): { lines: string[]; logger: ReturnType<typeof createLogger> } {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(chunk.toString('utf8'));
+      callback();
+    },
+  });
+  return { lines, logger: createLogger({ level: 'debug', destination }) };
+}
+
+function publisherWith(logger = logSink().logger) {
+  return createXPublisher({ apiUrl: api, credentials, hashtags: createHashtagMap(['orders', 'customers']), logger, retryBackoff: () => 1 });
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<TransportError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (isTransportError(err)) return err;
+    throw err;
+  }
+  throw new Error('expected a TransportError');
+}
+
+const created = (id: string) => ({ data: { id, text: 'ignored', edit_history_tweet_ids: [id] } });
+
+describe('X publisher', () => {
+  beforeEach(() => {
+    nock.disableNetConnect();
+  });
+  afterEach(() => {
+    nock.cleanAll();
+    nock.enableNetConnect();
+  });
+
+  it('posts each encoded post in order, signed with OAuth 1.0a, to the configured base URL', async () => {
+    const bodies: string[] = [];
+    const scope = nock(api)
+      .post('/2/tweets', (body: { text: string }) => {
+        bodies.push(body.text);
+        return true;
+      })
+      .matchHeader('authorization', /^OAuth .*oauth_consumer_key="test-app-key".*oauth_token="test-access-token"/)
+      .times(2)
+      .reply(201, created('1'));
+    const publisher = publisherWith();
+    const first = anEvent('orders', 'o1', 1n);
+    const second = anEvent('customers', 'c1', 1n);
+    await publisher.publish([first, second]);
+    expect(scope.isDone()).toBe(true);
+    expect(bodies).toHaveLength(2);
+    expect(bodies[0]).toMatch(/^#orders /);
+    expect(bodies[0]).toContain(first.id);
+    expect(bodies[1]).toMatch(/^#customers /);
+    await publisher.close();
+    await publisher.close();
+  });
+
+  it('a 429 becomes a rateLimited error with the reset time X gave', async () => {
+    nock(api)
+      .post('/2/tweets')
+      .reply(429, { errors: [{ code: 88, message: 'Rate limit exceeded' }] }, {
+        'x-rate-limit-limit': '100',
+        'x-rate-limit-remaining': '0',
+        'x-rate-limit-reset': '1900000000',
+      });
+    const err = await failureOf(publisherWith().publish([anEvent('orders', 'o1', 1n)]));
+    expect(err.kind).toBe('rateLimited');
+    expect(err.resetAt?.getTime()).toBe(1_900_000_000_000);
+    expect(err.published).toBe(0);
+  });
+
+  it('a 429 with the 24-hour user quota used up waits for that quota to reset', async () => {
+    nock(api)
+      .post('/2/tweets')
+      .reply(429, { errors: [{ code: 88, message: 'Rate limit exceeded' }] }, {
+        'x-rate-limit-limit': '100',
+        'x-rate-limit-remaining': '57',
+        'x-rate-limit-reset': '1900000000',
+        'x-user-limit-24hour-limit': '100',
+        'x-user-limit-24hour-remaining': '0',
+        'x-user-limit-24hour-reset': '1900050000',
+      });
+    const err = await failureOf(publisherWith().publish([anEvent('orders', 'o1', 1n)]));
+    expect(err.kind).toBe('rateLimited');
+    expect(err.resetAt?.getTime()).toBe(1_900_050_000_000);
+  });
+
+  it('a 5xx is retried with the same text and then succeeds', async () => {
+    const texts: string[] = [];
+    const record = (body: { text: string }) => {
+      texts.push(body.text);
+      return true;
+    };
+    nock(api).post('/2/tweets', record).reply(503, { title: 'Service Unavailable' }).post('/2/tweets', record).reply(201, created('2'));
+    await publisherWith().publish([anEvent('orders', 'o1', 1n)]);
+    expect(texts).toHaveLength(2);
+    expect(texts[0]).toBe(texts[1]);
+  });
+
+  it('a duplicate 403 after a retry of an unknown outcome counts as posted and is logged as a warning', async () => {
+    const sink = logSink();
+    nock(api)
+      .post('/2/tweets')
+      .replyWithError('socket hang up')
+      .post('/2/tweets')
+      .reply(403, { detail: 'You are not allowed to create a Tweet with duplicate content.', type: 'about:blank', title: 'Forbidden', status: 403 });
+    await publisherWith(sink.logger).publish([anEvent('orders', 'o1', 1n)]);
+    const warning = sink.lines.map((l) => JSON.parse(l) as { level: number; msg: string }).find((l) => /duplicate/.test(l.msg));
+    expect(warning?.level).toBe(40);
+    expect(sink.lines.join('\n')).not.toContain('test-access-secret');
+    expect(sink.lines.join('\n')).not.toContain('test-access-token');
+  });
+
+  it('401 is an auth error that tells the operator which credentials to check', async () => {
+    nock(api).post('/2/tweets').reply(401, { title: 'Unauthorized', type: 'about:blank', status: 401, detail: 'Unauthorized' });
+    const err = await failureOf(publisherWith().publish([anEvent('orders', 'o1', 1n)]));
+    expect(err.kind).toBe('auth');
+    expect(err.message).toMatch(/access token/);
+  });
+
+  it('403 for app permissions is an auth error that says to allow Read and Write and regenerate the tokens', async () => {
+    nock(api).post('/2/tweets').reply(403, {
+      title: 'Unsupported Authentication',
+      detail: 'Your client app is not configured with the appropriate oauth1 app permissions for this endpoint.',
+      type: 'https://api.twitter.com/2/problems/oauth1-permissions',
+      status: 403,
+    });
+    const err = await failureOf(publisherWith().publish([anEvent('orders', 'o1', 1n)]));
+    expect(err.kind).toBe('auth');
+    expect(err.message).toMatch(/Read and Write/);
+    expect(err.message).toMatch(/regenerate/);
+  });
+
+  it('a post X finds too long is an invalid error', async () => {
+    nock(api).post('/2/tweets').reply(400, { errors: [{ message: 'Your Tweet text is too long.' }], title: 'Invalid Request', detail: 'One or more parameters to your request was invalid.', type: 'about:blank' });
+    const err = await failureOf(publisherWith().publish([anEvent('orders', 'o1', 1n)]));
+    expect(err.kind).toBe('invalid');
+  });
+
+  it('network errors that persist become a retryable error after the retries', async () => {
+    nock(api).post('/2/tweets').times(3).replyWithError('connect ECONNREFUSED');
+    const err = await failureOf(publisherWith().publish([anEvent('orders', 'o1', 1n)]));
+    expect(err.kind).toBe('retryable');
+  });
+
+  it('after a failure, published says how many leading events went out', async () => {
+    nock(api)
+      .post('/2/tweets')
+      .reply(201, created('1'))
+      .post('/2/tweets')
+      .reply(429, { errors: [{ code: 88, message: 'Rate limit exceeded' }] }, { 'x-rate-limit-limit': '1', 'x-rate-limit-remaining': '0', 'x-rate-limit-reset': '1900000000' });
+    const err = await failureOf(publisherWith().publish([anEvent('orders', 'o1', 1n), anEvent('orders', 'o2', 1n), anEvent('customers', 'c1', 1n)]));
+    expect(err.kind).toBe('rateLimited');
+    expect(err.published).toBe(2);
+  });
+});

@@ -1,0 +1,434 @@
+import type { TwitterApi } from 'twitter-api-v2';
+import { defaultExponentialBackoff, linearBackoff, sleep, type Backoff } from '../../common/backoff.js';
+import type { Logger } from '../../common/logger.js';
+import type { HashtagMap } from '../../events/post-codec.js';
+import type { CheckpointStore, EventSource, InboundMessage, MessageHandler } from '../transport.js';
+import { postFields, searchPageSchema, toInboundMessage, type StreamMessage } from './payloads.js';
+import { compareIds, isPostId, maxId, snowflakeAt, snowflakeTimestampMs } from './snowflake.js';
+import { openFilteredStream, StreamHttpError, type StreamConnection, type StreamEnd } from './stream-reader.js';
+import { defaultRuleTagPrefix, ensureStreamRule, streamRuleFor, type StreamRule } from './stream-rules.js';
+import { createAppClient, createXEndpoint, type XConnectionOptions, type XEndpoint } from './x-client.js';
+import { classifyStatus, classifyXError, problemText, type XFailure } from './x-errors.js';
+
+/** How long to wait before reconnect attempt `n` of each kind of failure. Tests inject short ones. */
+export interface XReconnectBackoff {
+  /** Network errors, drops and stalls after the one immediate retry. X: +250 ms a try, up to 16 s. */
+  readonly network: Backoff;
+  /** HTTP errors (401, 403, 409, 5xx...). X: exponential from 5 s, up to 320 s. */
+  readonly http: Backoff;
+  /** 429. X: exponential from 1 minute. */
+  readonly rateLimit: Backoff;
+}
+
+export function defaultXReconnectBackoff(): XReconnectBackoff {
+  return {
+    network: linearBackoff({ stepMs: 250, maxMs: 16_000 }),
+    http: defaultExponentialBackoff({ initialMs: 5_000, maxMs: 320_000 }),
+    rateLimit: defaultExponentialBackoff({ initialMs: 60_000, maxMs: 15 * 60_000 }),
+  };
+}
+
+export interface XSourceOptions extends XConnectionOptions {
+  /** The app-only bearer token. Required unless `client` is given (the stream still needs it). */
+  readonly bearerToken: string;
+  /** An app-only client built by the caller (it keeps ownership); otherwise one is built here. */
+  readonly client?: TwitterApi | undefined;
+  readonly hashtags: HashtagMap;
+  readonly checkpoints: CheckpointStore;
+  readonly checkpointName: string;
+  readonly logger: Logger;
+  readonly now?: (() => Date) | undefined;
+  /** Most messages per handler call. Default 50. */
+  readonly batchSize?: number | undefined;
+  /** Silence (not even a keep-alive) after which the stream counts as dead. Default 30 s. */
+  readonly heartbeatTimeoutMs?: number | undefined;
+  /**
+   * How far before the checkpoint's post the catch-up search starts. Stream posts can arrive slightly
+   * out of id order, so a post older than the checkpoint may still be unhandled. Default 60 s.
+   */
+  readonly catchUpOverlapMs?: number | undefined;
+  /** Without a checkpoint, search the last 7 days at the first start instead of starting from now. */
+  readonly catchUpOnFirstStart?: boolean | undefined;
+  readonly reconnectBackoff?: XReconnectBackoff | undefined;
+  /** Wait before redelivering a batch whose handler threw. */
+  readonly handlerBackoff?: Backoff | undefined;
+  /** A connection up this long counts as healthy: the backoff starts over and the next drop reconnects at once. Default 60 s. */
+  readonly stableAfterMs?: number | undefined;
+  readonly ruleTagPrefix?: string | undefined;
+}
+
+export type XSourceState = 'idle' | 'connecting' | 'catchingUp' | 'streaming' | 'waiting' | 'closed';
+
+/** For readiness probes and the demo's display. */
+export interface XSourceStatus {
+  readonly state: XSourceState;
+  readonly connected: boolean;
+  readonly checkpoint: string | undefined;
+  readonly queued: number;
+  readonly reconnects: number;
+  readonly lastError: string | undefined;
+  readonly lastMessageAt: Date | undefined;
+}
+
+/**
+ * `start` resolves once the stream is open and the catch-up has begun, or once the first attempt
+ * failed (logged; the source keeps retrying and `status()` shows why), so a consumer can serve
+ * `/readyz` while X is unreachable. Posts made meanwhile are found by the catch-up, which starts at
+ * the checkpoint or, on a first start, at the start time.
+ */
+export interface XSource extends EventSource {
+  status(): XSourceStatus;
+}
+
+/** Recent search reaches back 7 days; older posts cannot be recovered by a catch-up. */
+export const recentSearchWindowMs = 7 * 24 * 60 * 60 * 1000;
+const seenLimit = 10_000;
+
+/**
+ * Consumes posts carrying our hashtags from X's filtered stream (app-only bearer token).
+ *
+ * - On start it ensures the stream rule, then keeps one connection open and reconnects by X's rules.
+ * - Every (re)connection first opens the stream, then runs a recent search from the checkpoint and
+ *   delivers what it finds, oldest first, before the posts the stream brought meanwhile. So a post made
+ *   while the stream was down is found by the search, and one made during the search by the stream.
+ *   Recent search covers 7 days: a consumer down longer loses what is older.
+ * - The checkpoint is the highest post id whose batch the handler finished. Because X can deliver
+ *   slightly out of id order, the search starts `catchUpOverlapMs` before it; repeats are dropped
+ *   within one run and made harmless by version gating across runs.
+ */
+export function createXSource(options: XSourceOptions): XSource {
+  const logger = options.logger.child({ component: 'xSource' });
+  const now = options.now ?? (() => new Date());
+  const batchSize = options.batchSize ?? 50;
+  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 30_000;
+  const overlapMs = options.catchUpOverlapMs ?? 60_000;
+  const backoff = options.reconnectBackoff ?? defaultXReconnectBackoff();
+  const handlerBackoff = options.handlerBackoff ?? defaultExponentialBackoff({ initialMs: 500, maxMs: 30_000 });
+  const stableAfterMs = options.stableAfterMs ?? 60_000;
+  const tagPrefix = options.ruleTagPrefix ?? defaultRuleTagPrefix;
+  const rule: StreamRule = streamRuleFor(options.hashtags.hashtags, tagPrefix);
+
+  // The stream is read with our own request, so an endpoint (agent) is needed even with a given client.
+  const endpoint: XEndpoint = createXEndpoint(options);
+  const client: TwitterApi = options.client ?? createAppClient(options.bearerToken, endpoint, options.requestTimeoutMs);
+
+  const queue: InboundMessage[] = [];
+  const seen = new Set<string>();
+  let holding: InboundMessage[] | undefined;
+  let checkpoint: string | undefined;
+  let savedCheckpoint: string | undefined;
+  /** Without a checkpoint: the id the first catch-up starts from (the start time, or none for 7 days). */
+  let floor: string | undefined;
+  let state: XSourceState = 'idle';
+  let reconnects = 0;
+  let lastError: string | undefined;
+  let lastMessageAt: Date | undefined;
+  let current: StreamConnection | undefined;
+  let started = false;
+  let closed = false;
+  /** A function, not the variable: the flag changes while we await, which narrowing cannot see. */
+  const isClosed = (): boolean => closed;
+  let closePromise: Promise<void> | undefined;
+  let streamLoop: Promise<void> = Promise.resolve();
+  let deliveryLoop: Promise<void> = Promise.resolve();
+  const closing = new AbortController();
+  let wakeDelivery: () => void = () => undefined;
+
+  function enqueue(message: InboundMessage): void {
+    if (seen.has(message.id)) return;
+    seen.add(message.id);
+    if (seen.size > seenLimit) {
+      const oldest = seen.values().next();
+      if (oldest.done !== true) seen.delete(oldest.value);
+    }
+    queue.push(message);
+    wakeDelivery();
+  }
+
+  function onStreamMessage(message: StreamMessage & { data: NonNullable<StreamMessage['data']> }): void {
+    const inbound = toInboundMessage(message.data, message.includes, now());
+    lastMessageAt = inbound.receivedAt;
+    logger.debug({ post: { id: inbound.id, text: inbound.text } }, 'post received from the stream');
+    if (holding !== undefined) holding.push(inbound);
+    else enqueue(inbound);
+  }
+
+  function sinceId(): string | undefined {
+    let since: string | undefined;
+    if (checkpoint !== undefined) since = snowflakeAt(snowflakeTimestampMs(checkpoint) - overlapMs);
+    else since = floor;
+    const oldestReachable = now().getTime() - recentSearchWindowMs + 60_000;
+    if (since !== undefined && snowflakeTimestampMs(since) < oldestReachable) {
+      logger.warn(
+        { checkpoint },
+        'the checkpoint is older than the 7 days recent search reaches back; older posts cannot be recovered',
+      );
+      since = snowflakeAt(oldestReachable);
+    }
+    return since;
+  }
+
+  async function catchUp(): Promise<void> {
+    const since = sinceId();
+    const found: InboundMessage[] = [];
+    let page = await client.v2.search(rule.value, {
+      ...(since === undefined ? {} : { since_id: since }),
+      max_results: 100,
+      'tweet.fields': [...postFields],
+      expansions: ['author_id'],
+      'user.fields': ['username'],
+    });
+    for (let pages = 1; ; pages += 1) {
+      const body: unknown = page.data;
+      const parsed = searchPageSchema.safeParse(body);
+      if (!parsed.success) throw new Error('X answered the recent search in an unexpected shape');
+      for (const post of parsed.data.data ?? []) found.push(toInboundMessage(post, parsed.data.includes, now()));
+      if (page.done || isClosed() || parsed.data.meta?.next_token === undefined) break;
+      page = await page.next(100);
+      if (pages % 20 === 0) logger.info({ pages, found: found.length }, 'still catching up');
+    }
+    found.sort((a, b) => compareIds(a.id, b.id));
+    const before = queue.length;
+    for (const message of found) enqueue(message);
+    logger.info({ sinceId: since, found: found.length, queued: queue.length - before }, 'caught up through recent search');
+  }
+
+  async function runStream(onFirstAttempt: () => void): Promise<void> {
+    const attempts = { network: 0, http: 0, rateLimit: 0 };
+    let immediateAvailable = true;
+    let connectionsCleared = false;
+    let ruleEnsured = false;
+
+    /** Delay after a failure to connect or catch up; also decides what to fix first. */
+    async function delayAfter(err: unknown): Promise<number> {
+      const at = now();
+      let failure: XFailure;
+      let tooManyConnections = false;
+      if (err instanceof StreamHttpError) {
+        failure = classifyStatus(err.status, err.body, err.headers, at);
+        if (err.status === 409) ruleEnsured = false;
+        tooManyConnections = err.status === 429 && /TooManyConnections|connection limit/i.test(problemText(err.body) + JSON.stringify(err.body));
+      } else if (err instanceof StreamNetworkError) {
+        failure = { kind: 'retryable', status: undefined, message: `stream connection failed: ${err.message}` };
+      } else {
+        failure = classifyXError(err, at);
+      }
+      lastError = failure.message;
+      if (failure.kind === 'auth') {
+        logger.error({ err, status: failure.status }, failure.message);
+      } else {
+        logger.warn({ err, status: failure.status, kind: failure.kind }, failure.message);
+      }
+      if (tooManyConnections && !connectionsCleared) {
+        connectionsCleared = true;
+        try {
+          await client.v2.delete('connections/all');
+          logger.warn('X counted a stale stream connection; asked it to close all of this app\'s connections');
+        } catch (deleteErr) {
+          logger.warn({ err: deleteErr }, 'could not clear the stale stream connections');
+        }
+      }
+      if (failure.kind === 'rateLimited') {
+        attempts.rateLimit += 1;
+        const untilReset = failure.resetAt === undefined ? 0 : failure.resetAt.getTime() - at.getTime();
+        const windowUsedUp = err instanceof StreamHttpError && err.headers['x-rate-limit-remaining'] === '0';
+        const fromPolicy = backoff.rateLimit(attempts.rateLimit);
+        return windowUsedUp || !(err instanceof StreamHttpError) ? Math.max(fromPolicy, untilReset) : fromPolicy;
+      }
+      if (failure.status === undefined) {
+        attempts.network += 1;
+        return backoff.network(attempts.network);
+      }
+      attempts.http += 1;
+      return backoff.http(attempts.http);
+    }
+
+    let firstAttempt = true;
+    while (!isClosed()) {
+      let wait = 0;
+      let connection: StreamConnection | undefined;
+      try {
+        if (!ruleEnsured) {
+          await ensureStreamRule(client, rule, logger, tagPrefix);
+          ruleEnsured = true;
+        }
+        state = 'connecting';
+        holding = [];
+        connection = await openFilteredStream({
+          endpoint,
+          bearerToken: options.bearerToken,
+          heartbeatTimeoutMs,
+          onMessage: onStreamMessage,
+          onProblem: (problem) => {
+            logger.warn({ problem: { reason: problem.reason, line: problem.line.slice(0, 2000) } }, 'ignored a stream line');
+          },
+        }).catch((err: unknown) => {
+          throw err instanceof StreamHttpError ? err : new StreamNetworkError(err);
+        });
+        current = connection;
+        if (isClosed()) {
+          connection.close();
+          break;
+        }
+        const connectedAt = now().getTime();
+        state = 'catchingUp';
+        logger.info({ rule: rule.value }, 'stream connected; catching up');
+        if (firstAttempt) {
+          firstAttempt = false;
+          onFirstAttempt();
+        }
+        await catchUp();
+        const held = holding;
+        holding = undefined;
+        for (const message of held) enqueue(message);
+        state = 'streaming';
+        lastError = undefined;
+        const end: StreamEnd = await connection.ended;
+        current = undefined;
+        if (isClosed() || end.reason === 'aborted') break;
+        if (now().getTime() - connectedAt >= stableAfterMs) {
+          attempts.network = 0;
+          attempts.http = 0;
+          attempts.rateLimit = 0;
+          immediateAvailable = true;
+          connectionsCleared = false;
+        }
+        lastError = describeEnd(end);
+        logger.warn({ reason: end.reason, ...(end.reason === 'error' ? { err: end.error } : {}) }, `stream ended: ${lastError}`);
+        if (immediateAvailable) {
+          immediateAvailable = false;
+        } else {
+          attempts.network += 1;
+          wait = backoff.network(attempts.network);
+        }
+      } catch (err) {
+        holding = undefined;
+        connection?.close();
+        current = undefined;
+        if (isClosed()) break;
+        wait = await delayAfter(err);
+        if (firstAttempt) {
+          firstAttempt = false;
+          onFirstAttempt();
+        }
+      }
+      if (isClosed()) break;
+      reconnects += 1;
+      if (wait > 0) {
+        state = 'waiting';
+        logger.info({ waitMs: wait }, 'reconnecting after a pause');
+        await sleep(wait, closing.signal);
+      }
+    }
+  }
+
+  async function runDelivery(handler: MessageHandler): Promise<void> {
+    while (!isClosed()) {
+      if (queue.length === 0) {
+        await new Promise<void>((resolve) => {
+          wakeDelivery = resolve;
+        });
+        wakeDelivery = () => undefined;
+        continue;
+      }
+      const batch = queue.splice(0, batchSize);
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await handler(batch);
+        } catch (err) {
+          logger.error(
+            { err, attempt, size: batch.length, firstId: batch[0]?.id, lastId: batch[batch.length - 1]?.id },
+            'the handler failed; the same batch will be delivered again',
+          );
+          await sleep(handlerBackoff(attempt), closing.signal);
+          if (isClosed()) return;
+          continue;
+        }
+        for (const message of batch) checkpoint = maxId(checkpoint, message.id);
+        await saveCheckpoint();
+        break;
+      }
+    }
+  }
+
+  async function saveCheckpoint(): Promise<void> {
+    if (checkpoint === undefined || checkpoint === savedCheckpoint) return;
+    const position = checkpoint;
+    try {
+      await options.checkpoints.save(options.checkpointName, position);
+      savedCheckpoint = position;
+    } catch (err) {
+      logger.warn({ err, checkpoint: position }, 'could not store the checkpoint; will try again with the next batch');
+    }
+  }
+
+  return {
+    async start(handler) {
+      if (started) throw new Error('this X source was already started');
+      if (isClosed()) throw new Error('this X source is closed');
+      started = true;
+      const loaded = await options.checkpoints.load(options.checkpointName);
+      if (loaded !== undefined && isPostId(loaded)) {
+        checkpoint = loaded;
+        savedCheckpoint = loaded;
+      } else {
+        if (loaded !== undefined) logger.warn({ checkpoint: loaded }, 'ignored a checkpoint that is not a post id');
+        floor = options.catchUpOnFirstStart === true ? undefined : snowflakeAt(now().getTime());
+      }
+      logger.info({ checkpoint, rule: rule.value }, 'starting');
+      deliveryLoop = runDelivery(handler);
+      await new Promise<void>((resolve) => {
+        streamLoop = runStream(resolve);
+      });
+    },
+    status() {
+      return {
+        state,
+        connected: state === 'streaming' || state === 'catchingUp',
+        checkpoint,
+        queued: queue.length,
+        reconnects,
+        lastError,
+        lastMessageAt,
+      };
+    },
+    close() {
+      closePromise ??= (async () => {
+        closed = true;
+        closing.abort();
+        current?.close();
+        wakeDelivery();
+        await streamLoop;
+        await deliveryLoop;
+        await saveCheckpoint();
+        state = 'closed';
+        endpoint.close();
+        logger.info({ checkpoint }, 'closed');
+      })();
+      return closePromise;
+    },
+  };
+}
+
+/** A network failure while opening the stream, told apart from library errors by the backoff. */
+class StreamNetworkError extends Error {
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'StreamNetworkError';
+  }
+}
+
+function describeEnd(end: StreamEnd): string {
+  switch (end.reason) {
+    case 'closed':
+      return 'the connection closed';
+    case 'stalled':
+      return 'no data or keep-alive within the heartbeat timeout';
+    case 'disconnect':
+      return `X disconnected the stream: ${end.detail}`;
+    case 'error':
+      return `connection error: ${end.error.message}`;
+    case 'aborted':
+      return 'closed by us';
+  }
+}
