@@ -35,12 +35,19 @@ export interface ReadModelWriter {
   applyBatch(events: readonly ChangeEvent[]): Promise<ApplyOutcome[]>;
 }
 
-export type FieldFilter = Readonly<Record<string, JsonPrimitive>>;
+/**
+ * Top-level `data` fields and the values they must equal exactly (an array field never matches a
+ * primitive). A list gives alternatives: the field matches when it equals any of them.
+ */
+export type FieldFilter = Readonly<Record<string, JsonPrimitive | readonly JsonPrimitive[]>>;
 
 /** Reads the read model. Tombstones are hidden unless `includeDeleted` is set. */
 export interface ReadModelReader {
   get(collection: string, key: string, options?: { includeDeleted?: boolean }): Promise<StoredDocument | undefined>;
-  /** Documents whose top-level `data` fields equal the filter, ordered by key, at most `limit`. */
+  /**
+   * Documents whose top-level `data` fields equal the filter, ordered by key (code point order), at
+   * most `limit`. Throws `TweetbusError` `store.invalid` for a field that could not be a document key.
+   */
   find(collection: string, filter: FieldFilter, options: { limit: number }): Promise<StoredDocument[]>;
 }
 

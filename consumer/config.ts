@@ -1,0 +1,163 @@
+import { join } from 'node:path';
+import type { LevelWithSilent } from 'pino';
+import { z } from 'zod';
+import { ConfigError } from '../common/errors.js';
+import { collectionNamePattern } from '../events/envelope.js';
+import type { TrustMode } from './trust.js';
+
+/** Where the read model, checkpoints and dead letters live. */
+export type ConsumerStoreConfig =
+  | { readonly kind: 'embedded'; readonly dataDir: string }
+  | { readonly kind: 'postgres'; readonly url: string }
+  | { readonly kind: 'mongodb'; readonly url: string; readonly database: string };
+
+/** Where events come from. Kafka and Redis Streams join this union later. */
+export type ConsumerTransportConfig = {
+  readonly kind: 'x';
+  readonly apiUrl: string;
+  /** Path to a PEM file to trust (the emulator's `data/x-emulator/cert.pem`); read by `main.ts`. */
+  readonly caFile: string | undefined;
+  readonly bearerToken: string;
+  readonly hashtagPrefix: string;
+  readonly checkpointName: string;
+};
+
+export interface ConsumerConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: LevelWithSilent;
+  readonly collections: readonly string[];
+  readonly trust: TrustMode;
+  readonly store: ConsumerStoreConfig;
+  readonly transport: ConsumerTransportConfig;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** An unset or blank variable takes the default. */
+const blankIsUnset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess(blankIsUnset, schema.optional());
+const withDefault = <T extends z.ZodType<string>>(schema: T, fallback: string) =>
+  z.preprocess((value) => blankIsUnset(value) ?? fallback, schema);
+
+const urlWith = (protocols: readonly string[]) => (value: string) => {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Messages name the variable and what it should hold, and never repeat the value: it might be a
+ * secret (a token, or a connection string with a password).
+ */
+const envSchema = z.object({
+    CONSUMER_PORT: withDefault(z.string(), '3002').pipe(
+      z.string().regex(/^\d{1,5}$/, 'CONSUMER_PORT must be a TCP port number from 0 to 65535').transform(Number)
+        .pipe(z.number().max(65535, 'CONSUMER_PORT must be a TCP port number from 0 to 65535')),
+    ),
+    HOST: withDefault(z.string(), '127.0.0.1'),
+    LOG_LEVEL: withDefault(z.string(), 'info').pipe(z.enum(logLevels, { message: `LOG_LEVEL must be one of ${logLevels.join(', ')}` })),
+    COLLECTIONS: withDefault(z.string(), 'orders')
+      .transform((list) => list.split(',').map((name) => name.trim()).filter((name) => name !== ''))
+      .pipe(
+        z
+          .array(z.string().regex(collectionNamePattern, 'COLLECTIONS must be a comma-separated list of names made of letters, digits and _ (at most 64), each starting with a letter'))
+          .min(1, 'COLLECTIONS must list at least one collection, comma-separated (e.g. "orders,customers")')
+          .refine((names) => new Set(names.map((n) => n.toLowerCase())).size === names.length, 'COLLECTIONS must not name a collection twice (hashtags match in any letter case)'),
+      ),
+    TRUST: withDefault(z.string(), 'open').pipe(
+      z.string().superRefine((value, ctx) => {
+        if (value === 'authors' || value === 'signed') {
+          ctx.addIssue({ code: 'custom', message: `TRUST=${value} comes in a later release; this release supports only "open" (applies posts from anyone)` });
+        } else if (value !== 'open') {
+          ctx.addIssue({ code: 'custom', message: 'TRUST must be "open" (the only policy in this release; authors and signed come later)' });
+        }
+      }),
+    ),
+    STORE: withDefault(z.string(), 'embedded').pipe(z.enum(['embedded', 'postgres', 'mongodb'], { message: 'STORE must be one of embedded (default), postgres, mongodb' })),
+    DATA_DIR: withDefault(z.string(), './data'),
+    POSTGRES_URL: optional(
+      z.string().refine(urlWith(['postgres:', 'postgresql:']), 'POSTGRES_URL must be a PostgreSQL connection URL (postgres://user:password@host:5432/db)'),
+    ),
+    MONGODB_URL: optional(
+      z.string().refine(urlWith(['mongodb:', 'mongodb+srv:']), 'MONGODB_URL must be a MongoDB connection URL (mongodb://host:27017 or mongodb+srv://…)'),
+    ),
+    MONGODB_DATABASE: withDefault(z.string(), 'tweetbus').pipe(
+      z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'MONGODB_DATABASE must be a database name of letters, digits, _ and - (at most 63)'),
+    ),
+    TRANSPORT: withDefault(z.string(), 'x').pipe(z.enum(['x'], { message: 'TRANSPORT must be x (the only transport the consumer supports in this release)' })),
+    X_API_URL: withDefault(z.string(), 'https://api.x.com').pipe(
+      z.string().refine(urlWith(['https:', 'http:']), "X_API_URL must be an http(s) URL such as https://api.x.com or the emulator's https://127.0.0.1:3443"),
+    ),
+    X_CA_FILE: optional(z.string()),
+    X_BEARER_TOKEN: optional(z.string().regex(/^\S+$/, 'X_BEARER_TOKEN must be the app-only bearer token, without spaces')),
+    X_HASHTAG_PREFIX: withDefault(z.string(), '').pipe(
+      z.string().regex(/^[A-Za-z0-9_]{0,32}$/, 'X_HASHTAG_PREFIX must be letters, digits and _ only (at most 32), because a hashtag ends at any other character'),
+    ),
+    CHECKPOINT_NAME: withDefault(z.string(), 'consumer').pipe(z.string().max(128, 'CHECKPOINT_NAME must be at most 128 characters')),
+  });
+
+/**
+ * Reads the consumer's configuration from environment variables (dotenv is loaded by `main.ts`
+ * only). Every problem is reported at once in one `ConfigError`, each naming its variable.
+ */
+export function loadConfig(env: Env = process.env): ConsumerConfig {
+  const parsed = envSchema.safeParse(env);
+  const issues = [...(parsed.success ? [] : parsed.error.issues.map((issue) => issue.message)), ...requiredTogether(env)];
+  if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
+  const e = parsed.data;
+  return {
+    port: e.CONSUMER_PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    collections: e.COLLECTIONS,
+    trust: 'open',
+    store: storeConfig(e),
+    transport: {
+      kind: e.TRANSPORT,
+      apiUrl: e.X_API_URL,
+      caFile: e.X_CA_FILE,
+      bearerToken: present(e.X_BEARER_TOKEN, 'X_BEARER_TOKEN must hold the app-only bearer token'),
+      hashtagPrefix: e.X_HASHTAG_PREFIX,
+      checkpointName: e.CHECKPOINT_NAME,
+    },
+  };
+}
+
+function storeConfig(e: z.infer<typeof envSchema>): ConsumerStoreConfig {
+  switch (e.STORE) {
+    case 'embedded':
+      return { kind: 'embedded', dataDir: join(e.DATA_DIR, 'read-model') };
+    case 'postgres':
+      return { kind: 'postgres', url: present(e.POSTGRES_URL, 'POSTGRES_URL must hold the PostgreSQL connection URL') };
+    case 'mongodb':
+      return { kind: 'mongodb', url: present(e.MONGODB_URL, 'MONGODB_URL must hold the MongoDB connection URL'), database: e.MONGODB_DATABASE };
+  }
+}
+
+/** Variables required by the choice of another; checked on the raw values so every problem is reported at once. */
+function requiredTogether(env: Env): string[] {
+  const value = (name: string) => (blankIsUnset(env[name]) === undefined ? undefined : env[name]?.trim());
+  const issues: string[] = [];
+  const store = value('STORE');
+  if (store === 'postgres' && value('POSTGRES_URL') === undefined) {
+    issues.push('POSTGRES_URL must hold the PostgreSQL connection URL when STORE=postgres');
+  }
+  if (store === 'mongodb' && value('MONGODB_URL') === undefined) {
+    issues.push('MONGODB_URL must hold the MongoDB connection URL when STORE=mongodb');
+  }
+  if ((value('TRANSPORT') ?? 'x') === 'x' && value('X_BEARER_TOKEN') === undefined) {
+    issues.push('X_BEARER_TOKEN must hold the app-only bearer token of the X app (for the emulator: emulator-bearer-token)');
+  }
+  return issues;
+}
+
+/** The schema's cross-field rules already guarantee these; this keeps the types honest without a cast. */
+function present(value: string | undefined, issue: string): string {
+  if (value === undefined) throw new ConfigError([issue]);
+  return value;
+}

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../common/errors.js';
+import { loadConfig } from './config.js';
+
+const minimal = { X_BEARER_TOKEN: 'bearer-SECRET-123' };
+
+function configErrorOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('consumer configuration', () => {
+  it('defaults to the embedded store, the X transport and open trust', () => {
+    expect(loadConfig(minimal)).toEqual({
+      port: 3002,
+      host: '127.0.0.1',
+      logLevel: 'info',
+      collections: ['orders'],
+      trust: 'open',
+      store: { kind: 'embedded', dataDir: 'data/read-model' },
+      transport: {
+        kind: 'x',
+        apiUrl: 'https://api.x.com',
+        caFile: undefined,
+        bearerToken: 'bearer-SECRET-123',
+        hashtagPrefix: '',
+        checkpointName: 'consumer',
+      },
+    });
+  });
+
+  it('reads every variable it knows', () => {
+    const config = loadConfig({
+      ...minimal,
+      CONSUMER_PORT: '4002',
+      HOST: '0.0.0.0',
+      LOG_LEVEL: 'debug',
+      COLLECTIONS: 'orders, customers',
+      STORE: 'mongodb',
+      MONGODB_URL: 'mongodb://user:pw@mongo:27017',
+      MONGODB_DATABASE: 'readmodel',
+      X_API_URL: 'https://127.0.0.1:3443',
+      X_CA_FILE: 'data/x-emulator/cert.pem',
+      X_HASHTAG_PREFIX: 'tb_',
+      CHECKPOINT_NAME: 'consumer-2',
+    });
+
+    expect(config).toMatchObject({
+      port: 4002,
+      host: '0.0.0.0',
+      logLevel: 'debug',
+      collections: ['orders', 'customers'],
+      store: { kind: 'mongodb', url: 'mongodb://user:pw@mongo:27017', database: 'readmodel' },
+      transport: { apiUrl: 'https://127.0.0.1:3443', caFile: 'data/x-emulator/cert.pem', hashtagPrefix: 'tb_', checkpointName: 'consumer-2' },
+    });
+  });
+
+  it('puts the embedded store under DATA_DIR/read-model', () => {
+    expect(loadConfig({ ...minimal, DATA_DIR: '/var/lib/tweetbus' }).store).toEqual({ kind: 'embedded', dataDir: '/var/lib/tweetbus/read-model' });
+  });
+
+  it('treats a blank variable as unset', () => {
+    expect(loadConfig({ ...minimal, STORE: '', CONSUMER_PORT: ' ' })).toMatchObject({ port: 3002, store: { kind: 'embedded' } });
+  });
+
+  it('names X_BEARER_TOKEN when it is missing', () => {
+    const error = configErrorOf({});
+
+    expect(error.issues).toEqual([expect.stringMatching(/^X_BEARER_TOKEN must hold the app-only bearer token/)]);
+  });
+
+  it('names STORE and its choices when it is not one of them', () => {
+    const error = configErrorOf({ ...minimal, STORE: 'redis' });
+
+    expect(error.issues).toEqual(['STORE must be one of embedded (default), postgres, mongodb']);
+  });
+
+  it('names POSTGRES_URL when STORE=postgres has none', () => {
+    expect(configErrorOf({ ...minimal, STORE: 'postgres' }).issues).toEqual([
+      'POSTGRES_URL must hold the PostgreSQL connection URL when STORE=postgres',
+    ]);
+  });
+
+  it('names COLLECTIONS when a name could not be a hashtag', () => {
+    const error = configErrorOf({ ...minimal, COLLECTIONS: 'orders,bad-name' });
+
+    expect(error.issues).toEqual([expect.stringMatching(/^COLLECTIONS must be a comma-separated list/)]);
+  });
+
+  it('says authors and signed trust come in a later release', () => {
+    expect(configErrorOf({ ...minimal, TRUST: 'authors' }).message).toContain('TRUST=authors comes in a later release');
+    expect(configErrorOf({ ...minimal, TRUST: 'anyone' }).issues).toEqual([expect.stringMatching(/^TRUST must be "open"/)]);
+  });
+
+  it('reports every problem at once', () => {
+    const error = configErrorOf({ CONSUMER_PORT: '99999', LOG_LEVEL: 'loud', STORE: 'mongodb' });
+
+    expect(error.issues.map((issue) => issue.split(' ')[0])).toEqual(['CONSUMER_PORT', 'LOG_LEVEL', 'MONGODB_URL', 'X_BEARER_TOKEN']);
+  });
+
+  it('never repeats a secret value in an error', () => {
+    const secrets = {
+      X_BEARER_TOKEN: 'has spaces SECRET-TOKEN',
+      POSTGRES_URL: 'mysql://admin:SECRET-PW@db/x',
+      MONGODB_URL: 'http://admin:SECRET-MONGO@db',
+    };
+    const error = configErrorOf({ ...secrets, STORE: 'postgres' });
+
+    expect(error.issues.length).toBeGreaterThanOrEqual(3);
+    expect(error.message).not.toMatch(/SECRET/);
+  });
+});

@@ -1,0 +1,219 @@
+import { PGlite } from '@electric-sql/pglite';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
+import type { MessageDecoder } from '../events/decoder.js';
+import type { InboundMessage } from '../transports/transport.js';
+import { createConsumerPipeline } from './pipeline.js';
+import { createConsumerStats, type ConsumerStats } from './stats.js';
+import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-model-store.js';
+import type { ReadModelStore } from './stores/read-model-store.js';
+import { openTrust, type TrustPolicy } from './trust.js';
+
+/**
+ * A stand-in for the post codec: `{"key":"1","version":3,"status":"OPEN"}` upserts `orders/1`,
+ * `{"key":"1","version":4,"delete":true}` deletes it; anything else is rejected with a reason.
+ */
+const fakeDecoder: MessageDecoder = (message) => {
+  let value: unknown;
+  try {
+    value = JSON.parse(message.text);
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  if (typeof value !== 'object' || value === null || !('key' in value) || !('version' in value)) {
+    return { ok: false, reason: 'needs key and version' };
+  }
+  const { key, version } = value;
+  if (typeof key !== 'string' || typeof version !== 'number') return { ok: false, reason: 'bad key or version' };
+  const isDelete = 'delete' in value;
+  const status = 'status' in value && typeof value.status === 'string' ? value.status : 'NONE';
+  return {
+    ok: true,
+    events: [
+      {
+        id: `evt:${message.id}`,
+        source: 'test',
+        type: isDelete ? 'orders.deleted' : 'orders.upserted',
+        collection: 'orders',
+        key,
+        version: BigInt(version),
+        op: isDelete ? 'delete' : 'upsert',
+        data: isDelete ? null : { id: key, status },
+        createdAt: '2026-03-01T10:00:00.000Z',
+      },
+    ],
+  };
+};
+
+let nextId = 100;
+function aMessage(text: string, author?: { id: string; username?: string }): InboundMessage {
+  nextId += 1;
+  const id = String(nextId);
+  return {
+    id,
+    text,
+    receivedAt: new Date('2026-03-01T10:00:01.000Z'),
+    ...(author === undefined ? {} : { post: { id, authorId: author.id, username: author.username, urls: [] } }),
+  };
+}
+
+const upsertText = (key: string, version: number, status: string) => JSON.stringify({ key, version, status });
+
+/** A store whose writes fail, as when the database is down. */
+function unavailable(store: ReadModelStore): ReadModelStore {
+  const down = () => Promise.reject(new StoreUnavailableError('read model: connection refused'));
+  return { ...store, applyBatch: down, putDeadLetter: down };
+}
+
+describe('consumer pipeline', () => {
+  let pglite: PGlite;
+  let schemas = 0;
+  let store: ReadModelStore | undefined;
+
+  beforeAll(async () => {
+    pglite = await PGlite.create();
+  });
+  afterAll(async () => {
+    await pglite.close();
+  });
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+  });
+
+  /** given a pipeline over a fresh embedded store, with a log sink and its own stats */
+  async function givenAPipeline(options: { trust?: TrustPolicy; storeWrapper?: (s: ReadModelStore) => ReadModelStore } = {}) {
+    schemas += 1;
+    store = await createEmbeddedReadModelStore({ pglite, schema: `pipeline_${schemas}` });
+    const realStore = store;
+    const logs: Record<string, unknown>[] = [];
+    const logger = createLogger({
+      level: 'debug',
+      destination: {
+        write(line: string) {
+          logs.push(JSON.parse(line) as Record<string, unknown>);
+        },
+      },
+    });
+    const stats: ConsumerStats = createConsumerStats();
+    const handle = createConsumerPipeline({
+      decode: fakeDecoder,
+      trust: options.trust ?? openTrust(),
+      store: options.storeWrapper?.(realStore) ?? realStore,
+      logger,
+      now: () => new Date('2026-03-01T10:00:02.000Z'),
+      transportName: 'x',
+      stats,
+    });
+    return {
+      store: realStore,
+      logs,
+      stats,
+      /** when a batch arrives */
+      whenBatchArrives: (...messages: InboundMessage[]) => handle(messages),
+    };
+  }
+
+  it('applies every event of a batch in order', async () => {
+    const { store, stats, whenBatchArrives } = await givenAPipeline();
+
+    await whenBatchArrives(aMessage(upsertText('1', 1, 'OPEN')), aMessage(upsertText('1', 2, 'SHIPPED')), aMessage(upsertText('2', 1, 'OPEN')));
+
+    expect(await store.get('orders', '1')).toMatchObject({ version: 2n, data: { status: 'SHIPPED' } });
+    expect(await store.get('orders', '2')).toMatchObject({ version: 1n });
+    expect(stats.snapshot()).toMatchObject({ applied: 3, skipped: 0, deadLettered: 0, lastAppliedAt: '2026-03-01T10:00:02.000Z' });
+  });
+
+  it('dead-letters garbage with its text, author and reason, and still applies the rest of the batch', async () => {
+    const { store, stats, logs, whenBatchArrives } = await givenAPipeline();
+    const garbage = aMessage('#orders {"id": oops', { id: '42', username: 'mallory' });
+
+    await whenBatchArrives(aMessage(upsertText('1', 1, 'OPEN')), garbage, aMessage(upsertText('2', 1, 'OPEN')));
+
+    expect(await store.listDeadLetters({ limit: 10 })).toEqual([
+      {
+        messageId: garbage.id,
+        transport: 'x',
+        text: '#orders {"id": oops',
+        reason: 'not JSON',
+        author: { id: '42', username: 'mallory' },
+        receivedAt: '2026-03-01T10:00:01.000Z',
+      },
+    ]);
+    expect((await store.find('orders', {}, { limit: 10 })).map((d) => d.key)).toEqual(['1', '2']);
+    expect(stats.snapshot()).toMatchObject({ applied: 2, deadLettered: 1 });
+    const warning = logs.find((line) => line['msg'] === 'message rejected; dead-lettered');
+    expect(warning).toMatchObject({ level: 40, component: 'consumerPipeline', reason: 'not JSON', post: { id: garbage.id, text: garbage.text } });
+    expect(warning).not.toHaveProperty('text');
+  });
+
+  it('dead-letters a message the trust policy rejects without applying it', async () => {
+    const onlyAlice: TrustPolicy = (m) => (m.post?.authorId === 'alice' ? { ok: true } : { ok: false, reason: 'author not allowed' });
+    const { store, whenBatchArrives } = await givenAPipeline({ trust: onlyAlice });
+
+    await whenBatchArrives(aMessage(upsertText('1', 1, 'FROM-ALICE'), { id: 'alice' }), aMessage(upsertText('2', 1, 'FROM-EVE'), { id: 'eve' }));
+
+    expect(await store.get('orders', '1')).toBeDefined();
+    expect(await store.get('orders', '2')).toBeUndefined();
+    const [letter] = await store.listDeadLetters({ limit: 10 });
+    expect(letter?.reason).toBe('untrusted: author not allowed');
+    expect(letter?.author).toEqual({ id: 'eve' });
+  });
+
+  it('throws when the store fails, and dead-letters nothing, so the source redelivers', async () => {
+    const { store, stats, whenBatchArrives } = await givenAPipeline({
+      storeWrapper: (s) => ({ ...s, applyBatch: () => Promise.reject(new StoreUnavailableError('read model: connection refused')) }),
+    });
+
+    await expect(whenBatchArrives(aMessage(upsertText('1', 1, 'OPEN')))).rejects.toBeInstanceOf(StoreUnavailableError);
+
+    expect(await store.listDeadLetters({ limit: 10 })).toEqual([]);
+    expect(await store.get('orders', '1')).toBeUndefined();
+    expect(stats.snapshot()).toMatchObject({ applied: 0, skipped: 0, deadLettered: 0, batches: 0 });
+  });
+
+  it('throws when a dead letter cannot be stored, so a rejected message is not lost', async () => {
+    const { whenBatchArrives } = await givenAPipeline({ storeWrapper: unavailable });
+
+    await expect(whenBatchArrives(aMessage('garbage'))).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('reports a redelivered batch as duplicates and a late older version as stale', async () => {
+    const { store, stats, logs, whenBatchArrives } = await givenAPipeline();
+    const first = aMessage(upsertText('1', 5, 'SHIPPED'));
+    await whenBatchArrives(first);
+
+    await whenBatchArrives(first, aMessage(upsertText('1', 4, 'OPEN')));
+
+    expect(await store.get('orders', '1')).toMatchObject({ version: 5n, data: { status: 'SHIPPED' } });
+    expect(stats.snapshot()).toMatchObject({ applied: 1, skipped: 2 });
+    const outcomes = logs.filter((line) => line['msg'] === 'event handled').map((line) => line['outcome']);
+    expect(outcomes).toEqual([
+      { status: 'applied' },
+      { status: 'skipped', reason: 'duplicate' },
+      { status: 'skipped', reason: 'stale' },
+    ]);
+  });
+
+  it('an upsert older than a delete in the same batch does not resurrect the document', async () => {
+    const { store, whenBatchArrives } = await givenAPipeline();
+
+    await whenBatchArrives(
+      aMessage(upsertText('1', 1, 'OPEN')),
+      aMessage(JSON.stringify({ key: '1', version: 3, delete: true })),
+      aMessage(upsertText('1', 2, 'LATE')),
+    );
+
+    expect(await store.get('orders', '1')).toBeUndefined();
+    expect(await store.get('orders', '1', { includeDeleted: true })).toMatchObject({ version: 3n, deleted: true });
+  });
+
+  it('an empty batch touches nothing', async () => {
+    const { stats, whenBatchArrives } = await givenAPipeline({ storeWrapper: unavailable });
+
+    await whenBatchArrives();
+
+    expect(stats.snapshot().batches).toBe(0);
+  });
+});

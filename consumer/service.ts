@@ -1,0 +1,120 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../common/logger.js';
+import type { MessageDecoder } from '../events/decoder.js';
+import type { EventSource } from '../transports/transport.js';
+import { createQueryApp, type ReadinessCheck } from './http/app.js';
+import { createConsumerPipeline } from './pipeline.js';
+import { createConsumerStats, type ConsumerStats } from './stats.js';
+import type { ReadModelStore } from './stores/read-model-store.js';
+import type { TrustPolicy } from './trust.js';
+
+export interface ConsumerServiceOptions {
+  /** 0 picks a free port (tests, the demo's `--port 0`). */
+  readonly port: number;
+  readonly host: string;
+  readonly collections: readonly string[];
+  /** Names the transport in dead letters. */
+  readonly transportName: string;
+  readonly store: ReadModelStore;
+  readonly source: EventSource;
+  readonly decode: MessageDecoder;
+  readonly trust: TrustPolicy;
+  readonly logger: Logger;
+  readonly now?: () => Date;
+  /** Readiness of the source for `/readyz`; throws with the reason when it is not ready. */
+  readonly sourceCheck?: () => Promise<void>;
+}
+
+export interface ConsumerService {
+  /** `http://host:port` of the query API. */
+  readonly url: string;
+  readonly port: number;
+  readonly stats: ConsumerStats;
+  /**
+   * Stops the source first (it drains the batch in flight and stores its checkpoint), then the HTTP
+   * server. The store and the source's clients belong to the caller, who closes them afterwards.
+   * Calling it twice is harmless.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * The consumer as a service: the query API plus the source feeding the pipeline. Used by
+ * `consumer/main.ts` and by the demo, which passes in-process parts. The HTTP server starts first, so
+ * `/healthz` answers while the source catches up.
+ */
+export async function startConsumer(options: ConsumerServiceOptions): Promise<ConsumerService> {
+  const logger = options.logger.child({ component: 'consumer' });
+  const now = options.now ?? (() => new Date());
+  const stats = createConsumerStats();
+  const readiness: ReadinessCheck[] = [{ name: 'store', check: () => options.store.check() }];
+  if (options.sourceCheck !== undefined) readiness.push({ name: 'source', check: options.sourceCheck });
+
+  const app = createQueryApp({ store: options.store, collections: options.collections, readiness, stats, logger: options.logger });
+  const server = createServer(app);
+  const port = await listen(server, options.port, options.host);
+  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+
+  const handler = createConsumerPipeline({
+    decode: options.decode,
+    trust: options.trust,
+    store: options.store,
+    logger: options.logger,
+    now,
+    transportName: options.transportName,
+    stats,
+  });
+
+  try {
+    await options.source.start(handler);
+  } catch (err) {
+    await closeServer(server);
+    throw err;
+  }
+  logger.info({ url, collections: options.collections, transport: options.transportName }, 'consumer started');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    stats,
+    close() {
+      closing ??= (async () => {
+        const results = await Promise.allSettled([options.source.close()]);
+        await closeServer(server);
+        for (const result of results) {
+          if (result.status === 'rejected') logger.error({ err: result.reason }, 'the source did not close cleanly');
+        }
+        logger.info('consumer stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address: AddressInfo | string | null = server.address();
+      resolve(address !== null && typeof address === 'object' ? address.port : port);
+    });
+  });
+}
+
+/** Stops accepting, then ends idle keep-alive connections so `close` does not wait for clients. */
+function closeServer(server: Server): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  return new Promise((resolve) => {
+    server.close(() => {
+      resolve();
+    });
+    server.closeIdleConnections();
+    // Requests still running are short reads; give them a moment, then cut what is left.
+    setTimeout(() => {
+      server.closeAllConnections();
+    }, 1000).unref();
+  });
+}

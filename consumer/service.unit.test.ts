@@ -1,0 +1,131 @@
+import { PGlite } from '@electric-sql/pglite';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../common/logger.js';
+import { createJsonDecoder } from '../events/json-codec.js';
+import { createInMemoryBus } from '../transports/in-memory/in-memory-bus.js';
+import type { EventSource } from '../transports/transport.js';
+import { startConsumer, type ConsumerService } from './service.js';
+import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-model-store.js';
+import { anUpsert } from './stores/read-model-store.contract.js';
+import type { ReadModelStore } from './stores/read-model-store.js';
+import { openTrust } from './trust.js';
+
+const logger = createLogger({ level: 'silent' });
+
+/** Polls until `probe` returns a value; the bus delivers asynchronously. */
+async function eventually<T>(probe: () => Promise<T | undefined>, attempts = 200): Promise<T> {
+  for (let i = 0; i < attempts; i += 1) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error('condition not reached');
+}
+
+describe('consumer service', () => {
+  let store: ReadModelStore | undefined;
+  let service: ConsumerService | undefined;
+  let pglite: PGlite;
+  let schemas = 0;
+  const newStore = () => {
+    schemas += 1;
+    return createEmbeddedReadModelStore({ pglite, schema: `service_${schemas}` });
+  };
+
+  beforeAll(async () => {
+    pglite = await PGlite.create();
+  });
+  afterAll(async () => {
+    await pglite.close();
+  });
+
+  afterEach(async () => {
+    await service?.close();
+    await store?.close();
+    service = undefined;
+    store = undefined;
+  });
+
+  it('applies published events and serves them over HTTP, and dead-letters garbage', async () => {
+    store = await newStore();
+    const bus = createInMemoryBus();
+    service = await startConsumer({
+      port: 0,
+      host: '127.0.0.1',
+      collections: ['orders'],
+      transportName: 'in-memory',
+      store,
+      source: bus.source({ checkpoints: store, checkpointName: 'consumer', logger }),
+      decode: createJsonDecoder({ collections: ['orders'] }),
+      trust: openTrust(),
+      logger,
+    });
+
+    await bus.publisher().publish([anUpsert('h1', 1, { status: 'OPEN' })]);
+    bus.appendRaw('{"this is": garbage', 'junk');
+    const { url } = service;
+
+    const doc = await eventually(async () => {
+      const res = await fetch(`${url}/api/orders/h1`);
+      return res.status === 200 ? ((await res.json()) as Record<string, unknown>) : undefined;
+    });
+    expect(doc).toMatchObject({ id: 'h1', version: '1', data: { id: 'h1', status: 'OPEN' } });
+    const letters = await eventually(async () => {
+      const body = (await (await fetch(`${url}/api/_deadletters`)).json()) as { items: unknown[] };
+      return body.items.length > 0 ? body.items : undefined;
+    });
+    expect(letters).toEqual([expect.objectContaining({ transport: 'in-memory', text: '{"this is": garbage' })]);
+    expect(await store.load('consumer')).toBeDefined();
+  });
+
+  it('closes the HTTP server when the source cannot start, and rethrows', async () => {
+    store = await newStore();
+    const failing: EventSource = {
+      start: () => Promise.reject(new Error('auth failed')),
+      close: () => Promise.resolve(),
+    };
+
+    await expect(
+      startConsumer({
+        port: 0,
+        host: '127.0.0.1',
+        collections: ['orders'],
+        transportName: 'x',
+        store,
+        source: failing,
+        decode: createJsonDecoder({ collections: ['orders'] }),
+        trust: openTrust(),
+        logger,
+      }),
+    ).rejects.toThrow('auth failed');
+  });
+
+  it('closing twice is harmless and closes the source once', async () => {
+    store = await newStore();
+    let closes = 0;
+    const source: EventSource = {
+      start: () => Promise.resolve(),
+      close: () => {
+        closes += 1;
+        return Promise.resolve();
+      },
+    };
+    service = await startConsumer({
+      port: 0,
+      host: '127.0.0.1',
+      collections: ['orders'],
+      transportName: 'x',
+      store,
+      source,
+      decode: createJsonDecoder({ collections: ['orders'] }),
+      trust: openTrust(),
+      logger,
+    });
+
+    await Promise.all([service.close(), service.close()]);
+    await service.close();
+
+    expect(closes).toBe(1);
+    await expect(fetch(`${service.url}/healthz`)).rejects.toThrow();
+  });
+});

@@ -1,0 +1,338 @@
+import { Pool } from 'pg';
+import { z } from 'zod';
+import { StoreUnavailableError, TweetbusError } from '../../../common/errors.js';
+import type { Logger } from '../../../common/logger.js';
+import { sqlFromPgPool, type SqlDatabase, type SqlQueryable } from '../../../common/sql.js';
+import type { ChangeEvent } from '../../../events/envelope.js';
+import { isJsonObject, type JsonObject, type JsonPrimitive } from '../../../events/json.js';
+import type { ApplyOutcome, DeadLetter, FieldFilter, ReadModelStore, StoredDocument } from '../read-model-store.js';
+import {
+  assertSafeFilter,
+  filterAlternatives,
+  isReadModelCollectionName,
+  isStorableKey,
+  skippedOutcome,
+  splitIntoRounds,
+  storableText,
+  type IndexedEvent,
+} from '../read-model-rules.js';
+import { defaultReadModelSchema, quoteSchemaName, readModelSchemaStatements } from './read-model-schema.js';
+
+export type PostgresReadModelConnection = { readonly db: SqlDatabase } | { readonly connectionString: string };
+
+export interface PostgresReadModelStoreOptions {
+  /** Where the tables live; created at start if missing. Default `read_model`. */
+  readonly schema?: string;
+  readonly now?: () => Date;
+  /** Receives errors of idle pooled connections (only for a pool this store created). */
+  readonly logger?: Logger;
+}
+
+/**
+ * The read model in PostgreSQL, documents as JSONB. It also backs the embedded store (PGlite), so
+ * every statement here must run on both: one statement per `query`, parameters as `$n`, nothing
+ * untrusted ever in SQL text (the schema name is validated and quoted; filter fields travel as
+ * JSON parameters).
+ *
+ * Given `{ db }` it uses that connection and never closes it; given `{ connectionString }` it creates
+ * a pool and ends it on `close()`.
+ */
+export async function createPostgresReadModelStore(
+  connection: PostgresReadModelConnection,
+  options: PostgresReadModelStoreOptions = {},
+): Promise<ReadModelStore> {
+  const schema = options.schema ?? defaultReadModelSchema;
+  const s = quoteSchemaName(schema);
+  const now = options.now ?? (() => new Date());
+  const owned = !('db' in connection);
+  const db = 'db' in connection ? connection.db : poolDatabase(connection.connectionString, options.logger);
+
+  try {
+    await guard('create the read-model schema', () =>
+      db.transaction(async (tx) => {
+        // Two consumers starting together would otherwise race on CREATE ... IF NOT EXISTS.
+        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tweetbus.read_model.${schema}`]);
+        for (const statement of readModelSchemaStatements(schema)) await tx.query(statement);
+      }),
+    );
+  } catch (err) {
+    if (owned) await db.close();
+    throw err;
+  }
+
+  const applyRoundSql = `WITH incoming AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb)
+    AS i(ord integer, collection text, key text, version bigint, deleted boolean, data jsonb, event_id text, source text)
+), written AS (
+  INSERT INTO ${s}.documents AS d (collection, key, version, deleted, data, event_id, source, applied_at)
+  SELECT collection, key, version, deleted, data, event_id, source, $2::timestamptz FROM incoming
+  ON CONFLICT (collection, key) DO UPDATE
+    SET version = EXCLUDED.version, deleted = EXCLUDED.deleted, data = EXCLUDED.data,
+        event_id = EXCLUDED.event_id, source = EXCLUDED.source, applied_at = EXCLUDED.applied_at
+    WHERE d.version < EXCLUDED.version
+  RETURNING d.collection, d.key
+)
+SELECT i.ord, (w.key IS NOT NULL) AS applied, prior.version::text AS stored_version
+FROM incoming i
+LEFT JOIN written w ON w.collection = i.collection AND w.key = i.key
+LEFT JOIN ${s}.documents prior ON prior.collection = i.collection AND prior.key = i.key
+ORDER BY i.ord`;
+  const documentColumns = `collection, key, version::text AS version, deleted, data, event_id, source, applied_at`;
+
+  /**
+   * One statement per round. Every statement of a data-modifying CTE sees the snapshot from before
+   * it, so `prior` is the version the gate compared against: equal means duplicate, higher stale.
+   */
+  async function applyRound(tx: SqlQueryable, round: readonly IndexedEvent[], appliedAt: string, outcomes: ApplyOutcome[]): Promise<void> {
+    const rows = round.map(({ index, event }) => ({
+      ord: index,
+      collection: event.collection,
+      key: event.key,
+      version: event.version.toString(),
+      deleted: event.op === 'delete',
+      data: event.op === 'delete' ? null : event.data,
+      event_id: event.id,
+      source: event.source,
+    }));
+    const result = await tx.query(applyRoundSql, [JSON.stringify(rows), appliedAt]);
+    const byIndex = new Map(round.map((item) => [item.index, item.event]));
+    for (const row of result.rows) {
+      const { ord, applied, stored_version } = applyRowSchema.parse(row);
+      const event = byIndex.get(ord);
+      if (event === undefined) throw new TweetbusError('store.invalid', `apply returned an unknown position ${ord}`);
+      if (applied) {
+        outcomes[ord] = { status: 'applied' };
+      } else {
+        // The gate compares against the newest committed row, `prior` against our snapshot: when a
+        // concurrent writer got in between, `prior` cannot explain the skip, so read the row again.
+        const prior = stored_version === null ? undefined : BigInt(stored_version);
+        const stored = prior === undefined || prior < event.version ? await storedVersion(tx, event) : prior;
+        outcomes[ord] = skippedOutcome(stored, event.version);
+      }
+    }
+  }
+
+  async function storedVersion(tx: SqlQueryable, event: ChangeEvent): Promise<bigint> {
+    const result = await tx.query(`SELECT version::text AS version FROM ${s}.documents WHERE collection = $1 AND key = $2`, [
+      event.collection,
+      event.key,
+    ]);
+    const row = result.rows[0];
+    if (row === undefined) throw new StoreUnavailableError(`the gate skipped ${event.collection}/${event.key} but no row is stored`);
+    return BigInt(versionRowSchema.parse(row).version);
+  }
+
+  let closed = false;
+
+  return {
+    async applyBatch(events) {
+      if (events.length === 0) return [];
+      const rounds = splitIntoRounds(events);
+      const appliedAt = now().toISOString();
+      const outcomes: ApplyOutcome[] = [];
+      await guard('apply a batch', async () => {
+        if (rounds.length === 1 && rounds[0] !== undefined) {
+          await applyRound(db, rounds[0], appliedAt, outcomes);
+          return;
+        }
+        await db.transaction(async (tx) => {
+          for (const round of rounds) await applyRound(tx, round, appliedAt, outcomes);
+        });
+      });
+      return events.map((event, i) => {
+        const outcome = outcomes[i];
+        if (outcome === undefined) throw new TweetbusError('store.invalid', `no outcome for event ${event.id}`);
+        return outcome;
+      });
+    },
+
+    async get(collection, key, getOptions = {}) {
+      if (!isReadModelCollectionName(collection) || !isStorableKey(key)) return undefined;
+      const result = await guard('read a document', () =>
+        db.query(`SELECT ${documentColumns} FROM ${s}.documents WHERE collection = $1 AND key = $2`, [collection, key]),
+      );
+      const row = result.rows[0];
+      if (row === undefined) return undefined;
+      const doc = toStoredDocument(row);
+      return doc.deleted && getOptions.includeDeleted !== true ? undefined : doc;
+    },
+
+    async find(collection, filter, findOptions) {
+      assertSafeFilter(filter);
+      if (!isReadModelCollectionName(collection)) return [];
+      const { where, params } = filterSql(filter, 3);
+      const result = await guard('find documents', () =>
+        db.query(
+          `SELECT ${documentColumns} FROM ${s}.documents
+WHERE collection = $1 AND NOT deleted${where}
+ORDER BY key
+LIMIT $2`,
+          [collection, clampLimit(findOptions.limit), ...params],
+        ),
+      );
+      return result.rows.map(toStoredDocument);
+    },
+
+    async load(name) {
+      const result = await guard('load a checkpoint', () => db.query(`SELECT position FROM ${s}.checkpoints WHERE name = $1`, [name]));
+      const row = result.rows[0];
+      return row === undefined ? undefined : checkpointRowSchema.parse(row).position;
+    },
+
+    async save(name, position) {
+      await guard('save a checkpoint', () =>
+        db.query(
+          `INSERT INTO ${s}.checkpoints (name, position, updated_at) VALUES ($1, $2, $3::timestamptz)
+ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = EXCLUDED.updated_at`,
+          [name, position, now().toISOString()],
+        ),
+      );
+    },
+
+    async putDeadLetter(letter) {
+      await guard('store a dead letter', () =>
+        db.query(
+          `INSERT INTO ${s}.dead_letters (message_id, transport, text, reason, author_id, author_username, received_at, stored_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8::timestamptz)
+ON CONFLICT (message_id, transport) DO NOTHING`,
+          [
+            storableText(letter.messageId),
+            storableText(letter.transport),
+            storableText(letter.text),
+            storableText(letter.reason),
+            letter.author === undefined ? null : storableText(letter.author.id),
+            letter.author?.username === undefined ? null : storableText(letter.author.username),
+            letter.receivedAt,
+            now().toISOString(),
+          ],
+        ),
+      );
+    },
+
+    async listDeadLetters(listOptions) {
+      const result = await guard('list dead letters', () =>
+        db.query(
+          `SELECT message_id, transport, text, reason, author_id, author_username, received_at
+FROM ${s}.dead_letters ORDER BY seq DESC LIMIT $1`,
+          [clampLimit(listOptions.limit)],
+        ),
+      );
+      return result.rows.map(toDeadLetter);
+    },
+
+    async check() {
+      await guard('reach the read model', () => db.query('SELECT 1'));
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (owned) await db.close();
+    },
+  };
+}
+
+function poolDatabase(connectionString: string, logger: Logger | undefined): SqlDatabase {
+  const pool = new Pool({ connectionString });
+  // An idle client that loses its server emits 'error'; unhandled, it would crash the process.
+  pool.on('error', (err) => {
+    logger?.warn({ err }, 'idle read-model connection failed');
+  });
+  return sqlFromPgPool(pool, { owned: true });
+}
+
+/**
+ * Each field becomes `(data @> $a OR data @> $b …)`: names and values travel inside JSON parameters,
+ * so only placeholders reach SQL text. Containment of `{"f": v}` is exact equality for a primitive
+ * `v` (an array field does not contain a bare primitive below the top level), and it uses the GIN index.
+ */
+function filterSql(filter: FieldFilter, firstParam: number): { where: string; params: string[] } {
+  const params: string[] = [];
+  const clauses: string[] = [];
+  for (const [field, value] of Object.entries(filter)) {
+    const alternatives: string[] = [];
+    for (const alternative of filterAlternatives(value)) {
+      const containment: Record<string, JsonPrimitive> = {};
+      containment[field] = alternative;
+      params.push(JSON.stringify(containment));
+      alternatives.push(`data @> $${firstParam + params.length - 1}::jsonb`);
+    }
+    clauses.push(alternatives.length === 0 ? 'false' : `(${alternatives.join(' OR ')})`);
+  }
+  return { where: clauses.map((clause) => ` AND ${clause}`).join(''), params };
+}
+
+function clampLimit(limit: number): number {
+  return Number.isSafeInteger(limit) && limit > 0 ? limit : 0;
+}
+
+/** Wraps anything the database throws: the caller retries, the gate makes that harmless. */
+async function guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof TweetbusError) throw err;
+    throw new StoreUnavailableError(`read model: could not ${what}`, { cause: err });
+  }
+}
+
+const timestampSchema = z.union([z.date(), z.string()]).transform((value) => new Date(value).toISOString());
+
+const applyRowSchema = z.object({
+  ord: z.number().int(),
+  applied: z.boolean(),
+  stored_version: z.string().regex(/^-?\d+$/).nullable(),
+});
+
+const versionRowSchema = z.object({ version: z.string().regex(/^-?\d+$/) });
+const checkpointRowSchema = z.object({ position: z.string() });
+
+const documentRowSchema = z.object({
+  collection: z.string(),
+  key: z.string(),
+  version: z.string().regex(/^-?\d+$/),
+  deleted: z.boolean(),
+  data: z.unknown(),
+  event_id: z.string(),
+  source: z.string(),
+  applied_at: timestampSchema,
+});
+
+function toStoredDocument(row: Record<string, unknown>): StoredDocument {
+  const parsed = documentRowSchema.parse(row);
+  const data: JsonObject | null = isJsonObject(parsed.data) ? parsed.data : null;
+  return {
+    collection: parsed.collection,
+    key: parsed.key,
+    version: BigInt(parsed.version),
+    deleted: parsed.deleted,
+    data: parsed.deleted ? null : data,
+    eventId: parsed.event_id,
+    source: parsed.source,
+    appliedAt: parsed.applied_at,
+  };
+}
+
+const deadLetterRowSchema = z.object({
+  message_id: z.string(),
+  transport: z.string(),
+  text: z.string(),
+  reason: z.string(),
+  author_id: z.string().nullable(),
+  author_username: z.string().nullable(),
+  received_at: timestampSchema,
+});
+
+function toDeadLetter(row: Record<string, unknown>): DeadLetter {
+  const parsed = deadLetterRowSchema.parse(row);
+  return {
+    messageId: parsed.message_id,
+    transport: parsed.transport,
+    text: parsed.text,
+    reason: parsed.reason,
+    ...(parsed.author_id === null
+      ? {}
+      : { author: { id: parsed.author_id, ...(parsed.author_username === null ? {} : { username: parsed.author_username }) } }),
+    receivedAt: parsed.received_at,
+  };
+}
