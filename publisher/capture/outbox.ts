@@ -20,6 +20,18 @@ export interface OutboxReader {
   readBatch(limit: number): Promise<OutboxRow[]>;
   /** Called only after the transport acknowledged the events of these rows. */
   markPublished(rows: readonly OutboxRow[]): Promise<void>;
+  /**
+   * Dead-letters rows whose events can never be sent (the transport rejected them as invalid or too
+   * large). A failed row keeps its reason where an operator can see it, is never read again by
+   * `readBatch`, and is never deleted silently. Re-queuing it is an operator's decision.
+   */
+  markFailed(failures: readonly FailedOutboxRow[]): Promise<void>;
+}
+
+/** A row the relay gives up on, and why (the text an operator reads). */
+export interface FailedOutboxRow {
+  readonly row: OutboxRow;
+  readonly reason: string;
 }
 
 /**

@@ -1,0 +1,185 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../common/logger.js';
+import { startConsumer } from '../consumer/service.js';
+import { openTrust } from '../consumer/trust.js';
+import { createHashtagMap, createPostDecoder } from '../events/post-codec.js';
+import { createXSource } from '../transports/x/x-source.js';
+import type { DemoConfig } from './config.js';
+import { startDemo, type Demo } from './demo.js';
+
+/**
+ * The whole loop through real HTTPS to the emulator, as `npm start` runs it: write side -> trigger ->
+ * outbox -> relay -> X post -> filtered stream -> version-gated apply -> query API.
+ */
+
+const logger = createLogger({ level: 'silent' });
+let demo: Demo;
+let dataDir: string;
+
+async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+interface ApiDocument {
+  id: string;
+  version: string;
+  data: Record<string, unknown>;
+  source: string;
+}
+
+async function readDocument(id: string, where = demo.urls.consumer): Promise<ApiDocument | undefined> {
+  const res = await fetch(`${where}/api/orders/${encodeURIComponent(id)}`);
+  if (res.status === 404) return undefined;
+  expect(res.status).toBe(200);
+  return (await res.json()) as ApiDocument;
+}
+
+function documentWhere(id: string, accept: (doc: ApiDocument) => boolean, where?: string): () => Promise<ApiDocument | undefined> {
+  return async () => {
+    const doc = await readDocument(id, where);
+    return doc !== undefined && accept(doc) ? doc : undefined;
+  };
+}
+
+async function send(method: string, url: string, body?: unknown): Promise<Response> {
+  return fetch(url, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'tweetbus-demo-'));
+  const config: DemoConfig = {
+    dataDir,
+    fresh: true,
+    host: '127.0.0.1',
+    ports: { writeApp: 0, publisher: 0, consumer: 0, xEmulator: 0 },
+    logLevel: 'silent',
+    hashtagPrefix: '',
+  };
+  demo = await startDemo(config, logger);
+});
+
+afterAll(async () => {
+  await demo.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('the offline demo', () => {
+  it('turns an inserted row into a document, and an update replaces it', async () => {
+    const created = await send('POST', `${demo.urls.writeApp}/orders`, {
+      id: 'e2e-1',
+      status: 'NEW',
+      customer_name: 'Smith & Sons <UK>',
+      shipping_destination: 'example.com',
+    });
+    expect(created.status).toBe(201);
+    const first = await eventually(documentWhere('e2e-1', (d) => d.data.status === 'NEW'), 'the inserted order');
+    expect(first.data).toMatchObject({ id: 'e2e-1', customer_name: 'Smith & Sons <UK>', shipping_destination: 'example.com' });
+    expect(first.source).toBe('dvx_orders');
+
+    const updated = await send('PUT', `${demo.urls.writeApp}/orders/e2e-1`, { status: 'SHIPPED', customer_name: 'Smith & Sons <UK>' });
+    expect(updated.status).toBe(200);
+    const second = await eventually(documentWhere('e2e-1', (d) => d.data.status === 'SHIPPED'), 'the updated order');
+    expect(BigInt(second.version)).toBeGreaterThan(BigInt(first.version));
+    expect(second.data.shipping_destination).toBeNull();
+  });
+
+  it('posts every change as a hashtagged post that carries no link', async () => {
+    await send('POST', `${demo.urls.writeApp}/orders`, { id: 'e2e-link', status: 'NEW', shipping_destination: 'report.py at user.name' });
+    await eventually(documentWhere('e2e-link', () => true), 'the order with link-like text');
+    const post = demo.emulator.recentPosts(50).find((p) => p.text.includes('e2e-link'));
+    expect(post?.text.startsWith('#orders {')).toBe(true);
+    expect(post?.text).not.toContain('t.co');
+  });
+
+  it('applies the legacy GET /order callback of the original demo', async () => {
+    const res = await fetch(
+      `${demo.urls.publisher}/order?orderId=legacy-7&customerName=Ada&status=NEW&customerId=c-9&shippingDestination=Oslo`,
+    );
+    expect(res.status).toBe(202);
+    const doc = await eventually(documentWhere('legacy-7', () => true), 'the legacy order');
+    expect(doc.data).toMatchObject({ id: 'legacy-7', customer_name: 'Ada', customer_id: 'c-9', shipping_destination: 'Oslo', status: 'NEW' });
+  });
+
+  it('applies a hand-typed post in its smallest form', async () => {
+    await demo.emulator.handPost('speaker', '#orders {"id":"h1","status":"OPEN"}');
+    const doc = await eventually(documentWhere('h1', () => true), 'the hand-typed order');
+    expect(doc.data).toEqual({ id: 'h1', status: 'OPEN' });
+    expect(doc.source).toBe('x:@speaker');
+  });
+
+  it('dead-letters a garbage post and changes nothing', async () => {
+    const before = await eventually(documentWhere('h1', () => true), 'h1');
+    const garbage = await demo.emulator.handPost('troll', '#orders {"id":"h1","$where":"sleep(1000)"}');
+    const letter = await eventually(async () => {
+      const res = await fetch(`${demo.urls.consumer}/api/_deadletters?limit=50`);
+      const body = (await res.json()) as { items: { messageId: string; reason: string; text: string }[] };
+      return body.items.find((item) => item.messageId === garbage.id);
+    }, 'the dead letter');
+    expect(letter.reason).toContain('$');
+    expect(await readDocument('h1')).toEqual(before);
+    expect((await fetch(`${demo.urls.consumer}/healthz`)).status).toBe(200);
+    expect((await fetch(`${demo.urls.publisher}/healthz`)).status).toBe(200);
+  });
+
+  it('answers invalid events with a problem that names the field and writes nothing', async () => {
+    const res = await send('POST', `${demo.urls.publisher}/events`, [{ id: 'bad-1', collection: 'orders', op: 'upsert' }]);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    const problem = (await res.json()) as { detail: string };
+    expect(problem.detail).toMatch(/source|key|version/);
+    const { rows } = await demo.writeDb.query(`SELECT count(*)::int AS n FROM tweetbus_outbox WHERE id = 'bad-1'`);
+    expect(rows[0]).toEqual({ n: 0 });
+  });
+
+  it('a consumer stopped while posts are made catches up after it restarts', async () => {
+    await demo.consumer.close();
+    const made = await send('POST', `${demo.urls.writeApp}/orders`, { id: 'while-down', status: 'MADE WHILE DOWN' });
+    expect(made.status).toBe(201);
+    await demo.emulator.handPost('speaker', '#orders {"id":"h-down","status":"ALSO WHILE DOWN"}');
+    await eventually(() => Promise.resolve(demo.emulator.recentPosts(50).some((p) => p.text.includes('while-down')) ? true : undefined), 'the post');
+    expect(await demo.store.get('orders', 'while-down')).toBeUndefined();
+
+    // The same store and checkpoint name as the demo's consumer: this is a restart, not a new consumer.
+    const hashtags = createHashtagMap(['orders']);
+    const restarted = await startConsumer({
+      port: 0,
+      host: '127.0.0.1',
+      collections: ['orders'],
+      transportName: 'x',
+      store: demo.store,
+      source: createXSource({
+        apiUrl: demo.emulator.url,
+        ca: demo.emulator.ca,
+        bearerToken: demo.emulator.credentials.bearerToken,
+        hashtags,
+        checkpoints: demo.store,
+        checkpointName: 'demo-consumer',
+        logger,
+      }),
+      decode: createPostDecoder({ hashtags }),
+      trust: openTrust(),
+      logger,
+    });
+    try {
+      const caught = await eventually(documentWhere('while-down', () => true, restarted.url), 'the catch-up');
+      expect(caught.data.status).toBe('MADE WHILE DOWN');
+      const hand = await eventually(documentWhere('h-down', () => true, restarted.url), 'the hand post');
+      expect(hand.data.status).toBe('ALSO WHILE DOWN');
+    } finally {
+      await restarted.close();
+    }
+  });
+});

@@ -1,0 +1,274 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { PGlite } from '@electric-sql/pglite';
+import express from 'express';
+import { z } from 'zod';
+import type { Logger } from '../common/logger.js';
+import { sqlFromPglite, type SqlDatabase } from '../common/sql.js';
+import { createHashtagMap, createPostDecoder } from '../events/post-codec.js';
+import { startConsumer, type ConsumerService } from '../consumer/service.js';
+import { createEmbeddedReadModelStore } from '../consumer/stores/embedded/embedded-read-model-store.js';
+import type { ReadModelStore } from '../consumer/stores/read-model-store.js';
+import { openTrust } from '../consumer/trust.js';
+import { createPostgresOutbox } from '../publisher/capture/postgres/postgres-outbox.js';
+import { createPgliteOutboxListener } from '../publisher/capture/postgres/outbox-listener.js';
+import { applyDemoOrdersSchema, applyOutboxSchema } from '../publisher/capture/postgres/schema.js';
+import { startPublisher, type PublisherService } from '../publisher/service.js';
+import { createXPublisher } from '../transports/x/x-publisher.js';
+import { createXSource, type XSource } from '../transports/x/x-source.js';
+import type { EventPublisher } from '../transports/transport.js';
+import { HandPostError, startXEmulator, type XEmulator } from '../x-emulator/server.js';
+import type { DemoConfig } from './config.js';
+import { renderDemoPage } from './page.js';
+import { createWriteApp, listOrders } from './write-app.js';
+
+/** The collections the demo replicates. Each one's hashtag is the prefix plus its name: `#orders`. */
+export const demoCollections = ['orders'] as const;
+
+export interface DemoUrls {
+  readonly writeApp: string;
+  readonly publisher: string;
+  readonly consumer: string;
+  readonly xEmulator: string;
+}
+
+export interface Demo {
+  readonly urls: DemoUrls;
+  readonly hashtag: string;
+  readonly emulator: XEmulator;
+  readonly writeDb: SqlDatabase;
+  readonly store: ReadModelStore;
+  readonly publisher: PublisherService;
+  readonly consumer: ConsumerService;
+  /** Stops everything in reverse order of start: the ways in first, the databases last. Idempotent. */
+  close(): Promise<void>;
+}
+
+const handPostSchema = z.object({ username: z.string().min(1).max(15), text: z.string().min(1).max(2000) });
+
+/**
+ * The whole CQRS loop in one process with no network: the X emulator, the write database (PGlite with
+ * the capture trigger), the publisher relaying its outbox to the emulator, the consumer reading the
+ * filtered stream into an embedded read model, and the write-side app with a live page.
+ *
+ * The parts talk to each other exactly as separate processes would (HTTPS to the emulator, the
+ * outbox table between the write app and the relay); only the databases are embedded.
+ */
+export async function startDemo(config: DemoConfig, logger: Logger): Promise<Demo> {
+  const log = logger.child({ component: 'demo' });
+  if (config.fresh) {
+    await rm(config.dataDir, { recursive: true, force: true });
+    log.info({ dataDir: config.dataDir }, '--fresh: data directory wiped');
+  }
+  await mkdir(config.dataDir, { recursive: true });
+
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.reverse()) {
+      const [result] = await Promise.allSettled([close()]);
+      if (result.status === 'rejected') log.warn({ err: result.reason }, 'a part did not close cleanly');
+    }
+    closers.length = 0;
+  };
+
+  try {
+    const emulator = await startXEmulator({
+      port: config.ports.xEmulator,
+      host: config.host,
+      certDir: join(config.dataDir, 'x-emulator'),
+      logger,
+    });
+    closers.push(() => emulator.close());
+
+    const writeDbPath = join(config.dataDir, 'write-db');
+    await mkdir(writeDbPath, { recursive: true });
+    const pglite = await PGlite.create(writeDbPath);
+    const writeDb = sqlFromPglite(pglite, { owned: true });
+    closers.push(() => writeDb.close());
+    await applyOutboxSchema(writeDb);
+    await applyDemoOrdersSchema(writeDb);
+
+    const hashtags = createHashtagMap(demoCollections, config.hashtagPrefix);
+    const credentials = emulator.credentials;
+
+    // Publisher: its outbox is the write database's table, which the trigger fills.
+    const outbox = createPostgresOutbox({ db: writeDb, logger });
+    const wakeup = createPgliteOutboxListener(pglite, { logger });
+    closers.push(() => wakeup.close());
+    const xPublisher: EventPublisher = createXPublisher({
+      apiUrl: emulator.url,
+      ca: emulator.ca,
+      credentials: {
+        appKey: credentials.apiKey,
+        appSecret: credentials.apiSecret,
+        accessToken: credentials.accessToken,
+        accessSecret: credentials.accessSecret,
+      },
+      hashtags,
+      logger,
+    });
+    closers.push(() => xPublisher.close());
+    const publisher = await startPublisher({
+      reader: outbox,
+      writer: outbox,
+      outboxCheck: outbox,
+      publisher: xPublisher,
+      logger,
+      port: config.ports.publisher,
+      host: config.host,
+      collections: demoCollections,
+      about: { name: 'tweetbus publisher (demo)', version: '0.1.0', transport: 'x (emulator)', outbox: 'embedded write database' },
+      wake: wakeup.wake,
+    });
+    closers.push(() => publisher.close());
+
+    // Consumer: the filtered stream into an embedded read model.
+    const readModelPath = join(config.dataDir, 'read-model');
+    await mkdir(readModelPath, { recursive: true });
+    const store = await createEmbeddedReadModelStore({ dataDir: readModelPath, logger });
+    closers.push(() => store.close());
+    const source: XSource = createXSource({
+      apiUrl: emulator.url,
+      ca: emulator.ca,
+      bearerToken: credentials.bearerToken,
+      hashtags,
+      checkpoints: store,
+      checkpointName: 'demo-consumer',
+      logger,
+    });
+    const consumer = await startConsumer({
+      port: config.ports.consumer,
+      host: config.host,
+      collections: demoCollections,
+      transportName: 'x',
+      store,
+      source,
+      decode: createPostDecoder({ hashtags }),
+      trust: openTrust(),
+      logger,
+      sourceCheck: () => {
+        const status = source.status();
+        return status.connected ? Promise.resolve() : Promise.reject(new Error(`X source is ${status.state}`));
+      },
+    });
+    closers.push(() => consumer.close());
+
+    const hashtag = hashtags.hashtagFor('orders');
+    const writeServer = await startWriteSide({ config, logger, writeDb, emulator, store, publisher, hashtag });
+    closers.push(() => closeServer(writeServer.server));
+
+    const urls: DemoUrls = {
+      writeApp: writeServer.url,
+      publisher: publisher.url,
+      consumer: consumer.url,
+      xEmulator: emulator.url,
+    };
+    log.info({ urls }, 'demo ready');
+
+    let closing: Promise<void> | undefined;
+    return {
+      urls,
+      hashtag,
+      emulator,
+      writeDb,
+      store,
+      publisher,
+      consumer,
+      close: () => (closing ??= closeAll()),
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+interface WriteSideOptions {
+  readonly config: DemoConfig;
+  readonly logger: Logger;
+  readonly writeDb: SqlDatabase;
+  readonly emulator: XEmulator;
+  readonly store: ReadModelStore;
+  readonly publisher: PublisherService;
+  readonly hashtag: string;
+}
+
+/** The write-side app plus the live page and the two helper routes the page uses. */
+async function startWriteSide(options: WriteSideOptions): Promise<{ server: Server; url: string }> {
+  const { writeDb, emulator, store, publisher, hashtag } = options;
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.get('/', (_req, res) => {
+    res
+      .type('text/html; charset=utf-8')
+      .send(renderDemoPage({ hashtag, links: { 'query API': publicUrl(options.config, options.config.ports.consumer, '/api/orders'), 'X emulator': emulator.url } }));
+  });
+
+  app.get('/demo/state', async (_req, res) => {
+    const [orders, documents, deadLetters, pending] = await Promise.all([
+      listOrders(writeDb, 15),
+      store.find('orders', {}, { limit: 500 }),
+      store.listDeadLetters({ limit: 5 }),
+      writeDb.query('SELECT count(*)::int AS n FROM tweetbus_outbox WHERE published_at IS NULL AND failed_at IS NULL'),
+    ]);
+    const relay = publisher.relay.stats();
+    res.json({
+      orders,
+      posts: emulator.recentPosts(15),
+      documents: [...documents]
+        .sort((a, b) => b.appliedAt.localeCompare(a.appliedAt))
+        .slice(0, 15)
+        .map((d) => ({ id: d.key, version: d.version.toString(), data: d.data, source: d.source, appliedAt: d.appliedAt })),
+      deadLetters,
+      outbox: { pending: z.object({ n: z.number() }).parse(pending.rows[0]).n },
+      relay: relay.rateLimitedUntil === undefined ? relay.state : `waiting for the X quota until ${relay.rateLimitedUntil}`,
+    });
+  });
+
+  app.post('/demo/hand-post', express.json({ limit: '8kb' }), async (req, res) => {
+    const body = handPostSchema.safeParse(req.body);
+    if (!body.success) {
+      res.status(400).type('application/problem+json').json({ type: 'about:blank', title: 'Invalid post', status: 400, detail: 'send {"username","text"}' });
+      return;
+    }
+    try {
+      const post = await emulator.handPost(body.data.username, body.data.text);
+      res.status(201).json(post);
+    } catch (err) {
+      if (!(err instanceof HandPostError)) throw err;
+      res.status(400).type('application/problem+json').json({ type: 'about:blank', title: 'X refused the post', status: 400, detail: err.message });
+    }
+  });
+
+  app.use(createWriteApp({ db: writeDb, logger: options.logger, newId: () => randomUUID().slice(0, 8) }));
+
+  const server = createServer(app);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.config.ports.writeApp, options.config.host, () => {
+      const address: AddressInfo | string | null = server.address();
+      resolve(address !== null && typeof address === 'object' ? address.port : options.config.ports.writeApp);
+    });
+  });
+  return { server, url: publicUrl(options.config, port, '') };
+}
+
+function publicUrl(config: DemoConfig, port: number, path: string): string {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => {
+      resolve();
+    });
+    server.closeIdleConnections();
+    setTimeout(() => {
+      server.closeAllConnections();
+    }, 500).unref();
+  });
+}

@@ -1,0 +1,124 @@
+/**
+ * The demo's live page: the write database, the posts on X and the read model side by side, refreshed
+ * every second, so an audience can watch a row travel. Everything rendered comes from untrusted places
+ * (hand-typed posts above all), so the page builds DOM nodes with `textContent` and never `innerHTML`.
+ */
+export function renderDemoPage(model: { readonly hashtag: string; readonly links: Readonly<Record<string, string>> }): string {
+  const links = Object.entries(model.links)
+    .map(([name, href]) => `<a href="${escapeAttr(href)}">${escapeAttr(name)}</a>`)
+    .join(' · ');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tweetbus: CQRS you can watch</title>
+<style>
+  :root { font-family: system-ui, sans-serif; color: #0f1419; background: #f7f9f9; }
+  body { margin: 0; padding: 1rem 1.5rem; }
+  h1 { font-size: 1.4rem; margin: 0 0 .25rem; }
+  .sub { color: #536471; margin: 0 0 1rem; }
+  .grid { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 1rem; }
+  .col { background: #fff; border: 1px solid #cfd9de; border-radius: 12px; padding: .75rem; min-height: 12rem; }
+  .col h2 { font-size: 1rem; margin: 0 0 .5rem; }
+  .col h2 small { color: #536471; font-weight: normal; }
+  .item { border-top: 1px solid #eff3f4; padding: .4rem 0; font-size: .85rem; overflow-wrap: anywhere; }
+  .item:first-of-type { border-top: 0; }
+  .mono { font-family: ui-monospace, monospace; font-size: .8rem; }
+  .meta { color: #536471; font-size: .75rem; }
+  .new { animation: flash 1.5s ease-out; }
+  @keyframes flash { from { background: #fff3b0; } to { background: transparent; } }
+  form { display: flex; flex-wrap: wrap; gap: .5rem; margin: .5rem 0 1rem; align-items: center; }
+  input, select, button { font: inherit; padding: .3rem .5rem; border-radius: 8px; border: 1px solid #cfd9de; }
+  button { background: #1d9bf0; color: #fff; border: 0; cursor: pointer; }
+  .dead { color: #b42318; }
+  .arrow { text-align: center; color: #536471; }
+  #status { color: #536471; font-size: .8rem; }
+</style>
+</head>
+<body>
+<h1>tweetbus — CQRS you can watch happen</h1>
+<p class="sub">A row is written (1), its trigger's outbox row is posted to X as <b>#${escapeAttr(model.hashtag)}</b> (2), and the consumer applies the post to the read model (3). ${links}</p>
+
+<form id="order-form">
+  <b>Write an order:</b>
+  <input name="id" placeholder="id (optional)" size="10">
+  <select name="status"><option>NEW</option><option>PAID</option><option>SHIPPED</option><option>DELIVERED</option><option>CANCELLED</option></select>
+  <input name="customer_name" placeholder="customer name" value="Smith &amp; Sons" size="16">
+  <input name="shipping_destination" placeholder="destination" value="Amsterdam" size="12">
+  <button>POST /orders (insert or update)</button>
+</form>
+<form id="post-form">
+  <b>Hand-post to X as</b>
+  <input name="username" value="speaker" size="10">
+  <input name="text" value='#${escapeAttr(model.hashtag)} {"id":"h1","status":"OPEN"}' size="50">
+  <button>Post</button>
+</form>
+<div class="grid">
+  <section class="col"><h2>1 · Write database <small>dvx_orders (SQL)</small></h2><div id="orders"></div></section>
+  <section class="col"><h2>2 · On X <small>the posts the consumer reads</small></h2><div id="posts"></div></section>
+  <section class="col"><h2>3 · Read model <small>what queries see</small></h2><div id="documents"></div><h2 class="dead">Dead letters</h2><div id="dead"></div></section>
+</div>
+<p id="status"></p>
+<script>
+const seen = new Set();
+function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; }
+function fill(id, items, render) {
+  const box = document.getElementById(id);
+  box.replaceChildren(...items.map((item) => {
+    const node = render(item);
+    const mark = id + ':' + node.dataset.key;
+    if (!seen.has(mark)) { seen.add(mark); node.classList.add('new'); }
+    return node;
+  }));
+}
+function item(key, main, meta) {
+  const d = el('div', 'item'); d.dataset.key = key;
+  d.append(el('div', 'mono', main), el('div', 'meta', meta));
+  return d;
+}
+async function refresh() {
+  try {
+    const res = await fetch('/demo/state');
+    const s = await res.json();
+    fill('orders', s.orders, (o) => item(o.id + o.last_updated_timestamp, o.id + ' · ' + o.status + ' · ' + (o.customer_name ?? '') + ' → ' + (o.shipping_destination ?? ''), 'updated ' + o.last_updated_timestamp));
+    fill('posts', s.posts, (p) => item(p.id, p.text, '@' + p.username + ' · post ' + p.id));
+    fill('documents', s.documents, (d) => item(d.id + ':' + d.version, d.id + ' · ' + JSON.stringify(d.data), 'version ' + d.version + ' · from ' + d.source));
+    fill('dead', s.deadLetters, (l) => item(l.messageId, l.text, l.reason));
+    document.getElementById('status').textContent = 'outbox: ' + s.outbox.pending + ' waiting · relay: ' + s.relay + ' · updated ' + new Date().toLocaleTimeString();
+  } catch (err) {
+    document.getElementById('status').textContent = 'cannot reach the demo: ' + err;
+  }
+}
+document.getElementById('order-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  const body = { status: f.get('status'), customer_name: f.get('customer_name') || undefined, shipping_destination: f.get('shipping_destination') || undefined };
+  const id = f.get('id');
+  let res;
+  if (id) {
+    res = await fetch('/orders/' + encodeURIComponent(id), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (res.status === 404) res = await fetch('/orders', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, ...body }) });
+  } else {
+    res = await fetch('/orders', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  }
+  if (!res.ok) alert((await res.json()).detail);
+  refresh();
+});
+document.getElementById('post-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  const res = await fetch('/demo/hand-post', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: f.get('username'), text: f.get('text') }) });
+  if (!res.ok) alert((await res.json()).detail);
+  refresh();
+});
+refresh();
+setInterval(refresh, 1000);
+</script>
+</body>
+</html>`;
+}
+
+function escapeAttr(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

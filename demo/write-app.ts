@@ -1,0 +1,135 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { SqlDatabase } from '../common/sql.js';
+import type { Logger } from '../common/logger.js';
+import { describeIssues } from '../events/envelope.js';
+
+/**
+ * The write side of the demo: a tiny order service that writes SQL and nothing else. It never talks to a
+ * transport. The capture trigger on `dvx_orders` turns each committed write into an outbox row, which is
+ * the whole point: the write side stays unaware of the read side.
+ */
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+
+const orderFieldsSchema = z
+  .object({
+    status: text(100),
+    customer_id: text(200).optional(),
+    customer_name: text(200).optional(),
+    shipping_destination: text(200).optional(),
+  })
+  .strict();
+
+const newOrderSchema = orderFieldsSchema.extend({ id: text(200).regex(/^[\w-]+$/, 'id may hold letters, digits, _ and -').optional() });
+
+const orderRowSchema = z.object({
+  id: z.string(),
+  status: z.string().nullable(),
+  customer_id: z.string().nullable(),
+  customer_name: z.string().nullable(),
+  shipping_destination: z.string().nullable(),
+  last_updated_timestamp: z.union([z.date(), z.string()]).transform((d) => new Date(d).toISOString()),
+});
+
+export type OrderRow = z.infer<typeof orderRowSchema>;
+
+const columns = 'id, status, customer_id, customer_name, shipping_destination, last_updated_timestamp';
+
+export interface WriteAppOptions {
+  readonly db: SqlDatabase;
+  readonly logger: Logger;
+  readonly newId: () => string;
+}
+
+function problem(res: Response, status: number, title: string, detail: string): void {
+  res.status(status).type('application/problem+json').json({ type: 'about:blank', title, status, detail });
+}
+
+export async function listOrders(db: SqlDatabase, limit = 100): Promise<OrderRow[]> {
+  const { rows } = await db.query(`SELECT ${columns} FROM dvx_orders ORDER BY last_updated_timestamp DESC, id LIMIT $1`, [limit]);
+  return rows.map((row) => orderRowSchema.parse(row));
+}
+
+export function createWriteApp(options: WriteAppOptions): express.Express {
+  const { db, logger } = options;
+  const log = logger.child({ component: 'writeApp' });
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '16kb' }));
+
+  app.get('/orders', async (_req, res) => {
+    res.json({ items: await listOrders(db) });
+  });
+
+  app.get('/orders/:id', async (req, res) => {
+    const { rows } = await db.query(`SELECT ${columns} FROM dvx_orders WHERE id = $1`, [req.params.id]);
+    const row = rows[0];
+    if (row === undefined) {
+      problem(res, 404, 'Not Found', `order ${req.params.id} does not exist`);
+      return;
+    }
+    res.json(orderRowSchema.parse(row));
+  });
+
+  app.post('/orders', async (req, res) => {
+    const parsed = newOrderSchema.safeParse(req.body);
+    if (!parsed.success) {
+      problem(res, 400, 'Invalid order', describeIssues(parsed.error));
+      return;
+    }
+    const order = parsed.data;
+    const id = order.id ?? options.newId();
+    const { rows } = await db.query(
+      `INSERT INTO dvx_orders (id, status, customer_id, customer_name, shipping_destination, last_updated_timestamp)
+       VALUES ($1, $2, $3, $4, $5, now())
+       ON CONFLICT (id) DO NOTHING
+       RETURNING ${columns}`,
+      [id, order.status, order.customer_id ?? null, order.customer_name ?? null, order.shipping_destination ?? null],
+    );
+    const row = rows[0];
+    if (row === undefined) {
+      problem(res, 409, 'Conflict', `order ${id} already exists; use PUT /orders/${id} to change it`);
+      return;
+    }
+    log.info({ orderId: id }, 'order created');
+    res.status(201).location(`/orders/${encodeURIComponent(id)}`).json(orderRowSchema.parse(row));
+  });
+
+  app.put('/orders/:id', async (req, res) => {
+    const parsed = orderFieldsSchema.safeParse(req.body);
+    if (!parsed.success) {
+      problem(res, 400, 'Invalid order', describeIssues(parsed.error));
+      return;
+    }
+    const order = parsed.data;
+    const { rows } = await db.query(
+      `UPDATE dvx_orders SET status = $2, customer_id = $3, customer_name = $4, shipping_destination = $5,
+              last_updated_timestamp = now()
+       WHERE id = $1 RETURNING ${columns}`,
+      [req.params.id, order.status, order.customer_id ?? null, order.customer_name ?? null, order.shipping_destination ?? null],
+    );
+    const row = rows[0];
+    if (row === undefined) {
+      problem(res, 404, 'Not Found', `order ${req.params.id} does not exist`);
+      return;
+    }
+    log.info({ orderId: req.params.id }, 'order updated');
+    res.json(orderRowSchema.parse(row));
+  });
+
+  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    if (err instanceof SyntaxError || (typeof err === 'object' && err !== null && 'type' in err && err.type === 'entity.parse.failed')) {
+      problem(res, 400, 'Invalid JSON', 'the request body is not valid JSON');
+      return;
+    }
+    log.error({ err }, 'write failed');
+    problem(res, 503, 'Write database unavailable', 'the order was not written; try again');
+  });
+
+  return app;
+}

@@ -1,0 +1,106 @@
+import { PGlite } from '@electric-sql/pglite';
+import type { Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../common/logger.js';
+import { sqlFromPglite, type SqlDatabase } from '../common/sql.js';
+import { applyDemoOrdersSchema, applyOutboxSchema } from '../publisher/capture/postgres/schema.js';
+import { loadDemoConfig } from './config.js';
+import { createWriteApp } from './write-app.js';
+
+let db: SqlDatabase;
+let server: Server;
+let base: string;
+
+beforeAll(async () => {
+  db = sqlFromPglite(await PGlite.create(), { owned: true });
+  await applyOutboxSchema(db);
+  await applyDemoOrdersSchema(db);
+  let n = 0;
+  const app = createWriteApp({ db, logger: createLogger({ level: 'silent' }), newId: () => `gen-${++n}` });
+  await new Promise<void>((resolve) => {
+    server = app.listen(0, '127.0.0.1', () => {
+      resolve();
+    });
+  });
+  const address = server.address();
+  base = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  await db.close();
+});
+
+const json = (method: string, path: string, body: unknown) =>
+  fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+async function outboxFor(key: string): Promise<{ op: string; version: unknown }[]> {
+  const { rows } = await db.query('SELECT op, version FROM tweetbus_outbox WHERE aggregateid = $1 ORDER BY seq', [key]);
+  return rows.map((r) => ({ op: String(r.op), version: r.version }));
+}
+
+describe('the write-side app', () => {
+  it('inserts an order and the trigger records it in the outbox in the same transaction', async () => {
+    const res = await json('POST', '/orders', { id: 'w1', status: 'NEW', customer_name: 'Ada' });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('location')).toBe('/orders/w1');
+    expect(await outboxFor('w1')).toHaveLength(1);
+  });
+
+  it('gives an order without an id a generated one', async () => {
+    const res = await json('POST', '/orders', { status: 'NEW' });
+    expect(((await res.json()) as { id: string }).id).toBe('gen-1');
+  });
+
+  it('refuses a second insert of the same id with 409 and records nothing more', async () => {
+    await json('POST', '/orders', { id: 'w2', status: 'NEW' });
+    const res = await json('POST', '/orders', { id: 'w2', status: 'PAID' });
+    expect(res.status).toBe(409);
+    expect(await outboxFor('w2')).toHaveLength(1);
+  });
+
+  it('updates an order and the outbox gets a higher version', async () => {
+    await json('POST', '/orders', { id: 'w3', status: 'NEW' });
+    const res = await json('PUT', '/orders/w3', { status: 'SHIPPED' });
+    expect(res.status).toBe(200);
+    const rows = await outboxFor('w3');
+    expect(rows).toHaveLength(2);
+    expect(BigInt(String(rows[1]?.version))).toBeGreaterThan(BigInt(String(rows[0]?.version)));
+  });
+
+  it('answers an update of a missing order with 404', async () => {
+    expect((await json('PUT', '/orders/nope', { status: 'SHIPPED' })).status).toBe(404);
+  });
+
+  it('answers invalid input with a 400 problem that names the field and writes nothing', async () => {
+    const res = await json('POST', '/orders', { id: 'w4', status: '', colour: 'red' });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    const problem = (await res.json()) as { detail: string };
+    expect(problem.detail).toContain('status');
+    expect(await outboxFor('w4')).toHaveLength(0);
+  });
+
+  it('answers a body that is not JSON with a 400 problem', async () => {
+    const res = await fetch(`${base}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
+    expect(res.status).toBe(400);
+  });
+});
+
+describe('the demo configuration', () => {
+  it('defaults to the documented ports and ./data', () => {
+    const config = loadDemoConfig({}, []);
+    expect(config.ports).toEqual({ writeApp: 3000, publisher: 3001, consumer: 3002, xEmulator: 3443 });
+    expect(config.dataDir).toBe('./data');
+    expect(config.fresh).toBe(false);
+  });
+
+  it('takes --fresh from the command line', () => {
+    expect(loadDemoConfig({}, ['--fresh']).fresh).toBe(true);
+  });
+
+  it('names the variable that is wrong', () => {
+    expect(() => loadDemoConfig({ PUBLISHER_PORT: 'http' }, [])).toThrow(/PUBLISHER_PORT/);
+    expect(() => loadDemoConfig({}, ['--fast'])).toThrow(/--fresh/);
+  });
+});

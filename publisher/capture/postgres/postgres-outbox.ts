@@ -1,0 +1,175 @@
+import { pino, type Logger } from 'pino';
+import { z } from 'zod';
+import type { SqlDatabase } from '../../../common/sql.js';
+import { defaultDocumentLimits, parseChangeEvent, type ChangeEvent, type DocumentLimits } from '../../../events/envelope.js';
+import type { HealthCheck } from '../../../transports/transport.js';
+import type { FailedOutboxRow, OutboxReader, OutboxRow, OutboxWriter } from '../outbox.js';
+
+export interface PostgresOutboxOptions {
+  /** The database holding `tweetbus_outbox` (see `applyOutboxSchema`). Not closed by the outbox. */
+  readonly db: SqlDatabase;
+  /** Where unreadable rows are reported. Defaults to a silent logger; the row's `failed_reason` always says why. */
+  readonly logger?: Logger;
+  /** Limits a row image must meet to be published (the consumer enforces the same ones). */
+  readonly limits?: DocumentLimits;
+}
+
+/**
+ * The outbox in PostgreSQL or PGlite (the same SQL runs on both). It is both the relay's reader
+ * (rows the trigger or `append` wrote) and the HTTP ways in's writer.
+ *
+ * Latency: xmin is cluster-wide, so any long transaction on the server (even in another database)
+ * holds rows back until it ends. They are delayed, never skipped.
+ *
+ * A row that cannot be read as a valid change event (a bad payload, an invalid collection name) is
+ * dead-lettered by `readBatch` itself: it is logged, marked failed with the reason, and skipped, so it
+ * never blocks the rows behind it and never comes back by itself.
+ */
+export interface PostgresOutbox extends OutboxReader, OutboxWriter, HealthCheck {
+  /** Releases nothing: the database was given, so its owner closes it. Harmless to call twice. */
+  close(): Promise<void>;
+}
+
+/** The longest failure reason stored; longer ones are cut (they come from validation messages). */
+const maxReasonLength = 2000;
+
+// int8 comes back as a string from pg and as a (lossy above 2^53) number from PGlite, so the query
+// casts it to text and this schema turns it into a bigint.
+const digits = z.string().regex(/^\d{1,20}$/).transform((s) => BigInt(s));
+
+const rowIdentity = z.object({ id: z.string(), seq: digits });
+
+const rowColumns = z.object({
+  aggregatetype: z.string(),
+  aggregateid: z.string(),
+  type: z.string(),
+  payload: z.unknown(),
+  version: z.string(),
+  op: z.string(),
+  source: z.string(),
+  created_at: z.union([z.date(), z.string()]),
+  correlation_id: z.string().nullable(),
+});
+
+const selectColumns = `id, seq::text AS seq, aggregatetype, aggregateid, type, payload, version::text AS version,
+  op, source, created_at, correlation_id`;
+
+function cut(reason: string): string {
+  return reason.length > maxReasonLength ? `${reason.slice(0, maxReasonLength - 1)}…` : reason;
+}
+
+/** Reads one outbox row as a change event: `{ ok: false, reason }` for a row that can never be sent. */
+function rowToEvent(row: Record<string, unknown>, limits: DocumentLimits): { ok: true; value: ChangeEvent } | { ok: false; reason: string } {
+  const columns = rowColumns.safeParse(row);
+  if (!columns.success) {
+    return { ok: false, reason: `outbox row has unexpected columns: ${columns.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+  }
+  const c = columns.data;
+  const parsed = parseChangeEvent(
+    {
+      id: row.id,
+      source: c.source,
+      type: c.type,
+      collection: c.aggregatetype,
+      key: c.aggregateid,
+      version: c.version,
+      op: c.op,
+      data: c.payload,
+      createdAt: c.created_at,
+      ...(c.correlation_id === null ? {} : { correlationId: c.correlation_id }),
+    },
+    limits,
+  );
+  return parsed.ok ? parsed : { ok: false, reason: `outbox row is not a valid change event: ${parsed.reason}` };
+}
+
+export function createPostgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {
+  const { db } = options;
+  const logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'postgresOutbox' });
+  const limits = options.limits ?? defaultDocumentLimits;
+
+  async function failRows(failures: readonly { id: string; reason: string }[]): Promise<void> {
+    if (failures.length === 0) return;
+    await db.query(
+      `UPDATE tweetbus_outbox AS o
+          SET failed_at = now(), failed_reason = f.reason
+         FROM unnest($1::text[], $2::text[]) AS f(id, reason)
+        WHERE o.id = f.id AND o.published_at IS NULL`,
+      [failures.map((f) => f.id), failures.map((f) => cut(f.reason))],
+    );
+  }
+
+  return {
+    async readBatch(limit) {
+      // Only rows of transactions below the snapshot's xmin: every transaction that could still add a
+      // row ordered before them has ended, so reading in (tx_id, seq) order never skips a late commit.
+      const result = await db.query(
+        `SELECT ${selectColumns}
+           FROM tweetbus_outbox
+          WHERE published_at IS NULL AND failed_at IS NULL
+            AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+          ORDER BY tx_id, seq
+          LIMIT $1`,
+        [limit],
+      );
+      const rows: OutboxRow[] = [];
+      const unreadable: { id: string; seq: bigint; reason: string }[] = [];
+      for (const raw of result.rows) {
+        const identity = rowIdentity.parse(raw);
+        const event = rowToEvent(raw, limits);
+        if (event.ok) rows.push({ seq: identity.seq, event: event.value });
+        else unreadable.push({ ...identity, reason: event.reason });
+      }
+      await failRows(unreadable);
+      for (const u of unreadable) {
+        logger.warn({ outboxRow: { id: u.id, seq: u.seq.toString() }, reason: u.reason }, 'outbox row dead-lettered: it can never be published');
+      }
+      return rows;
+    },
+
+    async markPublished(rows) {
+      if (rows.length === 0) return;
+      await db.query(
+        'UPDATE tweetbus_outbox SET published_at = now() WHERE id = ANY($1::text[]) AND published_at IS NULL',
+        [rows.map((r) => r.event.id)],
+      );
+    },
+
+    async markFailed(failures: readonly FailedOutboxRow[]) {
+      await failRows(failures.map((f) => ({ id: f.row.event.id, reason: f.reason })));
+    },
+
+    async append(events) {
+      if (events.length === 0) return;
+      await db.transaction(async (tx) => {
+        for (const e of events) {
+          await tx.query(
+            `INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source, created_at, correlation_id)
+             VALUES ($1, $2, $3, $4, $5::jsonb, $6::bigint, $7, $8, $9::timestamptz, $10)
+             ON CONFLICT (id) DO NOTHING`,
+            [
+              e.id,
+              e.collection,
+              e.key,
+              e.type,
+              e.data === null ? null : JSON.stringify(e.data),
+              e.version.toString(),
+              e.op,
+              e.source,
+              e.createdAt,
+              e.correlationId ?? null,
+            ],
+          );
+        }
+      });
+    },
+
+    async check() {
+      await db.query('SELECT 1 FROM tweetbus_outbox LIMIT 0');
+    },
+
+    async close() {
+      // The database was given; its owner closes it.
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../common/errors.js';
+import { loadConfig } from './config.js';
+
+const xCredentials = {
+  X_API_KEY: 'key',
+  X_API_SECRET: 'super-secret-value',
+  X_ACCESS_TOKEN: 'token',
+  X_ACCESS_SECRET: 'another-secret',
+};
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('publisher configuration', () => {
+  it('defaults to the embedded outbox and the X API when only credentials are given', () => {
+    const config = loadConfig(xCredentials);
+
+    expect(config).toEqual({
+      port: 3001,
+      host: '127.0.0.1',
+      logLevel: 'info',
+      collections: ['orders'],
+      sourceName: 'legacy',
+      outbox: { kind: 'embedded', dataDir: './data', path: 'data/outbox' },
+      relay: { batchSize: 20, pollIntervalMs: 500 },
+      transport: {
+        kind: 'x',
+        apiUrl: 'https://api.x.com',
+        caFile: undefined,
+        credentials: { appKey: 'key', appSecret: 'super-secret-value', accessToken: 'token', accessSecret: 'another-secret' },
+        hashtagPrefix: '',
+      },
+    });
+  });
+
+  it('reads every variable it documents', () => {
+    const config = loadConfig({
+      ...xCredentials,
+      PUBLISHER_PORT: '0',
+      HOST: '0.0.0.0',
+      LOG_LEVEL: 'debug',
+      COLLECTIONS: 'orders, customers',
+      SOURCE_NAME: 'oracle-dvx',
+      RELAY_BATCH_SIZE: '5',
+      RELAY_POLL_INTERVAL_MS: '250',
+      OUTBOX: 'postgres',
+      OUTBOX_DATABASE_URL: 'postgres://app:pw@db:5432/write',
+      OUTBOX_APPLY_SCHEMA: 'false',
+      TRANSPORT: 'x',
+      X_API_URL: 'https://127.0.0.1:3443/',
+      X_CA_FILE: '/certs/cert.pem',
+      X_HASHTAG_PREFIX: 'tb_',
+    });
+
+    expect(config).toMatchObject({
+      port: 0,
+      host: '0.0.0.0',
+      logLevel: 'debug',
+      collections: ['orders', 'customers'],
+      sourceName: 'oracle-dvx',
+      relay: { batchSize: 5, pollIntervalMs: 250 },
+      outbox: { kind: 'postgres', databaseUrl: 'postgres://app:pw@db:5432/write', applySchema: false },
+      transport: { apiUrl: 'https://127.0.0.1:3443', caFile: '/certs/cert.pem', hashtagPrefix: 'tb_' },
+    });
+  });
+
+  it('names every missing X credential', () => {
+    const error = configError({});
+
+    expect(error.issues.map((i) => i.split(' ')[0])).toEqual(['X_API_KEY', 'X_API_SECRET', 'X_ACCESS_TOKEN', 'X_ACCESS_SECRET']);
+  });
+
+  it('requires OUTBOX_DATABASE_URL for the postgres outbox', () => {
+    const error = configError({ ...xCredentials, OUTBOX: 'postgres' });
+
+    expect(error.issues).toEqual([expect.stringMatching(/^OUTBOX_DATABASE_URL is required/)]);
+  });
+
+  it('names each wrong variable and what it should hold', () => {
+    const error = configError({
+      ...xCredentials,
+      PUBLISHER_PORT: 'eighty',
+      LOG_LEVEL: 'loud',
+      COLLECTIONS: 'orders,bad-name',
+      OUTBOX: 'mongodb',
+      TRANSPORT: 'kafka',
+      X_API_URL: 'ftp://example.com',
+    });
+
+    expect(error.issues.map((i) => i.split(' ')[0])).toEqual(['PUBLISHER_PORT', 'LOG_LEVEL', 'COLLECTIONS', 'OUTBOX', 'TRANSPORT', 'X_API_URL']);
+    expect(error.message).toMatch(/PUBLISHER_PORT should hold a TCP port number/);
+  });
+
+  it('never repeats a value in its error text, so no secret leaks', () => {
+    const error = configError({
+      ...xCredentials,
+      OUTBOX: 'postgres',
+      OUTBOX_DATABASE_URL: 'mysql://app:hunter2@db/write',
+      PUBLISHER_PORT: 'super-secret-value',
+    });
+
+    expect(error.message).toMatch(/OUTBOX_DATABASE_URL should hold a postgres:\/\//);
+    expect(error.message).not.toMatch(/hunter2|super-secret-value/);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ ...xCredentials, PUBLISHER_PORT: '', OUTBOX: ' ' })).toMatchObject({ port: 3001, outbox: { kind: 'embedded' } });
+  });
+});

@@ -1,0 +1,330 @@
+import type { Logger } from 'pino';
+import { defaultExponentialBackoff, sleep as abortableSleep, type Backoff } from '../common/backoff.js';
+import { EventTooLargeError, TransportError, type TransportErrorKind } from '../common/errors.js';
+import type { EventPublisher } from '../transports/transport.js';
+import type { OutboxReader, OutboxRow } from './capture/outbox.js';
+
+export interface OutboxRelayOptions {
+  readonly reader: OutboxReader;
+  readonly publisher: EventPublisher;
+  readonly logger: Logger;
+  /** Rows read and published per pass. */
+  readonly batchSize: number;
+  /** How long the relay waits after a pass that left the outbox empty (a wake-up cuts it short). */
+  readonly pollIntervalMs: number;
+  /** Wait before retry N after a retryable transport error or an outbox error. */
+  readonly backoff?: Backoff;
+  /** Wait between attempts while the transport refuses the credentials (an operator must act). */
+  readonly authRetryMs?: number;
+  readonly now?: () => Date;
+  /** Resolves after `ms`, or at once when `signal` is or becomes aborted. Tests pass one that does not really wait. */
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Subscribes to "rows were committed" notifications (LISTEN); returns the unsubscribe function. */
+  readonly wake?: (listener: () => void) => () => void;
+}
+
+export type OutboxRelayErrorKind = TransportErrorKind | 'tooLarge' | 'outbox' | 'unknown';
+
+export interface OutboxRelayStats {
+  readonly state: 'idle' | 'running' | 'stopping' | 'stopped';
+  /** Rows marked published since the relay was created. */
+  readonly published: number;
+  /** Rows dead-lettered by the relay (the transport can never carry them). */
+  readonly failed: number;
+  /** Failed attempts in a row; 0 after a pass that published. */
+  readonly consecutiveFailures: number;
+  readonly lastError?: { readonly kind: OutboxRelayErrorKind; readonly message: string; readonly at: string } | undefined;
+  /** Set while the relay waits out a transport quota. */
+  readonly rateLimitedUntil?: string | undefined;
+  readonly lastPublishedAt?: string | undefined;
+}
+
+export interface OutboxRelay {
+  /** Starts the polling loop. Calling it while running does nothing. */
+  start(): void;
+  /** Stops polling, lets the batch in flight finish (publish and mark), then resolves. Idempotent. */
+  stop(): Promise<void>;
+  stats(): OutboxRelayStats;
+  /**
+   * One pass: read a batch, publish it, mark what the transport acknowledged. Waits out a failure
+   * (backoff, quota reset) before resolving, but never throws. Resolves with the number of rows that
+   * left the outbox (published or dead-lettered). Passes never overlap.
+   */
+  tick(): Promise<number>;
+}
+
+interface PassResult {
+  readonly handled: number;
+  /** Run the next pass now instead of waiting for the poll interval. */
+  readonly more: boolean;
+}
+
+/**
+ * Moves events from the outbox to the transport, at least once (DESIGN.md, rules 4, 7, 8).
+ *
+ * - Rows are marked published only after `publish` resolved for them; after a failure, the
+ *   acknowledged prefix (`TransportError.published`) is marked and the rest is read again.
+ * - A quota (`rateLimited`) is waited out until `resetAt`; events wait in the outbox meanwhile.
+ * - `retryable` errors and outbox errors back off and retry; `auth` retries slowly, forever, because
+ *   nothing is lost while an operator fixes the credentials.
+ * - An event the transport can never carry (`EventTooLargeError`, `invalid`) is dead-lettered in the
+ *   outbox with the reason, and the rows behind it flow on. When `invalid` comes for a batch, the next
+ *   pass sends its first unacknowledged event alone, so only the offending event is dead-lettered.
+ */
+export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  const { reader, publisher, batchSize, pollIntervalMs } = options;
+  const logger = options.logger.child({ component: 'outboxRelay' });
+  const backoff = options.backoff ?? defaultExponentialBackoff({ initialMs: 500, maxMs: 30_000 });
+  const authRetryMs = options.authRetryMs ?? 60_000;
+  const now = options.now ?? (() => new Date());
+  const sleep = options.sleep ?? abortableSleep;
+
+  let state: OutboxRelayStats['state'] = 'idle';
+  let published = 0;
+  let failed = 0;
+  let consecutiveFailures = 0;
+  let lastError: OutboxRelayStats['lastError'];
+  let rateLimitedUntil: Date | undefined;
+  let lastPublishedAt: Date | undefined;
+  let isolateNext = false;
+
+  let stopController = new AbortController();
+  let loop: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
+  let chain: Promise<unknown> = Promise.resolve();
+  let wakeups = 0;
+  let pollWait: AbortController | undefined;
+  let unsubscribeWake: (() => void) | undefined;
+
+  function recordError(kind: OutboxRelayErrorKind, err: unknown): void {
+    consecutiveFailures += 1;
+    lastError = { kind, message: err instanceof Error ? err.message : String(err), at: now().toISOString() };
+  }
+
+  async function wait(ms: number): Promise<void> {
+    if (ms > 0) await sleep(ms, stopController.signal);
+  }
+
+  async function markPublished(rows: readonly OutboxRow[]): Promise<boolean> {
+    if (rows.length === 0) return true;
+    try {
+      await reader.markPublished(rows);
+    } catch (err) {
+      // The transport has the events; they will be sent again (duplicates are harmless, rule 2).
+      recordError('outbox', err);
+      logger.error({ err, count: rows.length, attempt: consecutiveFailures }, 'could not mark published rows; they will be sent again');
+      await wait(backoff(consecutiveFailures));
+      return false;
+    }
+    published += rows.length;
+    lastPublishedAt = now();
+    const first = rows[0];
+    const last = rows[rows.length - 1];
+    logger.info(
+      { count: rows.length, fromSeq: first?.seq.toString(), toSeq: last?.seq.toString(), eventIds: rows.map((r) => r.event.id) },
+      'events published',
+    );
+    return true;
+  }
+
+  async function deadLetter(row: OutboxRow, reason: string, err: unknown): Promise<boolean> {
+    try {
+      await reader.markFailed([{ row, reason }]);
+    } catch (markErr) {
+      recordError('outbox', markErr);
+      logger.error({ err: markErr, attempt: consecutiveFailures }, 'could not dead-letter an outbox row; retrying');
+      await wait(backoff(consecutiveFailures));
+      return false;
+    }
+    failed += 1;
+    const { event } = row;
+    logger.error(
+      { err, event: { id: event.id, collection: event.collection, key: event.key, version: event.version.toString() }, seq: row.seq.toString() },
+      'event can never be published; dead-lettered in the outbox',
+    );
+    return true;
+  }
+
+  async function onPublishError(rows: readonly OutboxRow[], err: unknown, isolating: boolean): Promise<PassResult> {
+    const acknowledged = err instanceof TransportError ? Math.min(Math.max(err.published, 0), rows.length) : 0;
+    if (!(await markPublished(rows.slice(0, acknowledged)))) return { handled: 0, more: true };
+    const rest = rows.slice(acknowledged);
+    const first = rest[0];
+    if (first === undefined) return { handled: acknowledged, more: true };
+
+    if (err instanceof EventTooLargeError) {
+      const offending = rest.find((r) => r.event.id === err.eventId) ?? (isolating || rest.length === 1 ? first : undefined);
+      if (offending === undefined) {
+        isolateNext = true;
+        return { handled: acknowledged, more: true };
+      }
+      recordError('tooLarge', err);
+      const marked = await deadLetter(offending, err.message, err);
+      return { handled: acknowledged + (marked ? 1 : 0), more: true };
+    }
+
+    if (!(err instanceof TransportError)) {
+      recordError('unknown', err);
+      const waitMs = backoff(consecutiveFailures);
+      logger.error({ err, attempt: consecutiveFailures, retryInMs: waitMs, pending: rest.length }, 'publish failed unexpectedly; retrying');
+      await wait(waitMs);
+      return { handled: acknowledged, more: true };
+    }
+
+    recordError(err.kind, err);
+    switch (err.kind) {
+      case 'invalid': {
+        if (!isolating && rest.length > 1) {
+          // Which event was refused is not known: send the first one alone next, then the rest.
+          isolateNext = true;
+          logger.warn({ err, pending: rest.length }, 'transport refused a batch as invalid; sending its first event alone');
+          return { handled: acknowledged, more: true };
+        }
+        const marked = await deadLetter(first, `transport refused the event as invalid: ${err.message}`, err);
+        return { handled: acknowledged + (marked ? 1 : 0), more: true };
+      }
+      case 'rateLimited': {
+        const resetAt = err.resetAt;
+        const waitMs = resetAt === undefined ? backoff(consecutiveFailures) : Math.max(0, resetAt.getTime() - now().getTime());
+        const until = new Date(now().getTime() + waitMs);
+        if (rateLimitedUntil === undefined) {
+          logger.warn(
+            { resetAt: until.toISOString(), waitMs, pending: rest.length },
+            'transport quota used up; events wait in the outbox until it resets',
+          );
+        } else {
+          logger.debug({ resetAt: until.toISOString(), waitMs }, 'still rate limited');
+        }
+        rateLimitedUntil = until;
+        await wait(waitMs);
+        return { handled: acknowledged, more: true };
+      }
+      case 'auth': {
+        const waitMs = Math.max(authRetryMs, backoff(consecutiveFailures));
+        logger.error(
+          { err, attempt: consecutiveFailures, retryInMs: waitMs, pending: rest.length },
+          'transport refused the credentials; events wait in the outbox until an operator fixes them',
+        );
+        await wait(waitMs);
+        return { handled: acknowledged, more: true };
+      }
+      case 'retryable': {
+        const waitMs = backoff(consecutiveFailures);
+        logger.warn({ err, attempt: consecutiveFailures, retryInMs: waitMs, pending: rest.length }, 'publish failed; retrying');
+        await wait(waitMs);
+        return { handled: acknowledged, more: true };
+      }
+    }
+  }
+
+  async function pass(): Promise<PassResult> {
+    const isolating = isolateNext;
+    isolateNext = false;
+    const limit = isolating ? 1 : batchSize;
+    let rows: OutboxRow[];
+    try {
+      rows = await reader.readBatch(limit);
+    } catch (err) {
+      recordError('outbox', err);
+      const waitMs = backoff(consecutiveFailures);
+      logger.warn({ err, attempt: consecutiveFailures, retryInMs: waitMs }, 'could not read the outbox; retrying');
+      await wait(waitMs);
+      return { handled: 0, more: true };
+    }
+    if (rows.length === 0) return { handled: 0, more: false };
+
+    try {
+      await publisher.publish(rows.map((r) => r.event));
+    } catch (err) {
+      return await onPublishError(rows, err, isolating);
+    }
+    if (!(await markPublished(rows))) return { handled: 0, more: true };
+    if (rateLimitedUntil !== undefined) logger.info('transport quota reset; publishing again');
+    rateLimitedUntil = undefined;
+    consecutiveFailures = 0;
+    return { handled: rows.length, more: rows.length === limit || isolating };
+  }
+
+  async function safePass(): Promise<PassResult> {
+    try {
+      return await pass();
+    } catch (err) {
+      // Only a bug gets here (pass handles every expected failure); keep the relay alive.
+      recordError('unknown', err);
+      logger.error({ err }, 'relay pass failed unexpectedly');
+      await wait(backoff(consecutiveFailures));
+      return { handled: 0, more: true };
+    }
+  }
+
+  function serialized(): Promise<PassResult> {
+    const next = chain.then(safePass);
+    chain = next;
+    return next;
+  }
+
+  async function run(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      if (signal.aborted) return;
+      const wakeupsBefore = wakeups;
+      const { more } = await serialized();
+      if (more || wakeups !== wakeupsBefore) continue;
+      const pause = new AbortController();
+      pollWait = pause;
+      try {
+        await sleep(pollIntervalMs, AbortSignal.any([signal, pause.signal]));
+      } finally {
+        pollWait = undefined;
+      }
+    }
+  }
+
+  return {
+    start() {
+      if (loop !== undefined) return;
+      if (stopController.signal.aborted) stopController = new AbortController();
+      stopping = undefined;
+      state = 'running';
+      unsubscribeWake = options.wake?.(() => {
+        wakeups += 1;
+        pollWait?.abort();
+      });
+      const signal = stopController.signal;
+      loop = run(signal);
+      logger.info({ batchSize, pollIntervalMs }, 'outbox relay started');
+    },
+
+    stop() {
+      stopping ??= (async () => {
+        if (state === 'running') state = 'stopping';
+        stopController.abort();
+        unsubscribeWake?.();
+        unsubscribeWake = undefined;
+        const running = loop;
+        await running;
+        await chain;
+        loop = undefined;
+        if (running !== undefined) logger.info({ published, failed }, 'outbox relay stopped');
+        state = 'stopped';
+      })();
+      return stopping;
+    },
+
+    stats() {
+      return {
+        state,
+        published,
+        failed,
+        consecutiveFailures,
+        lastError,
+        rateLimitedUntil: rateLimitedUntil?.toISOString(),
+        lastPublishedAt: lastPublishedAt?.toISOString(),
+      };
+    },
+
+    async tick() {
+      const { handled } = await serialized();
+      return handled;
+    },
+  };
+}

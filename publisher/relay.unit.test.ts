@@ -1,0 +1,321 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { EventTooLargeError, TransportError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
+import type { ChangeEvent } from '../events/envelope.js';
+import type { EventPublisher } from '../transports/transport.js';
+import type { FailedOutboxRow, OutboxReader, OutboxRow } from './capture/outbox.js';
+import { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './relay.js';
+
+function event(n: number): ChangeEvent {
+  return {
+    id: `e${n}`,
+    source: 'test',
+    type: 'orders.upserted',
+    collection: 'orders',
+    key: `k${n}`,
+    version: BigInt(n),
+    op: 'upsert',
+    data: { id: `k${n}`, n },
+    createdAt: '2024-05-01T10:00:00.000Z',
+  };
+}
+
+/** An outbox in memory: rows in seq order, with the marks the relay made. */
+function fakeOutbox(count: number) {
+  const rows: OutboxRow[] = Array.from({ length: count }, (_, i) => ({ seq: BigInt(i + 1), event: event(i + 1) }));
+  const published = new Set<string>();
+  const failed = new Map<string, string>();
+  const calls: string[] = [];
+  let readFailures = 0;
+  const reader: OutboxReader = {
+    readBatch(limit) {
+      calls.push(`read ${limit}`);
+      if (readFailures > 0) {
+        readFailures -= 1;
+        return Promise.reject(new Error('connection refused'));
+      }
+      return Promise.resolve(rows.filter((r) => !published.has(r.event.id) && !failed.has(r.event.id)).slice(0, limit));
+    },
+    markPublished(marked) {
+      calls.push(`mark ${marked.map((r) => r.event.id).join(',')}`);
+      for (const r of marked) published.add(r.event.id);
+      return Promise.resolve();
+    },
+    markFailed(failures: readonly FailedOutboxRow[]) {
+      for (const f of failures) failed.set(f.row.event.id, f.reason);
+      return Promise.resolve();
+    },
+  };
+  return {
+    reader,
+    calls,
+    published: () => [...published],
+    failed,
+    failReadsTimes(n: number) {
+      readFailures = n;
+    },
+  };
+}
+
+type Step = 'ok' | Error | ((events: readonly ChangeEvent[]) => Error | 'ok') | { hold: Promise<void> };
+
+/** A transport that acknowledges, or fails as scripted, call by call. */
+function scriptedPublisher(...script: Step[]) {
+  const acknowledged: string[] = [];
+  const attempts: string[][] = [];
+  const publisher: EventPublisher = {
+    async publish(events) {
+      attempts.push(events.map((e) => e.id));
+      const step = script.shift() ?? 'ok';
+      if (typeof step === 'object' && 'hold' in step) await step.hold;
+      const outcome = typeof step === 'function' ? step(events) : step;
+      if (outcome instanceof Error) {
+        const prefix = outcome instanceof TransportError ? outcome.published : 0;
+        acknowledged.push(...events.slice(0, prefix).map((e) => e.id));
+        throw outcome;
+      }
+      acknowledged.push(...events.map((e) => e.id));
+    },
+    close: () => Promise.resolve(),
+  };
+  return { publisher, acknowledged, attempts };
+}
+
+function logSink() {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  return { logger: createLogger({ level: 'debug', destination }), lines };
+}
+
+/** A poll wait that never times out by itself: only a wake-up or stop() ends it. */
+function untilAborted(_ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    signal.addEventListener('abort', () => { resolve(); }, { once: true });
+  });
+}
+
+const start = new Date('2024-05-01T10:00:00.000Z');
+
+function givenRelay(outbox: ReturnType<typeof fakeOutbox>, publisher: EventPublisher, overrides: Partial<OutboxRelayOptions> = {}) {
+  const sleeps: number[] = [];
+  const log = logSink();
+  const relay: OutboxRelay = createOutboxRelay({
+    reader: outbox.reader,
+    publisher,
+    logger: log.logger,
+    batchSize: 3,
+    pollIntervalMs: 500,
+    backoff: (attempt) => attempt * 1000,
+    now: () => start,
+    sleep: (ms) => {
+      sleeps.push(ms);
+      return Promise.resolve();
+    },
+    ...overrides,
+  });
+  return { relay, sleeps, lines: log.lines };
+}
+
+describe('outbox relay', () => {
+  it('marks rows only after the transport acknowledged them', async () => {
+    const outbox = fakeOutbox(2);
+    let releasePublish = (): void => undefined;
+    const hold = new Promise<void>((resolve) => {
+      releasePublish = resolve;
+    });
+    const transport = scriptedPublisher({ hold });
+    const { relay } = givenRelay(outbox, transport.publisher);
+
+    const ticking = relay.tick();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(outbox.published()).toEqual([]);
+    releasePublish();
+
+    expect(await ticking).toBe(2);
+    expect(outbox.calls).toEqual(['read 3', 'mark e1,e2']);
+    expect(outbox.published()).toEqual(['e1', 'e2']);
+    expect(relay.stats()).toMatchObject({ published: 2, failed: 0, consecutiveFailures: 0 });
+  });
+
+  it('leaves rows unmarked when the transport fails, and publishes them again on the next tick', async () => {
+    const outbox = fakeOutbox(2);
+    const transport = scriptedPublisher(new TransportError('retryable', 'socket hang up'), 'ok');
+    const { relay, sleeps } = givenRelay(outbox, transport.publisher);
+
+    expect(await relay.tick()).toBe(0);
+    expect(outbox.published()).toEqual([]);
+    expect(sleeps).toEqual([1000]);
+
+    expect(await relay.tick()).toBe(2);
+    expect(transport.attempts).toEqual([['e1', 'e2'], ['e1', 'e2']]);
+    expect(outbox.published()).toEqual(['e1', 'e2']);
+  });
+
+  it('backs off longer with each retryable failure in a row', async () => {
+    const outbox = fakeOutbox(1);
+    const failure = new TransportError('retryable', '503');
+    const transport = scriptedPublisher(failure, failure, failure, 'ok');
+    const { relay, sleeps } = givenRelay(outbox, transport.publisher);
+
+    for (let i = 0; i < 4; i += 1) await relay.tick();
+
+    expect(sleeps).toEqual([1000, 2000, 3000]);
+    expect(relay.stats().consecutiveFailures).toBe(0);
+  });
+
+  it('waits until the quota resets when rate limited, and logs the reset time once', async () => {
+    const outbox = fakeOutbox(1);
+    const resetAt = new Date(start.getTime() + 15 * 60_000);
+    const limited = new TransportError('rateLimited', '429 Too Many Requests', { resetAt });
+    const transport = scriptedPublisher(limited, limited, 'ok');
+    const { relay, sleeps, lines } = givenRelay(outbox, transport.publisher);
+
+    await relay.tick();
+    expect(relay.stats().rateLimitedUntil).toBe(resetAt.toISOString());
+    await relay.tick();
+    await relay.tick();
+
+    expect(sleeps).toEqual([15 * 60_000, 15 * 60_000]);
+    expect(outbox.published()).toEqual(['e1']);
+    const warnings = lines.filter((l) => l.level === 40);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ resetAt: resetAt.toISOString(), component: 'outboxRelay' });
+    expect(relay.stats().rateLimitedUntil).toBeUndefined();
+  });
+
+  it('keeps retrying slowly while the credentials are refused, losing nothing', async () => {
+    const outbox = fakeOutbox(1);
+    const refused = new TransportError('auth', '401 Unauthorized');
+    const transport = scriptedPublisher(refused, refused, 'ok');
+    const { relay, sleeps, lines } = givenRelay(outbox, transport.publisher, { authRetryMs: 60_000 });
+
+    await relay.tick();
+    expect(relay.stats().lastError).toMatchObject({ kind: 'auth' });
+    await relay.tick();
+    await relay.tick();
+
+    expect(sleeps).toEqual([60_000, 60_000]);
+    expect(outbox.published()).toEqual(['e1']);
+    expect(lines.filter((l) => l.level === 50)).toHaveLength(2);
+  });
+
+  it('marks the acknowledged prefix when a batch fails part way', async () => {
+    const outbox = fakeOutbox(3);
+    const transport = scriptedPublisher(new TransportError('retryable', 'timeout', { published: 2 }), 'ok');
+    const { relay } = givenRelay(outbox, transport.publisher);
+
+    expect(await relay.tick()).toBe(2);
+    expect(outbox.published()).toEqual(['e1', 'e2']);
+
+    await relay.tick();
+    expect(transport.attempts).toEqual([['e1', 'e2', 'e3'], ['e3']]);
+    expect(outbox.published()).toEqual(['e1', 'e2', 'e3']);
+  });
+
+  it('dead-letters an event too large for the transport and lets the rows behind it flow', async () => {
+    const outbox = fakeOutbox(3);
+    const transport = scriptedPublisher((events) => (events.some((e) => e.id === 'e2') ? new EventTooLargeError('e2', 400, 280) : 'ok'));
+    const { relay, sleeps } = givenRelay(outbox, transport.publisher);
+
+    expect(await relay.tick()).toBe(1);
+    expect(await relay.tick()).toBe(2);
+
+    expect(outbox.failed.get('e2')).toMatch(/400 weighted characters/);
+    expect(outbox.published()).toEqual(['e1', 'e3']);
+    expect(transport.acknowledged).toEqual(['e1', 'e3']);
+    expect(sleeps).toEqual([]);
+    expect(relay.stats()).toMatchObject({ published: 2, failed: 1 });
+  });
+
+  it('isolates the event the transport refuses as invalid and dead-letters only that one', async () => {
+    const outbox = fakeOutbox(3);
+    const invalid = (events: readonly ChangeEvent[]) =>
+      events[0]?.id === 'e2' ? new TransportError('invalid', '400 text too long') : 'ok';
+    const transport = scriptedPublisher(new TransportError('invalid', '400 text too long', { published: 1 }), invalid, invalid);
+    const { relay } = givenRelay(outbox, transport.publisher);
+
+    await relay.tick();
+    await relay.tick();
+    await relay.tick();
+
+    expect(transport.attempts).toEqual([['e1', 'e2', 'e3'], ['e2'], ['e3']]);
+    expect(outbox.published()).toEqual(['e1', 'e3']);
+    expect([...outbox.failed.keys()]).toEqual(['e2']);
+    expect(outbox.failed.get('e2')).toMatch(/invalid: 400 text too long/);
+  });
+
+  it('retries with backoff when the outbox cannot be read', async () => {
+    const outbox = fakeOutbox(1);
+    outbox.failReadsTimes(1);
+    const { relay, sleeps } = givenRelay(outbox, scriptedPublisher().publisher);
+
+    expect(await relay.tick()).toBe(0);
+    expect(await relay.tick()).toBe(1);
+
+    expect(sleeps).toEqual([1000]);
+    expect(relay.stats().lastError).toMatchObject({ kind: 'outbox', message: 'connection refused' });
+  });
+
+  it('drains the batch in flight when stopped, then stops polling', async () => {
+    const outbox = fakeOutbox(2);
+    let releasePublish = (): void => undefined;
+    const hold = new Promise<void>((resolve) => {
+      releasePublish = resolve;
+    });
+    const transport = scriptedPublisher({ hold });
+    const { relay } = givenRelay(outbox, transport.publisher, {
+      sleep: untilAborted,
+    });
+
+    relay.start();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(transport.attempts).toEqual([['e1', 'e2']]);
+    let stopped = false;
+    const stopping = relay.stop().then(() => {
+      stopped = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stopped).toBe(false);
+
+    releasePublish();
+    await stopping;
+
+    expect(outbox.published()).toEqual(['e1', 'e2']);
+    expect(relay.stats().state).toBe('stopped');
+    const reads = outbox.calls.filter((c) => c.startsWith('read')).length;
+    await relay.stop();
+    expect(outbox.calls.filter((c) => c.startsWith('read')).length).toBe(reads);
+  });
+
+  it('reads again as soon as it is woken instead of waiting for the poll interval', async () => {
+    const outbox = fakeOutbox(0);
+    let wakeRelay = (): void => undefined;
+    const { relay } = givenRelay(outbox, scriptedPublisher().publisher, {
+      sleep: untilAborted,
+      wake: (listener) => {
+        wakeRelay = listener;
+        return () => {
+          wakeRelay = () => undefined;
+        };
+      },
+    });
+
+    relay.start();
+    await new Promise((resolve) => setImmediate(resolve));
+    const readsBefore = outbox.calls.length;
+    wakeRelay();
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(outbox.calls.length).toBe(readsBefore + 1);
+    await relay.stop();
+  });
+});

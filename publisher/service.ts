@@ -1,0 +1,136 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Backoff } from '../common/backoff.js';
+import type { ChangeEvent, DocumentLimits } from '../events/envelope.js';
+import type { EventPublisher, HealthCheck } from '../transports/transport.js';
+import type { OutboxReader, OutboxWriter } from './capture/outbox.js';
+import { createPublisherApp, type PublisherAbout, type ReadinessCheck } from './http/app.js';
+import { createOutboxRelay, type OutboxRelay } from './relay.js';
+
+export interface PublisherServiceOptions {
+  readonly reader: OutboxReader;
+  readonly writer: OutboxWriter;
+  /** `/readyz`: the outbox database answers. */
+  readonly outboxCheck: HealthCheck;
+  readonly publisher: EventPublisher;
+  /** `/readyz`: the transport answers. Without one, the transport counts as not ready while it refuses the credentials. */
+  readonly transportCheck?: HealthCheck;
+  readonly logger: Logger;
+  readonly port: number;
+  readonly host: string;
+  readonly collections: readonly string[];
+  readonly about: PublisherAbout;
+  readonly sourceName?: string;
+  readonly batchSize?: number;
+  readonly pollIntervalMs?: number;
+  /** Subscribes the relay to commit notifications (LISTEN); see `OutboxWakeup.wake`. */
+  readonly wake?: (listener: () => void) => () => void;
+  readonly limits?: DocumentLimits;
+  /** See `PublisherAppOptions.transportProblem`. */
+  readonly transportProblem?: (event: ChangeEvent) => string | undefined;
+  readonly backoff?: Backoff;
+  readonly now?: () => Date;
+  readonly newId?: () => string;
+}
+
+export interface PublisherService {
+  /** The port the HTTP server listens on (useful with port 0). */
+  readonly port: number;
+  readonly url: string;
+  readonly relay: OutboxRelay;
+  /**
+   * Stops taking requests, lets requests and the relay's batch in flight finish, then resolves.
+   * Closes neither the outbox database nor the publisher: whoever built them closes them. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      if (address === null || typeof address === 'string') reject(new Error('the server has no TCP address'));
+      else resolve(address);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((err) => {
+      if (err === undefined) resolve();
+      else reject(err);
+    });
+    // Keep-alive connections with no request in flight would hold close() open.
+    server.closeIdleConnections();
+  });
+}
+
+/** The publisher: its HTTP ways in and the outbox relay, started together and stopped together. */
+export async function startPublisher(options: PublisherServiceOptions): Promise<PublisherService> {
+  const logger = options.logger;
+  const relay = createOutboxRelay({
+    reader: options.reader,
+    publisher: options.publisher,
+    logger,
+    batchSize: options.batchSize ?? 20,
+    pollIntervalMs: options.pollIntervalMs ?? 500,
+    ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+    ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.wake === undefined ? {} : { wake: options.wake }),
+  });
+
+  const transportCheck: HealthCheck = options.transportCheck ?? {
+    check() {
+      const { lastError, consecutiveFailures } = relay.stats();
+      if (consecutiveFailures > 0 && lastError?.kind === 'auth') {
+        return Promise.reject(new Error('the transport refuses the credentials'));
+      }
+      return Promise.resolve();
+    },
+  };
+  const readiness: ReadinessCheck[] = [
+    { name: 'outbox', check: () => options.outboxCheck.check() },
+    { name: 'transport', check: () => transportCheck.check() },
+  ];
+
+  const app = createPublisherApp({
+    writer: options.writer,
+    collections: options.collections,
+    logger,
+    about: options.about,
+    readiness,
+    status: () => ({ relay: relay.stats() }),
+    ...(options.sourceName === undefined ? {} : { sourceName: options.sourceName }),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+    ...(options.transportProblem === undefined ? {} : { transportProblem: options.transportProblem }),
+    ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.newId === undefined ? {} : { newId: options.newId }),
+  });
+  const server = createServer(app);
+  const address = await listen(server, options.port, options.host);
+  relay.start();
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  logger.info({ url, collections: options.collections, transport: options.about.transport, outbox: options.about.outbox }, 'publisher listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: address.port,
+    url,
+    relay,
+    close() {
+      closing ??= (async () => {
+        const results = await Promise.allSettled([closeServer(server), relay.stop()]);
+        for (const result of results) {
+          if (result.status === 'rejected') logger.warn({ err: result.reason }, 'publisher did not close cleanly');
+        }
+        logger.info('publisher stopped');
+      })();
+      return closing;
+    },
+  };
+}

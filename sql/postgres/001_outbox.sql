@@ -1,0 +1,112 @@
+-- tweetbus outbox for PostgreSQL (and PGlite, which runs the same SQL).
+--
+-- A row trigger writes each change into tweetbus_outbox in the same transaction as the change
+-- (DESIGN.md, rule 1): rolled-back work never reaches the outbox, and nothing is visible to the
+-- relay before its commit. The relay reads unpublished rows below the snapshot's xmin, ordered by
+-- (tx_id, seq), so a transaction that commits late is never skipped (rule 5).
+--
+-- Idempotent: safe to run on every start. Objects are created in the first schema of search_path.
+
+-- Versions for captured rows. One sequence for every table: a value taken in the trigger always
+-- increases, so a delete followed by a re-insert of the same key still wins (unlike old.version + 1).
+CREATE SEQUENCE IF NOT EXISTS tweetbus_version_seq AS bigint;
+
+-- Column names follow Debezium's outbox event router (id, aggregatetype, aggregateid, type, payload),
+-- so the table can also feed Kafka Connect unchanged.
+CREATE TABLE IF NOT EXISTS tweetbus_outbox (
+  -- Event id: stable across retries; consumers use it to recognise duplicates.
+  id             text PRIMARY KEY,
+  -- The collection (read-model collection, and the hashtag on X).
+  aggregatetype  text NOT NULL,
+  -- The row's key.
+  aggregateid    text NOT NULL,
+  type           text NOT NULL,
+  -- The full row image after the change; NULL for a delete.
+  payload        jsonb,
+  version        bigint NOT NULL,
+  op             text NOT NULL CHECK (op IN ('upsert', 'delete')),
+  source         text NOT NULL,
+  -- now() is the transaction's start time, the closest PostgreSQL offers to a commit time inside a
+  -- trigger. Every row of one transaction carries the same value.
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  correlation_id text,
+  -- The writing transaction (64-bit, never wraps). Rows are read only once tx_id is below the
+  -- xmin of the reader's snapshot, i.e. once no transaction that could still add earlier rows runs.
+  tx_id          xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  seq            bigint GENERATED ALWAYS AS IDENTITY,
+  -- Set by the relay after the transport acknowledged the event.
+  published_at   timestamptz,
+  -- Dead letter on the publisher side: the row can never be sent (it fails validation, or no
+  -- transport message can carry it). A failed row is never retried automatically; an operator reads
+  -- failed_reason, fixes the cause and re-queues it with
+  --   UPDATE tweetbus_outbox SET failed_at = NULL, failed_reason = NULL WHERE id = '<id>';
+  failed_at      timestamptz,
+  failed_reason  text
+);
+
+-- The relay's only query: unpublished, not failed rows in (tx_id, seq) order.
+CREATE INDEX IF NOT EXISTS tweetbus_outbox_unpublished
+  ON tweetbus_outbox (tx_id, seq)
+  WHERE published_at IS NULL AND failed_at IS NULL;
+
+-- Operators look for dead letters.
+CREATE INDEX IF NOT EXISTS tweetbus_outbox_failed
+  ON tweetbus_outbox (failed_at)
+  WHERE failed_at IS NOT NULL;
+
+-- Generic capture trigger:
+--   CREATE TRIGGER … AFTER INSERT OR UPDATE OR DELETE ON <table>
+--     FOR EACH ROW EXECUTE FUNCTION tweetbus_capture('<collection>', '<key column, default id>');
+-- Writes one outbox row per changed row. An UPDATE that changes the key also writes a delete for the
+-- old key, so the read model does not keep a document the table no longer has.
+-- A row without a key is refused: an event with no key could never be applied anywhere.
+CREATE OR REPLACE FUNCTION tweetbus_capture() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  collection  text := TG_ARGV[0];
+  key_column  text := coalesce(TG_ARGV[1], 'id');
+  image       jsonb;
+  old_key     text;
+  new_key     text;
+BEGIN
+  IF collection IS NULL OR collection = '' THEN
+    RAISE EXCEPTION 'tweetbus_capture() on table % needs the collection name as its first argument', TG_TABLE_NAME;
+  END IF;
+
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    old_key := to_jsonb(OLD) ->> key_column;
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    image := to_jsonb(NEW);
+    new_key := image ->> key_column;
+    IF new_key IS NULL THEN
+      RAISE EXCEPTION 'tweetbus_capture(%, %) on table %: the row has no value in key column %',
+        collection, key_column, TG_TABLE_NAME, key_column
+        USING ERRCODE = 'not_null_violation';
+    END IF;
+  END IF;
+
+  IF old_key IS NOT NULL AND old_key IS DISTINCT FROM new_key THEN
+    INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source)
+    VALUES (
+      translate(rtrim(encode(decode(replace(gen_random_uuid()::text, '-', ''), 'hex'), 'base64'), '='), '+/', '-_'),
+      collection, old_key, collection || '.deleted', NULL, nextval('tweetbus_version_seq'), 'delete', TG_TABLE_NAME
+    );
+  END IF;
+
+  IF new_key IS NOT NULL THEN
+    INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source)
+    VALUES (
+      -- 22 characters of base64url for a random UUID: short, because a post holds 280 characters.
+      translate(rtrim(encode(decode(replace(gen_random_uuid()::text, '-', ''), 'hex'), 'base64'), '='), '+/', '-_'),
+      collection, new_key, collection || '.upserted', image, nextval('tweetbus_version_seq'), 'upsert', TG_TABLE_NAME
+    );
+  END IF;
+
+  -- Wakes a LISTENing relay at commit (delivered only if the transaction commits). The poll
+  -- interval remains the safety net, so a lost notification costs latency, never data.
+  PERFORM pg_notify('tweetbus_outbox', '');
+  RETURN NULL;
+END;
+$$;
