@@ -1,0 +1,616 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { pino } from 'pino';
+import { z } from 'zod';
+import { ConfigError } from '../common/errors.js';
+import { createLogger, type Logger } from '../common/logger.js';
+import { sqlFromPglite, type SqlDatabase } from '../common/sql.js';
+import type { ChangeEvent } from '../events/envelope.js';
+import type { MessageDecoder } from '../events/decoder.js';
+import { createHashtagMap, createPostDecoder } from '../events/post-codec.js';
+import { startConsumer } from '../consumer/service.js';
+import { createEmbeddedReadModelStore } from '../consumer/stores/embedded/embedded-read-model-store.js';
+import type { ApplyOutcome, ReadModelStore } from '../consumer/stores/read-model-store.js';
+import { openTrust } from '../consumer/trust.js';
+import { demoCollections } from '../demo/demo.js';
+import { createPostgresOutbox } from '../publisher/capture/postgres/postgres-outbox.js';
+import { createPgliteOutboxListener } from '../publisher/capture/postgres/outbox-listener.js';
+import { applyDemoOrdersSchema } from '../publisher/capture/postgres/schema.js';
+import { startPublisher } from '../publisher/service.js';
+import { createXPublisher } from '../transports/x/x-publisher.js';
+import { createXSource } from '../transports/x/x-source.js';
+import { defaultRateLimits, startXEmulator, type RateLimitQuota } from '../x-emulator/server.js';
+import { loadConfig, type BenchConfig } from './config.js';
+import { renderResults, type ResultRow } from './results.js';
+
+const mib = 1024 * 1024;
+const host = '127.0.0.1';
+const sampleEveryMs = 50;
+
+// ---- measurements ----------------------------------------------------------------------------------
+
+interface MemoryPeak {
+  rss: number;
+  heapUsed: number;
+}
+
+/** Samples process memory every 50 ms into `peak` until the returned function is called (idempotent). */
+function sampleMemory(peak: MemoryPeak): () => void {
+  const sample = (): void => {
+    const { rss, heapUsed } = process.memoryUsage();
+    peak.rss = Math.max(peak.rss, rss);
+    peak.heapUsed = Math.max(peak.heapUsed, heapUsed);
+  };
+  sample();
+  let timer: NodeJS.Timeout | undefined = setInterval(sample, sampleEveryMs);
+  return () => {
+    if (timer === undefined) return;
+    clearInterval(timer);
+    timer = undefined;
+    sample();
+  };
+}
+
+/** Nearest-rank percentile of an ascending list. */
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1] ?? Number.NaN;
+}
+
+/** One committed row change, as the writer saw it. */
+interface Commit {
+  readonly key: string;
+  readonly version: bigint;
+  /** performance.now() right after COMMIT returned to the writer. */
+  readonly at: number;
+}
+
+/** The first time `applyBatch` resolved for an event (whatever its outcome), by event id. */
+interface Arrival {
+  readonly at: number;
+  readonly outcome: ApplyOutcome['status'];
+}
+
+/**
+ * Latency is measured per event, not per document: the read model keeps only the latest version of
+ * each key (and its `applied_at` is taken before the write commits, in whole milliseconds), so most
+ * versions leave no trace there. Instead the bench wraps the store's `applyBatch` and notes, for every
+ * event id, the moment the call that carried it resolved: the store promises the event is durable
+ * then, and it is exactly when the consumer moves on. The writer learns the ids of the events its
+ * transaction created by reading them back from the outbox inside that same transaction
+ * (`tx_id = pg_current_xact_id()`), so the match is exact even with concurrent writers and several
+ * versions of one key in flight.
+ */
+function recordApplies(store: ReadModelStore, arrivals: Map<string, Arrival>, onApplied: (events: readonly ChangeEvent[], outcomes: readonly ApplyOutcome[]) => void): ReadModelStore {
+  return {
+    async applyBatch(events) {
+      const outcomes = await store.applyBatch(events);
+      const at = performance.now();
+      events.forEach((event, i) => {
+        if (!arrivals.has(event.id)) arrivals.set(event.id, { at, outcome: outcomes[i]?.status ?? 'applied' });
+      });
+      onApplied(events, outcomes);
+      return outcomes;
+    },
+    get: (collection, key, options) => store.get(collection, key, options),
+    find: (collection, filter, options) => store.find(collection, filter, options),
+    load: (name) => store.load(name),
+    save: (name, position) => store.save(name, position),
+    putDeadLetter: (letter) => store.putDeadLetter(letter),
+    listDeadLetters: (options) => store.listDeadLetters(options),
+    check: () => store.check(),
+    close: () => store.close(),
+  };
+}
+
+/** Counts the messages (posts) the consumer decoded. */
+function countMessages(decode: MessageDecoder, counter: { messages: number }): MessageDecoder {
+  return (message) => {
+    counter.messages += 1;
+    return decode(message);
+  };
+}
+
+// ---- the workload ------------------------------------------------------------------------------------
+
+interface Change {
+  readonly key: string;
+  readonly status: string;
+  readonly customerId: string;
+  readonly customerName: string;
+  readonly destination: string;
+}
+
+const statuses = ['NEW', 'PAID', 'PACKED', 'SHIPPED', 'DELIVERED'] as const;
+const cities = ['Oslo', 'Lisbon', 'Nairobi', 'Osaka', 'Lima', 'Tallinn', 'Perth', 'Quebec'] as const;
+
+/** A small deterministic PRNG (mulberry32), so every run writes the same changes. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * N changes over ceil(N/5) keys, every key touched about five times, in shuffled order: a key's first
+ * change inserts the row, the later ones update it, and inserts and updates interleave.
+ */
+function planChanges(n: number): Change[] {
+  const keyCount = Math.max(1, Math.ceil(n / 5));
+  const next = random(0x7b_75_73);
+  const keys = Array.from({ length: n }, (_, i) => i % keyCount);
+  for (let i = keys.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(next() * (i + 1));
+    const a = keys[i] ?? 0;
+    keys[i] = keys[j] ?? 0;
+    keys[j] = a;
+  }
+  const touches = new Map<number, number>();
+  return keys.map((k) => {
+    const touch = touches.get(k) ?? 0;
+    touches.set(k, touch + 1);
+    return {
+      key: `b${k}`,
+      status: statuses[touch % statuses.length] ?? 'NEW',
+      customerId: `c${k % 97}`,
+      customerName: `Customer ${k}`,
+      destination: cities[k % cities.length] ?? 'Oslo',
+    };
+  });
+}
+
+// An upsert rather than INSERT-then-UPDATE: concurrent writers cannot promise that a key's insert
+// commits before its first update. `xmax = 0` tells which one the statement did.
+const upsertSql = `
+  INSERT INTO dvx_orders (id, status, customer_id, customer_name, shipping_destination, last_updated_timestamp)
+  VALUES ($1, $2, $3, $4, $5, now())
+  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, customer_id = EXCLUDED.customer_id,
+    customer_name = EXCLUDED.customer_name, shipping_destination = EXCLUDED.shipping_destination,
+    last_updated_timestamp = now()
+  RETURNING (xmax = 0) AS inserted`;
+
+// The rows this transaction's trigger wrote; they are unpublished (nobody else can see them yet),
+// which lets the relay's partial index answer.
+const capturedSql = `
+  SELECT id, aggregateid, version::text AS version FROM tweetbus_outbox
+   WHERE tx_id = pg_current_xact_id() AND published_at IS NULL AND failed_at IS NULL`;
+
+const upsertedSchema = z.object({ inserted: z.boolean() });
+const capturedSchema = z.object({ id: z.string(), aggregateid: z.string(), version: z.string().regex(/^\d+$/) });
+
+interface WriteResult {
+  /** Commits by event id. */
+  readonly commits: Map<string, Commit>;
+  readonly inserts: number;
+  readonly updates: number;
+}
+
+async function writeChanges(db: SqlDatabase, plan: readonly Change[], writers: number): Promise<WriteResult> {
+  const commits = new Map<string, Commit>();
+  let inserts = 0;
+  let updates = 0;
+  let cursor = 0;
+
+  async function writeOne(change: Change): Promise<void> {
+    const written = await db.transaction(async (tx) => {
+      const upserted = await tx.query(upsertSql, [change.key, change.status, change.customerId, change.customerName, change.destination]);
+      const captured = await tx.query(capturedSql);
+      return { inserted: upsertedSchema.parse(upserted.rows[0]).inserted, events: captured.rows.map((row) => capturedSchema.parse(row)) };
+    });
+    const at = performance.now();
+    if (written.events.length !== 1) throw new Error(`a change to ${change.key} captured ${written.events.length} outbox rows, expected 1`);
+    if (written.inserted) inserts += 1;
+    else updates += 1;
+    for (const event of written.events) commits.set(event.id, { key: event.aggregateid, version: BigInt(event.version), at });
+  }
+
+  async function writer(): Promise<void> {
+    for (;;) {
+      const change = plan[cursor];
+      cursor += 1;
+      if (change === undefined) return;
+      await writeOne(change);
+    }
+  }
+
+  await Promise.all(Array.from({ length: writers }, writer));
+  return { commits, inserts, updates };
+}
+
+// ---- one run -----------------------------------------------------------------------------------------
+
+interface RunResult {
+  readonly events: number;
+  readonly keys: number;
+  readonly inserts: number;
+  readonly updates: number;
+  readonly eventsPerSecond: number;
+  /** First commit to last commit. */
+  readonly writeMs: number;
+  /** First commit to last apply. */
+  readonly totalMs: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly posts: number;
+  readonly messagesDecoded: number;
+  readonly applied: number;
+  readonly skipped: number;
+  readonly deadLetters: number;
+  readonly peakRssMiB: number;
+  readonly peakHeapMiB: number;
+  readonly setupMs: number;
+}
+
+/** Resolves once `isDone` holds, re-checked whenever `notify` is called; rejects after `timeoutMs`. */
+function waitUntil(isDone: () => boolean, timeoutMs: number, describe: () => string): { promise: Promise<void>; notify: () => void } {
+  let notify: () => void = () => undefined;
+  const promise = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`gave up after ${timeoutMs} ms: ${describe()}`));
+    }, timeoutMs);
+    notify = () => {
+      if (!isDone()) return;
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+  notify();
+  return { promise, notify };
+}
+
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** X's real quota on posting, from the emulator's own table of X's limits. */
+function realPostQuota(): RateLimitQuota | undefined {
+  return defaultRateLimits.createTweet.find((q) => q.scope === 'user' && q.header === 'x-rate-limit');
+}
+
+async function runOnce(config: BenchConfig, logger: Logger): Promise<RunResult> {
+  const setupStarted = performance.now();
+  // From before setup to convergence: the peak includes starting two embedded databases.
+  const runPeak: MemoryPeak = { rss: 0, heapUsed: 0 };
+  const stopSampling = sampleMemory(runPeak);
+  const dataDir = await mkdtemp(join(tmpdir(), 'tweetbus-bench-'));
+
+  // The demo's close pattern: every part registers its close; they run in reverse, each settled.
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.reverse()) {
+      const [result] = await Promise.allSettled([close()]);
+      if (result.status === 'rejected') logger.warn({ err: result.reason }, 'a part did not close cleanly');
+    }
+    closers.length = 0;
+  };
+
+  try {
+    // Far above N posts, so the quota never interferes (see the note printed at start).
+    const quota = Math.max(1_000_000, config.events * 10);
+    const emulator = await startXEmulator({
+      port: 0,
+      host,
+      logger,
+      rateLimits: {
+        createTweet: [
+          { scope: 'user', limit: quota, windowMs: 15 * 60_000, header: 'x-rate-limit' },
+          { scope: 'user', limit: quota, windowMs: 24 * 60 * 60_000, header: 'x-user-limit-24hour' },
+          { scope: 'app', limit: quota, windowMs: 24 * 60 * 60_000, header: 'x-app-limit-24hour' },
+        ],
+      },
+    });
+    closers.push(() => emulator.close());
+
+    const writeDbPath = join(dataDir, 'write-db');
+    await mkdir(writeDbPath, { recursive: true });
+    const pglite = await PGlite.create(writeDbPath);
+    const writeDb = sqlFromPglite(pglite, { owned: true });
+    closers.push(() => writeDb.close());
+    await applyDemoOrdersSchema(writeDb);
+
+    const hashtags = createHashtagMap(demoCollections);
+    const credentials = emulator.credentials;
+
+    const outbox = createPostgresOutbox({ db: writeDb, logger });
+    const wakeup = createPgliteOutboxListener(pglite, { logger });
+    closers.push(() => wakeup.close());
+    await wakeup.ready;
+    const xPublisher = createXPublisher({
+      apiUrl: emulator.url,
+      ca: emulator.ca,
+      credentials: {
+        appKey: credentials.apiKey,
+        appSecret: credentials.apiSecret,
+        accessToken: credentials.accessToken,
+        accessSecret: credentials.accessSecret,
+      },
+      hashtags,
+      logger,
+    });
+    closers.push(() => xPublisher.close());
+    const publisher = await startPublisher({
+      reader: outbox,
+      writer: outbox,
+      outboxCheck: outbox,
+      publisher: xPublisher,
+      logger,
+      port: 0,
+      host,
+      collections: demoCollections,
+      about: { name: 'tweetbus publisher (bench)', version: '0.1.0', transport: 'x (emulator)', outbox: 'embedded write database' },
+      wake: wakeup.wake,
+    });
+    closers.push(() => publisher.close());
+
+    const readModelPath = join(dataDir, 'read-model');
+    await mkdir(readModelPath, { recursive: true });
+    const plainStore = await createEmbeddedReadModelStore({ dataDir: readModelPath, logger });
+    closers.push(() => plainStore.close());
+
+    // Convergence: the latest applied version per key, against the final versions once writing ends.
+    const arrivals = new Map<string, Arrival>();
+    const latest = new Map<string, bigint>();
+    const behind = new Set<string>();
+    // Both are set once writing has finished.
+    const watch: { finals?: Map<string, bigint>; converged?: { promise: Promise<void>; notify: () => void } } = {};
+    const store = recordApplies(plainStore, arrivals, (events, outcomes) => {
+      events.forEach((event, i) => {
+        if (outcomes[i]?.status !== 'applied') return;
+        const before = latest.get(event.key);
+        if (before === undefined || before < event.version) latest.set(event.key, event.version);
+        const target = watch.finals?.get(event.key);
+        if (target !== undefined && event.version >= target) behind.delete(event.key);
+      });
+      watch.converged?.notify();
+    });
+
+    const counter = { messages: 0 };
+    const source = createXSource({
+      apiUrl: emulator.url,
+      ca: emulator.ca,
+      bearerToken: credentials.bearerToken,
+      hashtags,
+      checkpoints: store,
+      checkpointName: 'bench-consumer',
+      logger,
+    });
+    const consumer = await startConsumer({
+      port: 0,
+      host,
+      collections: demoCollections,
+      transportName: 'x',
+      store,
+      source,
+      decode: countMessages(createPostDecoder({ hashtags }), counter),
+      trust: openTrust(),
+      logger,
+    });
+    closers.push(() => consumer.close());
+    await until(() => source.status().state === 'streaming', 30_000, 'the X source to stream');
+    const setupMs = performance.now() - setupStarted;
+
+    // ---- the measured part ----
+    const plan = planChanges(config.events);
+    const written = await writeChanges(writeDb, plan, config.writers);
+    const commits = [...written.commits.values()];
+    const finals = new Map<string, bigint>();
+    for (const c of commits) {
+      const before = finals.get(c.key);
+      if (before === undefined || before < c.version) finals.set(c.key, c.version);
+    }
+    watch.finals = finals;
+    for (const [key, version] of finals) {
+      const seen = latest.get(key);
+      if (seen === undefined || seen < version) behind.add(key);
+    }
+    const converged = waitUntil(
+      () => behind.size === 0,
+      config.timeoutMs,
+      () => `${behind.size} of ${finals.size} keys still behind; ${arrivals.size} of ${commits.length} events applied; relay ${JSON.stringify(publisher.relay.stats())}`,
+    );
+    watch.converged = converged;
+    await converged.promise;
+    stopSampling();
+
+    // Cross-check with the read model itself, not only with what the decorator saw.
+    const documents = await plainStore.find('orders', {}, { limit: finals.size + 1 });
+    const stored = new Map(documents.map((d) => [d.key, d.version]));
+    const wrong = [...finals].filter(([key, version]) => stored.get(key) !== version);
+    if (wrong.length > 0 || stored.size !== finals.size) {
+      throw new Error(`the read model disagrees with the write database for ${wrong.length} keys (${stored.size} documents, ${finals.size} keys)`);
+    }
+
+    const firstCommit = Math.min(...commits.map((c) => c.at));
+    const lastCommit = Math.max(...commits.map((c) => c.at));
+    const latencies: number[] = [];
+    let lastApply = firstCommit;
+    let applied = 0;
+    let skipped = 0;
+    for (const [id, commit] of written.commits) {
+      const arrival = arrivals.get(id);
+      if (arrival === undefined) continue;
+      latencies.push(arrival.at - commit.at);
+      lastApply = Math.max(lastApply, arrival.at);
+      if (arrival.outcome === 'applied') applied += 1;
+      else skipped += 1;
+    }
+    latencies.sort((a, b) => a - b);
+    const totalMs = lastApply - firstCommit;
+    const posts = emulator.recentPosts(Number.MAX_SAFE_INTEGER).filter((p) => p.author_id === credentials.userId).length;
+    const deadLetters = (await plainStore.listDeadLetters({ limit: 1000 })).length;
+
+    return {
+      events: commits.length,
+      keys: finals.size,
+      inserts: written.inserts,
+      updates: written.updates,
+      eventsPerSecond: commits.length / (totalMs / 1000),
+      writeMs: lastCommit - firstCommit,
+      totalMs,
+      p50Ms: percentile(latencies, 50),
+      p90Ms: percentile(latencies, 90),
+      p99Ms: percentile(latencies, 99),
+      maxMs: latencies.at(-1) ?? Number.NaN,
+      posts,
+      messagesDecoded: counter.messages,
+      applied,
+      skipped,
+      deadLetters,
+      peakRssMiB: runPeak.rss / mib,
+      peakHeapMiB: runPeak.heapUsed / mib,
+      setupMs,
+    };
+  } finally {
+    stopSampling();
+    await closeAll();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+// ---- reporting ---------------------------------------------------------------------------------------
+
+function machine(): string {
+  const cores = cpus();
+  const model = (cores[0]?.model ?? 'unknown CPU').replace(/\s+/g, ' ').trim();
+  return `${model}, ${cores.length} cores, ${(totalmem() / 1024 ** 3).toFixed(1)} GiB, Node ${process.version}`;
+}
+
+function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+const fixed = (value: number, digits = 1): string => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+
+/** Finds `bench/results.md` by walking up from this module (it runs from `dist/bench/`). */
+function resultsPath(): string {
+  const start = dirname(fileURLToPath(import.meta.url));
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'bench'))) return join(dir, 'bench', 'results.md');
+    if (dirname(dir) === dir) break;
+  }
+  throw new Error(`no package.json with a bench/ folder in ${start} or above`);
+}
+
+async function main(): Promise<void> {
+  let config: BenchConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const logger = createLogger({ level: config.logLevel, name: 'bench', destination: pino.destination(2) });
+  const quota = realPostQuota();
+  const realLimit = quota === undefined ? 'a quota' : `${quota.limit} posts / ${quota.windowMs / 60_000} min per user`;
+
+  console.log(`tweetbus pipeline benchmark: ${config.events} row changes per run, ${config.runs} run(s), ${config.writers} writers`);
+  console.log(`machine: ${machine()}`);
+  console.log(
+    `note: the emulator's post quota is raised for this bench. Real X allows ${realLimit}; there the relay\n` +
+      `      would wait out the quota (events wait in the outbox). This measures the software, not X's quota.\n`,
+  );
+
+  const peak: MemoryPeak = { rss: 0, heapUsed: 0 };
+  const results: RunResult[] = [];
+  for (let run = 1; run <= config.runs; run += 1) {
+    const result = await runOnce(config, logger);
+    results.push(result);
+    peak.rss = Math.max(peak.rss, result.peakRssMiB * mib);
+    peak.heapUsed = Math.max(peak.heapUsed, result.peakHeapMiB * mib);
+    console.log(
+      `run ${run}: ${fixed(result.eventsPerSecond)} events/s, p50 ${fixed(result.p50Ms)} ms, p99 ${fixed(result.p99Ms)} ms, ` +
+        `${result.posts} posts, peak RSS ${fixed(result.peakRssMiB, 0)} MiB (setup ${fixed(result.setupMs, 0)} ms)`,
+    );
+  }
+
+  const byRate = [...results].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond);
+  const median = byRate[Math.floor((byRate.length - 1) / 2)];
+  if (median === undefined) throw new Error('no runs');
+
+  console.log('');
+  console.log(
+    table(
+      ['run', 'events', 'keys', 'ins/upd', 'events/s', 'write ms', 'total ms', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'posts', 'ev/post', 'stale', 'RSS MiB', 'heap MiB'],
+      results.map((r, i) => [
+        `${i + 1}${r === median ? '*' : ''}`,
+        String(r.events),
+        String(r.keys),
+        `${r.inserts}/${r.updates}`,
+        fixed(r.eventsPerSecond),
+        fixed(r.writeMs, 0),
+        fixed(r.totalMs, 0),
+        fixed(r.p50Ms),
+        fixed(r.p90Ms),
+        fixed(r.p99Ms),
+        fixed(r.maxMs),
+        String(r.posts),
+        fixed(r.events / r.posts, 2),
+        String(r.skipped),
+        fixed(r.peakRssMiB, 0),
+        fixed(r.peakHeapMiB, 0),
+      ]),
+    ),
+  );
+  console.log('* the median run (by events/s)');
+  console.log(
+    `\nmedian: ${fixed(median.eventsPerSecond)} events/s, commit-to-applied p50 ${fixed(median.p50Ms)} ms, p99 ${fixed(median.p99Ms)} ms; ` +
+      `peak over all runs: RSS ${fixed(peak.rss / mib, 0)} MiB, heap ${fixed(peak.heapUsed / mib, 0)} MiB; ` +
+      `${median.posts} posts for ${median.events} events (${fixed(median.events / median.posts, 2)} events per post); ` +
+      `${median.messagesDecoded} messages decoded, ${median.deadLetters} dead letters`,
+  );
+  if (quota !== undefined) {
+    const waits = Math.ceil(median.posts / quota.limit) - 1;
+    console.log(
+      waits === 0
+        ? `on real X these ${median.posts} posts fit in one quota window (${realLimit}).`
+        : `on real X these ${median.posts} posts would wait out the quota ${waits} time(s): at least ${waits * (quota.windowMs / 60_000)} min ` +
+            `(${realLimit}), whatever the software does.`,
+    );
+  }
+
+  if (config.dryRun) {
+    console.log('\n--dry-run: bench/results.md left unchanged');
+    return;
+  }
+  const row: ResultRow = {
+    date: new Date().toISOString().slice(0, 16).replace('T', ' '),
+    machine: machine(),
+    events: config.events,
+    runs: config.runs,
+    eventsPerSecond: median.eventsPerSecond,
+    p50Ms: median.p50Ms,
+    p99Ms: median.p99Ms,
+    peakRssMiB: peak.rss / mib,
+    posts: median.posts,
+  };
+  const path = resultsPath();
+  const existing = existsSync(path) ? await readFile(path, 'utf8') : '';
+  await writeFile(path, renderResults(existing, row));
+  console.log(`\nresults appended to ${path}`);
+}
+
+main().catch((err: unknown) => {
+  console.error('bench failed:', err);
+  process.exitCode = 1;
+});
