@@ -66,6 +66,10 @@ function closeServer(server: Server): Promise<void> {
     });
     // Keep-alive connections with no request in flight would hold close() open.
     server.closeIdleConnections();
+    // A request still running gets a moment to finish (its outbox write is one transaction), then is cut.
+    setTimeout(() => {
+      server.closeAllConnections();
+    }, 1000).unref();
   });
 }
 

@@ -661,7 +661,7 @@ export async function startXEmulator(options: XEmulatorOptions = {}): Promise<XE
   // ---- the page and its helpers (no auth: the emulator listens on loopback by default) ------------
 
   const latestPosts = (limit = 50): EmulatorPostSummary[] =>
-    state.postsNewestFirst().slice(0, limit).map((post) => ({
+    state.postsNewestFirst(undefined, limit).map((post) => ({
       id: post.id,
       username: state.userById(post.authorId)?.username ?? post.authorId,
       author_id: post.authorId,

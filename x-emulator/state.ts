@@ -57,6 +57,8 @@ export function createEmulatorState(options: EmulatorStateOptions) {
   const posts: StoredPost[] = [];
   const postsById = new Map<string, StoredPost>();
   const rules = new Map<string, StoredRule>();
+  /** The newest post per (author, normalized text): the duplicate check is one lookup, not a scan. */
+  const latestByAuthorText = new Map<string, StoredPost>();
 
   const addUser = (user: StoredUser): StoredUser => {
     users.set(user.id, user);
@@ -78,13 +80,10 @@ export function createEmulatorState(options: EmulatorStateOptions) {
     createPost(author: StoredUser, rawText: string): CreatePostResult {
       const processed = processPostText(rawText, options.tcoLink);
       if (!processed.ok) return processed;
-      const since = options.now().getTime() - duplicateWindowMs;
-      for (let i = posts.length - 1; i >= 0; i -= 1) {
-        const earlier = posts[i];
-        if (earlier === undefined || earlier.createdAt.getTime() < since) break;
-        if (!earlier.deleted && earlier.authorId === author.id && earlier.match.source === processed.source) {
-          return { ok: false, reason: 'duplicate' };
-        }
+      const dedupeKey = `${author.id}\u0000${processed.source}`;
+      const earlier = latestByAuthorText.get(dedupeKey);
+      if (earlier !== undefined && !earlier.deleted && earlier.createdAt.getTime() >= options.now().getTime() - duplicateWindowMs) {
+        return { ok: false, reason: 'duplicate' };
       }
       const { entities } = processed;
       const post: StoredPost = {
@@ -107,6 +106,7 @@ export function createEmulatorState(options: EmulatorStateOptions) {
       };
       posts.push(post);
       postsById.set(post.id, post);
+      latestByAuthorText.set(dedupeKey, post);
       return { ok: true, post };
     },
     /** A live (not deleted) post. */
@@ -114,10 +114,10 @@ export function createEmulatorState(options: EmulatorStateOptions) {
       const post = postsById.get(id);
       return post === undefined || post.deleted ? undefined : post;
     },
-    /** Live posts, newest first, optionally filtered. */
-    postsNewestFirst(filter: (post: StoredPost) => boolean = () => true): StoredPost[] {
+    /** Live posts, newest first, optionally filtered, at most `limit`. */
+    postsNewestFirst(filter: (post: StoredPost) => boolean = () => true, limit = Number.POSITIVE_INFINITY): StoredPost[] {
       const out: StoredPost[] = [];
-      for (let i = posts.length - 1; i >= 0; i -= 1) {
+      for (let i = posts.length - 1; i >= 0 && out.length < limit; i -= 1) {
         const post = posts[i];
         if (post !== undefined && !post.deleted && filter(post)) out.push(post);
       }
