@@ -1,30 +1,20 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/logger.js';
-import { sqlFromPglite, type SqlDatabase } from '../common/sql.js';
+import type { SqlDatabase } from '../common/sql.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import type { MessageDecoder } from '../events/decoder.js';
-import { createHashtagMap, createPostDecoder } from '../events/post-codec.js';
-import { startConsumer } from '../consumer/service.js';
-import { createEmbeddedReadModelStore } from '../consumer/stores/embedded/embedded-read-model-store.js';
 import type { ApplyOutcome, ReadModelStore } from '../consumer/stores/read-model-store.js';
-import { openTrust } from '../consumer/trust.js';
-import { demoCollections } from '../demo/demo.js';
-import { createPostgresOutbox } from '../publisher/capture/postgres/postgres-outbox.js';
-import { createPgliteOutboxListener } from '../publisher/capture/postgres/outbox-listener.js';
-import { applyDemoOrdersSchema } from '../publisher/capture/postgres/schema.js';
-import { startPublisher } from '../publisher/service.js';
-import { createXPublisher } from '../transports/x/x-publisher.js';
-import { createXSource } from '../transports/x/x-source.js';
-import { defaultRateLimits, startXEmulator, type RateLimitQuota } from '../x-emulator/server.js';
+import type { DemoConfig } from '../demo/config.js';
+import { startDemo, type Demo } from '../demo/demo.js';
+import { defaultRateLimits, type RateLimitQuota } from '../x-emulator/server.js';
 import { loadConfig, type BenchConfig } from './config.js';
 import { renderResults, type ResultRow } from './results.js';
 
@@ -291,118 +281,55 @@ async function runOnce(config: BenchConfig, logger: Logger): Promise<RunResult> 
   const stopSampling = sampleMemory(runPeak);
   const dataDir = await mkdtemp(join(tmpdir(), 'tweetbus-bench-'));
 
-  // The demo's close pattern: every part registers its close; they run in reverse, each settled.
-  const closers: (() => Promise<void>)[] = [];
-  const closeAll = async (): Promise<void> => {
-    for (const close of closers.reverse()) {
-      const [result] = await Promise.allSettled([close()]);
-      if (result.status === 'rejected') logger.warn({ err: result.reason }, 'a part did not close cleanly');
-    }
-    closers.length = 0;
-  };
+  // Convergence: the latest applied version per key, against the final versions once writing ends.
+  const arrivals = new Map<string, Arrival>();
+  const latest = new Map<string, bigint>();
+  const behind = new Set<string>();
+  // Both are set once writing has finished.
+  const watch: { finals?: Map<string, bigint>; converged?: { promise: Promise<void>; notify: () => void } } = {};
+  const counter = { messages: 0 };
+  // Far above N posts, so the quota never interferes (see the note printed at start).
+  const quota = Math.max(1_000_000, config.events * 10);
 
+  let demo: Demo | undefined;
   try {
-    // Far above N posts, so the quota never interferes (see the note printed at start).
-    const quota = Math.max(1_000_000, config.events * 10);
-    const emulator = await startXEmulator({
-      port: 0,
+    // The demo's own wiring, on free ports in a throwaway directory, with the bench's probes attached.
+    const demoConfig: DemoConfig = {
+      dataDir,
+      fresh: false,
       host,
+      ports: { writeApp: 0, publisher: 0, consumer: 0, xEmulator: 0 },
+      logLevel: config.logLevel,
+      hashtagPrefix: '',
+    };
+    demo = await startDemo(
+      demoConfig,
       logger,
-      rateLimits: {
-        createTweet: [
-          { scope: 'user', limit: quota, windowMs: 15 * 60_000, header: 'x-rate-limit' },
-          { scope: 'user', limit: quota, windowMs: 24 * 60 * 60_000, header: 'x-user-limit-24hour' },
-          { scope: 'app', limit: quota, windowMs: 24 * 60 * 60_000, header: 'x-app-limit-24hour' },
-        ],
+      {
+        emulator: {
+          rateLimits: {
+            createTweet: [
+              { scope: 'user', limit: quota, windowMs: 15 * 60_000, header: 'x-rate-limit' },
+              { scope: 'user', limit: quota, windowMs: 24 * 60 * 60_000, header: 'x-user-limit-24hour' },
+              { scope: 'app', limit: quota, windowMs: 24 * 60 * 60_000, header: 'x-app-limit-24hour' },
+            ],
+          },
+        },
+        decorateStore: (store) =>
+          recordApplies(store, arrivals, (events, outcomes) => {
+            events.forEach((event, i) => {
+              if (outcomes[i]?.status !== 'applied') return;
+              const before = latest.get(event.key);
+              if (before === undefined || before < event.version) latest.set(event.key, event.version);
+              const target = watch.finals?.get(event.key);
+              if (target !== undefined && event.version >= target) behind.delete(event.key);
+            });
+            watch.converged?.notify();
+          }),
+        decorateDecoder: (decode) => countMessages(decode, counter),
       },
-    });
-    closers.push(() => emulator.close());
-
-    const writeDbPath = join(dataDir, 'write-db');
-    await mkdir(writeDbPath, { recursive: true });
-    const pglite = await PGlite.create(writeDbPath);
-    const writeDb = sqlFromPglite(pglite, { owned: true });
-    closers.push(() => writeDb.close());
-    await applyDemoOrdersSchema(writeDb);
-
-    const hashtags = createHashtagMap(demoCollections);
-    const credentials = emulator.credentials;
-
-    const outbox = createPostgresOutbox({ db: writeDb, logger });
-    const wakeup = createPgliteOutboxListener(pglite, { logger });
-    closers.push(() => wakeup.close());
-    await wakeup.ready;
-    const xPublisher = createXPublisher({
-      apiUrl: emulator.url,
-      ca: emulator.ca,
-      credentials: {
-        appKey: credentials.apiKey,
-        appSecret: credentials.apiSecret,
-        accessToken: credentials.accessToken,
-        accessSecret: credentials.accessSecret,
-      },
-      hashtags,
-      logger,
-    });
-    closers.push(() => xPublisher.close());
-    const publisher = await startPublisher({
-      reader: outbox,
-      writer: outbox,
-      outboxCheck: outbox,
-      publisher: xPublisher,
-      logger,
-      port: 0,
-      host,
-      collections: demoCollections,
-      about: { name: 'tweetbus publisher (bench)', version: '0.1.0', transport: 'x (emulator)', outbox: 'embedded write database' },
-      wake: wakeup.wake,
-    });
-    closers.push(() => publisher.close());
-
-    const readModelPath = join(dataDir, 'read-model');
-    await mkdir(readModelPath, { recursive: true });
-    const plainStore = await createEmbeddedReadModelStore({ dataDir: readModelPath, logger });
-    closers.push(() => plainStore.close());
-
-    // Convergence: the latest applied version per key, against the final versions once writing ends.
-    const arrivals = new Map<string, Arrival>();
-    const latest = new Map<string, bigint>();
-    const behind = new Set<string>();
-    // Both are set once writing has finished.
-    const watch: { finals?: Map<string, bigint>; converged?: { promise: Promise<void>; notify: () => void } } = {};
-    const store = recordApplies(plainStore, arrivals, (events, outcomes) => {
-      events.forEach((event, i) => {
-        if (outcomes[i]?.status !== 'applied') return;
-        const before = latest.get(event.key);
-        if (before === undefined || before < event.version) latest.set(event.key, event.version);
-        const target = watch.finals?.get(event.key);
-        if (target !== undefined && event.version >= target) behind.delete(event.key);
-      });
-      watch.converged?.notify();
-    });
-
-    const counter = { messages: 0 };
-    const source = createXSource({
-      apiUrl: emulator.url,
-      ca: emulator.ca,
-      bearerToken: credentials.bearerToken,
-      hashtags,
-      checkpoints: store,
-      checkpointName: 'bench-consumer',
-      logger,
-    });
-    const consumer = await startConsumer({
-      port: 0,
-      host,
-      collections: demoCollections,
-      transportName: 'x',
-      store,
-      source,
-      decode: countMessages(createPostDecoder({ hashtags }), counter),
-      trust: openTrust(),
-      logger,
-    });
-    closers.push(() => consumer.close());
+    );
+    const { emulator, writeDb, publisher, source, store } = demo;
     await until(() => source.status().state === 'streaming', 30_000, 'the X source to stream');
     const setupMs = performance.now() - setupStarted;
 
@@ -429,8 +356,9 @@ async function runOnce(config: BenchConfig, logger: Logger): Promise<RunResult> 
     await converged.promise;
     stopSampling();
 
-    // Cross-check with the read model itself, not only with what the decorator saw.
-    const documents = await plainStore.find('orders', {}, { limit: finals.size + 1 });
+    // Cross-check with the read model itself, not only with what the decorator saw (`recordApplies`
+    // passes reads straight through).
+    const documents = await store.find('orders', {}, { limit: finals.size + 1 });
     const stored = new Map(documents.map((d) => [d.key, d.version]));
     const wrong = [...finals].filter(([key, version]) => stored.get(key) !== version);
     if (wrong.length > 0 || stored.size !== finals.size) {
@@ -453,8 +381,8 @@ async function runOnce(config: BenchConfig, logger: Logger): Promise<RunResult> 
     }
     latencies.sort((a, b) => a - b);
     const totalMs = lastApply - firstCommit;
-    const posts = emulator.recentPosts(Number.MAX_SAFE_INTEGER).filter((p) => p.author_id === credentials.userId).length;
-    const deadLetters = (await plainStore.listDeadLetters({ limit: 1000 })).length;
+    const posts = emulator.recentPosts(Number.MAX_SAFE_INTEGER).filter((p) => p.author_id === emulator.credentials.userId).length;
+    const deadLetters = (await store.listDeadLetters({ limit: 1000 })).length;
 
     return {
       events: commits.length,
@@ -479,7 +407,7 @@ async function runOnce(config: BenchConfig, logger: Logger): Promise<RunResult> 
     };
   } finally {
     stopSampling();
-    await closeAll();
+    await demo?.close();
     await rm(dataDir, { recursive: true, force: true });
   }
 }

@@ -1,22 +1,19 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { config as loadDotenv } from 'dotenv';
 import { MongoClient } from 'mongodb';
 import { Pool } from 'pg';
-import { ConfigError } from '../common/errors.js';
 import { createLogger, redactUrl, type Logger } from '../common/logger.js';
+import { loadConfigOrReport, readPemFile, runService } from '../common/process.js';
 import { sqlFromPgPool } from '../common/sql.js';
 import { createHashtagMap, createPostDecoder } from '../events/post-codec.js';
 import { createXSource, type XSource } from '../transports/x/x-source.js';
-import { loadConfig, type ConsumerConfig, type ConsumerStoreConfig } from './config.js';
+import { loadConfig, type ConsumerStoreConfig } from './config.js';
 import { startConsumer, type ConsumerService } from './service.js';
 import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-model-store.js';
 import { createMongoReadModelStore } from './stores/mongodb/mongodb-read-model-store.js';
 import { createPostgresReadModelStore } from './stores/postgres/postgres-read-model-store.js';
 import type { ReadModelStore } from './stores/read-model-store.js';
 import { openTrust } from './trust.js';
-
-/** After SIGTERM, the process exits within this even if something hangs (Kubernetes waits 30 s). */
-const shutdownGraceMs = 25_000;
 
 /** What main built, closed in reverse: the service, then the store, then the clients. */
 interface Built {
@@ -32,17 +29,8 @@ interface Built {
  */
 async function main(): Promise<void> {
   loadDotenv({ quiet: true });
-  let config: ConsumerConfig;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    const logger = createLogger({ name: 'consumer' });
-    logger.fatal({ issues: err.issues }, err.message);
-    logger.flush();
-    process.exitCode = 1;
-    return;
-  }
+  const config = loadConfigOrReport(() => loadConfig(), 'consumer');
+  if (config === undefined) return;
 
   const logger = createLogger({ level: config.logLevel, name: 'consumer' });
   const built: Built = { clients: [] };
@@ -52,71 +40,53 @@ async function main(): Promise<void> {
     await Promise.allSettled(built.clients.map((close) => close()));
   };
 
-  try {
-    const store = await buildStore(config.store, logger, built);
-    built.store = store;
+  await runService({
+    logger,
+    close: closeAll,
+    failedMessage: 'consumer failed to start',
+    message: 'shutting down: draining the batch in flight and storing the checkpoint',
+    stoppedMessage: 'stopped',
+    start: async () => {
+      const store = await buildStore(config.store, logger, built);
+      built.store = store;
 
-    const transport = config.transport;
-    const hashtags = createHashtagMap(config.collections, transport.hashtagPrefix);
-    const ca = transport.caFile === undefined ? undefined : await readCa(transport.caFile);
-    const source: XSource = createXSource({
-      apiUrl: transport.apiUrl,
-      ca,
-      bearerToken: transport.bearerToken,
-      hashtags,
-      checkpoints: store,
-      checkpointName: transport.checkpointName,
-      logger,
-    });
+      const transport = config.transport;
+      const hashtags = createHashtagMap(config.collections, transport.hashtagPrefix);
+      const ca = transport.caFile === undefined ? undefined : await readPemFile(transport.caFile, 'X_CA_FILE');
+      const source: XSource = createXSource({
+        apiUrl: transport.apiUrl,
+        ca,
+        bearerToken: transport.bearerToken,
+        hashtags,
+        checkpoints: store,
+        checkpointName: transport.checkpointName,
+        logger,
+      });
 
-    // `open` is the only policy in this release; say so loudly, every start.
-    logger.warn(
-      { trust: config.trust, hashtags: hashtags.hashtags.map((tag) => `#${tag}`) },
-      'TRUST=open: ANY X account that posts these hashtags can change the read model. Use this for demos only.',
-    );
+      // `open` is the only policy in this release; say so loudly, every start.
+      logger.warn(
+        { trust: config.trust, hashtags: hashtags.hashtags.map((tag) => `#${tag}`) },
+        'TRUST=open: ANY X account that posts these hashtags can change the read model. Use this for demos only.',
+      );
 
-    built.consumer = await startConsumer({
-      port: config.port,
-      host: config.host,
-      collections: config.collections,
-      transportName: 'x',
-      store,
-      source,
-      decode: createPostDecoder({ hashtags }),
-      trust: openTrust(),
-      logger,
-      sourceCheck: () => xSourceReady(source),
-    });
-    logger.info(
-      { url: built.consumer.url, store: config.store.kind, xApiUrl: redactUrl(transport.apiUrl), hashtags: hashtags.hashtags },
-      'consumer ready',
-    );
-  } catch (err) {
-    logger.fatal({ err }, err instanceof ConfigError ? err.message : 'consumer failed to start');
-    await closeAll();
-    logger.flush();
-    process.exitCode = 1;
-    return;
-  }
-
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down: draining the batch in flight and storing the checkpoint');
-    setTimeout(() => {
-      logger.error({ graceMs: shutdownGraceMs }, 'shutdown took too long; exiting anyway');
-      logger.flush();
-      process.exit(1);
-    }, shutdownGraceMs).unref();
-    void closeAll().then(() => {
-      logger.info('stopped');
-      logger.flush();
-      process.exit(0);
-    });
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+      built.consumer = await startConsumer({
+        port: config.port,
+        host: config.host,
+        collections: config.collections,
+        transportName: 'x',
+        store,
+        source,
+        decode: createPostDecoder({ hashtags }),
+        trust: openTrust(),
+        logger,
+        sourceCheck: () => xSourceReady(source),
+      });
+      logger.info(
+        { url: built.consumer.url, store: config.store.kind, xApiUrl: redactUrl(transport.apiUrl), hashtags: hashtags.hashtags },
+        'consumer ready',
+      );
+    },
+  });
 }
 
 /** Builds the store; a client main creates is registered in `built` so a failed start still closes it. */
@@ -143,15 +113,6 @@ async function buildStore(config: ConsumerStoreConfig, logger: Logger, built: Bu
       built.clients.push(() => client.close());
       return createMongoReadModelStore({ client }, { database: config.database });
     }
-  }
-}
-
-async function readCa(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    const reason = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'unreadable';
-    throw new ConfigError([`X_CA_FILE must be the path of a readable PEM certificate file (${reason})`]);
   }
 }
 

@@ -1,5 +1,5 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
+import { closeServer, listen, urlHost } from '../common/http-server.js';
 import type { Logger } from '../common/logger.js';
 import type { MessageDecoder } from '../events/decoder.js';
 import type { EventSource } from '../transports/transport.js';
@@ -54,7 +54,7 @@ export async function startConsumer(options: ConsumerServiceOptions): Promise<Co
   const app = createQueryApp({ store: options.store, collections: options.collections, readiness, stats, logger: options.logger });
   const server = createServer(app);
   const port = await listen(server, options.port, options.host);
-  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  const url = `http://${urlHost(options.host)}:${port}`;
 
   const handler = createConsumerPipeline({
     decode: options.decode,
@@ -82,6 +82,7 @@ export async function startConsumer(options: ConsumerServiceOptions): Promise<Co
     close() {
       closing ??= (async () => {
         const results = await Promise.allSettled([options.source.close()]);
+        // Requests still running are short reads: closeServer's default grace is plenty.
         await closeServer(server);
         for (const result of results) {
           if (result.status === 'rejected') logger.error({ err: result.reason }, 'the source did not close cleanly');
@@ -91,30 +92,4 @@ export async function startConsumer(options: ConsumerServiceOptions): Promise<Co
       return closing;
     },
   };
-}
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      const address: AddressInfo | string | null = server.address();
-      resolve(address !== null && typeof address === 'object' ? address.port : port);
-    });
-  });
-}
-
-/** Stops accepting, then ends idle keep-alive connections so `close` does not wait for clients. */
-function closeServer(server: Server): Promise<void> {
-  if (!server.listening) return Promise.resolve();
-  return new Promise((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-    server.closeIdleConnections();
-    // Requests still running are short reads; give them a moment, then cut what is left.
-    setTimeout(() => {
-      server.closeAllConnections();
-    }, 1000).unref();
-  });
 }

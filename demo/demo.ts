@@ -1,13 +1,14 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import express from 'express';
 import { z } from 'zod';
+import { closeServer, listen, urlHost } from '../common/http-server.js';
 import type { Logger } from '../common/logger.js';
 import { sqlFromPglite, type SqlDatabase } from '../common/sql.js';
+import type { MessageDecoder } from '../events/decoder.js';
 import { createHashtagMap, createPostDecoder } from '../events/post-codec.js';
 import { startConsumer, type ConsumerService } from '../consumer/service.js';
 import { createEmbeddedReadModelStore } from '../consumer/stores/embedded/embedded-read-model-store.js';
@@ -20,7 +21,7 @@ import { startPublisher, type PublisherService } from '../publisher/service.js';
 import { createXPublisher } from '../transports/x/x-publisher.js';
 import { createXSource, type XSource } from '../transports/x/x-source.js';
 import type { EventPublisher } from '../transports/transport.js';
-import { HandPostError, startXEmulator, type XEmulator } from '../x-emulator/server.js';
+import { HandPostError, startXEmulator, type XEmulator, type XEmulatorOptions } from '../x-emulator/server.js';
 import type { DemoConfig } from './config.js';
 import { renderDemoPage } from './page.js';
 import { createWriteApp, listOrders } from './write-app.js';
@@ -40,11 +41,28 @@ export interface Demo {
   readonly hashtag: string;
   readonly emulator: XEmulator;
   readonly writeDb: SqlDatabase;
+  /** The read model as the consumer sees it: decorated when `DemoOptions.decorateStore` is given. */
   readonly store: ReadModelStore;
   readonly publisher: PublisherService;
+  /** The consumer's X source; its `status()` says when the filtered stream is live. */
+  readonly source: XSource;
   readonly consumer: ConsumerService;
   /** Stops everything in reverse order of start: the ways in first, the databases last. Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * What a caller that embeds the demo (the benchmark) changes about it. `npm start` passes none. The
+ * decorators must delegate every call they do not observe: the demo builds, uses and closes the
+ * undecorated part as usual.
+ */
+export interface DemoOptions {
+  /** For example quotas raised far above X's, so a benchmark measures the software and not the quota. */
+  readonly emulator?: Pick<XEmulatorOptions, 'rateLimits'>;
+  /** Wraps the read model the consumer writes to, stores its checkpoint in and the live page reads. */
+  readonly decorateStore?: (store: ReadModelStore) => ReadModelStore;
+  /** Wraps the decoder the consumer turns posts into events with. */
+  readonly decorateDecoder?: (decode: MessageDecoder) => MessageDecoder;
 }
 
 const handPostSchema = z.object({ username: z.string().min(1).max(15), text: z.string().min(1).max(2000) });
@@ -57,7 +75,7 @@ const handPostSchema = z.object({ username: z.string().min(1).max(15), text: z.s
  * The parts talk to each other exactly as separate processes would (HTTPS to the emulator, the
  * outbox table between the write app and the relay); only the databases are embedded.
  */
-export async function startDemo(config: DemoConfig, logger: Logger): Promise<Demo> {
+export async function startDemo(config: DemoConfig, logger: Logger, options: DemoOptions = {}): Promise<Demo> {
   const log = logger.child({ component: 'demo' });
   if (config.fresh) {
     await rm(config.dataDir, { recursive: true, force: true });
@@ -80,6 +98,7 @@ export async function startDemo(config: DemoConfig, logger: Logger): Promise<Dem
       host: config.host,
       certDir: join(config.dataDir, 'x-emulator'),
       logger,
+      rateLimits: options.emulator?.rateLimits,
     });
     closers.push(() => emulator.close());
 
@@ -98,6 +117,8 @@ export async function startDemo(config: DemoConfig, logger: Logger): Promise<Dem
     const outbox = createPostgresOutbox({ db: writeDb, logger });
     const wakeup = createPgliteOutboxListener(pglite, { logger });
     closers.push(() => wakeup.close());
+    // LISTEN is active before the first commit, so even that one wakes the relay at once.
+    await wakeup.ready;
     const xPublisher: EventPublisher = createXPublisher({
       apiUrl: emulator.url,
       ca: emulator.ca,
@@ -128,8 +149,9 @@ export async function startDemo(config: DemoConfig, logger: Logger): Promise<Dem
     // Consumer: the filtered stream into an embedded read model.
     const readModelPath = join(config.dataDir, 'read-model');
     await mkdir(readModelPath, { recursive: true });
-    const store = await createEmbeddedReadModelStore({ dataDir: readModelPath, logger });
-    closers.push(() => store.close());
+    const embeddedStore = await createEmbeddedReadModelStore({ dataDir: readModelPath, logger });
+    closers.push(() => embeddedStore.close());
+    const store = options.decorateStore?.(embeddedStore) ?? embeddedStore;
     const source: XSource = createXSource({
       apiUrl: emulator.url,
       ca: emulator.ca,
@@ -139,6 +161,7 @@ export async function startDemo(config: DemoConfig, logger: Logger): Promise<Dem
       checkpointName: 'demo-consumer',
       logger,
     });
+    const postDecoder = createPostDecoder({ hashtags });
     const consumer = await startConsumer({
       port: config.ports.consumer,
       host: config.host,
@@ -146,7 +169,7 @@ export async function startDemo(config: DemoConfig, logger: Logger): Promise<Dem
       transportName: 'x',
       store,
       source,
-      decode: createPostDecoder({ hashtags }),
+      decode: options.decorateDecoder?.(postDecoder) ?? postDecoder,
       trust: openTrust(),
       logger,
       sourceCheck: () => {
@@ -158,7 +181,8 @@ export async function startDemo(config: DemoConfig, logger: Logger): Promise<Dem
 
     const hashtag = hashtags.hashtagFor('orders');
     const writeServer = await startWriteSide({ config, logger, writeDb, emulator, store, publisher, hashtag });
-    closers.push(() => closeServer(writeServer.server));
+    // Its requests are short (a write, or the live page's poll): half a second, then they are cut.
+    closers.push(() => closeServer(writeServer.server, { graceMs: 500 }));
 
     const urls: DemoUrls = {
       writeApp: writeServer.url,
@@ -176,6 +200,7 @@ export async function startDemo(config: DemoConfig, logger: Logger): Promise<Dem
       writeDb,
       store,
       publisher,
+      source,
       consumer,
       close: () => (closing ??= closeAll()),
     };
@@ -246,29 +271,11 @@ async function startWriteSide(options: WriteSideOptions): Promise<{ server: Serv
   app.use(createWriteApp({ db: writeDb, logger: options.logger, newId: () => randomUUID().slice(0, 8) }));
 
   const server = createServer(app);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.config.ports.writeApp, options.config.host, () => {
-      const address: AddressInfo | string | null = server.address();
-      resolve(address !== null && typeof address === 'object' ? address.port : options.config.ports.writeApp);
-    });
-  });
+  const port = await listen(server, options.config.ports.writeApp, options.config.host);
   return { server, url: publicUrl(options.config, port, '') };
 }
 
 function publicUrl(config: DemoConfig, port: number, path: string): string {
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-    server.closeIdleConnections();
-    setTimeout(() => {
-      server.closeAllConnections();
-    }, 500).unref();
-  });
+  return `http://${urlHost(host)}:${port}${path}`;
 }

@@ -1,11 +1,9 @@
 import { config as loadDotenv } from 'dotenv';
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
+import { runService } from '../common/process.js';
 import { loadDemoConfig, type DemoConfig } from './config.js';
 import { startDemo, type Demo } from './demo.js';
-
-/** After SIGTERM or Ctrl-C, the process exits within this even if something hangs. */
-const shutdownGraceMs = 25_000;
 
 /**
  * `npm start`: the whole loop, offline, in one process. Prints where everything is and a short tour;
@@ -23,35 +21,20 @@ async function main(): Promise<void> {
     return;
   }
   const logger = createLogger({ level: config.logLevel, name: 'demo' });
-  const started = Date.now();
-  let demo: Demo;
-  try {
-    demo = await startDemo(config, logger);
-  } catch (err) {
-    logger.fatal({ err }, 'the demo failed to start');
-    logger.flush();
-    process.exitCode = 1;
-    return;
-  }
-  process.stdout.write(banner(demo, config, Date.now() - started));
-
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping the demo');
-    setTimeout(() => {
-      logger.error({ graceMs: shutdownGraceMs }, 'shutdown took too long; exiting anyway');
-      logger.flush();
-      process.exit(1);
-    }, shutdownGraceMs).unref();
-    void demo.close().then(() => {
-      logger.flush();
-      process.exit(0);
-    });
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // startDemo closes what it started when it fails, so there is nothing to close until it returns.
+  let demo: Demo | undefined;
+  await runService({
+    logger,
+    close: () => demo?.close() ?? Promise.resolve(),
+    failedMessage: 'the demo failed to start',
+    message: 'stopping the demo',
+    start: async () => {
+      const started = Date.now();
+      const ready = await startDemo(config, logger);
+      demo = ready;
+      process.stdout.write(banner(ready, config, Date.now() - started));
+    },
+  });
 }
 
 function banner(demo: Demo, config: DemoConfig, ms: number): string {

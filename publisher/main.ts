@@ -1,13 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { config as loadDotenv } from 'dotenv';
 import { Pool } from 'pg';
 import { z } from 'zod';
-import { ConfigError, EventTooLargeError } from '../common/errors.js';
+import { EventTooLargeError } from '../common/errors.js';
 import { createLogger, redactUrl, type Logger } from '../common/logger.js';
+import { loadConfigOrReport, readPemFile, runService } from '../common/process.js';
 import { sqlFromPglite, sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import { createHashtagMap, encodePosts, type HashtagMap } from '../events/post-codec.js';
@@ -15,11 +16,8 @@ import { createXPublisher } from '../transports/x/x-publisher.js';
 import { createPgliteOutboxListener, createPgOutboxListener, type OutboxWakeup } from './capture/postgres/outbox-listener.js';
 import { createPostgresOutbox } from './capture/postgres/postgres-outbox.js';
 import { applyOutboxSchema } from './capture/postgres/schema.js';
-import { loadConfig, type OutboxConfig, type PublisherConfig } from './config.js';
+import { loadConfig, type OutboxConfig } from './config.js';
 import { startPublisher, type PublisherService } from './service.js';
-
-/** After SIGTERM, the process exits within this even if something hangs (Kubernetes waits 30 s). */
-const shutdownGraceMs = 25_000;
 
 /** What main built, closed in this order: the service (drains the relay), the adapters, the clients. */
 interface Built {
@@ -38,17 +36,8 @@ interface Built {
  */
 async function main(): Promise<void> {
   loadDotenv({ quiet: true });
-  let config: PublisherConfig;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    const logger = createLogger({ name: 'publisher' });
-    logger.fatal({ issues: err.issues }, err.message);
-    logger.flush();
-    process.exitCode = 1;
-    return;
-  }
+  const config = loadConfigOrReport(() => loadConfig(), 'publisher');
+  if (config === undefined) return;
 
   const logger = createLogger({ level: config.logLevel, name: 'publisher' });
   const built: Built = { adapters: [], clients: [] };
@@ -58,64 +47,46 @@ async function main(): Promise<void> {
     await Promise.allSettled(built.clients.map((close) => close()));
   };
 
-  try {
-    const { db, listener } = await openOutboxDatabase(config.outbox, logger, built);
-    if (config.outbox.kind === 'embedded' || config.outbox.applySchema) await applyOutboxSchema(db);
-    const outbox = createPostgresOutbox({ db, logger });
-    built.adapters.push(() => outbox.close(), () => listener.close());
+  await runService({
+    logger,
+    close: closeAll,
+    failedMessage: 'publisher failed to start',
+    message: 'shutting down: finishing requests and the batch in flight',
+    stoppedMessage: 'stopped',
+    start: async () => {
+      const { db, listener } = await openOutboxDatabase(config.outbox, logger, built);
+      if (config.outbox.kind === 'embedded' || config.outbox.applySchema) await applyOutboxSchema(db);
+      const outbox = createPostgresOutbox({ db, logger });
+      built.adapters.push(() => outbox.close(), () => listener.close());
 
-    const transport = config.transport;
-    const ca = transport.caFile === undefined ? undefined : await readCa(transport.caFile);
-    const hashtags = createHashtagMap(config.collections, transport.hashtagPrefix);
-    const publisher = createXPublisher({ apiUrl: transport.apiUrl, ca, credentials: transport.credentials, hashtags, logger });
-    built.adapters.push(() => publisher.close());
+      const transport = config.transport;
+      const ca = transport.caFile === undefined ? undefined : await readPemFile(transport.caFile, 'X_CA_FILE');
+      const hashtags = createHashtagMap(config.collections, transport.hashtagPrefix);
+      const publisher = createXPublisher({ apiUrl: transport.apiUrl, ca, credentials: transport.credentials, hashtags, logger });
+      built.adapters.push(() => publisher.close());
 
-    built.service = await startPublisher({
-      reader: outbox,
-      writer: outbox,
-      outboxCheck: outbox,
-      publisher,
-      logger,
-      port: config.port,
-      host: config.host,
-      collections: config.collections,
-      sourceName: config.sourceName,
-      batchSize: config.relay.batchSize,
-      pollIntervalMs: config.relay.pollIntervalMs,
-      wake: listener.wake,
-      transportProblem: (event) => postProblem(event, hashtags),
-      about: { name: 'tweetbus-publisher', version: packageVersion(), transport: transport.kind, outbox: config.outbox.kind },
-    });
-    logger.info(
-      { url: built.service.url, outbox: config.outbox.kind, xApiUrl: redactUrl(transport.apiUrl), hashtags: hashtags.hashtags },
-      'publisher ready',
-    );
-  } catch (err) {
-    logger.fatal({ err }, err instanceof ConfigError ? err.message : 'publisher failed to start');
-    await closeAll();
-    logger.flush();
-    process.exitCode = 1;
-    return;
-  }
-
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down: finishing requests and the batch in flight');
-    setTimeout(() => {
-      logger.error({ graceMs: shutdownGraceMs }, 'shutdown took too long; exiting anyway');
-      logger.flush();
-      process.exit(1);
-    }, shutdownGraceMs).unref();
-    void closeAll().then(() => {
-      logger.info('stopped');
-      logger.flush();
-      process.exit(0);
-    });
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+      built.service = await startPublisher({
+        reader: outbox,
+        writer: outbox,
+        outboxCheck: outbox,
+        publisher,
+        logger,
+        port: config.port,
+        host: config.host,
+        collections: config.collections,
+        sourceName: config.sourceName,
+        batchSize: config.relay.batchSize,
+        pollIntervalMs: config.relay.pollIntervalMs,
+        wake: listener.wake,
+        transportProblem: (event) => postProblem(event, hashtags),
+        about: { name: 'tweetbus-publisher', version: packageVersion(), transport: transport.kind, outbox: config.outbox.kind },
+      });
+      logger.info(
+        { url: built.service.url, outbox: config.outbox.kind, xApiUrl: redactUrl(transport.apiUrl), hashtags: hashtags.hashtags },
+        'publisher ready',
+      );
+    },
+  });
 }
 
 /** Opens the outbox database once, and a LISTEN wake-up on it; both are registered in `built` for closing. */
@@ -154,15 +125,6 @@ function postProblem(event: ChangeEvent, hashtags: HashtagMap): string | undefin
   } catch (err) {
     if (err instanceof EventTooLargeError) return err.message;
     throw err;
-  }
-}
-
-async function readCa(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    const reason = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'unreadable';
-    throw new ConfigError([`X_CA_FILE must be the path of a readable PEM certificate file (${reason})`]);
   }
 }
 

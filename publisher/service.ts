@@ -1,7 +1,7 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import type { Logger } from 'pino';
 import type { Backoff } from '../common/backoff.js';
+import { closeServer, listen, urlHost } from '../common/http-server.js';
 import type { ChangeEvent, DocumentLimits } from '../events/envelope.js';
 import type { EventPublisher, HealthCheck } from '../transports/transport.js';
 import type { OutboxReader, OutboxWriter } from './capture/outbox.js';
@@ -46,33 +46,6 @@ export interface PublisherService {
   close(): Promise<void>;
 }
 
-function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      const address = server.address();
-      if (address === null || typeof address === 'string') reject(new Error('the server has no TCP address'));
-      else resolve(address);
-    });
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.close((err) => {
-      if (err === undefined) resolve();
-      else reject(err);
-    });
-    // Keep-alive connections with no request in flight would hold close() open.
-    server.closeIdleConnections();
-    // A request still running gets a moment to finish (its outbox write is one transaction), then is cut.
-    setTimeout(() => {
-      server.closeAllConnections();
-    }, 1000).unref();
-  });
-}
-
 /** The publisher: its HTTP ways in and the outbox relay, started together and stopped together. */
 export async function startPublisher(options: PublisherServiceOptions): Promise<PublisherService> {
   const logger = options.logger;
@@ -115,19 +88,19 @@ export async function startPublisher(options: PublisherServiceOptions): Promise<
     ...(options.newId === undefined ? {} : { newId: options.newId }),
   });
   const server = createServer(app);
-  const address = await listen(server, options.port, options.host);
+  const port = await listen(server, options.port, options.host);
   relay.start();
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = `http://${urlHost(options.host)}:${port}`;
   logger.info({ url, collections: options.collections, transport: options.about.transport, outbox: options.about.outbox }, 'publisher listening');
 
   let closing: Promise<void> | undefined;
   return {
-    port: address.port,
+    port,
     url,
     relay,
     close() {
       closing ??= (async () => {
+        // A request in flight gets closeServer's default grace to finish: its outbox write is one transaction.
         const results = await Promise.allSettled([closeServer(server), relay.stop()]);
         for (const result of results) {
           if (result.status === 'rejected') logger.warn({ err: result.reason }, 'publisher did not close cleanly');

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { createLogger } from '../common/logger.js';
+import { stopOnSignals } from '../common/process.js';
 import { loadConfig } from './config.js';
 import { certFileName, startXEmulator } from './server.js';
 
@@ -22,17 +23,7 @@ async function main(): Promise<void> {
     'x-emulator ready: trust the certificate at certPath (e.g. NODE_EXTRA_CA_CERTS) and open the page to hand-post',
   );
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    void Promise.allSettled([emulator.close()]).then(() => {
-      process.exit(0);
-    });
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  stopOnSignals({ logger, close: () => emulator.close(), message: 'shutting down' });
 }
 
 main().catch((err: unknown) => {

@@ -7,6 +7,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { pino, type Logger } from 'pino';
 import { generate } from 'selfsigned';
 import { z } from 'zod';
+import { listen } from '../common/http-server.js';
 import type { JsonObject } from '../events/json.js';
 import { createFaultQueue, faultEndpoints, faultKinds, type FaultEndpoint, type FaultKind } from './faults.js';
 import { parseFieldSelection, renderIncludes, renderPost, renderUser, type FieldSelection } from './fields.js';
@@ -786,15 +787,7 @@ export async function startXEmulator(options: XEmulatorOptions = {}): Promise<XE
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 0);
+  const port = await listen(server, options.port ?? 0, host);
   const url = `https://${displayHost(host)}:${port}`;
   logger.info({ url, user: credentials.username }, 'x-emulator listening');
 
