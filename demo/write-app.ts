@@ -82,7 +82,7 @@ export function createWriteApp(options: WriteAppOptions): express.Express {
     const id = order.id ?? options.newId();
     const { rows } = await db.query(
       `INSERT INTO dvx_orders (id, status, customer_id, customer_name, shipping_destination, last_updated_timestamp)
-       VALUES ($1, $2, $3, $4, $5, now())
+       VALUES ($1, $2, $3, $4, $5, date_trunc('second', now()))
        ON CONFLICT (id) DO NOTHING
        RETURNING ${columns}`,
       [id, order.status, order.customer_id ?? null, order.customer_name ?? null, order.shipping_destination ?? null],
@@ -105,7 +105,7 @@ export function createWriteApp(options: WriteAppOptions): express.Express {
     const order = parsed.data;
     const { rows } = await db.query(
       `UPDATE dvx_orders SET status = $2, customer_id = $3, customer_name = $4, shipping_destination = $5,
-              last_updated_timestamp = now()
+              last_updated_timestamp = date_trunc('second', now())
        WHERE id = $1 RETURNING ${columns}`,
       [req.params.id, order.status, order.customer_id ?? null, order.customer_name ?? null, order.shipping_destination ?? null],
     );

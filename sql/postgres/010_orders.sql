@@ -8,7 +8,8 @@ CREATE TABLE IF NOT EXISTS dvx_orders (
   customer_name          text,
   shipping_destination   text,
   -- Whole seconds: every character counts in a 280-character post, and the image carries this value.
-  last_updated_timestamp timestamptz(0) DEFAULT now()
+  -- Whole seconds keep a post short; truncated, because rounding could stamp a change up to 0.5 s in the future.
+  last_updated_timestamp timestamptz(0) DEFAULT date_trunc('second', now())
 );
 
 DROP TRIGGER IF EXISTS dvx_orders_capture ON dvx_orders;
