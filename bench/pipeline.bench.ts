@@ -438,6 +438,11 @@ function resultsPath(): string {
   throw new Error(`no package.json with a bench/ folder in ${start} or above`);
 }
 
+/** The bench's report goes to stdout; the services' own logs go to stderr. */
+function print(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
 async function main(): Promise<void> {
   let config: BenchConfig;
   try {
@@ -452,9 +457,9 @@ async function main(): Promise<void> {
   const quota = realPostQuota();
   const realLimit = quota === undefined ? 'a quota' : `${quota.limit} posts / ${quota.windowMs / 60_000} min per user`;
 
-  console.log(`tweetbus pipeline benchmark: ${config.events} row changes per run, ${config.runs} run(s), ${config.writers} writers`);
-  console.log(`machine: ${machine()}`);
-  console.log(
+  print(`tweetbus pipeline benchmark: ${config.events} row changes per run, ${config.runs} run(s), ${config.writers} writers`);
+  print(`machine: ${machine()}`);
+  print(
     `note: the emulator's post quota is raised for this bench. Real X allows ${realLimit}; there the relay\n` +
       `      would wait out the quota (events wait in the outbox). This measures the software, not X's quota.\n`,
   );
@@ -466,7 +471,7 @@ async function main(): Promise<void> {
     results.push(result);
     peak.rss = Math.max(peak.rss, result.peakRssMiB * mib);
     peak.heapUsed = Math.max(peak.heapUsed, result.peakHeapMiB * mib);
-    console.log(
+    print(
       `run ${run}: ${fixed(result.eventsPerSecond)} events/s, p50 ${fixed(result.p50Ms)} ms, p99 ${fixed(result.p99Ms)} ms, ` +
         `${result.posts} posts, peak RSS ${fixed(result.peakRssMiB, 0)} MiB (setup ${fixed(result.setupMs, 0)} ms)`,
     );
@@ -476,8 +481,8 @@ async function main(): Promise<void> {
   const median = byRate[Math.floor((byRate.length - 1) / 2)];
   if (median === undefined) throw new Error('no runs');
 
-  console.log('');
-  console.log(
+  print('');
+  print(
     table(
       ['run', 'events', 'keys', 'ins/upd', 'events/s', 'write ms', 'total ms', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'posts', 'ev/post', 'stale', 'RSS MiB', 'heap MiB'],
       results.map((r, i) => [
@@ -500,8 +505,8 @@ async function main(): Promise<void> {
       ]),
     ),
   );
-  console.log('* the median run (by events/s)');
-  console.log(
+  print('* the median run (by events/s)');
+  print(
     `\nmedian: ${fixed(median.eventsPerSecond)} events/s, commit-to-applied p50 ${fixed(median.p50Ms)} ms, p99 ${fixed(median.p99Ms)} ms; ` +
       `peak over all runs: RSS ${fixed(peak.rss / mib, 0)} MiB, heap ${fixed(peak.heapUsed / mib, 0)} MiB; ` +
       `${median.posts} posts for ${median.events} events (${fixed(median.events / median.posts, 2)} events per post); ` +
@@ -509,7 +514,7 @@ async function main(): Promise<void> {
   );
   if (quota !== undefined) {
     const waits = Math.ceil(median.posts / quota.limit) - 1;
-    console.log(
+    print(
       waits === 0
         ? `on real X these ${median.posts} posts fit in one quota window (${realLimit}).`
         : `on real X these ${median.posts} posts would wait out the quota ${waits} time(s): at least ${waits * (quota.windowMs / 60_000)} min ` +
@@ -518,7 +523,7 @@ async function main(): Promise<void> {
   }
 
   if (config.dryRun) {
-    console.log('\n--dry-run: bench/results.md left unchanged');
+    print('\n--dry-run: bench/results.md left unchanged');
     return;
   }
   const row: ResultRow = {
@@ -535,10 +540,10 @@ async function main(): Promise<void> {
   const path = resultsPath();
   const existing = existsSync(path) ? await readFile(path, 'utf8') : '';
   await writeFile(path, renderResults(existing, row));
-  console.log(`\nresults appended to ${path}`);
+  print(`\nresults appended to ${path}`);
 }
 
 main().catch((err: unknown) => {
-  console.error('bench failed:', err);
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });
