@@ -1,7 +1,7 @@
 import { TweetbusError } from '../../common/errors.js';
 import { collectionNamePattern, unsafeKeyReason, type ChangeEvent } from '../../events/envelope.js';
 import type { JsonPrimitive } from '../../events/json.js';
-import type { ApplyOutcome, FieldFilter } from './read-model-store.js';
+import type { ApplyOutcome, FieldFilter, StoredDocument } from './read-model-store.js';
 
 /**
  * Rules every read-model store shares, so the adapters cannot drift apart: which names are
@@ -72,4 +72,26 @@ export function splitIntoRounds(events: readonly ChangeEvent[]): IndexedEvent[][
 /** PostgreSQL text cannot hold NUL; a hostile message must still be storable as a dead letter. */
 export function storableText(text: string): string {
   return text.replaceAll('\u0000', '\uFFFD');
+}
+
+/**
+ * The outcomes of a batch in the order the events were given. Every adapter fills `outcomes` by
+ * position; a hole is a bug in the adapter, never a state to return.
+ */
+export function outcomesInOrder(events: readonly ChangeEvent[], outcomes: readonly (ApplyOutcome | undefined)[]): ApplyOutcome[] {
+  return events.map((event, i) => {
+    const outcome = outcomes[i];
+    if (outcome === undefined) throw new TweetbusError('store.invalid', `no outcome for event ${event.id}`);
+    return outcome;
+  });
+}
+
+/** Tombstones are hidden from reads unless the caller asks for them. */
+export function visibleDocument(doc: StoredDocument, options: { includeDeleted?: boolean }): StoredDocument | undefined {
+  return doc.deleted && options.includeDeleted !== true ? undefined : doc;
+}
+
+/** A usable limit, or 0 (no rows) for anything that is not a positive whole number. */
+export function clampLimit(limit: number): number {
+  return Number.isSafeInteger(limit) && limit > 0 ? limit : 0;
 }

@@ -15,12 +15,15 @@ import { isJsonObject } from '../../../events/json.js';
 import type { ApplyOutcome, DeadLetter, FieldFilter, ReadModelStore, StoredDocument } from '../read-model-store.js';
 import {
   assertSafeFilter,
+  clampLimit,
   filterAlternatives,
+  type IndexedEvent,
   isReadModelCollectionName,
   isStorableKey,
+  outcomesInOrder,
   skippedOutcome,
   splitIntoRounds,
-  type IndexedEvent,
+  visibleDocument,
 } from '../read-model-rules.js';
 
 export type MongoReadModelConnection = { readonly client: MongoClient } | { readonly url: string };
@@ -154,11 +157,7 @@ export async function createMongoReadModelStore(
           for (const [collection, items] of groupByCollection(round)) await applyRound(collection, items, appliedAt, outcomes);
         }
       });
-      return events.map((event, i) => {
-        const outcome = outcomes[i];
-        if (outcome === undefined) throw new TweetbusError('store.invalid', `no outcome for event ${event.id}`);
-        return outcome;
-      });
+      return outcomesInOrder(events, outcomes);
     },
 
     async get(collection, key, getOptions = {}) {
@@ -166,13 +165,13 @@ export async function createMongoReadModelStore(
       const row = await guard('read a document', () => documents(collection).findOne({ _id: key }, readOptions));
       if (row === null) return undefined;
       const doc = toStoredDocument(collection, row);
-      return doc.deleted && getOptions.includeDeleted !== true ? undefined : doc;
+      return visibleDocument(doc, getOptions);
     },
 
     async find(collection, filter, findOptions) {
       assertSafeFilter(filter);
       if (!isReadModelCollectionName(collection)) return [];
-      const limit = Number.isSafeInteger(findOptions.limit) && findOptions.limit > 0 ? findOptions.limit : 0;
+      const limit = clampLimit(findOptions.limit);
       if (limit === 0) return [];
       const rows = await guard('find documents', () =>
         documents(collection).find(mongoFilter(filter), readOptions).sort({ _id: 1 }).limit(limit).toArray(),
@@ -217,7 +216,7 @@ export async function createMongoReadModelStore(
     },
 
     async listDeadLetters(listOptions) {
-      const limit = Number.isSafeInteger(listOptions.limit) && listOptions.limit > 0 ? listOptions.limit : 0;
+      const limit = clampLimit(listOptions.limit);
       if (limit === 0) return [];
       // ObjectIds grow with insertion time, so `_id` descending is newest first.
       const rows = await guard('list dead letters', () => deadLetters.find({}).sort({ _id: -1 }).limit(limit).toArray());

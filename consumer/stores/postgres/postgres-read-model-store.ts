@@ -8,13 +8,16 @@ import { isJsonObject, type JsonObject, type JsonPrimitive } from '../../../even
 import type { ApplyOutcome, DeadLetter, FieldFilter, ReadModelStore, StoredDocument } from '../read-model-store.js';
 import {
   assertSafeFilter,
+  clampLimit,
   filterAlternatives,
+  type IndexedEvent,
   isReadModelCollectionName,
   isStorableKey,
+  outcomesInOrder,
   skippedOutcome,
   splitIntoRounds,
   storableText,
-  type IndexedEvent,
+  visibleDocument,
 } from '../read-model-rules.js';
 import { defaultReadModelSchema, quoteSchemaName, readModelSchemaStatements } from './read-model-schema.js';
 
@@ -139,11 +142,7 @@ ORDER BY i.ord`;
           for (const round of rounds) await applyRound(tx, round, appliedAt, outcomes);
         });
       });
-      return events.map((event, i) => {
-        const outcome = outcomes[i];
-        if (outcome === undefined) throw new TweetbusError('store.invalid', `no outcome for event ${event.id}`);
-        return outcome;
-      });
+      return outcomesInOrder(events, outcomes);
     },
 
     async get(collection, key, getOptions = {}) {
@@ -154,7 +153,7 @@ ORDER BY i.ord`;
       const row = result.rows[0];
       if (row === undefined) return undefined;
       const doc = toStoredDocument(row);
-      return doc.deleted && getOptions.includeDeleted !== true ? undefined : doc;
+      return visibleDocument(doc, getOptions);
     },
 
     async find(collection, filter, findOptions) {
@@ -260,10 +259,6 @@ function filterSql(filter: FieldFilter, firstParam: number): { where: string; pa
     clauses.push(alternatives.length === 0 ? 'false' : `(${alternatives.join(' OR ')})`);
   }
   return { where: clauses.map((clause) => ` AND ${clause}`).join(''), params };
-}
-
-function clampLimit(limit: number): number {
-  return Number.isSafeInteger(limit) && limit > 0 ? limit : 0;
 }
 
 /** Wraps anything the database throws: the caller retries, the gate makes that harmless. */
