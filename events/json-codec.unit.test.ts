@@ -2,21 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { InboundMessage } from '../transports/transport.js';
 import type { DecodeResult } from './decoder.js';
 import { defaultDocumentLimits, type ChangeEvent } from './envelope.js';
+import { aChangeEvent } from './change-event.fixture.js';
 import { createJsonDecoder, encodeEventJson } from './json-codec.js';
 
 function anEvent(overrides: Partial<ChangeEvent> = {}): ChangeEvent {
-  return {
-    id: 'evt-1',
-    source: 'pg:dvx_orders',
-    type: 'orders.upserted',
-    collection: 'orders',
-    key: '8172',
-    version: 42n,
-    op: 'upsert',
-    data: { id: '8172', status: 'SHIPPED', site: 'example.com', customer: 'Smith & Sons <UK>' },
-    createdAt: '2026-01-02T03:04:05.678Z',
-    ...overrides,
-  };
+  return aChangeEvent({ type: 'orders.upserted', data: { id: '8172', status: 'SHIPPED', site: 'example.com', customer: 'Smith & Sons <UK>' }, ...overrides });
 }
 
 const message = (text: string): InboundMessage => ({ id: '0-1', text, receivedAt: new Date('2026-01-02T03:04:06.000Z') });

@@ -13,23 +13,13 @@ import {
   type EncodedPost,
 } from './post-codec.js';
 import { detectEntities, measurePostText } from './text.js';
+import { aChangeEvent } from './change-event.fixture.js';
 
 const hashtags = createHashtagMap(['orders', 'customers']);
 const options = { hashtags };
 
 function anEvent(overrides: Partial<ChangeEvent> = {}): ChangeEvent {
-  return {
-    id: '0f6c1a52-8d3e-4f0e-9a57-3b1f2c4d5e6f',
-    source: 'pg:dvx_orders',
-    type: 'orders.upserted',
-    collection: 'orders',
-    key: '8172',
-    version: 42n,
-    op: 'upsert',
-    data: { id: '8172', status: 'SHIPPED' },
-    createdAt: '2026-01-02T03:04:05.678Z',
-    ...overrides,
-  };
+  return aChangeEvent({ id: '0f6c1a52-8d3e-4f0e-9a57-3b1f2c4d5e6f', type: 'orders.upserted', data: { id: '8172', status: 'SHIPPED' }, ...overrides });
 }
 
 function aDelete(overrides: Partial<ChangeEvent> = {}): ChangeEvent {

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MessageDecoder } from '../events/decoder.js';
-import { defaultEventType, type ChangeEvent } from '../events/envelope.js';
+import type { ChangeEvent } from '../events/envelope.js';
 import type { CheckpointStore, EventPublisher, EventSource, InboundMessage } from './transport.js';
 import { createInMemoryCheckpointStore } from './in-memory/checkpoint-store.js';
+import { aChangeEvent } from '../events/change-event.fixture.js';
 
 /**
  * The EventPublisher/EventSource contract, run against every transport. A transport's test file calls
@@ -72,17 +73,15 @@ let sequence = 0;
 export function anEvent(collection: string, key: string, version: bigint, data: Record<string, string> = {}): ChangeEvent {
   sequence += 1;
   const id = `evt-${process.pid}-${Date.now()}-${sequence}`;
-  return {
+  return aChangeEvent({
     id,
     source: 'contract-test',
-    type: defaultEventType(collection, 'upsert'),
     collection,
     key,
     version,
-    op: 'upsert',
     data: { id: key, status: `v${version}`, ...data },
     createdAt: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, Number(version % 1000n))).toISOString(),
-  };
+  });
 }
 
 const ids = (events: readonly ChangeEvent[]): string[] => events.map((e) => e.id);

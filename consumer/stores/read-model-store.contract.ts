@@ -3,6 +3,7 @@ import { TweetbusError } from '../../common/errors.js';
 import type { ChangeEvent } from '../../events/envelope.js';
 import type { JsonObject } from '../../events/json.js';
 import type { ApplyOutcome, DeadLetter, ReadModelStore } from './read-model-store.js';
+import { aChangeEvent } from '../../events/change-event.fixture.js';
 
 /** A store under test and how to throw it away (drop its schema, close its client). */
 export interface ReadModelStoreFixture {
@@ -17,32 +18,28 @@ let sequence = 0;
 /** Test-data builder: an upsert of `data` (with `id` = key) in `orders` unless told otherwise. */
 export function anUpsert(key: string, version: bigint | number, data: JsonObject = {}, collection = 'orders'): ChangeEvent {
   sequence += 1;
-  return {
+  return aChangeEvent({
     id: `evt-${key}-${version}-${sequence}`,
     source: 'contract-test',
-    type: `${collection}.upserted`,
     collection,
     key,
     version: BigInt(version),
-    op: 'upsert',
     data: { id: key, ...data },
     createdAt: '2026-03-01T11:59:00.000Z',
-  };
+  });
 }
 
 export function aDelete(key: string, version: bigint | number, collection = 'orders'): ChangeEvent {
   sequence += 1;
-  return {
+  return aChangeEvent({
     id: `evt-${key}-${version}-del-${sequence}`,
     source: 'contract-test',
-    type: `${collection}.deleted`,
     collection,
     key,
     version: BigInt(version),
     op: 'delete',
-    data: null,
     createdAt: '2026-03-01T11:59:00.000Z',
-  };
+  });
 }
 
 export function aDeadLetter(messageId: string, overrides: Partial<DeadLetter> = {}): DeadLetter {

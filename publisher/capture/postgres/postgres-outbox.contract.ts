@@ -4,6 +4,7 @@ import type { ChangeEvent } from '../../../events/envelope.js';
 import type { OutboxReader, OutboxRow } from '../outbox.js';
 import { createPostgresOutbox, type PostgresOutbox } from './postgres-outbox.js';
 import { applyDemoOrdersSchema } from './schema.js';
+import { aChangeEvent } from '../../../events/change-event.fixture.js';
 
 /** A database with the outbox and demo orders schema applied, and how to throw it away. */
 export interface OutboxTestDatabase {
@@ -12,18 +13,7 @@ export interface OutboxTestDatabase {
 }
 
 export function orderEvent(overrides: Partial<ChangeEvent> = {}): ChangeEvent {
-  return {
-    id: 'evt-1',
-    source: 'test',
-    type: 'orders.upserted',
-    collection: 'orders',
-    key: '8172',
-    version: 1n,
-    op: 'upsert',
-    data: { id: '8172', status: 'SHIPPED' },
-    createdAt: '2024-05-01T10:00:00.000Z',
-    ...overrides,
-  };
+  return aChangeEvent({ source: 'test', type: 'orders.upserted', version: 1n, data: { id: '8172', status: 'SHIPPED' }, createdAt: '2024-05-01T10:00:00.000Z', ...overrides });
 }
 
 /**
