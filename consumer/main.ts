@@ -79,7 +79,7 @@ async function main(): Promise<void> {
         decode: createPostDecoder({ hashtags }),
         trust: openTrust(),
         logger,
-        sourceCheck: () => xSourceReady(source),
+        sourceCheck: () => source.check(),
       });
       logger.info(
         { url: built.consumer.url, store: config.store.kind, xApiUrl: redactUrl(transport.apiUrl), hashtags: hashtags.hashtags },
@@ -114,15 +114,6 @@ async function buildStore(config: ConsumerStoreConfig, logger: Logger, built: Bu
       return createMongoReadModelStore({ client }, { database: config.database });
     }
   }
-}
-
-/** Ready while the stream is connected; otherwise says what the source is doing. */
-function xSourceReady(source: XSource): Promise<void> {
-  const status = source.status();
-  if (status.connected) return Promise.resolve();
-  return Promise.reject(
-    new Error(`X source is ${status.state}${status.lastError === undefined ? '' : ` (last error: ${status.lastError})`}`),
-  );
 }
 
 main().catch((err: unknown) => {

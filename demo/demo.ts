@@ -172,10 +172,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       decode: options.decorateDecoder?.(postDecoder) ?? postDecoder,
       trust: openTrust(),
       logger,
-      sourceCheck: () => {
-        const status = source.status();
-        return status.connected ? Promise.resolve() : Promise.reject(new Error(`X source is ${status.state}`));
-      },
+      sourceCheck: () => source.check(),
     });
     closers.push(() => consumer.close());
 

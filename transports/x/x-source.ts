@@ -2,7 +2,7 @@ import type { TwitterApi } from 'twitter-api-v2';
 import { defaultExponentialBackoff, linearBackoff, sleep, type Backoff } from '../../common/backoff.js';
 import type { Logger } from '../../common/logger.js';
 import type { HashtagMap } from '../../events/post-codec.js';
-import type { CheckpointStore, EventSource, InboundMessage, MessageHandler } from '../transport.js';
+import type { CheckpointStore, EventSource, HealthCheck, InboundMessage, MessageHandler } from '../transport.js';
 import { postFields, searchPageSchema, toInboundMessage, type StreamMessage } from './payloads.js';
 import { compareIds, isPostId, maxId, snowflakeAt, snowflakeTimestampMs } from './snowflake.js';
 import { openFilteredStream, StreamHttpError, type StreamConnection, type StreamEnd } from './stream-reader.js';
@@ -76,7 +76,7 @@ export interface XSourceStatus {
  * `/readyz` while X is unreachable. Posts made meanwhile are found by the catch-up, which starts at
  * the checkpoint or, on a first start, at the start time.
  */
-export interface XSource extends EventSource {
+export interface XSource extends EventSource, HealthCheck {
   status(): XSourceStatus;
 }
 
@@ -362,6 +362,8 @@ export function createXSource(options: XSourceOptions): XSource {
     }
   }
 
+  const isConnected = (): boolean => state === 'streaming' || state === 'catchingUp';
+
   return {
     async start(handler) {
       if (started) throw new Error('this X source was already started');
@@ -384,13 +386,18 @@ export function createXSource(options: XSourceOptions): XSource {
     status() {
       return {
         state,
-        connected: state === 'streaming' || state === 'catchingUp',
+        connected: isConnected(),
         checkpoint,
         queued: queue.length,
         reconnects,
         lastError,
         lastMessageAt,
       };
+    },
+    /** Ready while the stream is connected; otherwise the error says what the source is doing. */
+    check() {
+      if (isConnected()) return Promise.resolve();
+      return Promise.reject(new Error(`X source is ${state}${lastError === undefined ? '' : ` (last error: ${lastError})`}`));
     },
     close() {
       closePromise ??= (async () => {

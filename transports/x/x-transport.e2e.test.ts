@@ -106,6 +106,17 @@ describe('X transport under the emulator faults', () => {
     await emulator.close();
   });
 
+  it('reports ready only while connected, and says why when not', async () => {
+    const s = sourceFor(emulator, createInMemoryCheckpointStore());
+    source = s;
+    await expect(s.check()).rejects.toThrow(/X source is idle/);
+    await s.start(() => Promise.resolve());
+    await waitFor('the stream', () => s.status().connected);
+    await expect(s.check()).resolves.toBeUndefined();
+    await s.close();
+    await expect(s.check()).rejects.toThrow(/X source is closed/);
+  });
+
   it('keeps receiving after the stream sockets are dropped', async () => {
     await startConsumer();
     const before = anEvent('orders', 'd1', 1n);
