@@ -50,6 +50,10 @@ function documentWhere(id: string, accept: (doc: ApiDocument) => boolean, where?
   };
 }
 
+async function consumerStats(): Promise<{ skipped: number; deadLettered: number }> {
+  return (await (await fetch(`${demo.urls.consumer}/api/_stats`)).json()) as { skipped: number; deadLettered: number };
+}
+
 async function send(method: string, url: string, body?: unknown): Promise<Response> {
   return fetch(url, {
     method,
@@ -142,6 +146,43 @@ describe('the offline demo', () => {
     expect(problem.detail).toMatch(/source|key|version/);
     const { rows } = await demo.writeDb.query(`SELECT count(*)::int AS n FROM tweetbus_outbox WHERE id = 'bad-1'`);
     expect(rows[0]).toEqual({ n: 0 });
+  });
+
+  it('a deleted order leaves the query API, and a late re-post of an older version does not bring it back', async () => {
+    const orderUrl = `${demo.urls.writeApp}/orders/e2e-del`;
+    expect((await send('POST', `${demo.urls.writeApp}/orders`, { id: 'e2e-del', status: 'NEW', customer_name: 'Ada' })).status).toBe(201);
+    await eventually(documentWhere('e2e-del', (d) => d.data.status === 'NEW'), 'the inserted order');
+    expect((await send('PUT', orderUrl, { status: 'PAID', customer_name: 'Ada' })).status).toBe(200);
+    const paid = await eventually(documentWhere('e2e-del', (d) => d.data.status === 'PAID'), 'the updated order');
+
+    expect((await send('DELETE', orderUrl)).status).toBe(204);
+    await eventually(async () => ((await readDocument('e2e-del')) === undefined ? true : undefined), 'the delete to reach the query API');
+    const list = (await (await fetch(`${demo.urls.consumer}/api/orders?limit=500`)).json()) as { items: ApiDocument[] };
+    expect(list.items.map((d) => d.id)).not.toContain('e2e-del');
+    const { rows } = await demo.writeDb.query(`SELECT op FROM tweetbus_outbox WHERE aggregateid = 'e2e-del' ORDER BY seq`);
+    expect(rows.map((r) => r.op)).toEqual(['upsert', 'upsert', 'delete']);
+    expect(demo.emulator.recentPosts(50).some((p) => p.text.startsWith('#orders {"id":"e2e-del","_op":"d",'))).toBe(true);
+    const tombstone = await demo.store.get('orders', 'e2e-del', { includeDeleted: true });
+    expect(tombstone).toMatchObject({ deleted: true, data: null });
+    expect(tombstone?.version).toBeGreaterThan(BigInt(paid.version));
+    const state = (await (await fetch(`${demo.urls.writeApp}/demo/state`)).json()) as { documents: { id: string; deleted: boolean }[] };
+    expect(state.documents).toContainEqual(expect.objectContaining({ id: 'e2e-del', deleted: true }));
+
+    // The update's post again, as a late redelivery would bring it: same version, its own event id.
+    const statsBefore = await consumerStats();
+    const late = await demo.emulator.handPost(
+      'speaker',
+      `#orders {"id":"e2e-del","status":"PAID","customer_name":"Ada","_e":"e2e-del-late","_v":${paid.version},"_s":"dvx_orders"}`,
+    );
+    await eventually(async () => {
+      const checkpoint = await demo.store.load('demo-consumer');
+      return checkpoint !== undefined && BigInt(checkpoint) >= BigInt(late.id) ? true : undefined;
+    }, 'the consumer to handle the late post');
+    const statsAfter = await consumerStats();
+    expect(statsAfter.skipped).toBeGreaterThan(statsBefore.skipped);
+    expect(statsAfter.deadLettered).toBe(statsBefore.deadLettered);
+    expect(await readDocument('e2e-del')).toBeUndefined();
+    expect(await demo.store.get('orders', 'e2e-del', { includeDeleted: true })).toEqual(tombstone);
   });
 
   it('a consumer stopped while posts are made catches up after it restarts', async () => {

@@ -12,7 +12,7 @@ import type { MessageDecoder } from '../events/decoder.js';
 import { createHashtagMap, createPostDecoder } from '../events/post-codec.js';
 import { startConsumer, type ConsumerService } from '../consumer/service.js';
 import { createEmbeddedReadModelStore } from '../consumer/stores/embedded/embedded-read-model-store.js';
-import type { ReadModelStore } from '../consumer/stores/read-model-store.js';
+import type { ReadModelStore, StoredDocument } from '../consumer/stores/read-model-store.js';
 import { openTrust } from '../consumer/trust.js';
 import { createPostgresOutbox } from '../publisher/capture/postgres/postgres-outbox.js';
 import { createPgliteOutboxListener } from '../publisher/capture/postgres/outbox-listener.js';
@@ -230,9 +230,10 @@ async function startWriteSide(options: WriteSideOptions): Promise<{ server: Serv
   });
 
   app.get('/demo/state', async (_req, res) => {
-    const [orders, documents, deadLetters, pending] = await Promise.all([
+    const [orders, documents, tombstones, deadLetters, pending] = await Promise.all([
       listOrders(writeDb, 15),
       store.find('orders', {}, { limit: 500 }),
+      recentTombstones(writeDb, store, 15),
       store.listDeadLetters({ limit: 5 }),
       writeDb.query('SELECT count(*)::int AS n FROM tweetbus_outbox WHERE published_at IS NULL AND failed_at IS NULL'),
     ]);
@@ -240,10 +241,10 @@ async function startWriteSide(options: WriteSideOptions): Promise<{ server: Serv
     res.json({
       orders,
       posts: emulator.recentPosts(15),
-      documents: [...documents]
+      documents: [...documents, ...tombstones]
         .sort((a, b) => b.appliedAt.localeCompare(a.appliedAt))
         .slice(0, 15)
-        .map((d) => ({ id: d.key, version: d.version.toString(), data: d.data, source: d.source, appliedAt: d.appliedAt })),
+        .map((d) => ({ id: d.key, version: d.version.toString(), deleted: d.deleted, data: d.data, source: d.source, appliedAt: d.appliedAt })),
       deadLetters,
       outbox: { pending: z.object({ n: z.number() }).parse(pending.rows[0]).n },
       relay: relay.rateLimitedUntil === undefined ? relay.state : `waiting for the X quota until ${relay.rateLimitedUntil}`,
@@ -270,6 +271,23 @@ async function startWriteSide(options: WriteSideOptions): Promise<{ server: Serv
   const server = createServer(app);
   const port = await listen(server, options.config.ports.writeApp, options.config.host);
   return { server, url: publicUrl(options.config, port, '') };
+}
+
+const outboxKeySchema = z.object({ key: z.string() });
+
+/**
+ * The read model's tombstones for the orders the write side deleted most recently, so the page can show
+ * a delete arriving. Queries hide tombstones, so the keys come from the outbox's delete rows and each is
+ * read with `includeDeleted`; a key inserted again since is live, and already among the documents.
+ */
+async function recentTombstones(writeDb: SqlDatabase, store: ReadModelStore, limit: number): Promise<StoredDocument[]> {
+  const { rows } = await writeDb.query(
+    `SELECT aggregateid AS key FROM tweetbus_outbox WHERE aggregatetype = 'orders' AND op = 'delete'
+      GROUP BY aggregateid ORDER BY max(seq) DESC LIMIT $1`,
+    [limit],
+  );
+  const stored = await Promise.all(rows.map((row) => store.get('orders', outboxKeySchema.parse(row).key, { includeDeleted: true })));
+  return stored.filter((doc): doc is StoredDocument => doc?.deleted === true);
 }
 
 function publicUrl(config: DemoConfig, port: number, path: string): string {

@@ -32,13 +32,16 @@ export function renderDemoPage(model: { readonly hashtag: string; readonly links
   input, select, button { font: inherit; padding: .3rem .5rem; border-radius: 8px; border: 1px solid #cfd9de; }
   button { background: #1d9bf0; color: #fff; border: 0; cursor: pointer; }
   .dead { color: #b42318; }
+  .item button.del { float: right; margin-left: .5rem; padding: .1rem .45rem; font-size: .75rem; background: #f4212e; }
+  .item button.del:disabled { background: #cfd9de; cursor: default; }
+  .gone .mono { text-decoration: line-through; color: #536471; }
   .arrow { text-align: center; color: #536471; }
   #status { color: #536471; font-size: .8rem; }
 </style>
 </head>
 <body>
 <h1>tweetbus — CQRS you can watch happen</h1>
-<p class="sub">A row is written (1), its trigger's outbox row is posted to X as <b>#${escapeAttr(model.hashtag)}</b> (2), and the consumer applies the post to the read model (3). ${links}</p>
+<p class="sub">A row is written (1), its trigger's outbox row is posted to X as <b>#${escapeAttr(model.hashtag)}</b> (2), and the consumer applies the post to the read model (3). A deleted row leaves a struck-out tombstone there, which queries no longer see. ${links}</p>
 
 <form id="order-form">
   <b>Write an order:</b>
@@ -63,27 +66,61 @@ export function renderDemoPage(model: { readonly hashtag: string; readonly links
 <script>
 const seen = new Set();
 function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; }
+// A key names its content, so an unchanged list is left alone and a changed one reuses the nodes it
+// keeps: a click on a row's button is not lost to the refresh replacing the button under the pointer.
 function fill(id, items, render) {
   const box = document.getElementById(id);
-  box.replaceChildren(...items.map((item) => {
+  const old = new Map([...box.children].map((node) => [node.dataset.key, node]));
+  const nodes = items.map((item) => {
     const node = render(item);
+    return old.get(node.dataset.key) ?? node;
+  });
+  if (nodes.length === old.size && nodes.every((node, i) => box.children[i] === node)) return;
+  for (const node of nodes) {
     const mark = id + ':' + node.dataset.key;
-    if (!seen.has(mark)) { seen.add(mark); node.classList.add('new'); }
-    return node;
-  }));
+    if (!seen.has(mark)) { seen.add(mark); node.classList.add('new'); node.addEventListener('animationend', () => node.classList.remove('new'), { once: true }); }
+  }
+  box.replaceChildren(...nodes);
 }
-function item(key, main, meta) {
+function item(key, main, meta, action) {
   const d = el('div', 'item'); d.dataset.key = key;
+  if (action) d.append(action);
   d.append(el('div', 'mono', main), el('div', 'meta', meta));
   return d;
+}
+function deleteButton(id) {
+  const b = el('button', 'del', 'Delete');
+  b.type = 'button';
+  b.title = 'DELETE /orders/' + id;
+  b.addEventListener('click', async () => {
+    b.disabled = true;
+    b.textContent = 'deleting…';
+    let ok = false;
+    try {
+      const res = await fetch('/orders/' + encodeURIComponent(id), { method: 'DELETE' });
+      ok = res.ok;
+      if (!ok) alert((await res.json()).detail);
+    } catch (err) {
+      alert('cannot reach the demo: ' + err);
+    }
+    if (!ok) { b.disabled = false; b.textContent = 'Delete'; }
+    refresh();
+  });
+  return b;
+}
+function documentItem(d) {
+  if (!d.deleted) return item(d.id + ':' + d.version, d.id + ' · ' + JSON.stringify(d.data), 'version ' + d.version + ' · from ' + d.source);
+  const node = item(d.id + ':' + d.version, d.id, 'deleted: tombstone at version ' + d.version + ', hidden from queries · from ' + d.source);
+  node.classList.add('gone');
+  return node;
 }
 async function refresh() {
   try {
     const res = await fetch('/demo/state');
     const s = await res.json();
-    fill('orders', s.orders, (o) => item(o.id + o.last_updated_timestamp, o.id + ' · ' + o.status + ' · ' + (o.customer_name ?? '') + ' → ' + (o.shipping_destination ?? ''), 'updated ' + o.last_updated_timestamp));
+    fill('orders', s.orders, (o) => item(JSON.stringify(o), o.id + ' · ' + o.status + ' · ' + (o.customer_name ?? '') + ' → ' + (o.shipping_destination ?? ''), 'updated ' + o.last_updated_timestamp, deleteButton(o.id)));
     fill('posts', s.posts, (p) => item(p.id, p.text, '@' + p.username + ' · post ' + p.id));
-    fill('documents', s.documents, (d) => item(d.id + ':' + d.version, d.id + ' · ' + JSON.stringify(d.data), 'version ' + d.version + ' · from ' + d.source));
+    fill('documents', s.documents, documentItem);
     fill('dead', s.deadLetters, (l) => item(l.messageId, l.text, l.reason));
     document.getElementById('status').textContent = 'outbox: ' + s.outbox.pending + ' waiting · relay: ' + s.relay + ' · updated ' + new Date().toLocaleTimeString();
   } catch (err) {

@@ -118,6 +118,17 @@ export function createWriteApp(options: WriteAppOptions): express.Express {
     res.json(orderRowSchema.parse(row));
   });
 
+  // The capture trigger writes the delete into the outbox; the consumer turns it into a tombstone.
+  app.delete('/orders/:id', async (req, res) => {
+    const { rows } = await db.query('DELETE FROM dvx_orders WHERE id = $1 RETURNING id', [req.params.id]);
+    if (rows.length === 0) {
+      problem(res, 404, 'Not Found', `order ${req.params.id} does not exist`);
+      return;
+    }
+    log.info({ orderId: req.params.id }, 'order deleted');
+    res.status(204).end();
+  });
+
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) {
       next(err);

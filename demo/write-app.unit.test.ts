@@ -72,6 +72,56 @@ describe('the write-side app', () => {
     expect((await json('PUT', '/orders/nope', { status: 'SHIPPED' })).status).toBe(404);
   });
 
+  it('deletes an order with 204, and the trigger records an op=delete row with a higher version', async () => {
+    await json('POST', '/orders', { id: 'w5', status: 'NEW' });
+    const res = await fetch(`${base}/orders/w5`, { method: 'DELETE' });
+    expect(res.status).toBe(204);
+    expect(await res.text()).toBe('');
+    expect((await fetch(`${base}/orders/w5`)).status).toBe(404);
+    const rows = await outboxFor('w5');
+    expect(rows.map((r) => r.op)).toEqual(['upsert', 'delete']);
+    expect(BigInt(String(rows[1]?.version))).toBeGreaterThan(BigInt(String(rows[0]?.version)));
+  });
+
+  it('answers a delete of a missing order with a 404 problem and records nothing', async () => {
+    const res = await fetch(`${base}/orders/never-was`, { method: 'DELETE' });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(((await res.json()) as { detail: string }).detail).toContain('never-was');
+    expect(await outboxFor('never-was')).toHaveLength(0);
+  });
+
+  it('answers a second delete of the same order with 404 and records no second delete', async () => {
+    await json('POST', '/orders', { id: 'w6', status: 'NEW' });
+    expect((await fetch(`${base}/orders/w6`, { method: 'DELETE' })).status).toBe(204);
+    expect((await fetch(`${base}/orders/w6`, { method: 'DELETE' })).status).toBe(404);
+    expect((await outboxFor('w6')).map((r) => r.op)).toEqual(['upsert', 'delete']);
+  });
+
+  it('answers a delete with 503 problem when the write database fails', async () => {
+    const failing: SqlDatabase = {
+      query: () => Promise.reject(new Error('connection refused')),
+      exec: () => Promise.reject(new Error('connection refused')),
+      transaction: () => Promise.reject(new Error('connection refused')),
+      close: () => Promise.resolve(),
+    };
+    const app = createWriteApp({ db: failing, logger: createLogger({ level: 'silent' }), newId: () => 'unused' });
+    const down = await new Promise<Server>((resolve) => {
+      const s: Server = app.listen(0, '127.0.0.1', () => {
+        resolve(s);
+      });
+    });
+    try {
+      const address = down.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      const res = await fetch(`http://127.0.0.1:${port}/orders/w1`, { method: 'DELETE' });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+    } finally {
+      await new Promise((resolve) => down.close(resolve));
+    }
+  });
+
   it('answers invalid input with a 400 problem that names the field and writes nothing', async () => {
     const res = await json('POST', '/orders', { id: 'w4', status: '', colour: 'red' });
     expect(res.status).toBe(400);
