@@ -1,7 +1,6 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { EventTooLargeError, TransportError } from '../common/errors.js';
-import { createLogger } from '../common/logger.js';
+import { logSink } from '../common/log-sink.fixture.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import type { EventPublisher } from '../transports/transport.js';
 import type { FailedOutboxRow, OutboxReader, OutboxRow } from './capture/outbox.js';
@@ -80,19 +79,6 @@ function scriptedPublisher(...script: Step[]) {
     close: () => Promise.resolve(),
   };
   return { publisher, acknowledged, attempts };
-}
-
-function logSink() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-      }
-      done();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', destination }), lines };
 }
 
 /** A poll wait that never times out by itself: only a wake-up or stop() ends it. */

@@ -1,25 +1,13 @@
-import { Writable } from 'node:stream';
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isTransportError, TransportError } from '../../common/errors.js';
-import { createLogger } from '../../common/logger.js';
+import { logSink } from '../../common/log-sink.fixture.js';
 import { createHashtagMap } from '../../events/post-codec.js';
 import { anEvent } from '../transport.contract.js';
 import { createXPublisher } from './x-publisher.js';
 
 const api = 'https://x.test';
 const credentials = { appKey: 'test-app-key', appSecret: 'test-app-secret', accessToken: 'test-access-token', accessSecret: 'test-access-secret' };
-
-function logSink(): { lines: string[]; logger: ReturnType<typeof createLogger> } {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(chunk.toString('utf8'));
-      callback();
-    },
-  });
-  return { lines, logger: createLogger({ level: 'debug', destination }) };
-}
 
 function publisherWith(logger = logSink().logger) {
   return createXPublisher({ apiUrl: api, credentials, hashtags: createHashtagMap(['orders', 'customers']), logger, retryBackoff: () => 1 });
@@ -119,10 +107,10 @@ describe('X publisher', () => {
       .post('/2/tweets')
       .reply(403, { detail: 'You are not allowed to create a Tweet with duplicate content.', type: 'about:blank', title: 'Forbidden', status: 403 });
     await publisherWith(sink.logger).publish([anEvent('orders', 'o1', 1n)]);
-    const warning = sink.lines.map((l) => JSON.parse(l) as { level: number; msg: string }).find((l) => /duplicate/.test(l.msg));
+    const warning = sink.lines.find((l) => /duplicate/.test(l.msg ?? ''));
     expect(warning?.level).toBe(40);
-    expect(sink.lines.join('\n')).not.toContain('test-access-secret');
-    expect(sink.lines.join('\n')).not.toContain('test-access-token');
+    expect(sink.raw.join('')).not.toContain('test-access-secret');
+    expect(sink.raw.join('')).not.toContain('test-access-token');
   });
 
   it('401 is an auth error that tells the operator which credentials to check', async () => {

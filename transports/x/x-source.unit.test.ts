@@ -1,6 +1,7 @@
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { logSink } from '../../common/log-sink.fixture.js';
 import { createLogger } from '../../common/logger.js';
 import { createHashtagMap } from '../../events/post-codec.js';
 import { createInMemoryCheckpointStore } from '../in-memory/checkpoint-store.js';
@@ -15,19 +16,6 @@ const bearerToken = 'test-bearer-token';
 const hashtags = createHashtagMap(['orders', 'customers']);
 const rule = streamRuleFor(hashtags.hashtags);
 const fast = { network: () => 5, http: () => 5, rateLimit: () => 5 };
-
-function logSink() {
-  const lines: { level: number; msg: string; [key: string]: unknown }[] = [];
-  const raw: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      raw.push(chunk.toString('utf8'));
-      lines.push(JSON.parse(chunk.toString('utf8')) as { level: number; msg: string });
-      callback();
-    },
-  });
-  return { lines, raw, logger: createLogger({ level: 'debug', destination }) };
-}
 
 let nextId = BigInt(snowflakeAt(Date.now()));
 function postId(): string {
@@ -160,7 +148,7 @@ describe('X source (nock)', () => {
     second.write(streamLine(postId(), '#orders {"id":"b"}'));
     await waitFor('the post after the reconnect', () => received.length === 2);
     expect(source?.status().reconnects).toBeGreaterThanOrEqual(1);
-    expect(sink.lines.some((l) => l.level === 40 && /heartbeat/.test(l.msg))).toBe(true);
+    expect(sink.lines.some((l) => l.level === 40 && /heartbeat/.test(l.msg ?? ''))).toBe(true);
   });
 
   it('an operational disconnect inside the stream makes the source reconnect', async () => {
