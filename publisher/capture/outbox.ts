@@ -10,8 +10,10 @@ export interface OutboxRow {
 /**
  * Reads captured changes for the relay.
  *
- * - **Order.** Rows come in commit order: by transaction, then by `seq`. A row whose transaction has not
- *   committed, or committed after a row already returned, is never skipped (DESIGN.md, rule 5).
+ * - **Order.** Each key's rows come in version order, and no committed row is ever skipped, however
+ *   late its transaction commits (DESIGN.md, rule 5). How depends on the database: PostgreSQL reads
+ *   rows of transactions below the snapshot's xmin, by seq, with one active relay (a `Leadership`); Oracle claims rows one by one, and only a key's oldest unpublished row, so several
+ *   relays share the outbox. Across keys there is no order.
  * - **At least once.** A row stays unpublished until `markPublished`, so rows read but not marked are
  *   read again after a crash.
  * - **Errors.** A throw means the database could not be reached; retry with backoff.
@@ -41,4 +43,17 @@ export interface FailedOutboxRow {
  */
 export interface OutboxWriter {
   append(events: readonly ChangeEvent[]): Promise<void>;
+}
+
+/**
+ * Deletes published rows so the outbox does not grow forever. Never touches unpublished or failed
+ * rows: an unpublished row is work still to do, and a failed one waits for an operator.
+ */
+export interface OutboxRetention {
+  /**
+   * Deletes at most `limit` rows whose `published_at` is before `before`, oldest first, in one short transaction,
+   * and resolves with how many it deleted. The caller repeats while a full batch came back, so no
+   * single statement holds many row locks or much undo.
+   */
+  deletePublished(before: Date, limit: number): Promise<number>;
 }

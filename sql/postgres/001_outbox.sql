@@ -2,8 +2,9 @@
 --
 -- A row trigger writes each change into tweetbus_outbox in the same transaction as the change
 -- (DESIGN.md, rule 1): rolled-back work never reaches the outbox, and nothing is visible to the
--- relay before its commit. The relay reads unpublished rows below the snapshot's xmin, ordered by
--- (tx_id, seq), so a transaction that commits late is never skipped (rule 5).
+-- relay before its commit. The relay reads unpublished rows of transactions below the snapshot's
+-- xmin, marks each row it published, and reads in seq order, so a transaction that commits late is
+-- never skipped (rule 5) and each key's changes go out in version order.
 --
 -- Idempotent: safe to run on every start. Objects are created in the first schema of search_path.
 
@@ -44,15 +45,22 @@ CREATE TABLE IF NOT EXISTS tweetbus_outbox (
   failed_reason  text
 );
 
--- The relay's only query: unpublished, not failed rows in (tx_id, seq) order.
-CREATE INDEX IF NOT EXISTS tweetbus_outbox_unpublished
-  ON tweetbus_outbox (tx_id, seq)
+-- The relay's only query: unpublished, not failed rows in seq order (tx_id is filtered, not sorted
+-- on: see PostgresOutbox.readBatch). Replaces the (tx_id, seq) index of earlier versions.
+DROP INDEX IF EXISTS tweetbus_outbox_unpublished;
+CREATE INDEX IF NOT EXISTS tweetbus_outbox_unpublished_seq
+  ON tweetbus_outbox (seq) INCLUDE (tx_id)
   WHERE published_at IS NULL AND failed_at IS NULL;
 
 -- Operators look for dead letters.
 CREATE INDEX IF NOT EXISTS tweetbus_outbox_failed
   ON tweetbus_outbox (failed_at)
   WHERE failed_at IS NOT NULL;
+
+-- Retention deletes published rows oldest first, a small batch at a time (OutboxRetention).
+CREATE INDEX IF NOT EXISTS tweetbus_outbox_published
+  ON tweetbus_outbox (published_at)
+  WHERE published_at IS NOT NULL;
 
 -- Generic capture trigger:
 --   CREATE TRIGGER … AFTER INSERT OR UPDATE OR DELETE ON <table>

@@ -1,40 +1,18 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import type { PoolClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sqlFromPgPool, type SqlDatabase } from '../../../common/sql.js';
+import { openPgSchema, pgTestDatabaseUrl, type PgTestSchema } from '../../../common/pg-test-schema.js';
+import { readUntil } from '../outbox.contract.js';
 import { createPgOutboxListener } from './outbox-listener.js';
-import { describePostgresOutboxContract, readUntil } from './postgres-outbox.contract.js';
+import { describePostgresOutboxContract } from './postgres-outbox.contract.js';
 import { createPostgresOutbox, type PostgresOutbox } from './postgres-outbox.js';
 import { applyDemoOrdersSchema } from './schema.js';
 
-const databaseUrl = 'postgres://postgres@127.0.0.1:5432/test';
-
-/** A uniquely named schema, and a pool whose connections all use it. */
-async function openSchema(): Promise<{ pool: pg.Pool; db: SqlDatabase; dispose(): Promise<void> }> {
-  const schema = `outbox_it_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: databaseUrl });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  await admin.end();
-  const pool = new pg.Pool({ connectionString: databaseUrl, options: `-c search_path=${schema}`, max: 5 });
-  const db = sqlFromPgPool(pool, { owned: true });
-  return {
-    pool,
-    db,
-    async dispose() {
-      await db.close();
-      const cleanup = new pg.Client({ connectionString: databaseUrl });
-      await cleanup.connect();
-      await cleanup.query(`DROP SCHEMA ${schema} CASCADE`);
-      await cleanup.end();
-    },
-  };
-}
+const openSchema = (): Promise<PgTestSchema> => openPgSchema(pgTestDatabaseUrl, { prefix: 'outbox_it' });
 
 describePostgresOutboxContract('PostgreSQL', openSchema);
 
 describe('PostgreSQL outbox with concurrent transactions', () => {
-  let database: Awaited<ReturnType<typeof openSchema>>;
+  let database: PgTestSchema;
   let outbox: PostgresOutbox;
 
   beforeAll(async () => {
@@ -47,14 +25,14 @@ describe('PostgreSQL outbox with concurrent transactions', () => {
     await database.dispose();
   });
 
-  async function begin(): Promise<pg.PoolClient> {
+  async function begin(): Promise<PoolClient> {
     const client = await database.pool.connect();
     await client.query('BEGIN');
     return client;
   }
 
   /** Rolls back whatever a failed test left open (a no-op after COMMIT), then returns the connection. */
-  async function end(client: pg.PoolClient): Promise<void> {
+  async function end(client: PoolClient): Promise<void> {
     await client.query('ROLLBACK').catch(() => undefined);
     client.release();
   }
@@ -86,18 +64,19 @@ describe('PostgreSQL outbox with concurrent transactions', () => {
     expect(await outbox.readBatch(100)).toEqual([]);
   });
 
-  it('orders by transaction first, so a lower seq in a later transaction comes after, and both are read', async () => {
+  it('reads each key in version order, even when the later version is in the older transaction', async () => {
     const a = await begin();
     const b = await begin();
     try {
-      // B takes its transaction id first (any write assigns one), so tx_id(B) < tx_id(A),
-      // but A inserts into the outbox first and gets the lower seq.
+      // B takes its transaction id first (tx_id(B) < tx_id(A)). A inserts the key and commits; B then
+      // updates it (read committed: it sees A's row), so B's change gets the higher seq and version.
+      // Reading by (tx_id, seq) would put B's update before A's insert of the same key.
       await b.query(`SELECT pg_current_xact_id()`);
-      await a.query(`INSERT INTO dvx_orders (id, status) VALUES ('tx-later', 'NEW')`);
-      await b.query(`INSERT INTO dvx_orders (id, status) VALUES ('tx-earlier', 'NEW')`);
+      await a.query(`INSERT INTO dvx_orders (id, status) VALUES ('contended', 'NEW')`);
       await a.query('COMMIT');
+      await b.query(`UPDATE dvx_orders SET status = 'PAID' WHERE id = 'contended'`);
 
-      expect((await outbox.readBatch(100)).map((r) => r.event.key)).not.toContain('tx-later');
+      expect((await outbox.readBatch(100)).map((r) => r.event.key)).not.toContain('contended');
 
       await b.query('COMMIT');
     } finally {
@@ -106,8 +85,11 @@ describe('PostgreSQL outbox with concurrent transactions', () => {
     }
 
     const rows = await readUntil(outbox, 2, 100);
-    expect(rows.map((r) => r.event.key)).toEqual(['tx-earlier', 'tx-later']);
-    expect(rows[0] && rows[1] && rows[0].seq > rows[1].seq).toBe(true);
+    expect(rows.map((r) => [r.event.key, r.event.data?.status])).toEqual([
+      ['contended', 'NEW'],
+      ['contended', 'PAID'],
+    ]);
+    expect(rows[0] && rows[1] && rows[0].event.version < rows[1].event.version).toBe(true);
     await outbox.markPublished(rows);
   });
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { SqlDatabase } from '../../../common/sql.js';
 import { defaultDocumentLimits, parseChangeEvent, type ChangeEvent, type DocumentLimits } from '../../../events/envelope.js';
 import type { HealthCheck } from '../../../transports/transport.js';
-import type { FailedOutboxRow, OutboxReader, OutboxRow, OutboxWriter } from '../outbox.js';
+import type { FailedOutboxRow, OutboxReader, OutboxRetention, OutboxRow, OutboxWriter } from '../outbox.js';
 
 export interface PostgresOutboxOptions {
   /** The database holding `tweetbus_outbox` (see `applyOutboxSchema`). Not closed by the outbox. */
@@ -24,8 +24,11 @@ export interface PostgresOutboxOptions {
  * A row that cannot be read as a valid change event (a bad payload, an invalid collection name) is
  * dead-lettered by `readBatch` itself: it is logged, marked failed with the reason, and skipped, so it
  * never blocks the rows behind it and never comes back by itself.
+ *
+ * Retention (`deletePublished`) skips rows another session has locked, so several instances may run
+ * it at once without waiting on each other.
  */
-export interface PostgresOutbox extends OutboxReader, OutboxWriter, HealthCheck {
+export interface PostgresOutbox extends OutboxReader, OutboxWriter, OutboxRetention, HealthCheck {
   /** Releases nothing: the database was given, so its owner closes it. Harmless to call twice. */
   close(): Promise<void>;
 }
@@ -101,17 +104,27 @@ export function createPostgresOutbox(options: PostgresOutboxOptions): PostgresOu
 
   return {
     async readBatch(limit) {
-      // Only rows of transactions below the snapshot's xmin: every transaction that could still add a
-      // row ordered before them has ended, so reading in (tx_id, seq) order never skips a late commit.
-      const result = await db.query(
-        `SELECT ${selectColumns}
-           FROM tweetbus_outbox
-          WHERE published_at IS NULL AND failed_at IS NULL
-            AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-          ORDER BY tx_id, seq
-          LIMIT $1`,
-        [limit],
-      );
+      // Only rows of transactions below the snapshot's xmin: a transaction still running may yet commit
+      // rows, and per-row marks (not a high-water mark) mean a row that commits late is read later,
+      // never skipped. Order by seq, not (tx_id, seq): two changes of one key are serialized by its
+      // row lock, so the later one always has the higher seq and version, whichever transaction took
+      // its id first; (tx_id, seq) would publish such a key's versions out of order.
+      // The walk must be the partial index in seq order, stopping at `limit`. A bitmap scan visits every
+      // index entry, and published rows stay in the index until a vacuum, so on a table whose
+      // statistics are stale (never analyzed, or autovacuum off) the planner's bitmap plan reads the
+      // whole backlog for every batch. Only this transaction's planner is told so.
+      const result = await db.transaction(async (tx) => {
+        await tx.query(`SET LOCAL enable_bitmapscan = off`);
+        return tx.query(
+          `SELECT ${selectColumns}
+             FROM tweetbus_outbox
+            WHERE published_at IS NULL AND failed_at IS NULL
+              AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+            ORDER BY tweetbus_outbox.seq -- the column, not the text alias of the select list
+            LIMIT $1`,
+          [limit],
+        );
+      });
       const rows: OutboxRow[] = [];
       const unreadable: { id: string; seq: bigint; reason: string }[] = [];
       for (const raw of result.rows) {
@@ -162,6 +175,24 @@ export function createPostgresOutbox(options: PostgresOutboxOptions): PostgresOu
           );
         }
       });
+    },
+
+    async deletePublished(before, limit) {
+      // `= ANY(ARRAY(…))` rather than `IN (…)`: the planner turns IN into a semi-join that scans the
+      // whole table, while an array is looked up through the primary key. The subquery walks
+      // tweetbus_outbox_published oldest first and stops after `limit` entries. By id rather than ctid,
+      // because a ctid can go stale under a concurrent update; an id cannot.
+      const result = await db.query(
+        `DELETE FROM tweetbus_outbox
+          WHERE id = ANY(ARRAY(
+            SELECT id FROM tweetbus_outbox
+             WHERE published_at < $1::timestamptz AND failed_at IS NULL
+             ORDER BY published_at
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED))`,
+        [before.toISOString(), limit],
+      );
+      return result.rowCount;
     },
 
     async check() {

@@ -26,9 +26,16 @@ export function locateSqlDir(fromUrl: string | URL = import.meta.url): string {
   throw new Error(`No ${marker} found in ${start} or any directory above it`);
 }
 
+/**
+ * Taken first in each script's implicit transaction (one `exec` runs as one), so instances that start
+ * at once apply the scripts one after another: concurrent `CREATE … IF NOT EXISTS` of one object
+ * otherwise fails in all but one of them with a unique violation in the catalog.
+ */
+const schemaLockSql = `SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.tweetbus_schema', 0));\n`;
+
 async function applyFiles(db: SqlDatabase, files: readonly string[], sqlDir: string): Promise<void> {
   for (const file of files) {
-    await db.exec(await readFile(join(sqlDir, file), 'utf8'));
+    await db.exec(schemaLockSql + (await readFile(join(sqlDir, file), 'utf8')));
   }
 }
 
