@@ -1,0 +1,143 @@
+-- tweetbus outbox for Oracle Database 19c or later. Run as the schema owner, the user whose tables
+-- are captured (see README.md):   SQL> @001_outbox.sql
+--
+-- A row trigger (010_orders.sql) writes each change into tweetbus_outbox in the same transaction as
+-- the change (DESIGN.md, rule 1): rolled-back work never reaches the outbox, and nothing is visible to
+-- a reader before its commit. The relay (publisher/capture/oracle/oracle-outbox.ts) keeps its state
+-- per row (claimed, published, failed) rather than a high-water mark, because a row with a lower seq
+-- can commit after one with a higher seq, and "seq > last" would skip it for good (rule 5).
+--
+-- Idempotent: a CREATE that Oracle cannot make conditional runs in a block that ignores only
+-- "already exists"; code units use CREATE OR REPLACE. Safe to run again after an upgrade.
+
+WHENEVER SQLERROR EXIT SQL.SQLCODE
+
+-- Versions for captured rows: one sequence for every captured table. A value taken in the trigger
+-- always increases, so a delete followed by a re-insert of the same key still wins (unlike
+-- old.version + 1). ORDER, because on RAC a NOORDER sequence hands each instance its own cache, and a
+-- later change of a key could then get a lower version than an earlier one.
+BEGIN
+  EXECUTE IMMEDIATE 'CREATE SEQUENCE tweetbus_version_seq MAXVALUE 9223372036854775807 NOCYCLE CACHE 100 ORDER';
+EXCEPTION
+  WHEN OTHERS THEN
+    IF SQLCODE != -955 THEN RAISE; END IF; -- ORA-00955: name is already used by an existing object
+END;
+/
+
+-- Column names follow Debezium's outbox event router (id, aggregatetype, aggregateid, type,
+-- payload), like sql/postgres/001_outbox.sql, so the table could also feed Kafka Connect unchanged.
+BEGIN
+  EXECUTE IMMEDIATE q'[
+    CREATE TABLE tweetbus_outbox (
+      -- Event id: stable across retries; consumers use it to recognise duplicates.
+      id             VARCHAR2(128 CHAR) CONSTRAINT tweetbus_outbox_pk PRIMARY KEY,
+      -- The collection (read-model collection, and the hashtag on X).
+      aggregatetype  VARCHAR2(64 CHAR) NOT NULL,
+      -- The row's key.
+      aggregateid    VARCHAR2(256 CHAR) NOT NULL,
+      type           VARCHAR2(128 CHAR) NOT NULL,
+      -- The full row image after the change; NULL for a delete.
+      payload        CLOB CONSTRAINT tweetbus_outbox_payload_json CHECK (payload IS JSON STRICT),
+      -- Versions are signed 64-bit integers everywhere else (bigint in PostgreSQL and the envelope).
+      version        NUMBER(20) NOT NULL
+                     CONSTRAINT tweetbus_outbox_version_range CHECK (version BETWEEN 0 AND 9223372036854775807),
+      op             VARCHAR2(6) NOT NULL CONSTRAINT tweetbus_outbox_op CHECK (op IN ('upsert', 'delete')),
+      source         VARCHAR2(256 CHAR) NOT NULL,
+      -- When the change was made; the closest to a commit time a trigger can know.
+      created_at     TIMESTAMP WITH TIME ZONE DEFAULT SYSTIMESTAMP NOT NULL,
+      correlation_id VARCHAR2(256 CHAR),
+      -- Position in the outbox; per key, rows are published in seq order. ORDER for the same reason
+      -- as the version sequence: on RAC, two changes of one key must not get inverted positions.
+      seq            NUMBER GENERATED ALWAYS AS IDENTITY (START WITH 1 INCREMENT BY 1 CACHE 100 ORDER),
+      -- A relay instance's claim on the row: nobody else takes it before claimed_until. A claim of a
+      -- dead instance simply runs out, so another instance takes over within the lease (15 s by default).
+      claimed_by     VARCHAR2(128 CHAR),
+      claimed_until  TIMESTAMP WITH TIME ZONE,
+      -- Set by the relay after the transport acknowledged the event.
+      published_at   TIMESTAMP WITH TIME ZONE,
+      -- Dead letter on the publisher side: the row can never be sent (it fails validation, or no
+      -- transport message can carry it). A failed row is never retried automatically; an operator
+      -- reads failed_reason, fixes the cause and re-queues it with
+      --   UPDATE tweetbus_outbox SET failed_at = NULL, failed_reason = NULL WHERE id = '<id>';
+      failed_at      TIMESTAMP WITH TIME ZONE,
+      failed_reason  VARCHAR2(1000 CHAR)
+    )]';
+EXCEPTION
+  WHEN OTHERS THEN
+    IF SQLCODE != -955 THEN RAISE; END IF;
+END;
+/
+
+-- The relay's scan: rows with neither published_at nor failed_at, in seq order. Oracle has no
+-- partial indexes, but seq (an identity) is never NULL, so every row is in this index and
+-- "published_at IS NULL AND failed_at IS NULL" is a range of it. Retention's "published_at < cutoff"
+-- is another range of it.
+-- (Here and below, ORA-01408 means the same columns are indexed already, under another name.)
+BEGIN
+  EXECUTE IMMEDIATE 'CREATE INDEX tweetbus_outbox_pending ON tweetbus_outbox (published_at, failed_at, seq)';
+EXCEPTION
+  WHEN OTHERS THEN
+    IF SQLCODE NOT IN (-955, -1408) THEN RAISE; END IF;
+END;
+/
+
+-- Per key: "is an earlier row of this key still pending?" and "the rows after a key's head".
+BEGIN
+  EXECUTE IMMEDIATE 'CREATE INDEX tweetbus_outbox_key ON tweetbus_outbox (aggregatetype, aggregateid, seq)';
+EXCEPTION
+  WHEN OTHERS THEN
+    IF SQLCODE NOT IN (-955, -1408) THEN RAISE; END IF;
+END;
+/
+
+-- Operators look for dead letters. A B-tree index leaves out rows whose key is NULL, so this one
+-- holds only the failed rows.
+BEGIN
+  EXECUTE IMMEDIATE 'CREATE INDEX tweetbus_outbox_failed ON tweetbus_outbox (failed_at)';
+EXCEPTION
+  WHEN OTHERS THEN
+    IF SQLCODE NOT IN (-955, -1408) THEN RAISE; END IF;
+END;
+/
+
+-- 22 characters of base64url for 16 bytes: short, because a post holds 280 characters. SYS_GUID is
+-- unique across databases and sessions, which is all an event id needs.
+CREATE OR REPLACE FUNCTION tweetbus_new_id RETURN VARCHAR2
+IS
+BEGIN
+  RETURN TRANSLATE(RTRIM(UTL_RAW.CAST_TO_VARCHAR2(UTL_ENCODE.BASE64_ENCODE(SYS_GUID())), '='), '+/', '-_');
+END tweetbus_new_id;
+/
+
+-- Writes the outbox rows of one changed row; a capture trigger calls it (see 010_orders.sql):
+--   p_old_key   the key before the change (NULL for an insert)
+--   p_new_key   the key after the change (NULL for a delete)
+--   p_image     the full row image after the change, as JSON (NULL for a delete)
+-- An update that changes the key also writes a delete for the old key, so the read model does not
+-- keep a document the table no longer has. Runs inside the caller's transaction: it never commits.
+CREATE OR REPLACE PROCEDURE tweetbus_capture (
+  p_collection IN VARCHAR2,
+  p_source     IN VARCHAR2,
+  p_old_key    IN VARCHAR2,
+  p_new_key    IN VARCHAR2,
+  p_image      IN CLOB
+)
+IS
+BEGIN
+  IF p_collection IS NULL THEN
+    RAISE_APPLICATION_ERROR(-20100, 'tweetbus_capture on ' || p_source || ' needs a collection name');
+  END IF;
+
+  IF p_old_key IS NOT NULL AND (p_new_key IS NULL OR p_new_key <> p_old_key) THEN
+    INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source)
+    VALUES (tweetbus_new_id, p_collection, p_old_key, p_collection || '.deleted', NULL,
+            tweetbus_version_seq.NEXTVAL, 'delete', p_source);
+  END IF;
+
+  IF p_new_key IS NOT NULL THEN
+    INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source)
+    VALUES (tweetbus_new_id, p_collection, p_new_key, p_collection || '.upserted', p_image,
+            tweetbus_version_seq.NEXTVAL, 'upsert', p_source);
+  END IF;
+END tweetbus_capture;
+/
