@@ -143,6 +143,8 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       collections: demoCollections,
       about: { name: 'tweetbus publisher (demo)', version: '0.1.0', transport: 'x (emulator)', outbox: 'embedded write database' },
       wake: wakeup.wake,
+      // Published rows are kept a day, as the standalone publisher's default does.
+      retention: { outbox, maxAgeMs: 24 * 3_600_000, batchSize: 1_000, intervalMs: 60_000 },
     });
     closers.push(() => publisher.close());
 

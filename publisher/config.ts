@@ -1,6 +1,8 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { z } from 'zod';
+import { parseOracleUrl } from './capture/oracle/oracle-url.js';
 import { ConfigError } from '../common/errors.js';
 import { collectionNamePattern } from '../events/envelope.js';
 
@@ -9,7 +11,27 @@ export type OutboxConfig =
   /** The publisher's own PGlite database in `<DATA_DIR>/outbox`. */
   | { readonly kind: 'embedded'; readonly dataDir: string; readonly path: string }
   /** The write database's `tweetbus_outbox`, filled by the capture trigger. */
-  | { readonly kind: 'postgres'; readonly databaseUrl: string; readonly applySchema: boolean };
+  | { readonly kind: 'postgres'; readonly databaseUrl: string; readonly applySchema: boolean }
+  /** An Oracle write database's `tweetbus_outbox` (sql/oracle/, applied by a DBA), read in Thin mode. */
+  | { readonly kind: 'oracle'; readonly databaseUrl: string };
+
+export interface RelayConfig {
+  readonly batchSize: number;
+  readonly pollIntervalMs: number;
+  /** This instance's name in claims (Oracle) and logs. */
+  readonly instanceId: string;
+  /** PostgreSQL: how often a standby tries to become the active relay. */
+  readonly leaderRetryMs: number;
+  /** Oracle: how long a claim on rows lasts; a dead instance's rows are taken over after it. */
+  readonly claimLeaseMs: number;
+}
+
+export interface RetentionConfig {
+  /** Published rows older than this are deleted; 0 keeps them forever. */
+  readonly maxAgeMs: number;
+  readonly batchSize: number;
+  readonly intervalMs: number;
+}
 
 /** OAuth 1.0a user-context credentials: posting needs a user. */
 export interface XUserCredentials {
@@ -38,7 +60,8 @@ export interface PublisherConfig {
   /** `source` of the events the legacy `GET /order` callback creates. */
   readonly sourceName: string;
   readonly outbox: OutboxConfig;
-  readonly relay: { readonly batchSize: number; readonly pollIntervalMs: number };
+  readonly relay: RelayConfig;
+  readonly retention: RetentionConfig;
   readonly transport: TransportConfig;
 }
 
@@ -78,6 +101,41 @@ export function loadConfig(env: Env = process.env): PublisherConfig {
   const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
   const flag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+  /** OUTBOX names the kind; unset, the scheme of OUTBOX_DATABASE_URL does (postgres://, oracle://), else embedded. */
+  function readOutbox(): OutboxConfig {
+    const databaseUrl = value('OUTBOX_DATABASE_URL');
+    const scheme = databaseUrl === undefined ? undefined : /^([a-z]+):\/\//.exec(databaseUrl)?.[1];
+    const inferred = scheme === 'oracle' ? 'oracle' : databaseUrl === undefined ? 'embedded' : 'postgres';
+    const kind = read('OUTBOX', z.enum(['embedded', 'postgres', 'oracle']), inferred, '"embedded" (PGlite in DATA_DIR), "postgres" or "oracle" (with OUTBOX_DATABASE_URL)');
+    switch (kind) {
+      case 'embedded': {
+        const dataDir = read('DATA_DIR', z.string(), './data', 'a directory path');
+        return { kind, dataDir, path: join(dataDir, 'outbox') };
+      }
+      case 'postgres': {
+        const url = required('OUTBOX_DATABASE_URL', 'the postgres:// URL of the write database whose tweetbus_outbox table the trigger fills');
+        if (url !== '' && scheme !== 'postgres' && scheme !== 'postgresql') {
+          issues.push('OUTBOX_DATABASE_URL should hold a postgres:// or postgresql:// URL when OUTBOX=postgres');
+        }
+        const applySchema = read('OUTBOX_APPLY_SCHEMA', flag, true, 'true or false (create the outbox table and trigger function at start)');
+        return { kind, databaseUrl: url, applySchema };
+      }
+      case 'oracle': {
+        const url = required('OUTBOX_DATABASE_URL', 'the oracle://user:password@host:port/service URL of the write database whose tweetbus_outbox the sql/oracle/ trigger fills');
+        if (url !== '' && scheme !== 'oracle') issues.push('OUTBOX_DATABASE_URL should hold an oracle://user:password@host:port/service URL when OUTBOX=oracle');
+        else if (url !== '') {
+          try {
+            parseOracleUrl(url, 'OUTBOX_DATABASE_URL');
+          } catch (err) {
+            if (!(err instanceof ConfigError)) throw err;
+            issues.push(...err.issues);
+          }
+        }
+        return { kind, databaseUrl: url };
+      }
+    }
+  }
+
   const port = read('PUBLISHER_PORT', int(0, 65_535), 3001, 'a TCP port number (0-65535; 0 picks a free one)');
   const host = read('HOST', z.string(), '127.0.0.1', 'the address to listen on');
   const logLevel = read('LOG_LEVEL', logLevelSchema, 'info', `one of ${logLevels.join(', ')}`);
@@ -95,19 +153,14 @@ export function loadConfig(env: Env = process.env): PublisherConfig {
   const batchSize = read('RELAY_BATCH_SIZE', int(1, 1000), 20, 'a whole number of events per batch from 1 to 1000');
   const pollIntervalMs = read('RELAY_POLL_INTERVAL_MS', int(10, 600_000), 500, 'milliseconds between outbox polls, 10 to 600000');
 
-  const outboxKind = read('OUTBOX', z.enum(['embedded', 'postgres']), 'embedded', '"embedded" (PGlite in DATA_DIR) or "postgres" (with OUTBOX_DATABASE_URL)');
-  let outbox: OutboxConfig;
-  if (outboxKind === 'postgres') {
-    const databaseUrl = required('OUTBOX_DATABASE_URL', 'the postgres:// URL of the write database whose tweetbus_outbox table the trigger fills');
-    if (databaseUrl !== '' && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-      issues.push('OUTBOX_DATABASE_URL should hold a postgres:// or postgresql:// URL');
-    }
-    const applySchema = read('OUTBOX_APPLY_SCHEMA', flag, true, 'true or false (create the outbox table and trigger function at start)');
-    outbox = { kind: 'postgres', databaseUrl, applySchema };
-  } else {
-    const dataDir = read('DATA_DIR', z.string(), './data', 'a directory path');
-    outbox = { kind: 'embedded', dataDir, path: join(dataDir, 'outbox') };
-  }
+  const instanceId = read('RELAY_INSTANCE_ID', z.string().regex(/^[\w.:-]{1,100}$/), `${hostname()}-${String(process.pid)}`, 'a name of up to 100 letters, digits and . _ : -');
+  const leaderRetryMs = read('RELAY_LEADER_RETRY_MS', int(100, 60_000), 2_000, 'milliseconds between leadership attempts, 100 to 60000');
+  const claimLeaseMs = read('RELAY_CLAIM_LEASE_MS', int(1_000, 3_600_000), 15_000, 'milliseconds a claim on Oracle outbox rows lasts, 1000 to 3600000');
+  const retentionHours = read('OUTBOX_RETENTION_HOURS', z.coerce.number().min(0).max(24 * 3_650), 24, 'hours published outbox rows are kept (0 keeps them forever)');
+  const retentionBatch = read('OUTBOX_RETENTION_BATCH_SIZE', int(1, 100_000), 1_000, 'rows deleted per retention statement, 1 to 100000');
+  const retentionIntervalMs = read('OUTBOX_RETENTION_INTERVAL_MS', int(1_000, 86_400_000), 60_000, 'milliseconds between retention runs, 1000 to 86400000');
+
+  const outbox = readOutbox();
 
   read('TRANSPORT', z.literal('x'), 'x', '"x" (the X API, or x-emulator through X_API_URL)');
   const apiUrl = read(
@@ -133,7 +186,8 @@ export function loadConfig(env: Env = process.env): PublisherConfig {
     collections,
     sourceName,
     outbox,
-    relay: { batchSize, pollIntervalMs },
+    relay: { batchSize, pollIntervalMs, instanceId, leaderRetryMs, claimLeaseMs },
+    retention: { maxAgeMs: Math.round(retentionHours * 3_600_000), batchSize: retentionBatch, intervalMs: retentionIntervalMs },
     transport: { kind: 'x', apiUrl, caFile, credentials, hashtagPrefix },
   };
 }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../common/errors.js';
 import { loadConfig } from './config.js';
@@ -30,7 +31,8 @@ describe('publisher configuration', () => {
       collections: ['orders'],
       sourceName: 'legacy',
       outbox: { kind: 'embedded', dataDir: './data', path: 'data/outbox' },
-      relay: { batchSize: 20, pollIntervalMs: 500 },
+      relay: { batchSize: 20, pollIntervalMs: 500, instanceId: `${hostname()}-${String(process.pid)}`, leaderRetryMs: 2000, claimLeaseMs: 15_000 },
+      retention: { maxAgeMs: 24 * 3_600_000, batchSize: 1000, intervalMs: 60_000 },
       transport: {
         kind: 'x',
         apiUrl: 'https://api.x.com',
@@ -51,6 +53,12 @@ describe('publisher configuration', () => {
       SOURCE_NAME: 'oracle-dvx',
       RELAY_BATCH_SIZE: '5',
       RELAY_POLL_INTERVAL_MS: '250',
+      RELAY_INSTANCE_ID: 'relay-a',
+      RELAY_LEADER_RETRY_MS: '500',
+      RELAY_CLAIM_LEASE_MS: '30000',
+      OUTBOX_RETENTION_HOURS: '0.5',
+      OUTBOX_RETENTION_BATCH_SIZE: '200',
+      OUTBOX_RETENTION_INTERVAL_MS: '5000',
       OUTBOX: 'postgres',
       OUTBOX_DATABASE_URL: 'postgres://app:pw@db:5432/write',
       OUTBOX_APPLY_SCHEMA: 'false',
@@ -66,7 +74,8 @@ describe('publisher configuration', () => {
       logLevel: 'debug',
       collections: ['orders', 'customers'],
       sourceName: 'oracle-dvx',
-      relay: { batchSize: 5, pollIntervalMs: 250 },
+      relay: { batchSize: 5, pollIntervalMs: 250, instanceId: 'relay-a', leaderRetryMs: 500, claimLeaseMs: 30_000 },
+      retention: { maxAgeMs: 1_800_000, batchSize: 200, intervalMs: 5000 },
       outbox: { kind: 'postgres', databaseUrl: 'postgres://app:pw@db:5432/write', applySchema: false },
       transport: { apiUrl: 'https://127.0.0.1:3443', caFile: '/certs/cert.pem', hashtagPrefix: 'tb_' },
     });
@@ -82,6 +91,34 @@ describe('publisher configuration', () => {
     const error = configError({ ...xCredentials, OUTBOX: 'postgres' });
 
     expect(error.issues).toEqual([expect.stringMatching(/^OUTBOX_DATABASE_URL is required/)]);
+  });
+
+  it('takes the outbox kind from the URL scheme when OUTBOX is unset', () => {
+    expect(loadConfig({ ...xCredentials, OUTBOX_DATABASE_URL: 'postgresql://db/write' }).outbox).toEqual({
+      kind: 'postgres',
+      databaseUrl: 'postgresql://db/write',
+      applySchema: true,
+    });
+    expect(loadConfig({ ...xCredentials, OUTBOX_DATABASE_URL: 'oracle://relay:pw@db:1521/FREEPDB1' }).outbox).toEqual({
+      kind: 'oracle',
+      databaseUrl: 'oracle://relay:pw@db:1521/FREEPDB1',
+    });
+  });
+
+  it('refuses a URL whose scheme does not match the outbox kind', () => {
+    const error = configError({ ...xCredentials, OUTBOX: 'oracle', OUTBOX_DATABASE_URL: 'postgres://app:hunter2@db/write' });
+
+    expect(error.issues).toEqual([expect.stringMatching(/^OUTBOX_DATABASE_URL should hold an oracle:\/\/user:password@host/)]);
+    expect(error.message).not.toMatch(/hunter2/);
+  });
+
+  it('refuses an Oracle URL without a password, with the other problems, at load', () => {
+    const error = configError({ ...xCredentials, OUTBOX_DATABASE_URL: 'oracle://relay@db:1521/FREEPDB1', PUBLISHER_PORT: 'eighty' });
+
+    expect(error.issues).toEqual([
+      expect.stringMatching(/^PUBLISHER_PORT/),
+      expect.stringMatching(/^OUTBOX_DATABASE_URL should look like oracle:\/\/user:password@host:port\/service: the password is missing/),
+    ]);
   });
 
   it('names each wrong variable and what it should hold', () => {

@@ -9,14 +9,19 @@ import { z } from 'zod';
 import { EventTooLargeError } from '../common/errors.js';
 import { createLogger, redactUrl, type Logger } from '../common/logger.js';
 import { loadConfigOrReport, readPemFile, runService } from '../common/process.js';
-import { sqlFromPglite, sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
+import { sqlFromPglite, sqlFromPgPool } from '../common/sql.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import { createHashtagMap, encodePosts, type HashtagMap } from '../events/post-codec.js';
 import { createXPublisher } from '../transports/x/x-publisher.js';
-import { createPgliteOutboxListener, createPgOutboxListener, type OutboxWakeup } from './capture/postgres/outbox-listener.js';
+import type { HealthCheck } from '../transports/transport.js';
+import type { Leadership } from './capture/leadership.js';
+import { createOracleOutbox } from './capture/oracle/oracle-outbox.js';
+import type { OutboxReader, OutboxRetention, OutboxWriter } from './capture/outbox.js';
+import { createPgAdvisoryLeadership } from './capture/postgres/advisory-leadership.js';
+import { createPgliteOutboxListener, createPgOutboxListener } from './capture/postgres/outbox-listener.js';
 import { createPostgresOutbox } from './capture/postgres/postgres-outbox.js';
 import { applyOutboxSchema } from './capture/postgres/schema.js';
-import { loadConfig, type OutboxConfig } from './config.js';
+import { loadConfig, type PublisherConfig } from './config.js';
 import { startPublisher, type PublisherService } from './service.js';
 
 /** What main built, closed in this order: the service (drains the relay), the adapters, the clients. */
@@ -54,11 +59,7 @@ async function main(): Promise<void> {
     message: 'shutting down: finishing requests and the batch in flight',
     stoppedMessage: 'stopped',
     start: async () => {
-      const { db, listener } = await openOutboxDatabase(config.outbox, logger, built);
-      if (config.outbox.kind === 'embedded' || config.outbox.applySchema) await applyOutboxSchema(db);
-      const outbox = createPostgresOutbox({ db, logger });
-      built.adapters.push(() => outbox.close(), () => listener.close());
-
+      const capture = await openCapture(config, logger, built);
       const transport = config.transport;
       const ca = transport.caFile === undefined ? undefined : await readPemFile(transport.caFile, 'X_CA_FILE');
       const hashtags = createHashtagMap(config.collections, transport.hashtagPrefix);
@@ -66,9 +67,9 @@ async function main(): Promise<void> {
       built.adapters.push(() => publisher.close());
 
       built.service = await startPublisher({
-        reader: outbox,
-        writer: outbox,
-        outboxCheck: outbox,
+        reader: capture.outbox,
+        writer: capture.outbox,
+        outboxCheck: capture.outbox,
         publisher,
         logger,
         port: config.port,
@@ -77,9 +78,11 @@ async function main(): Promise<void> {
         sourceName: config.sourceName,
         batchSize: config.relay.batchSize,
         pollIntervalMs: config.relay.pollIntervalMs,
-        wake: listener.wake,
+        ...(capture.wake === undefined ? {} : { wake: capture.wake }),
+        ...(capture.leadership === undefined ? {} : { leadership: capture.leadership }),
+        ...(config.retention.maxAgeMs > 0 ? { retention: { outbox: capture.outbox, ...config.retention } } : {}),
         transportProblem: (event) => postProblem(event, hashtags),
-        about: { name: 'tweetbus-publisher', version: packageVersion(), transport: transport.kind, outbox: config.outbox.kind },
+        about: { name: 'tweetbus-publisher', version: packageVersion(), transport: transport.kind, outbox: config.outbox.kind, instance: config.relay.instanceId },
       });
       logger.info(
         { url: built.service.url, outbox: config.outbox.kind, xApiUrl: redactUrl(transport.apiUrl), hashtags: hashtags.hashtags },
@@ -89,30 +92,61 @@ async function main(): Promise<void> {
   });
 }
 
-/** Opens the outbox database once, and a LISTEN wake-up on it; both are registered in `built` for closing. */
-async function openOutboxDatabase(
-  config: OutboxConfig,
-  logger: Logger,
-  built: Built,
-): Promise<{ db: SqlDatabase; listener: OutboxWakeup }> {
-  switch (config.kind) {
+/** The outbox the publisher reads and writes, and how its relay learns of commits and shares the outbox. */
+interface Capture {
+  readonly outbox: OutboxReader & OutboxWriter & OutboxRetention & HealthCheck;
+  /** LISTEN/NOTIFY (PostgreSQL, PGlite); without it, the relay only polls. */
+  readonly wake?: (listener: () => void) => () => void;
+  /** PostgreSQL: one relay instance at a time reads an outbox read in commit order. */
+  readonly leadership?: Leadership;
+}
+
+/**
+ * Opens the outbox database once, the outbox adapter on it, and what wakes and elects its relay. All
+ * of it is registered in `built` for closing; the leadership is closed by the service, before the pool.
+ */
+async function openCapture(config: PublisherConfig, logger: Logger, built: Built): Promise<Capture> {
+  const outboxConfig = config.outbox;
+  switch (outboxConfig.kind) {
     case 'embedded': {
-      await mkdir(config.path, { recursive: true });
-      logger.info({ path: config.path }, 'outbox: embedded PGlite');
-      const pglite = await PGlite.create(config.path);
+      await mkdir(outboxConfig.path, { recursive: true });
+      logger.info({ path: outboxConfig.path }, 'outbox: embedded PGlite');
+      const pglite = await PGlite.create(outboxConfig.path);
       const db = sqlFromPglite(pglite, { owned: true });
       built.clients.push(() => db.close());
-      return { db, listener: createPgliteOutboxListener(pglite, { logger }) };
+      await applyOutboxSchema(db);
+      const outbox = createPostgresOutbox({ db, logger });
+      const listener = createPgliteOutboxListener(pglite, { logger });
+      built.adapters.push(() => outbox.close(), () => listener.close());
+      return { outbox, wake: listener.wake };
     }
     case 'postgres': {
-      logger.info({ url: redactUrl(config.databaseUrl), applySchema: config.applySchema }, 'outbox: PostgreSQL');
-      const pool = new Pool({ connectionString: config.databaseUrl });
+      logger.info({ url: redactUrl(outboxConfig.databaseUrl), applySchema: outboxConfig.applySchema, instance: config.relay.instanceId }, 'outbox: PostgreSQL');
+      const pool = new Pool({ connectionString: outboxConfig.databaseUrl });
       pool.on('error', (err) => {
         logger.warn({ err }, 'idle PostgreSQL connection failed');
       });
       const db = sqlFromPgPool(pool, { owned: true });
       built.clients.push(() => db.close());
-      return { db, listener: createPgOutboxListener(pool, { logger }) };
+      if (outboxConfig.applySchema) await applyOutboxSchema(db);
+      const outbox = createPostgresOutbox({ db, logger });
+      const listener = createPgOutboxListener(pool, { logger });
+      built.adapters.push(() => outbox.close(), () => listener.close());
+      const leadership = createPgAdvisoryLeadership(pool, { logger, retryMs: config.relay.leaderRetryMs });
+      return { outbox, wake: listener.wake, leadership };
+    }
+    case 'oracle': {
+      // The schema is a DBA's (sql/oracle/); rows are claimed one by one, so every instance relays at once.
+      logger.info({ url: redactUrl(outboxConfig.databaseUrl), instance: config.relay.instanceId, claimLeaseMs: config.relay.claimLeaseMs }, 'outbox: Oracle (Thin mode)');
+      const outbox = createOracleOutbox({
+        url: outboxConfig.databaseUrl,
+        urlName: 'OUTBOX_DATABASE_URL',
+        instanceId: config.relay.instanceId,
+        leaseMs: config.relay.claimLeaseMs,
+        logger,
+      });
+      built.clients.push(() => outbox.close());
+      return { outbox };
     }
   }
 }

@@ -4,9 +4,20 @@ import type { Backoff } from '../common/backoff.js';
 import { closeServer, listen, urlHost } from '../common/http-server.js';
 import type { ChangeEvent, DocumentLimits } from '../events/envelope.js';
 import type { EventPublisher, HealthCheck } from '../transports/transport.js';
-import type { OutboxReader, OutboxWriter } from './capture/outbox.js';
+import type { Leadership } from './capture/leadership.js';
+import type { OutboxReader, OutboxRetention, OutboxWriter } from './capture/outbox.js';
+import { createOutboxRetentionJob, type OutboxRetentionJob } from './capture/retention.js';
 import { createPublisherApp, type PublisherAbout, type ReadinessCheck } from './http/app.js';
+import { followLeadership } from './leader-relay.js';
 import { createOutboxRelay, type OutboxRelay } from './relay.js';
+
+/** Deletes published outbox rows older than `maxAgeMs`, `batchSize` rows a statement, every `intervalMs`. */
+export interface PublisherRetentionOptions {
+  readonly outbox: OutboxRetention;
+  readonly maxAgeMs: number;
+  readonly batchSize: number;
+  readonly intervalMs: number;
+}
 
 export interface PublisherServiceOptions {
   readonly reader: OutboxReader;
@@ -26,6 +37,13 @@ export interface PublisherServiceOptions {
   readonly pollIntervalMs?: number;
   /** Subscribes the relay to commit notifications (LISTEN); see `OutboxWakeup.wake`. */
   readonly wake?: (listener: () => void) => () => void;
+  /**
+   * With several publishers on one outbox read in commit order (PostgreSQL, PGlite): the relay runs
+   * only while this instance holds the leadership. Closed by `close`. Without one, the relay always runs.
+   */
+  readonly leadership?: Leadership;
+  /** Without one, published rows stay in the outbox. */
+  readonly retention?: PublisherRetentionOptions;
   readonly limits?: DocumentLimits;
   /** See `PublisherAppOptions.transportProblem`. */
   readonly transportProblem?: (event: ChangeEvent) => string | undefined;
@@ -40,8 +58,9 @@ export interface PublisherService {
   readonly url: string;
   readonly relay: OutboxRelay;
   /**
-   * Stops taking requests, lets requests and the relay's batch in flight finish, then resolves.
-   * Closes neither the outbox database nor the publisher: whoever built them closes them. Idempotent.
+   * Stops taking requests, lets requests and the relay's batch in flight finish, steps down from the
+   * leadership and stops retention, then resolves. Closes neither the outbox database nor the
+   * publisher: whoever built them closes them. Idempotent.
    */
   close(): Promise<void>;
 }
@@ -74,13 +93,27 @@ export async function startPublisher(options: PublisherServiceOptions): Promise<
     { name: 'transport', check: () => transportCheck.check() },
   ];
 
+  const leader = options.leadership === undefined ? undefined : followLeadership({ relay, leadership: options.leadership, logger });
+  const retention: OutboxRetentionJob | undefined =
+    options.retention === undefined
+      ? undefined
+      : createOutboxRetentionJob({
+          retention: options.retention.outbox,
+          maxAgeMs: options.retention.maxAgeMs,
+          batchSize: options.retention.batchSize,
+          intervalMs: options.retention.intervalMs,
+          logger,
+          ...(options.now === undefined ? {} : { now: options.now }),
+        });
+
   const app = createPublisherApp({
     writer: options.writer,
     collections: options.collections,
     logger,
     about: options.about,
     readiness,
-    status: () => ({ relay: relay.stats() }),
+    // role: `leader` or `standby` under a leadership; `active` when every instance relays (Oracle) or there is one.
+    status: () => ({ relay: { ...relay.stats(), role: leader?.role() ?? 'active' } }),
     ...(options.sourceName === undefined ? {} : { sourceName: options.sourceName }),
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(options.transportProblem === undefined ? {} : { transportProblem: options.transportProblem }),
@@ -89,7 +122,9 @@ export async function startPublisher(options: PublisherServiceOptions): Promise<
   });
   const server = createServer(app);
   const port = await listen(server, options.port, options.host);
-  relay.start();
+  if (leader === undefined) relay.start();
+  else leader.start();
+  retention?.start();
   const url = `http://${urlHost(options.host)}:${port}`;
   logger.info({ url, collections: options.collections, transport: options.about.transport, outbox: options.about.outbox }, 'publisher listening');
 
@@ -101,7 +136,7 @@ export async function startPublisher(options: PublisherServiceOptions): Promise<
     close() {
       closing ??= (async () => {
         // A request in flight gets closeServer's default grace to finish: its outbox write is one transaction.
-        const results = await Promise.allSettled([closeServer(server), relay.stop()]);
+        const results = await Promise.allSettled([closeServer(server), leader === undefined ? relay.stop() : leader.stop(), retention?.stop()]);
         for (const result of results) {
           if (result.status === 'rejected') logger.warn({ err: result.reason }, 'publisher did not close cleanly');
         }

@@ -5,8 +5,9 @@ import { TransportError } from '../common/errors.js';
 import { sqlFromPglite } from '../common/sql.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import type { EventPublisher } from '../transports/transport.js';
+import type { Leadership, LeadershipEvents } from './capture/leadership.js';
 import { createPgliteOutboxListener } from './capture/postgres/outbox-listener.js';
-import { createPostgresOutbox } from './capture/postgres/postgres-outbox.js';
+import { createPostgresOutbox, type PostgresOutbox } from './capture/postgres/postgres-outbox.js';
 import { applyDemoOrdersSchema } from './capture/postgres/schema.js';
 import { startPublisher, type PublisherServiceOptions } from './service.js';
 
@@ -31,7 +32,9 @@ function recordingPublisher() {
   return { publisher, sent, refuseCredentials: () => { refuse = true; } };
 }
 
-async function givenPublisher(publisher: EventPublisher, overrides: Partial<PublisherServiceOptions> = {}) {
+type Overrides = Partial<PublisherServiceOptions> | ((outbox: PostgresOutbox) => Partial<PublisherServiceOptions>);
+
+async function givenPublisher(publisher: EventPublisher, overrides: Overrides = {}) {
   const pg = await pglite;
   const db = sqlFromPglite(pg, { owned: false });
   schemas += 1;
@@ -52,7 +55,7 @@ async function givenPublisher(publisher: EventPublisher, overrides: Partial<Publ
     about: { name: 'tweetbus-publisher', version: 'test', transport: 'fake', outbox: 'embedded' },
     pollIntervalMs: 20,
     wake: listener.wake,
-    ...overrides,
+    ...(typeof overrides === 'function' ? overrides(outbox) : overrides),
   });
   return { db, service, listener };
 }
@@ -109,4 +112,83 @@ describe('publisher service', () => {
     await service.close();
     await listener.close();
   });
+
+  it('runs the relay only while this instance leads, and steps down on close', async () => {
+    const transport = recordingPublisher();
+    const leadership = fakeLeadership();
+    const { db, service, listener } = await givenPublisher(transport.publisher, { leadership: leadership.port });
+    const role = async () => ((await (await fetch(`${service.url}/about`)).json()) as { status: { relay: { role: string } } }).status.relay.role;
+
+    await db.query(`INSERT INTO dvx_orders (id, status) VALUES ('l-1', 'NEW')`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(transport.sent).toEqual([]);
+    expect(await role()).toBe('standby');
+
+    leadership.elect();
+    await until(() => transport.sent.length === 1);
+    expect(await role()).toBe('leader');
+
+    leadership.depose();
+    await until(() => service.relay.stats().state === 'stopped');
+    await db.query(`INSERT INTO dvx_orders (id, status) VALUES ('l-2', 'NEW')`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(transport.sent.map((e) => e.key)).toEqual(['l-1']);
+
+    await service.close();
+    expect(leadership.closed()).toBe(true);
+    await listener.close();
+  });
+
+  it('deletes published rows past the retention age and keeps the rest', async () => {
+    const transport = recordingPublisher();
+    transport.refuseCredentials();
+    const now = new Date('2026-01-01T12:00:00Z');
+    const { db, service, listener } = await givenPublisher(transport.publisher, (outbox) => ({
+      now: () => now,
+      retention: { outbox, maxAgeMs: 3_600_000, batchSize: 1, intervalMs: 20 },
+    }));
+
+    await db.query(`INSERT INTO dvx_orders (id, status) VALUES ('old-1', 'NEW'), ('old-2', 'NEW'), ('recent', 'NEW'), ('unsent', 'NEW')`);
+    await db.query(`UPDATE tweetbus_outbox SET published_at = '2026-01-01T10:00:00Z' WHERE aggregateid LIKE 'old-%'`);
+    await db.query(`UPDATE tweetbus_outbox SET published_at = '2026-01-01T11:30:00Z' WHERE aggregateid = 'recent'`);
+
+    const remaining = async () => (await db.query(`SELECT aggregateid FROM tweetbus_outbox ORDER BY aggregateid`)).rows.map((r) => r.aggregateid);
+    await until(async () => (await remaining()).length === 2);
+    // Published within the hour, or never published (the transport refuses): both stay.
+    expect(await remaining()).toEqual(['recent', 'unsent']);
+    await service.close();
+    await listener.close();
+  });
 });
+
+/** A leadership the test elects and deposes by hand. */
+function fakeLeadership() {
+  let events: LeadershipEvents | undefined;
+  let leader = false;
+  let closed = false;
+  const port: Leadership = {
+    start(e) {
+      events = e;
+    },
+    isLeader: () => leader,
+    close() {
+      if (leader) events?.onDeposed('closed');
+      leader = false;
+      closed = true;
+      return Promise.resolve();
+    },
+  };
+  return {
+    port,
+    elect() {
+      leader = true;
+      events?.onElected();
+    },
+    depose() {
+      leader = false;
+      events?.onDeposed('lost the lock');
+    },
+    closed: () => closed,
+  };
+}
+

@@ -24,6 +24,8 @@ export interface PublisherAbout {
   readonly version: string;
   readonly transport: string;
   readonly outbox: string;
+  /** This relay instance's name (RELAY_INSTANCE_ID), when several may run on one outbox. */
+  readonly instance?: string;
 }
 
 export interface PublisherAppOptions {
