@@ -1,10 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exitCode, freePort, openServiceGroup, type ServiceGroup } from './processes.fixture.js';
 
 /**
  * The three services as separate processes, configured by environment alone, exactly as their
@@ -12,74 +9,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * another, they do the demo's round trip.
  */
 
-const root = join(import.meta.dirname, '..');
-const running: { name: string; child: ChildProcess; output: string[] }[] = [];
+let services: ServiceGroup;
 let dir: string;
 let ports: { emulator: number; publisher: number; consumer: number };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
-
-function startService(name: string, entry: string, env: Record<string, string>): { child: ChildProcess; output: string[] } {
-  const child = spawn(process.execPath, [join(root, 'dist', entry)], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const collect = (chunk: Buffer): void => {
-    output.push(chunk.toString('utf8'));
-  };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-  running.push({ name, child, output });
-  return { child, output };
-}
-
-function exitCode(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => {
-    child.once('exit', (code) => {
-      resolve(code);
-    });
-  });
-}
-
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      const logs = running.map((r) => `--- ${r.name}\n${r.output.join('').slice(-3000)}`).join('\n');
-      throw new Error(`timed out waiting for ${what}\n${logs}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
-}
 
 const ready = (url: string) => async () => ((await fetch(url)).status === 200 ? true : undefined);
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tweetbus-services-'));
+  services = await openServiceGroup('tweetbus-services-');
+  dir = services.dir;
   ports = { emulator: await freePort(), publisher: await freePort(), consumer: await freePort() };
   const certDir = join(dir, 'certs');
-  startService('x-emulator', 'x-emulator/main.js', { X_EMULATOR_PORT: String(ports.emulator), X_EMULATOR_CERT_DIR: certDir });
+  services.start('x-emulator', 'x-emulator/main.js', { X_EMULATOR_PORT: String(ports.emulator), X_EMULATOR_CERT_DIR: certDir });
   const caFile = join(certDir, 'cert.pem');
-  await eventually(() => Promise.resolve(existsSync(caFile) ? true : undefined), 'the emulator certificate');
+  await services.eventually(() => Promise.resolve(existsSync(caFile) ? true : undefined), 'the emulator certificate');
   const x = { X_API_URL: `https://127.0.0.1:${ports.emulator}`, X_CA_FILE: caFile };
-  startService('publisher', 'publisher/main.js', {
+  services.start('publisher', 'publisher/main.js', {
     ...x,
     PUBLISHER_PORT: String(ports.publisher),
     DATA_DIR: join(dir, 'publisher'),
@@ -88,19 +33,18 @@ beforeAll(async () => {
     X_ACCESS_TOKEN: '1000000000000000001-emulator-access-token',
     X_ACCESS_SECRET: 'emulator-access-secret',
   });
-  startService('consumer', 'consumer/main.js', {
+  services.start('consumer', 'consumer/main.js', {
     ...x,
     CONSUMER_PORT: String(ports.consumer),
     DATA_DIR: join(dir, 'consumer'),
     X_BEARER_TOKEN: 'emulator-bearer-token',
   });
-  await eventually(ready(`http://127.0.0.1:${ports.publisher}/readyz`), 'the publisher to be ready');
-  await eventually(ready(`http://127.0.0.1:${ports.consumer}/readyz`), 'the consumer to be ready');
+  await services.eventually(ready(`http://127.0.0.1:${ports.publisher}/readyz`), 'the publisher to be ready');
+  await services.eventually(ready(`http://127.0.0.1:${ports.consumer}/readyz`), 'the consumer to be ready');
 }, 90_000);
 
 afterAll(async () => {
-  for (const { child } of running) if (child.exitCode === null) child.kill('SIGKILL');
-  await rm(dir, { recursive: true, force: true });
+  await services.close();
 });
 
 describe('the services as separate processes', () => {
@@ -109,7 +53,7 @@ describe('the services as separate processes', () => {
       `http://127.0.0.1:${ports.publisher}/order?orderId=s-1&customerName=Ada&status=NEW&customerId=c1&shippingDestination=Oslo&timestamp=2026-01-01T10:00:00Z`,
     );
     expect(res.status).toBe(202);
-    const doc = await eventually(async () => {
+    const doc = await services.eventually(async () => {
       const r = await fetch(`http://127.0.0.1:${ports.consumer}/api/orders/s-1`);
       return r.status === 200 ? ((await r.json()) as { data: Record<string, unknown> }) : undefined;
     }, 'the document');
@@ -134,7 +78,7 @@ describe('the services as separate processes', () => {
       body: JSON.stringify([event]),
     });
     expect(res.status).toBe(202);
-    const doc = await eventually(async () => {
+    const doc = await services.eventually(async () => {
       const r = await fetch(`http://127.0.0.1:${ports.consumer}/api/orders/s-2`);
       return r.status === 200 ? ((await r.json()) as { version: string; data: Record<string, unknown> }) : undefined;
     }, 'the document');
@@ -142,7 +86,7 @@ describe('the services as separate processes', () => {
   });
 
   it('never write a credential into their logs', () => {
-    const logs = running.map((r) => r.output.join('')).join('\n');
+    const logs = services.running.map((r) => r.output.join('')).join('\n');
     expect(logs.length).toBeGreaterThan(0);
     for (const secret of ['emulator-api-secret', 'emulator-access-secret', 'emulator-bearer-token']) {
       expect(logs).not.toContain(secret);
@@ -150,13 +94,13 @@ describe('the services as separate processes', () => {
   });
 
   it('stop on SIGTERM with exit code 0', async () => {
-    for (const { child } of running) child.kill('SIGTERM');
-    const codes = await Promise.all(running.map(({ child }) => exitCode(child)));
+    for (const { child } of services.running) child.kill('SIGTERM');
+    const codes = await Promise.all(services.running.map(({ child }) => exitCode(child)));
     expect(codes).toEqual([0, 0, 0]);
   });
 
   it('refuse to start without a required variable, naming it', async () => {
-    const { child, output } = startService('consumer-misconfigured', 'consumer/main.js', {
+    const { child, output } = services.start('consumer-misconfigured', 'consumer/main.js', {
       CONSUMER_PORT: '0',
       DATA_DIR: join(dir, 'bad'),
     });
