@@ -32,16 +32,23 @@ const whole = (name: string, max: number) =>
 
 const maxEvents = 1_000_000;
 
-const envSchema = z.object({
-  BENCH_EVENTS: whole('BENCH_EVENTS (row changes per run)', maxEvents).default(500),
-  BENCH_RUNS: whole('BENCH_RUNS (runs; the median is reported)', 99).default(3),
-  BENCH_WRITERS: whole('BENCH_WRITERS (concurrent writers)', 64).default(4),
-  BENCH_TIMEOUT_MS: whole('BENCH_TIMEOUT_MS (milliseconds a run may take to converge)', 24 * 60 * 60 * 1000).default(300_000),
+/** Settings every benchmark reads the same way. */
+const timeoutMs = whole('BENCH_TIMEOUT_MS (milliseconds a run may take to converge)', 24 * 60 * 60 * 1000);
+
+const sharedEnv = {
+  BENCH_TIMEOUT_MS: timeoutMs.default(300_000),
   BENCH_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       message: 'BENCH_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
     })
     .default('warn'),
+};
+
+const envSchema = z.object({
+  BENCH_EVENTS: whole('BENCH_EVENTS (row changes per run)', maxEvents).default(500),
+  BENCH_RUNS: whole('BENCH_RUNS (runs; the median is reported)', 99).default(3),
+  BENCH_WRITERS: whole('BENCH_WRITERS (concurrent writers)', 64).default(4),
+  ...sharedEnv,
 });
 
 const argSchema = z.object({
@@ -55,34 +62,126 @@ function issuesOf(error: z.ZodError, prefix: string): string[] {
   return error.issues.map((i) => `${prefix}${i.message}`);
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): BenchConfig {
-  let values: { events?: string | undefined; runs?: string | undefined; writers?: string | undefined; 'dry-run'?: boolean | undefined };
-  let positionals: string[];
+interface CommandLine {
+  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly positionals: readonly string[];
+}
+
+/** Parses the command line with at most one positional argument; a mistake becomes a ConfigError with the usage. */
+function parseCommandLine(argv: readonly string[], options: Record<string, { type: 'string' | 'boolean' }>, usage: string): CommandLine {
+  let parsed: CommandLine;
   try {
-    ({ values, positionals } = parseArgs({
-      args: [...argv],
-      options: { events: { type: 'string' }, runs: { type: 'string' }, writers: { type: 'string' }, 'dry-run': { type: 'boolean' } },
-      allowPositionals: true,
-      strict: true,
-    }));
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new ConfigError([
-      `command line: ${err instanceof Error ? err.message : String(err)}; usage: pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--dry-run]`,
-    ]);
+    throw new ConfigError([`command line: ${err instanceof Error ? err.message : String(err)}; usage: ${usage}`]);
   }
-  if (positionals.length > 1) throw new ConfigError([`command line: one positional argument (N) at most, got ${positionals.length}`]);
+  if (parsed.positionals.length > 1) throw new ConfigError([`command line: one positional argument (N) at most, got ${parsed.positionals.length}`]);
+  return parsed;
+}
 
+function stringValue(values: CommandLine['values'], name: string): string | undefined {
+  const value = values[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Parses both sources, and reports every issue of both at once. */
+function parseBoth<E extends z.ZodType, A extends z.ZodType>(envSchema: E, env: unknown, argSchema: A, args: unknown): { env: z.output<E>; args: z.output<A> } {
   const fromEnv = envSchema.safeParse(env);
-  const fromArgs = argSchema.safeParse({ events: values.events ?? positionals[0], runs: values.runs, writers: values.writers });
-  const issues = [...(fromEnv.success ? [] : issuesOf(fromEnv.error, '')), ...(fromArgs.success ? [] : issuesOf(fromArgs.error, 'command line: '))];
-  if (!fromEnv.success || !fromArgs.success) throw new ConfigError(issues);
+  const fromArgs = argSchema.safeParse(args);
+  if (fromEnv.success && fromArgs.success) return { env: fromEnv.data, args: fromArgs.data };
+  throw new ConfigError([...(fromEnv.success ? [] : issuesOf(fromEnv.error, '')), ...(fromArgs.success ? [] : issuesOf(fromArgs.error, 'command line: '))]);
+}
 
-  const e = fromEnv.data;
-  const a = fromArgs.data;
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): BenchConfig {
+  const { values, positionals } = parseCommandLine(
+    argv,
+    { events: { type: 'string' }, runs: { type: 'string' }, writers: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+    'pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--dry-run]',
+  );
+  const { env: e, args: a } = parseBoth(envSchema, env, argSchema, {
+    events: stringValue(values, 'events') ?? positionals[0],
+    runs: stringValue(values, 'runs'),
+    writers: stringValue(values, 'writers'),
+  });
   return {
     events: a.events ?? e.BENCH_EVENTS,
     runs: a.runs ?? e.BENCH_RUNS,
     writers: a.writers ?? e.BENCH_WRITERS,
+    timeoutMs: e.BENCH_TIMEOUT_MS,
+    logLevel: e.BENCH_LOG_LEVEL,
+    dryRun: values['dry-run'] === true,
+  };
+}
+
+/**
+ * The relay benchmark's settings. Command-line values win over the environment:
+ * `node dist/bench/relay.bench.js [N] [--rows N] [--runs R] [--batch-sizes 20,500] [--dry-run]`.
+ */
+export interface RelayBenchConfig {
+  /** Outbox rows in the backlog the relay drains in each run. */
+  readonly rows: number;
+  /** Runs per batch size; the median one (by events per second) is reported. */
+  readonly runs: number;
+  /** Each batch size is measured separately and gets its own result row. */
+  readonly batchSizes: readonly number[];
+  /** The PostgreSQL server; each run works in its own schema and drops it after. */
+  readonly databaseUrl: string;
+  /** Gives up on a run whose backlog has not drained after this long. */
+  readonly timeoutMs: number;
+  /** The relay's log lines go to stderr at this level. */
+  readonly logLevel: BenchLogLevel;
+  /** Print only; leave `bench/results.md` alone. */
+  readonly dryRun: boolean;
+}
+
+/** The relay's own limits (RELAY_BATCH_SIZE in publisher/config.ts). */
+const maxRelayBatchSize = 1000;
+
+const batchSizes = (name: string) =>
+  z
+    .preprocess(
+      (list) => (typeof list === 'string' ? list.split(',').map((item) => item.trim()) : list),
+      z.array(whole(`each of ${name}`, maxRelayBatchSize)).min(1, `${name} must name at least one batch size`),
+    )
+    .transform((sizes) => [...new Set(sizes)]);
+
+const defaultDatabaseUrl = 'postgres://postgres@127.0.0.1:5432/test';
+
+const relayEnvSchema = z.object({
+  BENCH_RELAY_ROWS: whole('BENCH_RELAY_ROWS (outbox rows in the backlog)', maxEvents).default(100_000),
+  BENCH_RUNS: whole('BENCH_RUNS (runs per batch size; the median is reported)', 99).default(3),
+  BENCH_RELAY_BATCH_SIZES: batchSizes('BENCH_RELAY_BATCH_SIZES (comma-separated batch sizes, 1 to 1000)').default([20, 500]),
+  BENCH_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'BENCH_DATABASE_URL must be a postgres:// URL')
+    .default(defaultDatabaseUrl),
+  ...sharedEnv,
+  // Draining 100,000 rows 20 at a time takes minutes on a small machine.
+  BENCH_TIMEOUT_MS: timeoutMs.default(900_000),
+});
+
+const relayArgSchema = z.object({
+  rows: whole('--rows (or the first argument)', maxEvents).optional(),
+  runs: whole('--runs', 99).optional(),
+  batchSizes: batchSizes('--batch-sizes (comma-separated, 1 to 1000)').optional(),
+});
+
+export function loadRelayConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): RelayBenchConfig {
+  const { values, positionals } = parseCommandLine(
+    argv,
+    { rows: { type: 'string' }, runs: { type: 'string' }, 'batch-sizes': { type: 'string' }, 'dry-run': { type: 'boolean' } },
+    'relay.bench.js [N] [--rows N] [--runs R] [--batch-sizes 20,500] [--dry-run]',
+  );
+  const { env: e, args: a } = parseBoth(relayEnvSchema, env, relayArgSchema, {
+    rows: stringValue(values, 'rows') ?? positionals[0],
+    runs: stringValue(values, 'runs'),
+    batchSizes: stringValue(values, 'batch-sizes'),
+  });
+  return {
+    rows: a.rows ?? e.BENCH_RELAY_ROWS,
+    runs: a.runs ?? e.BENCH_RUNS,
+    batchSizes: a.batchSizes ?? e.BENCH_RELAY_BATCH_SIZES,
+    databaseUrl: e.BENCH_DATABASE_URL,
     timeoutMs: e.BENCH_TIMEOUT_MS,
     logLevel: e.BENCH_LOG_LEVEL,
     dryRun: values['dry-run'] === true,

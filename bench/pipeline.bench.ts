@@ -1,9 +1,7 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { cpus, totalmem, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
@@ -16,6 +14,7 @@ import type { DemoConfig } from '../demo/config.js';
 import { startDemo, type Demo } from '../demo/demo.js';
 import { defaultRateLimits, type RateLimitQuota } from '../x-emulator/server.js';
 import { loadConfig, type BenchConfig } from './config.js';
+import { fixed, machine, medianBy, print, resultDate, table, updateResults } from './report.js';
 import { renderResults, type ResultRow } from './results.js';
 
 const mib = 1024 * 1024;
@@ -414,35 +413,6 @@ async function runOnce(config: BenchConfig, logger: Logger): Promise<RunResult> 
 
 // ---- reporting ---------------------------------------------------------------------------------------
 
-function machine(): string {
-  const cores = cpus();
-  const model = (cores[0]?.model ?? 'unknown CPU').replace(/\s+/g, ' ').trim();
-  return `${model}, ${cores.length} cores, ${(totalmem() / 1024 ** 3).toFixed(1)} GiB, Node ${process.version}`;
-}
-
-function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-const fixed = (value: number, digits = 1): string => (Number.isFinite(value) ? value.toFixed(digits) : '-');
-
-/** Finds `bench/results.md` by walking up from this module (it runs from `dist/bench/`). */
-function resultsPath(): string {
-  const start = dirname(fileURLToPath(import.meta.url));
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'bench'))) return join(dir, 'bench', 'results.md');
-    if (dirname(dir) === dir) break;
-  }
-  throw new Error(`no package.json with a bench/ folder in ${start} or above`);
-}
-
-/** The bench's report goes to stdout; the services' own logs go to stderr. */
-function print(text: string): void {
-  process.stdout.write(`${text}\n`);
-}
-
 async function main(): Promise<void> {
   let config: BenchConfig;
   try {
@@ -477,9 +447,7 @@ async function main(): Promise<void> {
     );
   }
 
-  const byRate = [...results].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond);
-  const median = byRate[Math.floor((byRate.length - 1) / 2)];
-  if (median === undefined) throw new Error('no runs');
+  const median = medianBy(results, (r) => r.eventsPerSecond);
 
   print('');
   print(
@@ -527,7 +495,7 @@ async function main(): Promise<void> {
     return;
   }
   const row: ResultRow = {
-    date: new Date().toISOString().slice(0, 16).replace('T', ' '),
+    date: resultDate(),
     machine: machine(),
     events: config.events,
     runs: config.runs,
@@ -537,9 +505,7 @@ async function main(): Promise<void> {
     peakRssMiB: peak.rss / mib,
     posts: median.posts,
   };
-  const path = resultsPath();
-  const existing = existsSync(path) ? await readFile(path, 'utf8') : '';
-  await writeFile(path, renderResults(existing, row));
+  const path = await updateResults((existing) => renderResults(existing, row));
   print(`\nresults appended to ${path}`);
 }
 

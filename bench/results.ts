@@ -12,7 +12,28 @@ export interface ResultRow {
   readonly posts: number;
 }
 
-/** The file keeps this many result rows, newest first. */
+/** One line of the relay section of `bench/results.md`: the median run of one batch size. */
+export interface RelayResultRow {
+  /** ISO date and time (UTC, minutes). */
+  readonly date: string;
+  readonly machine: string;
+  /** The PostgreSQL server's version, e.g. `15.20`. */
+  readonly postgres: string;
+  /** Outbox rows in the backlog. */
+  readonly rows: number;
+  readonly batchSize: number;
+  readonly runs: number;
+  readonly eventsPerSecond: number;
+  /** Events per second of the slowest and the fastest run. */
+  readonly slowestEventsPerSecond: number;
+  readonly fastestEventsPerSecond: number;
+  /** Mean time per batch in the median run, for each of the relay's three steps. */
+  readonly readMsPerBatch: number;
+  readonly publishMsPerBatch: number;
+  readonly markMsPerBatch: number;
+}
+
+/** The file keeps this many result rows per section, newest first. */
 export const maxResultRows = 20;
 
 export const resultsHeader = `# Pipeline benchmark
@@ -49,12 +70,49 @@ Run it: \`npm run bench\` (N = 500, 3 runs, median reported), or \`npm run bench
 newest result is first; the file keeps ${maxResultRows}.
 `;
 
+export const relayResultsHeader = `# Relay benchmark
+
+\`npm run bench:relay\` measures the publisher's relay alone: how fast \`createOutboxRelay\` drains a backlog of N
+rows (100,000 unless \`BENCH_RELAY_ROWS\` says otherwise) from the outbox of a real PostgreSQL server
+(\`createPostgresOutbox\` over a \`pg\` pool, \`BENCH_DATABASE_URL\`, default the local \`test\` database) into the
+in-memory transport (\`createInMemoryBus\`), which acknowledges as soon as it has appended an event.
+
+Each run creates its own schema, applies \`sql/postgres/\` (outbox and \`dvx_orders\` with the capture
+trigger), and inserts N \`dvx_orders\` rows in ten \`INSERT … SELECT … FROM generate_series\` statements, so
+the trigger writes the backlog exactly as it writes any change. The clock starts when the relay starts
+and stops when \`markPublished\` has resolved for the last row; the run then checks that no row is left
+unpublished and that the bus holds exactly the outbox's event ids. The schema is dropped after each run.
+Filling is not measured. Nothing vacuums or analyzes the outbox between filling and draining, beyond what
+the server itself does.
+
+- **events/s**: N / (last mark - relay start), for the median run; slowest and fastest runs beside it.
+- **read / publish / mark ms/batch**: the mean time of the relay's three steps per batch in the median
+  run: \`readBatch\` (the ordered SELECT below the snapshot's xmin), \`publish\` (JSON encoding into the
+  in-memory log), \`markPublished\` (one UPDATE and commit per batch).
+
+Each batch size (\`BENCH_RELAY_BATCH_SIZES\`, default \`20,500\`; the publisher's \`RELAY_BATCH_SIZE\` defaults
+to 20 and allows up to 1000) gets its own row. The relay is the only client of the outbox, but the server
+is shared with whatever else runs on the machine.
+
+Run it: \`npm run bench:relay\` (N = 100,000, 3 runs per batch size, median reported), or
+\`npm run bench:relay -- 20000 --runs 3 --batch-sizes 20,100,1000\`. \`--dry-run\` prints without touching this
+file. The newest result is first; the section keeps ${maxResultRows} rows.
+`;
+
 const tableHead = [
   '| date (UTC) | machine | N | runs | events/s (median run) | p50 ms | p99 ms | peak RSS MiB | posts |',
   '|---|---|---:|---:|---:|---:|---:|---:|---:|',
 ];
 
+const relayTableHead = [
+  '| date (UTC) | machine | PostgreSQL | N | batch size | runs | events/s (median run) | events/s slowest / fastest | read ms/batch | publish ms/batch | mark ms/batch |',
+  '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+];
+
 const rowPattern = /^\| \d{4}-\d{2}-\d{2}/;
+
+/** The relay section starts at this line; everything above it is the pipeline's. */
+const relayHeading = relayResultsHeader.split('\n', 1)[0] ?? '# Relay benchmark';
 
 function cell(text: string): string {
   return text.replaceAll('|', '\\|').replaceAll('\n', ' ');
@@ -74,16 +132,62 @@ export function formatRow(row: ResultRow): string {
   ].join(' | ')} |`;
 }
 
-/** The result rows already in `existing` (the text of results.md), in file order. */
+export function formatRelayRow(row: RelayResultRow): string {
+  return `| ${[
+    cell(row.date),
+    cell(row.machine),
+    cell(row.postgres),
+    String(row.rows),
+    String(row.batchSize),
+    String(row.runs),
+    row.eventsPerSecond.toFixed(0),
+    `${row.slowestEventsPerSecond.toFixed(0)} / ${row.fastestEventsPerSecond.toFixed(0)}`,
+    row.readMsPerBatch.toFixed(2),
+    row.publishMsPerBatch.toFixed(2),
+    row.markMsPerBatch.toFixed(2),
+  ].join(' | ')} |`;
+}
+
+/** Splits results.md at the relay heading: [the pipeline's lines, the relay section's lines]. */
+function sections(existing: string): [string[], string[]] {
+  const lines = existing.split('\n');
+  const at = lines.indexOf(relayHeading);
+  return at === -1 ? [lines, []] : [lines.slice(0, at), lines.slice(at)];
+}
+
+const rowsIn = (lines: readonly string[]): string[] => lines.filter((line) => rowPattern.test(line));
+
+/** The pipeline result rows already in `existing` (the text of results.md), in file order. */
 export function existingRows(existing: string): string[] {
-  return existing.split('\n').filter((line) => rowPattern.test(line));
+  return rowsIn(sections(existing)[0]);
+}
+
+/** The relay result rows already in `existing` (the text of results.md), in file order. */
+export function existingRelayRows(existing: string): string[] {
+  return rowsIn(sections(existing)[1]);
+}
+
+/** Both sections, headers rewritten; the relay section only once it has a row. */
+function render(pipelineRows: readonly string[], relayRows: readonly string[]): string {
+  const pipeline = `${resultsHeader}\n${[...tableHead, ...pipelineRows.slice(0, maxResultRows)].join('\n')}\n`;
+  if (relayRows.length === 0) return pipeline;
+  return `${pipeline}\n${relayResultsHeader}\n${[...relayTableHead, ...relayRows.slice(0, maxResultRows)].join('\n')}\n`;
 }
 
 /**
- * The new text of results.md: the header, then `row` followed by the older rows, at most
- * `maxResultRows` in all. The header is rewritten each time; the rows are kept as they were.
+ * The new text of results.md: `row` first in the pipeline section, followed by the older rows, at
+ * most `maxResultRows` in all. The headers are rewritten each time; the rows, and the relay section's
+ * rows, are kept as they were.
  */
 export function renderResults(existing: string, row: ResultRow): string {
-  const rows = [formatRow(row), ...existingRows(existing)].slice(0, maxResultRows);
-  return `${resultsHeader}\n${[...tableHead, ...rows].join('\n')}\n`;
+  return render([formatRow(row), ...existingRows(existing)], existingRelayRows(existing));
+}
+
+/**
+ * The new text of results.md with `rows` (one run of the relay bench, in the order given) first in
+ * the relay section, followed by its older rows, at most `maxResultRows` in all. The pipeline
+ * section's rows are kept as they were.
+ */
+export function renderRelayResults(existing: string, rows: readonly RelayResultRow[]): string {
+  return render(existingRows(existing), [...rows.map(formatRelayRow), ...existingRelayRows(existing)]);
 }

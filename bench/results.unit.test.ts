@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { existingRows, formatRow, maxResultRows, renderResults, resultsHeader, type ResultRow } from './results.js';
+import {
+  existingRelayRows,
+  existingRows,
+  formatRelayRow,
+  formatRow,
+  maxResultRows,
+  relayResultsHeader,
+  renderRelayResults,
+  renderResults,
+  resultsHeader,
+  type RelayResultRow,
+  type ResultRow,
+} from './results.js';
 
 function aRow(overrides: Partial<ResultRow> = {}): ResultRow {
   return {
@@ -12,6 +24,24 @@ function aRow(overrides: Partial<ResultRow> = {}): ResultRow {
     p99Ms: 5063.14,
     peakRssMiB: 1015.4,
     posts: 500,
+    ...overrides,
+  };
+}
+
+function aRelayRow(overrides: Partial<RelayResultRow> = {}): RelayResultRow {
+  return {
+    date: '2025-01-02 03:04',
+    machine: 'Some CPU, 2 cores, 8.0 GiB, Node v20.20.2',
+    postgres: '15.20',
+    rows: 100_000,
+    batchSize: 20,
+    runs: 5,
+    eventsPerSecond: 1949.4,
+    slowestEventsPerSecond: 1800.2,
+    fastestEventsPerSecond: 2101.7,
+    readMsPerBatch: 2.804,
+    publishMsPerBatch: 0.081,
+    markMsPerBatch: 7.266,
     ...overrides,
   };
 }
@@ -48,5 +78,50 @@ describe('bench results file', () => {
 
   it('rounds the numbers for reading', () => {
     expect(formatRow(aRow())).toBe('| 2025-01-02 03:04 | Some CPU, 2 cores, 8.0 GiB, Node v20.20.2 | 500 | 3 | 71.2 | 3187.3 | 5063.1 | 1015 | 500 |');
+  });
+});
+
+describe('bench results file, relay section', () => {
+  it('adds the relay section after the pipeline rows and keeps them', () => {
+    const pipeline = renderResults('', aRow());
+    const text = renderRelayResults(pipeline, [aRelayRow(), aRelayRow({ batchSize: 500 })]);
+    expect(text.startsWith(resultsHeader)).toBe(true);
+    expect(text).toContain(`\n${relayResultsHeader}\n`);
+    expect(existingRows(text)).toEqual([formatRow(aRow())]);
+    expect(existingRelayRows(text)).toEqual([formatRelayRow(aRelayRow()), formatRelayRow(aRelayRow({ batchSize: 500 }))]);
+  });
+
+  it('leaves the relay rows alone when the pipeline bench adds its row', () => {
+    const withRelay = renderRelayResults(renderResults('', aRow({ date: '2025-01-01 00:00' })), [aRelayRow()]);
+    const text = renderResults(withRelay, aRow({ date: '2025-02-01 00:00' }));
+    expect(existingRows(text)).toEqual([formatRow(aRow({ date: '2025-02-01 00:00' })), formatRow(aRow({ date: '2025-01-01 00:00' }))]);
+    expect(existingRelayRows(text)).toEqual([formatRelayRow(aRelayRow())]);
+  });
+
+  it('puts a new relay run first and keeps at most the newest twenty relay rows', () => {
+    let text = renderResults('', aRow());
+    for (let day = 1; day <= maxResultRows; day += 1) {
+      const date = `2025-03-${String(day).padStart(2, '0')} 00:00`;
+      text = renderRelayResults(text, [aRelayRow({ date }), aRelayRow({ date, batchSize: 500 })]);
+    }
+    const rows = existingRelayRows(text);
+    expect(rows).toHaveLength(maxResultRows);
+    expect(rows[0]).toBe(formatRelayRow(aRelayRow({ date: '2025-03-20 00:00' })));
+    expect(rows[1]).toBe(formatRelayRow(aRelayRow({ date: '2025-03-20 00:00', batchSize: 500 })));
+    expect(rows.at(-1)).toContain('2025-03-11');
+    expect(existingRows(text)).toEqual([formatRow(aRow())]);
+  });
+
+  it('starts a file that has no pipeline rows yet with an empty pipeline table', () => {
+    const text = renderRelayResults('', [aRelayRow()]);
+    expect(text.startsWith(resultsHeader)).toBe(true);
+    expect(existingRows(text)).toEqual([]);
+    expect(existingRelayRows(text)).toEqual([formatRelayRow(aRelayRow())]);
+  });
+
+  it('rounds the numbers for reading', () => {
+    expect(formatRelayRow(aRelayRow())).toBe(
+      '| 2025-01-02 03:04 | Some CPU, 2 cores, 8.0 GiB, Node v20.20.2 | 15.20 | 100000 | 20 | 5 | 1949 | 1800 / 2102 | 2.80 | 0.08 | 7.27 |',
+    );
   });
 });

@@ -1,0 +1,60 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The machine column of `bench/results.md`: CPU model, cores, memory, Node version. */
+export function machine(): string {
+  const cores = cpus();
+  const model = (cores[0]?.model ?? 'unknown CPU').replace(/\s+/g, ' ').trim();
+  return `${model}, ${cores.length} cores, ${(totalmem() / 1024 ** 3).toFixed(1)} GiB, Node ${process.version}`;
+}
+
+/** The date column of `bench/results.md`: now, in UTC, to the minute. */
+export function resultDate(now: Date = new Date()): string {
+  return now.toISOString().slice(0, 16).replace('T', ' ');
+}
+
+/** A plain-text table for the console, columns right-aligned. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export const fixed = (value: number, digits = 1): string => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+
+/**
+ * The median run by `value`: a run that really happened (the lower middle one for an even count),
+ * so every figure reported beside it comes from the same run.
+ */
+export function medianBy<T>(runs: readonly T[], value: (run: T) => number): T {
+  const sorted = [...runs].sort((a, b) => value(a) - value(b));
+  const median = sorted[Math.floor((sorted.length - 1) / 2)];
+  if (median === undefined) throw new Error('no runs');
+  return median;
+}
+
+/** The bench's report goes to stdout; the services' own logs go to stderr. */
+export function print(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+/** Finds `bench/results.md` by walking up from this module (it runs from `dist/bench/`). */
+export function resultsPath(): string {
+  const start = dirname(fileURLToPath(import.meta.url));
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'bench'))) return join(dir, 'bench', 'results.md');
+    if (dirname(dir) === dir) break;
+  }
+  throw new Error(`no package.json with a bench/ folder in ${start} or above`);
+}
+
+/** Rewrites `bench/results.md` with `render(its current text)` and returns its path. */
+export async function updateResults(render: (existing: string) => string): Promise<string> {
+  const path = resultsPath();
+  const existing = existsSync(path) ? await readFile(path, 'utf8') : '';
+  await writeFile(path, render(existing));
+  return path;
+}
