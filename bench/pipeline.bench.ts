@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { z } from 'zod';
-import { ConfigError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import type { SqlDatabase } from '../common/sql.js';
 import type { ChangeEvent } from '../events/envelope.js';
@@ -14,7 +13,8 @@ import type { DemoConfig } from '../demo/config.js';
 import { startDemo, type Demo } from '../demo/demo.js';
 import { defaultRateLimits, type RateLimitQuota } from '../x-emulator/server.js';
 import { loadConfig, type BenchConfig } from './config.js';
-import { fixed, machine, medianBy, print, resultDate, table, updateResults } from './report.js';
+import { seededRandom } from '../common/seeded-random.js';
+import { fixed, loadBenchConfig, machine, medianBy, print, resultDate, table, updateResults } from './report.js';
 import { renderResults, type ResultRow } from './results.js';
 
 const mib = 1024 * 1024;
@@ -119,17 +119,6 @@ interface Change {
 const statuses = ['NEW', 'PAID', 'PACKED', 'SHIPPED', 'DELIVERED'] as const;
 const cities = ['Oslo', 'Lisbon', 'Nairobi', 'Osaka', 'Lima', 'Tallinn', 'Perth', 'Quebec'] as const;
 
-/** A small deterministic PRNG (mulberry32), so every run writes the same changes. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * N changes over ceil(N/5) keys, every key touched about five times, in shuffled order: a key's first
@@ -137,7 +126,7 @@ function random(seed: number): () => number {
  */
 function planChanges(n: number): Change[] {
   const keyCount = Math.max(1, Math.ceil(n / 5));
-  const next = random(0x7b_75_73);
+  const next = seededRandom(0x7b_75_73); // the same changes every run
   const keys = Array.from({ length: n }, (_, i) => i % keyCount);
   for (let i = keys.length - 1; i > 0; i -= 1) {
     const j = Math.floor(next() * (i + 1));
@@ -414,15 +403,8 @@ async function runOnce(config: BenchConfig, logger: Logger): Promise<RunResult> 
 // ---- reporting ---------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  let config: BenchConfig;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    process.exitCode = 1;
-    return;
-  }
+  const config = loadBenchConfig(loadConfig);
+  if (config === undefined) return;
   const logger = createLogger({ level: config.logLevel, name: 'bench', destination: pino.destination(2) });
   const quota = realPostQuota();
   const realLimit = quota === undefined ? 'a quota' : `${quota.limit} posts / ${quota.windowMs / 60_000} min per user`;

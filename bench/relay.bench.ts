@@ -2,7 +2,6 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { z } from 'zod';
-import { ConfigError } from '../common/errors.js';
 import { createLogger, redactUrl, type Logger } from '../common/logger.js';
 import { openPgSchema, pgAdminQuery } from '../common/pg-test-schema.js';
 import type { SqlDatabase } from '../common/sql.js';
@@ -13,7 +12,7 @@ import { createOutboxRelay, type OutboxRelay } from '../publisher/relay.js';
 import { createInMemoryBus } from '../transports/in-memory/in-memory-bus.js';
 import type { EventPublisher } from '../transports/transport.js';
 import { loadRelayConfig, type RelayBenchConfig } from './config.js';
-import { fixed, machine, medianBy, print, resultDate, table, updateResults } from './report.js';
+import { fixed, loadBenchConfig, machine, medianBy, print, resultDate, table, updateResults } from './report.js';
 import { renderRelayResults, type RelayResultRow } from './results.js';
 
 /** The backlog is written by this many INSERT … SELECT statements, each its own transaction. */
@@ -230,15 +229,8 @@ async function runOnce(config: RelayBenchConfig, batchSize: number, logger: Logg
 // ---- reporting ---------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  let config: RelayBenchConfig;
-  try {
-    config = loadRelayConfig();
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    process.exitCode = 1;
-    return;
-  }
+  const config = loadBenchConfig(loadRelayConfig);
+  if (config === undefined) return;
   const logger = createLogger({ level: config.logLevel, name: 'bench', destination: pino.destination(2) });
   const postgres = await serverVersion(config.databaseUrl);
 

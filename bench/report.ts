@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../common/errors.js';
 
 /** The machine column of `bench/results.md`: CPU model, cores, memory, Node version. */
 export function machine(): string {
@@ -57,4 +58,16 @@ export async function updateResults(render: (existing: string) => string): Promi
   const existing = existsSync(path) ? await readFile(path, 'utf8') : '';
   await writeFile(path, render(existing));
   return path;
+}
+
+/** The bench's configuration, or `undefined` after printing what is wrong (exit code 1): a CLI says it plainly. */
+export function loadBenchConfig<T>(load: () => T): T | undefined {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exitCode = 1;
+    return undefined;
+  }
 }

@@ -46,17 +46,6 @@ export async function waitUntil(what: string, condition: () => boolean | Promise
   }
 }
 
-/** A deterministic PRNG (mulberry32), so a failing random workload can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One entry of the bus log, as a reader of the whole log sees it. */
 export interface Delivery {

@@ -1,12 +1,12 @@
 import type pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { OutboxReader, OutboxRow } from '../publisher/capture/outbox.js';
+import { seededRandom } from '../common/seeded-random.js';
 import {
   deliveryCounts,
   expectDeliveredInVersionOrderPerKey,
   expectEveryCapturedEventDelivered,
   openCaptureHarness,
-  seededRandom,
   waitUntil,
   type CaptureHarness,
   type LeaderNode,

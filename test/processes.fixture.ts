@@ -80,7 +80,7 @@ export async function openServiceGroup(prefix: string): Promise<ServiceGroup> {
     start(name, entry, env) {
       const child = spawn(process.execPath, [join(root, 'dist', entry)], {
         cwd: dir,
-        env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+        env: { LOG_LEVEL: 'info', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const output: string[] = [];
