@@ -45,12 +45,30 @@ CREATE TABLE IF NOT EXISTS tweetbus_outbox (
   failed_reason  text
 );
 
--- The relay's only query: unpublished, not failed rows in seq order (tx_id is filtered, not sorted
--- on: see PostgresOutbox.readBatch). Replaces the (tx_id, seq) index of earlier versions.
+-- The relay's only query (tweetbus_outbox_pending below): unpublished, not failed rows in seq order;
+-- tx_id is filtered, not sorted on. Replaces the (tx_id, seq) index of earlier versions. On a large
+-- outbox, build it first with CREATE INDEX CONCURRENTLY: this script's plain CREATE INDEX holds off
+-- captured writes while it builds.
 DROP INDEX IF EXISTS tweetbus_outbox_unpublished;
 CREATE INDEX IF NOT EXISTS tweetbus_outbox_unpublished_seq
   ON tweetbus_outbox (seq) INCLUDE (tx_id)
   WHERE published_at IS NULL AND failed_at IS NULL;
+
+-- The relay's read, one statement a batch: unpublished, not failed rows of transactions below the
+-- snapshot's xmin, in seq order (see PostgresOutbox.readBatch for why seq and not (tx_id, seq)).
+-- Marked rows stay in the partial index until a vacuum; a bitmap scan would visit every one of them
+-- for every batch, and with stale statistics (never analyzed, autovacuum off) the planner picks one.
+-- The function's own setting keeps the plan an ordered index walk that stops at max_rows.
+CREATE OR REPLACE FUNCTION tweetbus_outbox_pending(max_rows integer) RETURNS SETOF tweetbus_outbox
+LANGUAGE sql STABLE
+SET enable_bitmapscan = off
+AS $$
+  SELECT * FROM tweetbus_outbox
+   WHERE published_at IS NULL AND failed_at IS NULL
+     AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+   ORDER BY seq
+   LIMIT max_rows
+$$;
 
 -- Operators look for dead letters.
 CREATE INDEX IF NOT EXISTS tweetbus_outbox_failed

@@ -1,9 +1,10 @@
 import { pino, type Logger } from 'pino';
 import { z } from 'zod';
 import type { SqlDatabase } from '../../../common/sql.js';
-import { defaultDocumentLimits, parseChangeEvent, type ChangeEvent, type DocumentLimits } from '../../../events/envelope.js';
+import { defaultDocumentLimits, type DocumentLimits } from '../../../events/envelope.js';
 import type { HealthCheck } from '../../../transports/transport.js';
 import type { FailedOutboxRow, OutboxReader, OutboxRetention, OutboxRow, OutboxWriter } from '../outbox.js';
+import { cutReason, digits, logDeadLettered, outboxRowToEvent, type DeadLetteredRow } from '../outbox-row.js';
 
 export interface PostgresOutboxOptions {
   /** The database holding `tweetbus_outbox` (see `applyOutboxSchema`). Not closed by the outbox. */
@@ -37,53 +38,29 @@ export interface PostgresOutbox extends OutboxReader, OutboxWriter, OutboxRetent
 const maxReasonLength = 2000;
 
 // int8 comes back as a string from pg and as a (lossy above 2^53) number from PGlite, so the query
-// casts it to text and this schema turns it into a bigint.
-const digits = z.string().regex(/^\d{1,20}$/).transform((s) => BigInt(s));
-
+// casts seq and version to text.
 const rowIdentity = z.object({ id: z.string(), seq: digits });
-
-const rowColumns = z.object({
-  aggregatetype: z.string(),
-  aggregateid: z.string(),
-  type: z.string(),
-  payload: z.unknown(),
-  version: z.string(),
-  op: z.string(),
-  source: z.string(),
-  created_at: z.union([z.date(), z.string()]),
-  correlation_id: z.string().nullable(),
-});
 
 const selectColumns = `id, seq::text AS seq, aggregatetype, aggregateid, type, payload, version::text AS version,
   op, source, created_at, correlation_id`;
 
-function cut(reason: string): string {
-  return reason.length > maxReasonLength ? `${reason.slice(0, maxReasonLength - 1)}…` : reason;
-}
-
-/** Reads one outbox row as a change event: `{ ok: false, reason }` for a row that can never be sent. */
-function rowToEvent(row: Record<string, unknown>, limits: DocumentLimits): { ok: true; value: ChangeEvent } | { ok: false; reason: string } {
-  const columns = rowColumns.safeParse(row);
-  if (!columns.success) {
-    return { ok: false, reason: `outbox row has unexpected columns: ${columns.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
-  }
-  const c = columns.data;
-  const parsed = parseChangeEvent(
+/** Reads one outbox row as a change event; the columns already have the names and forms the fields want. */
+function rowToEvent(row: Record<string, unknown>, limits: DocumentLimits) {
+  return outboxRowToEvent(
     {
       id: row.id,
-      source: c.source,
-      type: c.type,
-      collection: c.aggregatetype,
-      key: c.aggregateid,
-      version: c.version,
-      op: c.op,
-      data: c.payload,
-      createdAt: c.created_at,
-      ...(c.correlation_id === null ? {} : { correlationId: c.correlation_id }),
+      aggregatetype: row.aggregatetype,
+      aggregateid: row.aggregateid,
+      type: row.type,
+      payload: row.payload,
+      version: row.version,
+      op: row.op,
+      source: row.source,
+      created_at: row.created_at,
+      correlation_id: row.correlation_id,
     },
     limits,
   );
-  return parsed.ok ? parsed : { ok: false, reason: `outbox row is not a valid change event: ${parsed.reason}` };
 }
 
 export function createPostgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {
@@ -98,7 +75,7 @@ export function createPostgresOutbox(options: PostgresOutboxOptions): PostgresOu
           SET failed_at = now(), failed_reason = f.reason
          FROM unnest($1::text[], $2::text[]) AS f(id, reason)
         WHERE o.id = f.id AND o.published_at IS NULL`,
-      [failures.map((f) => f.id), failures.map((f) => cut(f.reason))],
+      [failures.map((f) => f.id), failures.map((f) => cutReason(f.reason, maxReasonLength))],
     );
   }
 
@@ -109,24 +86,16 @@ export function createPostgresOutbox(options: PostgresOutboxOptions): PostgresOu
       // never skipped. Order by seq, not (tx_id, seq): two changes of one key are serialized by its
       // row lock, so the later one always has the higher seq and version, whichever transaction took
       // its id first; (tx_id, seq) would publish such a key's versions out of order.
-      // The walk must be the partial index in seq order, stopping at `limit`. A bitmap scan visits every
-      // index entry, and published rows stay in the index until a vacuum, so on a table whose
-      // statistics are stale (never analyzed, or autovacuum off) the planner's bitmap plan reads the
-      // whole backlog for every batch. Only this transaction's planner is told so.
-      const result = await db.transaction(async (tx) => {
-        await tx.query(`SET LOCAL enable_bitmapscan = off`);
-        return tx.query(
-          `SELECT ${selectColumns}
-             FROM tweetbus_outbox
-            WHERE published_at IS NULL AND failed_at IS NULL
-              AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-            ORDER BY tweetbus_outbox.seq -- the column, not the text alias of the select list
-            LIMIT $1`,
-          [limit],
-        );
-      });
+      // tweetbus_outbox_pending (sql/postgres/001_outbox.sql) holds the query, with the planner setting
+      // that keeps it an ordered index walk; the outer ORDER BY only re-states the order of its rows.
+      const result = await db.query(
+        `SELECT ${selectColumns}
+           FROM tweetbus_outbox_pending($1) AS tweetbus_outbox
+          ORDER BY tweetbus_outbox.seq -- the column, not the text alias of the select list`,
+        [limit],
+      );
       const rows: OutboxRow[] = [];
-      const unreadable: { id: string; seq: bigint; reason: string }[] = [];
+      const unreadable: DeadLetteredRow[] = [];
       for (const raw of result.rows) {
         const identity = rowIdentity.parse(raw);
         const event = rowToEvent(raw, limits);
@@ -134,9 +103,7 @@ export function createPostgresOutbox(options: PostgresOutboxOptions): PostgresOu
         else unreadable.push({ ...identity, reason: event.reason });
       }
       await failRows(unreadable);
-      for (const u of unreadable) {
-        logger.warn({ outboxRow: { id: u.id, seq: u.seq.toString() }, reason: u.reason }, 'outbox row dead-lettered: it can never be published');
-      }
+      logDeadLettered(logger, unreadable);
       return rows;
     },
 
