@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
+import { pgTestDatabaseUrl } from '../common/pg-test-schema.js';
+import { maxRelayBatchSize } from '../publisher/config.js';
 
 export type BenchLogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -134,9 +136,6 @@ export interface RelayBenchConfig {
   readonly dryRun: boolean;
 }
 
-/** The relay's own limits (RELAY_BATCH_SIZE in publisher/config.ts). */
-const maxRelayBatchSize = 1000;
-
 const batchSizes = (name: string) =>
   z
     .preprocess(
@@ -145,8 +144,6 @@ const batchSizes = (name: string) =>
     )
     .transform((sizes) => [...new Set(sizes)]);
 
-const defaultDatabaseUrl = 'postgres://postgres@127.0.0.1:5432/test';
-
 const relayEnvSchema = z.object({
   BENCH_RELAY_ROWS: whole('BENCH_RELAY_ROWS (outbox rows in the backlog)', maxEvents).default(100_000),
   BENCH_RUNS: whole('BENCH_RUNS (runs per batch size; the median is reported)', 99).default(3),
@@ -154,7 +151,7 @@ const relayEnvSchema = z.object({
   BENCH_DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'BENCH_DATABASE_URL must be a postgres:// URL')
-    .default(defaultDatabaseUrl),
+    .default(pgTestDatabaseUrl),
   ...sharedEnv,
   // Draining 100,000 rows 20 at a time takes minutes on a small machine.
   BENCH_TIMEOUT_MS: timeoutMs.default(900_000),

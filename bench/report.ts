@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../common/errors.js';
+import { findUp } from '../common/find-up.js';
 
 /** The machine column of `bench/results.md`: CPU model, cores, memory, Node version. */
 export function machine(): string {
@@ -44,12 +45,10 @@ export function print(text: string): void {
 
 /** Finds `bench/results.md` by walking up from this module (it runs from `dist/bench/`). */
 export function resultsPath(): string {
-  const start = dirname(fileURLToPath(import.meta.url));
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'bench'))) return join(dir, 'bench', 'results.md');
-    if (dirname(dir) === dir) break;
-  }
-  throw new Error(`no package.json with a bench/ folder in ${start} or above`);
+  // bench/report.ts is in the sources but not in dist/, so it marks the repository root (results.md may not exist yet).
+  const root = findUp(join('bench', 'report.ts'), import.meta.url);
+  if (root === undefined) throw new Error(`no bench/report.ts in ${dirname(fileURLToPath(import.meta.url))} or above`);
+  return join(root, 'bench', 'results.md');
 }
 
 /** Rewrites `bench/results.md` with `render(its current text)` and returns its path. */

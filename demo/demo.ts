@@ -17,6 +17,7 @@ import { openTrust } from '../consumer/trust.js';
 import { createPostgresOutbox } from '../publisher/capture/postgres/postgres-outbox.js';
 import { createPgliteOutboxListener } from '../publisher/capture/postgres/outbox-listener.js';
 import { applyDemoOrdersSchema, applyOutboxSchema } from '../publisher/capture/postgres/schema.js';
+import { defaultRetention } from '../publisher/config.js';
 import { startPublisher, type PublisherService } from '../publisher/service.js';
 import { createXPublisher } from '../transports/x/x-publisher.js';
 import { createXSource, type XSource } from '../transports/x/x-source.js';
@@ -143,8 +144,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       collections: demoCollections,
       about: { name: 'tweetbus publisher (demo)', version: '0.1.0', transport: 'x (emulator)', outbox: 'embedded write database' },
       wake: wakeup.wake,
-      // Published rows are kept a day, as the standalone publisher's default does.
-      retention: { outbox, maxAgeMs: 24 * 3_600_000, batchSize: 1_000, intervalMs: 60_000 },
+      retention: { ...defaultRetention, outbox },
     });
     closers.push(() => publisher.close());
 

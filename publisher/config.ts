@@ -26,6 +26,12 @@ export interface RelayConfig {
   readonly claimLeaseMs: number;
 }
 
+/** The most outbox rows the relay reads and publishes in one batch (RELAY_BATCH_SIZE). */
+export const maxRelayBatchSize = 1000;
+
+/** Published rows are kept a day, deleted a thousand a statement, checked every minute. */
+export const defaultRetention: RetentionConfig = { maxAgeMs: 24 * 3_600_000, batchSize: 1_000, intervalMs: 60_000 };
+
 export interface RetentionConfig {
   /** Published rows older than this are deleted; 0 keeps them forever. */
   readonly maxAgeMs: number;
@@ -150,15 +156,15 @@ export function loadConfig(env: Env = process.env): PublisherConfig {
     'a comma-separated list of distinct collection names (letters, digits and _, starting with a letter)',
   );
   const sourceName = read('SOURCE_NAME', z.string().max(256), 'legacy', 'at most 256 characters');
-  const batchSize = read('RELAY_BATCH_SIZE', int(1, 1000), 20, 'a whole number of events per batch from 1 to 1000');
+  const batchSize = read('RELAY_BATCH_SIZE', int(1, maxRelayBatchSize), 20, `a whole number of events per batch from 1 to ${String(maxRelayBatchSize)}`);
   const pollIntervalMs = read('RELAY_POLL_INTERVAL_MS', int(10, 600_000), 500, 'milliseconds between outbox polls, 10 to 600000');
 
   const instanceId = read('RELAY_INSTANCE_ID', z.string().regex(/^[\w.:-]{1,100}$/), `${hostname()}-${String(process.pid)}`, 'a name of up to 100 letters, digits and . _ : -');
   const leaderRetryMs = read('RELAY_LEADER_RETRY_MS', int(100, 60_000), 2_000, 'milliseconds between leadership attempts, 100 to 60000');
   const claimLeaseMs = read('RELAY_CLAIM_LEASE_MS', int(1_000, 3_600_000), 15_000, 'milliseconds a claim on Oracle outbox rows lasts, 1000 to 3600000');
-  const retentionHours = read('OUTBOX_RETENTION_HOURS', z.coerce.number().min(0).max(24 * 3_650), 24, 'hours published outbox rows are kept (0 keeps them forever)');
-  const retentionBatch = read('OUTBOX_RETENTION_BATCH_SIZE', int(1, 100_000), 1_000, 'rows deleted per retention statement, 1 to 100000');
-  const retentionIntervalMs = read('OUTBOX_RETENTION_INTERVAL_MS', int(1_000, 86_400_000), 60_000, 'milliseconds between retention runs, 1000 to 86400000');
+  const retentionHours = read('OUTBOX_RETENTION_HOURS', z.coerce.number().min(0).max(24 * 3_650), defaultRetention.maxAgeMs / 3_600_000, 'hours published outbox rows are kept (0 keeps them forever)');
+  const retentionBatch = read('OUTBOX_RETENTION_BATCH_SIZE', int(1, 100_000), defaultRetention.batchSize, 'rows deleted per retention statement, 1 to 100000');
+  const retentionIntervalMs = read('OUTBOX_RETENTION_INTERVAL_MS', int(1_000, 86_400_000), defaultRetention.intervalMs, 'milliseconds between retention runs, 1000 to 86400000');
 
   const outbox = readOutbox();
 

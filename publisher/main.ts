@@ -1,15 +1,15 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { config as loadDotenv } from 'dotenv';
 import { Pool } from 'pg';
 import { z } from 'zod';
 import { EventTooLargeError } from '../common/errors.js';
+import { findUp } from '../common/find-up.js';
 import { createLogger, redactUrl, type Logger } from '../common/logger.js';
 import { loadConfigOrReport, readPemFile, runService } from '../common/process.js';
-import { sqlFromPglite, sqlFromPgPool } from '../common/sql.js';
+import { sqlFromPglite, sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import { createHashtagMap, encodePosts, type HashtagMap } from '../events/post-codec.js';
 import { createXPublisher } from '../transports/x/x-publisher.js';
@@ -18,10 +18,10 @@ import type { Leadership } from './capture/leadership.js';
 import { createOracleOutbox } from './capture/oracle/oracle-outbox.js';
 import type { OutboxReader, OutboxRetention, OutboxWriter } from './capture/outbox.js';
 import { createPgAdvisoryLeadership } from './capture/postgres/advisory-leadership.js';
-import { createPgliteOutboxListener, createPgOutboxListener } from './capture/postgres/outbox-listener.js';
+import { createPgliteOutboxListener, createPgOutboxListener, type OutboxWakeup } from './capture/postgres/outbox-listener.js';
 import { createPostgresOutbox } from './capture/postgres/postgres-outbox.js';
 import { applyOutboxSchema } from './capture/postgres/schema.js';
-import { loadConfig, type PublisherConfig } from './config.js';
+import { loadConfig, type OutboxConfig, type PublisherConfig } from './config.js';
 import { startPublisher, type PublisherService } from './service.js';
 
 /** What main built, closed in this order: the service (drains the relay), the adapters, the clients. */
@@ -107,48 +107,49 @@ interface Capture {
  */
 async function openCapture(config: PublisherConfig, logger: Logger, built: Built): Promise<Capture> {
   const outboxConfig = config.outbox;
-  switch (outboxConfig.kind) {
-    case 'embedded': {
-      await mkdir(outboxConfig.path, { recursive: true });
-      logger.info({ path: outboxConfig.path }, 'outbox: embedded PGlite');
-      const pglite = await PGlite.create(outboxConfig.path);
-      const db = sqlFromPglite(pglite, { owned: true });
-      built.clients.push(() => db.close());
-      await applyOutboxSchema(db);
-      const outbox = createPostgresOutbox({ db, logger });
-      const listener = createPgliteOutboxListener(pglite, { logger });
-      built.adapters.push(() => outbox.close(), () => listener.close());
-      return { outbox, wake: listener.wake };
-    }
-    case 'postgres': {
-      logger.info({ url: redactUrl(outboxConfig.databaseUrl), applySchema: outboxConfig.applySchema, instance: config.relay.instanceId }, 'outbox: PostgreSQL');
-      const pool = new Pool({ connectionString: outboxConfig.databaseUrl });
-      pool.on('error', (err) => {
-        logger.warn({ err }, 'idle PostgreSQL connection failed');
-      });
-      const db = sqlFromPgPool(pool, { owned: true });
-      built.clients.push(() => db.close());
-      if (outboxConfig.applySchema) await applyOutboxSchema(db);
-      const outbox = createPostgresOutbox({ db, logger });
-      const listener = createPgOutboxListener(pool, { logger });
-      built.adapters.push(() => outbox.close(), () => listener.close());
-      const leadership = createPgAdvisoryLeadership(pool, { logger, retryMs: config.relay.leaderRetryMs });
-      return { outbox, wake: listener.wake, leadership };
-    }
-    case 'oracle': {
-      // The schema is a DBA's (sql/oracle/); rows are claimed one by one, so every instance relays at once.
-      logger.info({ url: redactUrl(outboxConfig.databaseUrl), instance: config.relay.instanceId, claimLeaseMs: config.relay.claimLeaseMs }, 'outbox: Oracle (Thin mode)');
-      const outbox = createOracleOutbox({
-        url: outboxConfig.databaseUrl,
-        urlName: 'OUTBOX_DATABASE_URL',
-        instanceId: config.relay.instanceId,
-        leaseMs: config.relay.claimLeaseMs,
-        logger,
-      });
-      built.clients.push(() => outbox.close());
-      return { outbox };
-    }
+  if (outboxConfig.kind === 'oracle') {
+    // The schema is a DBA's (sql/oracle/); rows are claimed one by one, so every instance relays at once.
+    logger.info({ url: redactUrl(outboxConfig.databaseUrl), instance: config.relay.instanceId, claimLeaseMs: config.relay.claimLeaseMs }, 'outbox: Oracle (Thin mode)');
+    const outbox = createOracleOutbox({
+      url: outboxConfig.databaseUrl,
+      urlName: 'OUTBOX_DATABASE_URL',
+      instanceId: config.relay.instanceId,
+      leaseMs: config.relay.claimLeaseMs,
+      logger,
+    });
+    built.clients.push(() => outbox.close());
+    return { outbox };
   }
+
+  const { db, listener, pool } = await openPostgresDatabase(outboxConfig, config.relay.instanceId, logger);
+  built.clients.push(() => db.close());
+  built.adapters.push(() => listener.close());
+  if (outboxConfig.kind === 'embedded' || outboxConfig.applySchema) await applyOutboxSchema(db);
+  const outbox = createPostgresOutbox({ db, logger });
+  built.adapters.push(() => outbox.close());
+  // PGlite is one process's own database: there is nobody to elect against.
+  const leadership = pool === undefined ? undefined : createPgAdvisoryLeadership(pool, { logger, retryMs: config.relay.leaderRetryMs });
+  return { outbox, wake: listener.wake, ...(leadership === undefined ? {} : { leadership }) };
+}
+
+/** The embedded PGlite or a PostgreSQL pool, with a LISTEN wake-up on it; `pool` only for PostgreSQL. */
+async function openPostgresDatabase(
+  config: Exclude<OutboxConfig, { kind: 'oracle' }>,
+  instanceId: string,
+  logger: Logger,
+): Promise<{ db: SqlDatabase; listener: OutboxWakeup; pool?: Pool }> {
+  if (config.kind === 'embedded') {
+    await mkdir(config.path, { recursive: true });
+    logger.info({ path: config.path }, 'outbox: embedded PGlite');
+    const pglite = await PGlite.create(config.path);
+    return { db: sqlFromPglite(pglite, { owned: true }), listener: createPgliteOutboxListener(pglite, { logger }) };
+  }
+  logger.info({ url: redactUrl(config.databaseUrl), applySchema: config.applySchema, instance: instanceId }, 'outbox: PostgreSQL');
+  const pool = new Pool({ connectionString: config.databaseUrl });
+  pool.on('error', (err) => {
+    logger.warn({ err }, 'idle PostgreSQL connection failed');
+  });
+  return { db: sqlFromPgPool(pool, { owned: true }), listener: createPgOutboxListener(pool, { logger }), pool };
 }
 
 /** Why an event can never be one post, or `undefined`: checked before the 202, so the caller learns it. */
@@ -164,14 +165,10 @@ function postProblem(event: ChangeEvent, hashtags: HashtagMap): string | undefin
 
 /** The version in the nearest package.json above this module (works from the sources and from dist/). */
 function packageVersion(): string {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) {
-      const parsed = z.object({ version: z.string() }).safeParse(JSON.parse(readFileSync(file, 'utf8')));
-      return parsed.success ? parsed.data.version : 'unknown';
-    }
-    if (dirname(dir) === dir) return 'unknown';
-  }
+  const root = findUp('package.json', import.meta.url);
+  if (root === undefined) return 'unknown';
+  const parsed = z.object({ version: z.string() }).safeParse(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')));
+  return parsed.success ? parsed.data.version : 'unknown';
 }
 
 main().catch((err: unknown) => {

@@ -94,17 +94,11 @@ export async function startPublisher(options: PublisherServiceOptions): Promise<
   ];
 
   const leader = options.leadership === undefined ? undefined : followLeadership({ relay, leadership: options.leadership, logger });
-  const retention: OutboxRetentionJob | undefined =
-    options.retention === undefined
-      ? undefined
-      : createOutboxRetentionJob({
-          retention: options.retention.outbox,
-          maxAgeMs: options.retention.maxAgeMs,
-          batchSize: options.retention.batchSize,
-          intervalMs: options.retention.intervalMs,
-          logger,
-          ...(options.now === undefined ? {} : { now: options.now }),
-        });
+  let retention: OutboxRetentionJob | undefined;
+  if (options.retention !== undefined) {
+    const { outbox, ...schedule } = options.retention;
+    retention = createOutboxRetentionJob({ ...schedule, retention: outbox, logger, ...(options.now === undefined ? {} : { now: options.now }) });
+  }
 
   const app = createPublisherApp({
     writer: options.writer,

@@ -8,6 +8,7 @@ import {
   type ChangeEvent,
   type DocumentLimits,
 } from '../../events/envelope.js';
+import { within } from '../../common/timeout.js';
 import type { HealthCheck } from '../../transports/transport.js';
 import type { OutboxWriter } from '../capture/outbox.js';
 import { createSnowflakeVersions, newEventId } from '../ids.js';
@@ -83,23 +84,6 @@ function pointerDetail(index: number, reason: string): string {
 }
 
 const bodyParserError = z.object({ status: z.number().int(), type: z.string() });
-
-/** Rejects after `ms` so one hung dependency cannot hang `/readyz`. */
-async function withTimeout(check: HealthCheck, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      check.check(),
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => {
-          reject(new Error(`no answer within ${ms} ms`));
-        }, ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * The publisher's HTTP ways in. Both store events in the outbox (one transaction) before they answer
@@ -221,7 +205,7 @@ export function createPublisherApp(options: PublisherAppOptions): express.Expres
 
   app.get('/readyz', async (_req, res) => {
     const checks = options.readiness ?? [];
-    const results = await Promise.allSettled(checks.map((c) => withTimeout(c, readinessTimeoutMs)));
+    const results = await Promise.allSettled(checks.map((c) => within(c.check(), readinessTimeoutMs, 'the answer')));
     const failures: string[] = [];
     const report: Record<string, string> = {};
     for (const [i, result] of results.entries()) {

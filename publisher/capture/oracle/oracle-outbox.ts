@@ -2,9 +2,10 @@ import oracledb from 'oracledb';
 import type { BindDefinition, Connection, ExecuteOptions } from 'oracledb';
 import { pino, type Logger } from 'pino';
 import { z } from 'zod';
-import { defaultDocumentLimits, parseChangeEvent, type ChangeEvent, type DocumentLimits } from '../../../events/envelope.js';
+import { defaultDocumentLimits, type ChangeEvent, type DocumentLimits, type ParseResult } from '../../../events/envelope.js';
 import type { HealthCheck } from '../../../transports/transport.js';
 import type { FailedOutboxRow, OutboxReader, OutboxRetention, OutboxRow, OutboxWriter } from '../outbox.js';
+import { cutReason, digits, logDeadLettered, notAnEvent, outboxRowToEvent, unexpectedColumns, type DeadLetteredRow } from '../outbox-row.js';
 import { identifier, parseOracleUrl } from './oracle-url.js';
 
 export { parseOracleUrl, type OracleConnectOptions } from './oracle-url.js';
@@ -88,7 +89,6 @@ const maxReasonLength = 1000;
 /** Bind sizes are in bytes: the column's characters times four (AL32UTF8). */
 const idBytes = 128 * 4;
 
-const digits = z.string().regex(/^\d{1,20}$/).transform((s) => BigInt(s));
 const anyRow = z.record(z.string(), z.unknown());
 
 // Column names come back in upper case (unquoted identifiers). NUMBER columns are fetched as strings
@@ -96,15 +96,8 @@ const anyRow = z.record(z.string(), z.unknown());
 const rowIdentity = z.object({ ID: z.string(), SEQ: digits, AGGREGATETYPE: z.string(), AGGREGATEID: z.string() });
 const lockedRow = z.object({ ID: z.string() });
 
-const rowColumns = z.object({
-  TYPE: z.string(),
-  PAYLOAD: z.string().nullable(),
-  VERSION: z.string(),
-  OP: z.string(),
-  SOURCE: z.string(),
-  CREATED_AT: z.string(),
-  CORRELATION_ID: z.string().nullable(),
-});
+/** The payload CLOB, fetched as a string: JSON text (the table checks it IS JSON), NULL for a delete. */
+const payloadColumn = z.object({ PAYLOAD: z.string().nullable() });
 
 const oracleError = z.object({ errorNum: z.number() });
 
@@ -120,11 +113,6 @@ const fromIso = (bind: string): string => `FROM_TZ(TO_TIMESTAMP(${bind}, ${isoFo
 
 /** A list of ids for `IN (…)`, bound as one JSON array (a CLOB, so its length does not matter). */
 const idsIn = (bind: string): string => `(SELECT j.id FROM JSON_TABLE(${bind}, '$[*]' COLUMNS (id VARCHAR2(4000) PATH '$')) j)`;
-
-function cut(reason: string): string {
-  const chars = Array.from(reason);
-  return chars.length > maxReasonLength ? `${chars.slice(0, maxReasonLength - 1).join('')}…` : reason;
-}
 
 interface ClaimedRow {
   readonly id: string;
@@ -142,37 +130,34 @@ function claimedRows(rows: readonly unknown[] | undefined): ClaimedRow[] {
   });
 }
 
-/** Reads one outbox row as a change event: `{ ok: false, reason }` for a row that can never be sent. */
-function rowToEvent(row: ClaimedRow, limits: DocumentLimits): { ok: true; value: ChangeEvent } | { ok: false; reason: string } {
-  const columns = rowColumns.safeParse(row.raw);
-  if (!columns.success) {
-    return { ok: false, reason: `outbox row has unexpected columns: ${columns.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
-  }
-  const c = columns.data;
-  let data: unknown = null;
-  if (c.PAYLOAD !== null) {
+/** Reads one claimed row as a change event: its upper-case columns onto the fields, the payload's JSON text parsed. */
+function rowToEvent(row: ClaimedRow, limits: DocumentLimits): ParseResult<ChangeEvent> {
+  const { raw } = row;
+  const stored = payloadColumn.safeParse(raw);
+  if (!stored.success) return unexpectedColumns(stored.error);
+  let payload: unknown = null;
+  if (stored.data.PAYLOAD !== null) {
     try {
-      data = JSON.parse(c.PAYLOAD);
+      payload = JSON.parse(stored.data.PAYLOAD);
     } catch {
-      return { ok: false, reason: 'outbox row is not a valid change event: payload is not JSON' };
+      return notAnEvent('payload is not JSON');
     }
   }
-  const parsed = parseChangeEvent(
+  return outboxRowToEvent(
     {
       id: row.id,
-      source: c.SOURCE,
-      type: c.TYPE,
-      collection: row.raw.AGGREGATETYPE,
-      key: row.raw.AGGREGATEID,
-      version: c.VERSION,
-      op: c.OP,
-      data,
-      createdAt: c.CREATED_AT,
-      ...(c.CORRELATION_ID === null ? {} : { correlationId: c.CORRELATION_ID }),
+      aggregatetype: raw.AGGREGATETYPE,
+      aggregateid: raw.AGGREGATEID,
+      type: raw.TYPE,
+      payload,
+      version: raw.VERSION,
+      op: raw.OP,
+      source: raw.SOURCE,
+      created_at: raw.CREATED_AT,
+      correlation_id: raw.CORRELATION_ID,
     },
     limits,
   );
-  return parsed.ok ? parsed : { ok: false, reason: `outbox row is not a valid change event: ${parsed.reason}` };
 }
 
 function bySeq(a: { readonly seq: bigint }, b: { readonly seq: bigint }): number {
@@ -207,16 +192,11 @@ export function createOracleOutbox(options: OracleOutboxOptions): OracleOutbox {
     return owned;
   }
 
-  /** Runs `work` in one transaction on one pooled connection: commits, or rolls back and rethrows; always releases. */
-  async function inTransaction<T>(work: (connection: OracleConnection) => Promise<T>): Promise<T> {
+  /** Runs `work` on one pooled connection and always returns the connection to the pool. */
+  async function withConnection<T>(work: (connection: OracleConnection) => Promise<T>): Promise<T> {
     const connection = await (await pool()).getConnection();
     try {
-      const result = await work(connection);
-      await connection.commit();
-      return result;
-    } catch (err) {
-      await connection.rollback().catch(() => undefined);
-      throw err;
+      return await work(connection);
     } finally {
       await connection.close().catch((err: unknown) => {
         logger.warn({ err }, 'could not return a connection to the pool');
@@ -224,14 +204,32 @@ export function createOracleOutbox(options: OracleOutboxOptions): OracleOutbox {
     }
   }
 
-  const rowFetch = (maxRows: number): ExecuteOptions => ({
+  /** Runs `work` in one transaction on one pooled connection: commits, or rolls back and rethrows; always releases. */
+  function inTransaction<T>(work: (connection: OracleConnection) => Promise<T>): Promise<T> {
+    return withConnection(async (connection) => {
+      try {
+        const result = await work(connection);
+        await connection.commit();
+        return result;
+      } catch (err) {
+        await connection.rollback().catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  /** Rows as objects, at most `maxRows` of them. */
+  const fetchAtMost = (maxRows: number): ExecuteOptions => ({
     outFormat: oracledb.OUT_FORMAT_OBJECT,
-    fetchInfo: { SEQ: { type: oracledb.DB_TYPE_VARCHAR }, VERSION: { type: oracledb.DB_TYPE_VARCHAR }, PAYLOAD: { type: oracledb.DB_TYPE_VARCHAR } },
     // SKIP LOCKED locks rows as they are fetched, so fetch no more than are wanted: prefetching a
     // full default array would lock rows this batch then leaves alone.
     maxRows,
     prefetchRows: maxRows,
     fetchArraySize: maxRows,
+  });
+  const rowFetch = (maxRows: number): ExecuteOptions => ({
+    ...fetchAtMost(maxRows),
+    fetchInfo: { SEQ: { type: oracledb.DB_TYPE_VARCHAR }, VERSION: { type: oracledb.DB_TYPE_VARCHAR }, PAYLOAD: { type: oracledb.DB_TYPE_VARCHAR } },
   });
   const idList = (ids: readonly string[]) => ({ val: JSON.stringify(ids), type: oracledb.DB_TYPE_CLOB });
   const text = (maxSize: number): BindDefinition => ({ type: oracledb.DB_TYPE_VARCHAR, maxSize });
@@ -328,7 +326,7 @@ export function createOracleOutbox(options: OracleOutboxOptions): OracleOutbox {
     const result = await connection.execute(
       sql.lockFollowers,
       { candidate_ids: idList(candidates.map((c) => c.id)), instance_id: instanceId },
-      { outFormat: oracledb.OUT_FORMAT_OBJECT, maxRows: candidates.length, prefetchRows: candidates.length, fetchArraySize: candidates.length },
+      fetchAtMost(candidates.length),
     );
     const locked = new Set((result.rows ?? []).map((row) => lockedRow.parse(row).ID));
     const stopped = new Set<string>();
@@ -349,7 +347,7 @@ export function createOracleOutbox(options: OracleOutboxOptions): OracleOutbox {
         const followers = heads.length > 0 && heads.length < limit ? await claimFollowers(connection, heads, limit - heads.length) : [];
         const claimed = [...heads, ...followers];
         const readable: OutboxRow[] = [];
-        const failed: { id: string; seq: bigint; reason: string }[] = [];
+        const failed: DeadLetteredRow[] = [];
         for (const row of claimed) {
           const event = rowToEvent(row, limits);
           if (event.ok) readable.push({ seq: row.seq, event: event.value });
@@ -363,13 +361,11 @@ export function createOracleOutbox(options: OracleOutboxOptions): OracleOutbox {
           );
         }
         if (failed.length > 0) {
-          await connection.executeMany(sql.fail, failed.map((f) => ({ event_id: f.id, reason: cut(f.reason) })), { bindDefs: failBindDefs });
+          await connection.executeMany(sql.fail, failed.map((f) => ({ event_id: f.id, reason: cutReason(f.reason, maxReasonLength) })), { bindDefs: failBindDefs });
         }
         return { rows: readable.sort(bySeq), unreadable: failed };
       });
-      for (const u of unreadable) {
-        logger.warn({ outboxRow: { id: u.id, seq: u.seq.toString() }, reason: u.reason }, 'outbox row dead-lettered: it can never be published');
-      }
+      logDeadLettered(logger, unreadable);
       return rows;
     },
 
@@ -383,7 +379,7 @@ export function createOracleOutbox(options: OracleOutboxOptions): OracleOutbox {
     async markFailed(failures: readonly FailedOutboxRow[]) {
       if (failures.length === 0) return;
       await inTransaction((connection) =>
-        connection.executeMany(sql.fail, failures.map((f) => ({ event_id: f.row.event.id, reason: cut(f.reason) })), { bindDefs: failBindDefs }),
+        connection.executeMany(sql.fail, failures.map((f) => ({ event_id: f.row.event.id, reason: cutReason(f.reason, maxReasonLength) })), { bindDefs: failBindDefs }),
       );
     },
 
@@ -433,7 +429,7 @@ export function createOracleOutbox(options: OracleOutboxOptions): OracleOutbox {
         const expired = await connection.execute(
           sql.expired,
           { cutoff: before.toISOString() },
-          { outFormat: oracledb.OUT_FORMAT_OBJECT, maxRows: limit, prefetchRows: limit, fetchArraySize: limit },
+          fetchAtMost(limit),
         );
         const ids = (expired.rows ?? []).map((row) => lockedRow.parse(row).ID);
         if (ids.length === 0) return 0;
@@ -443,14 +439,7 @@ export function createOracleOutbox(options: OracleOutboxOptions): OracleOutbox {
     },
 
     async check() {
-      const connection = await (await pool()).getConnection();
-      try {
-        await connection.execute(sql.check);
-      } finally {
-        await connection.close().catch((err: unknown) => {
-          logger.warn({ err }, 'could not return a connection to the pool');
-        });
-      }
+      await withConnection((connection) => connection.execute(sql.check));
     },
 
     async close() {

@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { findUp } from '../../../common/find-up.js';
 
 /** The scripts in `sql/oracle/`, in the order a DBA runs them, and who runs each (see its README). */
 export const oracleScripts = {
@@ -22,12 +22,9 @@ const marker = join('sql', 'oracle', oracleScripts.outbox);
 
 /** Finds the repository's `sql/oracle` directory by walking up from `fromUrl` (a module URL), from the sources or from dist/. */
 export function locateOracleSqlDir(fromUrl: string | URL = import.meta.url): string {
-  const start = dirname(fileURLToPath(fromUrl));
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, marker))) return join(dir, 'sql', 'oracle');
-    if (dirname(dir) === dir) break;
-  }
-  throw new Error(`No ${marker} found in ${start} or any directory above it`);
+  const root = findUp(marker, fromUrl);
+  if (root === undefined) throw new Error(`No ${marker} found in ${dirname(fileURLToPath(fromUrl))} or any directory above it`);
+  return join(root, 'sql', 'oracle');
 }
 
 /** SQL*Plus commands that only steer SQL*Plus itself; a driver has nothing to send for them. */

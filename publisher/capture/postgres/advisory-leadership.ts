@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { pino, type Logger } from 'pino';
 import { z } from 'zod';
+import { within } from '../../../common/timeout.js';
 import type { Leadership, LeadershipEvents } from '../leadership.js';
 
 export interface PgAdvisoryLeadershipOptions {
@@ -41,28 +42,6 @@ const setupSql = `SELECT set_config('tcp_keepalives_idle', $1::text, false),
 
 const setupRow = z.object({ pid: z.number().int(), schema: z.string().nullable() });
 const lockRow = z.object({ locked: z.boolean().nullable() });
-
-/** `promise`, or a rejection after `ms`. A value that arrives too late goes to `onLate` (to release it). */
-function within<T>(promise: Promise<T>, ms: number, what: string, onLate?: (value: T) => void): Promise<T> {
-  return new Promise((resolve, reject) => {
-    let late = false;
-    const timer = setTimeout(() => {
-      late = true;
-      reject(new Error(`${what} took longer than ${ms} ms`));
-    }, ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        if (late) onLate?.(value);
-        else resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-}
 
 /**
  * Leadership through a PostgreSQL session advisory lock, held on one dedicated connection.

@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findUp } from '../../../common/find-up.js';
 import type { SqlDatabase } from '../../../common/sql.js';
 
 /** The scripts in `sql/postgres/`, in the order they must run. */
@@ -18,12 +18,9 @@ const marker = join('sql', 'postgres', '001_outbox.sql');
  * `sql/` beside `dist/`.
  */
 export function locateSqlDir(fromUrl: string | URL = import.meta.url): string {
-  const start = dirname(fileURLToPath(fromUrl));
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, marker))) return join(dir, 'sql', 'postgres');
-    if (dirname(dir) === dir) break;
-  }
-  throw new Error(`No ${marker} found in ${start} or any directory above it`);
+  const root = findUp(marker, fromUrl);
+  if (root === undefined) throw new Error(`No ${marker} found in ${dirname(fileURLToPath(fromUrl))} or any directory above it`);
+  return join(root, 'sql', 'postgres');
 }
 
 /**
