@@ -6,7 +6,7 @@ import { createLogger, type Logger } from './logger.js';
 const logLine = z.looseObject({ level: z.number(), msg: z.string().optional() });
 
 /** One line the logger wrote: pino's numeric `level`, the message if there was one, and every other field. */
-export type LogLine = z.infer<typeof logLine>;
+type LogLine = z.infer<typeof logLine>;
 
 /**
  * The service's own logger (redaction included) writing into memory instead of stdout. `lines` holds

@@ -20,3 +20,8 @@ export function aChangeEvent(overrides: Partial<ChangeEvent> = {}): ChangeEvent 
     ...overrides,
   };
 }
+
+/** For `sort` on versions and seqs: without a comparator, bigints are sorted as strings. */
+export function compareBigints(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

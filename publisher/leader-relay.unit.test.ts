@@ -1,11 +1,12 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { waitUntil } from '../common/wait.fixture.js';
 import { aChangeEvent } from '../events/change-event.fixture.js';
 import type { EventPublisher } from '../transports/transport.js';
-import type { Leadership, LeadershipEvents } from './capture/leadership.js';
+import { fakeLeadership } from './capture/leadership.fixture.js';
 import type { OutboxReader, OutboxRow } from './capture/outbox.js';
 import { followLeadership } from './leader-relay.js';
-import { createOutboxRelay, type OutboxRelay } from './relay.js';
+import { createOutboxRelay } from './relay.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -64,55 +65,6 @@ function gatedPublisher() {
   };
 }
 
-/** Leadership the test hands out and takes away. */
-function fakeLeadership(relay: () => OutboxRelay) {
-  let events: LeadershipEvents | undefined;
-  let leader = false;
-  let closed = false;
-  let relayStateAtClose: string | undefined;
-  let starts = 0;
-  const leadership: Leadership = {
-    start(listeners) {
-      starts += 1;
-      events ??= listeners;
-    },
-    isLeader: () => leader,
-    close() {
-      if (!closed) {
-        closed = true;
-        relayStateAtClose = relay().stats().state;
-        if (leader) {
-          leader = false;
-          events?.onDeposed('closed');
-        }
-      }
-      return Promise.resolve();
-    },
-  };
-  return {
-    leadership,
-    elect() {
-      leader = true;
-      events?.onElected();
-    },
-    depose(reason = 'connection lost') {
-      leader = false;
-      events?.onDeposed(reason);
-    },
-    closed: () => closed,
-    relayStateAtClose: () => relayStateAtClose,
-    starts: () => starts,
-  };
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2_000; i += 1) {
-    if (condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
-
 function given() {
   const outbox = fakeOutbox();
   const transport = gatedPublisher();
@@ -129,7 +81,7 @@ async function givenBatchInFlight() {
   subject.transport.hold();
   subject.follower.start();
   subject.leadership.elect();
-  await until(() => subject.transport.inFlight() === 1, 'a publish in flight');
+  await waitUntil('a publish in flight', () => subject.transport.inFlight() === 1);
   return subject;
 }
 
@@ -143,15 +95,15 @@ describe('relay that follows the leadership', () => {
 
     leadership.elect();
     expect(follower.role()).toBe('leader');
-    await until(() => outbox.published.length === 2, 'the backlog to be published');
+    await waitUntil('the backlog to be published', () => outbox.published.length === 2);
 
     leadership.depose();
     expect(follower.role()).toBe('standby');
-    await until(() => relay.stats().state === 'stopped', 'the relay to stop');
+    await waitUntil('the relay to stop', () => relay.stats().state === 'stopped');
 
     outbox.add('e3');
     leadership.elect();
-    await until(() => outbox.published.includes('e3'), 'e3 to be published by the new term');
+    await waitUntil('e3 to be published by the new term', () => outbox.published.includes('e3'));
     await follower.stop();
   });
 
@@ -159,9 +111,9 @@ describe('relay that follows the leadership', () => {
     const { outbox, transport, relay, leadership, follower } = await givenBatchInFlight();
 
     leadership.depose();
-    await until(() => relay.stats().state === 'stopping', 'the relay to begin stopping');
+    await waitUntil('the relay to begin stopping', () => relay.stats().state === 'stopping');
     transport.release();
-    await until(() => relay.stats().state === 'stopped', 'the relay to stop');
+    await waitUntil('the relay to stop', () => relay.stats().state === 'stopped');
 
     expect(outbox.published).toEqual(['e1']);
     await follower.stop();
@@ -176,7 +128,7 @@ describe('relay that follows the leadership', () => {
     transport.release();
     outbox.add('e2');
 
-    await until(() => outbox.published.includes('e2'), 'e2 to be published after the re-election');
+    await waitUntil('e2 to be published after the re-election', () => outbox.published.includes('e2'));
     expect(relay.stats().state).toBe('running');
     expect(follower.role()).toBe('leader');
     await follower.stop();
@@ -186,7 +138,7 @@ describe('relay that follows the leadership', () => {
     const { outbox, transport, relay, leadership, follower } = await givenBatchInFlight();
 
     const stopping = follower.stop();
-    await until(() => relay.stats().state === 'stopping', 'the relay to begin stopping');
+    await waitUntil('the relay to begin stopping', () => relay.stats().state === 'stopping');
     expect(leadership.closed()).toBe(false);
     transport.release();
     await stopping;

@@ -3,9 +3,10 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TransportError } from '../common/errors.js';
 import { sqlFromPglite } from '../common/sql.js';
+import { waitUntil } from '../common/wait.fixture.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import type { EventPublisher } from '../transports/transport.js';
-import type { Leadership, LeadershipEvents } from './capture/leadership.js';
+import { fakeLeadership } from './capture/leadership.fixture.js';
 import { createPgliteOutboxListener } from './capture/postgres/outbox-listener.js';
 import { createPostgresOutbox, type PostgresOutbox } from './capture/postgres/postgres-outbox.js';
 import { applyDemoOrdersSchema } from './capture/postgres/schema.js';
@@ -60,14 +61,6 @@ async function givenPublisher(publisher: EventPublisher, overrides: Overrides = 
   return { db, service, listener };
 }
 
-async function until(predicate: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 400; i += 1) {
-    if (await predicate()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error('condition not met');
-}
-
 describe('publisher service', () => {
   it('publishes what the legacy callback stored, and marks it published', async () => {
     const transport = recordingPublisher();
@@ -76,9 +69,9 @@ describe('publisher service', () => {
     const response = await fetch(`${service.url}/order?orderId=o-1&status=NEW`);
     expect(response.status).toBe(202);
 
-    await until(() => transport.sent.length === 1);
+    await waitUntil('the order to be published', () => transport.sent.length === 1);
     expect(transport.sent[0]).toMatchObject({ collection: 'orders', key: 'o-1', data: { status: 'NEW' } });
-    await until(async () => (await db.query('SELECT 1 FROM tweetbus_outbox WHERE published_at IS NULL')).rows.length === 0);
+    await waitUntil('the row to be marked published', async () => (await db.query('SELECT 1 FROM tweetbus_outbox WHERE published_at IS NULL')).rows.length === 0);
     await service.close();
     await listener.close();
   });
@@ -90,7 +83,7 @@ describe('publisher service', () => {
     await db.query(`INSERT INTO dvx_orders (id, status) VALUES ('t-1', 'NEW')`);
 
     // The poll interval is a minute: only the commit notification can wake the relay this soon.
-    await until(() => transport.sent.length === 1);
+    await waitUntil('the captured row to be published', () => transport.sent.length === 1);
     expect(transport.sent[0]).toMatchObject({ key: 't-1', source: 'dvx_orders' });
     await service.close();
     await listener.close();
@@ -102,7 +95,7 @@ describe('publisher service', () => {
     const { db, service, listener } = await givenPublisher(transport.publisher);
 
     await fetch(`${service.url}/order?orderId=o-2`);
-    await until(() => service.relay.stats().lastError?.kind === 'auth');
+    await waitUntil('the transport to refuse the credentials', () => service.relay.stats().lastError?.kind === 'auth');
 
     const ready = await fetch(`${service.url}/readyz`);
     expect(ready.status).toBe(503);
@@ -116,22 +109,30 @@ describe('publisher service', () => {
   it('runs the relay only while this instance leads, and steps down on close', async () => {
     const transport = recordingPublisher();
     const leadership = fakeLeadership();
-    const { db, service, listener } = await givenPublisher(transport.publisher, { leadership: leadership.port });
+    const { db, service, listener } = await givenPublisher(transport.publisher, { leadership: leadership.leadership });
     const role = async () => ((await (await fetch(`${service.url}/about`)).json()) as { status: { relay: { role: string } } }).status.relay.role;
 
+    let wakeups = 0;
+    listener.wake(() => {
+      wakeups += 1;
+    });
+
+    // Each insert's commit notification is waited for: it would wake a relay that ran.
     await db.query(`INSERT INTO dvx_orders (id, status) VALUES ('l-1', 'NEW')`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitUntil('the commit of l-1 to be notified', () => wakeups >= 1);
+    expect(service.relay.stats().state).toBe('idle');
     expect(transport.sent).toEqual([]);
     expect(await role()).toBe('standby');
 
     leadership.elect();
-    await until(() => transport.sent.length === 1);
+    await waitUntil('the leader to publish l-1', () => transport.sent.length === 1);
     expect(await role()).toBe('leader');
 
     leadership.depose();
-    await until(() => service.relay.stats().state === 'stopped');
+    await waitUntil('the deposed relay to stop', () => service.relay.stats().state === 'stopped');
     await db.query(`INSERT INTO dvx_orders (id, status) VALUES ('l-2', 'NEW')`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitUntil('the commit of l-2 to be notified', () => wakeups >= 2);
+    expect(service.relay.stats().state).toBe('stopped');
     expect(transport.sent.map((e) => e.key)).toEqual(['l-1']);
 
     await service.close();
@@ -153,42 +154,11 @@ describe('publisher service', () => {
     await db.query(`UPDATE tweetbus_outbox SET published_at = '2026-01-01T11:30:00Z' WHERE aggregateid = 'recent'`);
 
     const remaining = async () => (await db.query(`SELECT aggregateid FROM tweetbus_outbox ORDER BY aggregateid`)).rows.map((r) => r.aggregateid);
-    await until(async () => (await remaining()).length === 2);
+    await waitUntil('retention to delete the old rows', async () => (await remaining()).length === 2);
     // Published within the hour, or never published (the transport refuses): both stay.
     expect(await remaining()).toEqual(['recent', 'unsent']);
     await service.close();
     await listener.close();
   });
 });
-
-/** A leadership the test elects and deposes by hand. */
-function fakeLeadership() {
-  let events: LeadershipEvents | undefined;
-  let leader = false;
-  let closed = false;
-  const port: Leadership = {
-    start(e) {
-      events = e;
-    },
-    isLeader: () => leader,
-    close() {
-      if (leader) events?.onDeposed('closed');
-      leader = false;
-      closed = true;
-      return Promise.resolve();
-    },
-  };
-  return {
-    port,
-    elect() {
-      leader = true;
-      events?.onElected();
-    },
-    depose() {
-      leader = false;
-      events?.onDeposed('lost the lock');
-    },
-    closed: () => closed,
-  };
-}
 

@@ -1,12 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { pino } from 'pino';
 import { expect } from 'vitest';
 import { z } from 'zod';
-import { defaultExponentialBackoff, sleep, type Backoff } from '../common/backoff.js';
+import { defaultExponentialBackoff, type Backoff } from '../common/backoff.js';
 import type { Logger } from '../common/logger.js';
-import { pgAdminQuery, pgSchemaPool, pgTestDatabaseUrl } from '../common/pg-test-schema.js';
+import { createPgSchema, pgSchemaPool, pgTestDatabaseUrl } from '../common/pg-test-schema.js';
 import { sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
+import { waitUntil, type WaitOptions } from '../common/wait.fixture.js';
+import { within } from '../common/timeout.js';
+import { compareBigints } from '../events/change-event.fixture.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import { createJsonDecoder } from '../events/json-codec.js';
 import { createConsumerPipeline } from '../consumer/pipeline.js';
@@ -31,21 +33,10 @@ import type { EventSource } from '../transports/transport.js';
  * PostgreSQL read model of its own schema. `expectReadModelMatches` is how every case ends.
  */
 
-/** How long any condition may take to come true; generous, because the whole suite shares two cores. */
-export const patienceMs = 90_000;
+/** How long any condition may take to come true (`waitUntil`); generous, because the whole suite shares two cores. */
+export const patience: WaitOptions = { timeoutMs: 90_000, intervalMs: 25 };
 
-export const silentLogger: Logger = pino({ level: 'silent' });
-
-/** Polls `condition` until it holds; fails naming `what` after `timeoutMs`. */
-export async function waitUntil(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = patienceMs): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await sleep(25);
-  }
-}
-
+const logger: Logger = pino({ level: 'silent' });
 
 /** One entry of the bus log, as a reader of the whole log sees it. */
 export interface Delivery {
@@ -54,7 +45,7 @@ export interface Delivery {
 }
 
 /** What the outbox holds for one captured change. */
-export interface OutboxEntry {
+interface OutboxEntry {
   readonly id: string;
   readonly key: string;
   readonly version: bigint;
@@ -63,13 +54,9 @@ export interface OutboxEntry {
   readonly failed: boolean;
 }
 
-/** The parts of one relay process: its own pool, outbox, LISTEN connection and relay loop. */
-export interface RelayNode {
-  readonly name: string;
-  /** `application_name` of every connection of this node's pool, to find its backends in `pg_stat_activity`. */
-  readonly applicationName: string;
+/** The parts of one relay process: its own pool, LISTEN connection and relay loop. */
+interface RelayNode {
   readonly pool: pg.Pool;
-  readonly outbox: PostgresOutbox;
   readonly listener: OutboxWakeup;
   readonly relay: OutboxRelay;
   /** Stops the relay (graceful), then releases the listener and the pool. Idempotent. */
@@ -78,7 +65,7 @@ export interface RelayNode {
   abandon(): Promise<void>;
 }
 
-export interface RelayNodeOptions {
+interface RelayNodeOptions {
   /** Wraps the node's outbox, e.g. to make `markPublished` fail like a crash would. */
   readonly wrapReader?: (outbox: PostgresOutbox) => OutboxReader;
   readonly batchSize?: number;
@@ -104,28 +91,25 @@ export interface CaptureHarness {
   readonly bus: InMemoryBus;
   readonly store: ReadModelStore;
   readonly consumerStats: ConsumerStats;
-  readonly logger: Logger;
-  /** A pool on the write schema whose connections carry `application_name` `<schema>:<name>`; closed with the harness. */
-  openPool(name: string, max?: number): pg.Pool;
   /** A connection inside BEGIN; rolled back and released by `close` if the test did not end it. */
   begin(): Promise<pg.PoolClient>;
   /** Commits or rolls back and gives the connection back. */
   end(client: pg.PoolClient, how: 'COMMIT' | 'ROLLBACK'): Promise<void>;
-  /** A relay with its own pool, not started. Stopped with the harness unless abandoned first. */
-  relayNode(name: string, options?: RelayNodeOptions): RelayNode;
   /** A relay node that follows an advisory-lock leadership; not started (`follower.start()`). */
   leaderNode(name: string, options: { retryMs: number; checkMs: number }): LeaderNode;
-  /** `relayNode` then start, once its LISTEN is active. */
+  /**
+   * A relay with its own pool, started once its LISTEN is active. Stopped with the harness unless
+   * abandoned first.
+   */
   startRelay(name: string, options?: RelayNodeOptions): Promise<RelayNode>;
   /** Every entry on the bus so far, in log order (waits until the recorder has read the whole log). */
   deliveries(): Promise<Delivery[]>;
   outbox(): Promise<OutboxEntry[]>;
-  /** Waits until the outbox has no pending row and the consumer has handled the whole bus log. */
-  waitForQuiescence(): Promise<void>;
   /**
-   * Once quiescent: the read model holds exactly the rows of `dvx_orders`, field by field, each at the
-   * last version the outbox captured for its key; every deleted key is a tombstone at its delete's
-   * version and invisible to queries; nothing was dead-lettered on either side.
+   * Once the outbox has no pending row and the consumer has handled the whole bus log: the read model
+   * holds exactly the rows of `dvx_orders`, field by field, each at the last version the outbox
+   * captured for its key; every deleted key is a tombstone at its delete's version and invisible to
+   * queries; nothing was dead-lettered on either side.
    */
   expectReadModelMatches(): Promise<void>;
   /** Closes everything this harness opened, even after a failed test, and drops both schemas. */
@@ -163,25 +147,11 @@ function byKey(a: Record<string, unknown>, b: Record<string, unknown>): number {
 }
 
 /** Closing must finish even when a part hangs (an abandoned relay), so a failed test cannot wedge afterEach. */
-async function bounded(what: string, work: () => Promise<unknown>, ms = 20_000): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`closing ${what} took longer than ${ms} ms`));
-    }, ms);
-  });
-  try {
-    await Promise.race([work(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+function bounded(what: string, work: () => Promise<unknown>, ms = 20_000): Promise<unknown> {
+  return within(work(), ms, `closing ${what}`);
 }
 
 export async function openCaptureHarness(): Promise<CaptureHarness> {
-  const suffix = randomBytes(6).toString('hex');
-  const schema = `capture_it_${suffix}`;
-  const readModelSchema = `capture_rm_${suffix}`;
-  const logger = silentLogger;
   const closers: { what: string; close: () => Promise<unknown> }[] = [];
   const openClients = new Set<pg.PoolClient>();
   const poolEnds = new Map<pg.Pool, Promise<void>>();
@@ -191,9 +161,6 @@ export async function openCaptureHarness(): Promise<CaptureHarness> {
     poolEnds.set(pool, ending);
     return ending;
   };
-
-  await pgAdminQuery(pgTestDatabaseUrl, `CREATE SCHEMA ${schema}`);
-  closers.push({ what: 'the schemas', close: () => pgAdminQuery(pgTestDatabaseUrl, `DROP SCHEMA IF EXISTS ${schema}, ${readModelSchema} CASCADE`) });
 
   async function close(): Promise<void> {
     for (const client of openClients) {
@@ -210,13 +177,17 @@ export async function openCaptureHarness(): Promise<CaptureHarness> {
     if (failures.length > 0) throw new Error(`the capture harness did not close cleanly: ${failures.join('; ')}`);
   }
 
-  function openPool(name: string, max = 4): pg.Pool {
-    const pool = pgSchemaPool(pgTestDatabaseUrl, schema, { max, applicationName: `${schema}:${name}` });
-    closers.push({ what: `pool ${name}`, close: () => endPool(pool) });
-    return pool;
-  }
-
   try {
+    const { schema, drop: dropSchema } = await createPgSchema(pgTestDatabaseUrl, 'capture_it');
+    closers.push({ what: 'the write schema', close: dropSchema });
+    const { schema: readModelSchema, drop: dropReadModelSchema } = await createPgSchema(pgTestDatabaseUrl, 'capture_rm');
+    closers.push({ what: 'the read-model schema', close: dropReadModelSchema });
+
+    const openPool = (name: string, max: number): pg.Pool => {
+      const pool = pgSchemaPool(pgTestDatabaseUrl, schema, { max, applicationName: `${schema}:${name}` });
+      closers.push({ what: `pool ${name}`, close: () => endPool(pool) });
+      return pool;
+    };
     const writePool = openPool('write', 6);
     const db = sqlFromPgPool(writePool, { owned: false });
     await applyDemoOrdersSchema(db);
@@ -276,10 +247,7 @@ export async function openCaptureHarness(): Promise<CaptureHarness> {
         })());
       let stopping: Promise<void> | undefined;
       const node: RelayNode = {
-        name,
-        applicationName: `${schema}:relay-${name}`,
         pool,
-        outbox,
         listener,
         relay,
         stop: () =>
@@ -314,7 +282,7 @@ export async function openCaptureHarness(): Promise<CaptureHarness> {
     }
 
     async function deliveries(): Promise<Delivery[]> {
-      await waitUntil('the recorder has read the whole bus log', () => recorded.length + undecodable.length >= bus.length);
+      await waitUntil('the recorder has read the whole bus log', () => recorded.length + undecodable.length >= bus.length, patience);
       expect(undecodable, 'bus entries that are not change events').toEqual([]);
       return [...recorded];
     }
@@ -323,13 +291,13 @@ export async function openCaptureHarness(): Promise<CaptureHarness> {
       await waitUntil('the outbox has no pending rows', async () => {
         const result = await db.query('SELECT count(*)::int AS n FROM tweetbus_outbox WHERE published_at IS NULL AND failed_at IS NULL');
         return countRow.parse(result.rows[0]).n === 0;
-      });
+      }, patience);
       const logLength = bus.length;
       await waitUntil('the consumer has handled the whole bus log', async () => {
         if (logLength === 0) return true;
         const position = await store.load(consumerCheckpoint);
         return position !== undefined && Number(position) >= logLength - 1;
-      });
+      }, patience);
     }
 
     async function expectReadModelMatches(): Promise<void> {
@@ -375,8 +343,6 @@ export async function openCaptureHarness(): Promise<CaptureHarness> {
       bus,
       store,
       consumerStats,
-      logger,
-      openPool,
       async begin() {
         const client = await writePool.connect();
         openClients.add(client);
@@ -391,7 +357,6 @@ export async function openCaptureHarness(): Promise<CaptureHarness> {
           client.release();
         }
       },
-      relayNode,
       leaderNode,
       async startRelay(name, options) {
         const node = relayNode(name, options);
@@ -401,7 +366,6 @@ export async function openCaptureHarness(): Promise<CaptureHarness> {
       },
       deliveries,
       outbox: outboxEntries,
-      waitForQuiescence,
       expectReadModelMatches,
       close,
     };
@@ -433,7 +397,7 @@ export function expectEveryCapturedEventDelivered(deliveries: readonly Delivery[
 export function expectDeliveredInVersionOrderPerKey(deliveries: readonly Delivery[], captured: readonly OutboxEntry[]): void {
   expectEveryCapturedEventDelivered(deliveries, captured);
   const expected = new Map<string, bigint[]>();
-  for (const e of [...captured].sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0))) {
+  for (const e of [...captured].sort((a, b) => compareBigints(a.version, b.version))) {
     expected.set(e.key, [...(expected.get(e.key) ?? []), e.version]);
   }
   const actual = firstDeliveryVersionsByKey(deliveries);
@@ -441,7 +405,7 @@ export function expectDeliveredInVersionOrderPerKey(deliveries: readonly Deliver
 }
 
 /** Per key, the versions of the first delivery of each event, in bus order. */
-export function firstDeliveryVersionsByKey(deliveries: readonly Delivery[]): Map<string, bigint[]> {
+function firstDeliveryVersionsByKey(deliveries: readonly Delivery[]): Map<string, bigint[]> {
   const seen = new Set<string>();
   const byKey = new Map<string, bigint[]>();
   for (const { event } of deliveries) {

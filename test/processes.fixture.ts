@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitUntil } from '../common/wait.fixture.js';
 
 /**
  * The built services (`dist/`) as child processes, configured by environment alone, as their
@@ -47,7 +49,7 @@ export interface ServiceGroup {
   /** A fresh temporary directory: the services' working directory (so no `.env` of the repository is read). */
   readonly dir: string;
   readonly running: readonly Service[];
-  /** Starts `dist/<entry>` with only PATH, LOG_LEVEL=info and `env` in its environment. */
+  /** Starts `dist/<entry>` with only LOG_LEVEL=info and `env` in its environment. */
   start(name: string, entry: string, env: Record<string, string>): Service;
   /**
    * Resolves with the first value `probe` gives other than `undefined` (a probe that throws counts as
@@ -95,12 +97,10 @@ export async function openServiceGroup(prefix: string): Promise<ServiceGroup> {
     },
 
     async eventually(probe, what, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const value = await probe().catch(() => undefined);
-        if (value !== undefined) return value;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${logs()}`);
-        await new Promise((resolve) => setTimeout(resolve, 150));
+      try {
+        return await waitUntil(what, () => probe().catch(() => undefined), { timeoutMs, intervalMs: 150 });
+      } catch (err) {
+        throw new Error(`${err instanceof Error ? err.message : String(err)}\n${logs()}`, { cause: err });
       }
     },
 
@@ -117,4 +117,33 @@ export async function openServiceGroup(prefix: string): Promise<ServiceGroup> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A probe for `eventually`: the service at `baseUrl` answers GET /readyz with 200. */
+export function ready(baseUrl: string): () => Promise<true | undefined> {
+  return async () => ((await fetch(`${baseUrl}/readyz`)).status === 200 ? true : undefined);
+}
+
+/** The credentials the X emulator accepts, per service. */
+export const xEmulatorCredentials = {
+  publisher: {
+    X_API_KEY: 'emulator-api-key',
+    X_API_SECRET: 'emulator-api-secret',
+    X_ACCESS_TOKEN: '1000000000000000001-emulator-access-token',
+    X_ACCESS_SECRET: 'emulator-access-secret',
+  },
+  consumer: { X_BEARER_TOKEN: 'emulator-bearer-token' },
+} as const;
+
+/**
+ * Starts the X emulator in `group` and waits for its self-signed certificate; resolves with the
+ * environment that points a service at it.
+ */
+export async function startXEmulator(group: ServiceGroup): Promise<{ X_API_URL: string; X_CA_FILE: string }> {
+  const port = await freePort();
+  const certDir = join(group.dir, 'certs');
+  group.start('x-emulator', 'x-emulator/main.js', { X_EMULATOR_PORT: String(port), X_EMULATOR_CERT_DIR: certDir });
+  const caFile = join(certDir, 'cert.pem');
+  await group.eventually(() => Promise.resolve(existsSync(caFile) ? true : undefined), 'the emulator certificate');
+  return { X_API_URL: `https://127.0.0.1:${port}`, X_CA_FILE: caFile };
 }

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -8,7 +7,7 @@ import { z } from 'zod';
 import { createPgSchema, pgSchemaPool, pgTestDatabaseUrl } from '../common/pg-test-schema.js';
 import { sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
 import { demoOrdersSchemaFiles, locateSqlDir } from '../publisher/capture/postgres/schema.js';
-import { exitCode, freePort, openServiceGroup, type Service, type ServiceGroup } from './processes.fixture.js';
+import { exitCode, freePort, openServiceGroup, ready, startXEmulator, xEmulatorCredentials, type Service, type ServiceGroup } from './processes.fixture.js';
 
 /**
  * Publisher processes (dist/) on the real PostgreSQL, configured by environment alone: two instances
@@ -34,8 +33,6 @@ let db: SqlDatabase;
 let consumerUrl: string;
 let xEnv: Record<string, string>;
 let publishers: Publisher[];
-let leader: Publisher;
-let standby: Publisher;
 
 const aboutBody = z.object({
   instance: z.string(),
@@ -61,16 +58,11 @@ async function startPublisher(name: string, env: Record<string, string> = {}): P
     // 1.8 s: published rows outlive their delivery briefly, then retention (every second) deletes them.
     OUTBOX_RETENTION_HOURS: '0.0005',
     OUTBOX_RETENTION_INTERVAL_MS: '1000',
-    X_API_KEY: 'emulator-api-key',
-    X_API_SECRET: 'emulator-api-secret',
-    X_ACCESS_TOKEN: '1000000000000000001-emulator-access-token',
-    X_ACCESS_SECRET: 'emulator-access-secret',
+    ...xEmulatorCredentials.publisher,
     ...env,
   });
   return { name, url: `http://127.0.0.1:${port}`, service };
 }
-
-const ready = (url: string) => async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined);
 
 /** Per key, the dvx_orders row as its trigger captures it (`to_jsonb`), or null when there is none. */
 async function tableView(keys: readonly string[]): Promise<Record<string, unknown>> {
@@ -115,20 +107,15 @@ beforeAll(async () => {
   pool = pgSchemaPool(pgTestDatabaseUrl, created.schema, { max: 3 });
   db = sqlFromPgPool(pool, { owned: false });
 
-  const emulatorPort = await freePort();
-  const certDir = join(services.dir, 'certs');
-  services.start('x-emulator', 'x-emulator/main.js', { X_EMULATOR_PORT: String(emulatorPort), X_EMULATOR_CERT_DIR: certDir });
-  const caFile = join(certDir, 'cert.pem');
-  await services.eventually(() => Promise.resolve(existsSync(caFile) ? true : undefined), 'the emulator certificate');
-  xEnv = { X_API_URL: `https://127.0.0.1:${emulatorPort}`, X_CA_FILE: caFile };
+  xEnv = await startXEmulator(services);
 
   const consumerPort = await freePort();
   consumerUrl = `http://127.0.0.1:${consumerPort}`;
   services.start('consumer', 'consumer/main.js', {
     ...xEnv,
+    ...xEmulatorCredentials.consumer,
     CONSUMER_PORT: String(consumerPort),
     DATA_DIR: join(services.dir, 'consumer'),
-    X_BEARER_TOKEN: 'emulator-bearer-token',
   });
 
   // The publishers create the outbox themselves (OUTBOX_APPLY_SCHEMA defaults to true), at once.
@@ -149,23 +136,32 @@ afterAll(async () => {
   }
 });
 
+/**
+ * Once both publishers have campaigned: what each says about itself (in `publishers` order), the one
+ * that leads and the other one.
+ */
+async function electedPublishers(): Promise<{ abouts: z.infer<typeof aboutBody>[]; leader: Publisher; standby: Publisher }> {
+  const abouts = await services.eventually(async () => {
+    const all = await Promise.all(publishers.map(about));
+    const leaders = all.filter((a) => a.status.relay.role === 'leader');
+    // 'standby' is also the role before the first campaign: wait until the other one has lost one (its log says so).
+    const campaigned = publishers.every(
+      (p) => leaders.some((l) => l.instance === p.name) || p.service.output.join('').includes('another instance leads; standing by'),
+    );
+    return leaders.length > 0 && campaigned ? all : undefined;
+  }, 'a leader and a standby');
+  const leaderIndex = abouts.findIndex((a) => a.status.relay.role === 'leader');
+  const [leader, standby] = [publishers[leaderIndex], publishers[1 - leaderIndex]];
+  if (leader === undefined || standby === undefined) throw new Error(`no leader and standby among ${JSON.stringify(abouts)}`);
+  return { abouts, leader, standby };
+}
+
 describe('publisher processes on one PostgreSQL outbox', () => {
   it('elect exactly one leader, which relays SQL changes on dvx_orders to the consumer', async () => {
-    const roles = await services.eventually(async () => {
-      const abouts = await Promise.all(publishers.map(about));
-      const leaders = abouts.filter((a) => a.status.relay.role === 'leader');
-      // 'standby' is also the role before the first campaign: wait until the other one has lost one (its log says so).
-      const campaigned = publishers.every(
-        (p) => leaders.some((l) => l.instance === p.name) || p.service.output.join('').includes('another instance leads; standing by'),
-      );
-      return leaders.length > 0 && campaigned ? abouts : undefined;
-    }, 'a leader and a standby');
+    const { abouts: roles, leader, standby } = await electedPublishers();
     expect(roles.map((a) => a.status.relay.role).sort()).toEqual(['leader', 'standby']);
     expect(roles.map((a) => a.instance)).toEqual(['publisher-a', 'publisher-b']);
     expect(roles.map((a) => a.outbox)).toEqual(['postgres', 'postgres']);
-    const leaderIndex = roles.findIndex((a) => a.status.relay.role === 'leader');
-    leader = publishers[leaderIndex]!;
-    standby = publishers[1 - leaderIndex]!;
 
     await db.transaction(async (tx) => {
       for (const id of ['o-1', 'o-2', 'o-3', 'o-4']) {
@@ -195,15 +191,16 @@ describe('publisher processes on one PostgreSQL outbox', () => {
   });
 
   it('hand over to the standby when the leader is killed, and deliver what was written meanwhile', async () => {
+    const { leader, standby } = await electedPublishers();
     leader.service.child.kill('SIGKILL');
-    expect(await exitCode(leader.service.child)).toBeNull();
+    await exitCode(leader.service.child);
 
     // Written right after the kill, before the standby has (most likely) noticed it.
     await db.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ('k-1', 'NEW', 'After the crash')`);
     await db.query(`UPDATE dvx_orders SET status = 'SHIPPED' WHERE id = 'o-1'`);
     await db.query(`DELETE FROM dvx_orders WHERE id = 'o-2'`);
 
-    await services.eventually(async () => ((await about(standby)).status.relay.role === 'leader' ? true : undefined), `${standby.name} to take over`, 15_000);
+    await services.eventually(async () => ((await about(standby)).status.relay.role === 'leader' ? true : undefined), `${standby.name} to take over`);
     await db.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ('k-2', 'NEW', 'After the takeover')`);
 
     await expectConsumerMatchesTable(['o-1', 'o-2', 'o-3', 'k-1', 'k-2']);

@@ -37,8 +37,6 @@ function variablesReadByTheCode(): Map<string, Set<string>> {
     // BENCH_X: z…: the bench's environment schema.
     for (const match of text.matchAll(/^\s+(BENCH_[A-Z0-9_]+):/gm)) add(match[1] ?? '', file);
   }
-  // Not configuration: the shell's own.
-  found.delete('PATH');
   return found;
 }
 

@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exitCode, freePort, openServiceGroup, type ServiceGroup } from './processes.fixture.js';
+import { exitCode, freePort, openServiceGroup, ready, startXEmulator, xEmulatorCredentials, type ServiceGroup } from './processes.fixture.js';
 
 /**
  * The three services as separate processes, configured by environment alone, exactly as their
@@ -11,36 +10,27 @@ import { exitCode, freePort, openServiceGroup, type ServiceGroup } from './proce
 
 let services: ServiceGroup;
 let dir: string;
-let ports: { emulator: number; publisher: number; consumer: number };
-
-const ready = (url: string) => async () => ((await fetch(url)).status === 200 ? true : undefined);
+let ports: { publisher: number; consumer: number };
 
 beforeAll(async () => {
   services = await openServiceGroup('tweetbus-services-');
   dir = services.dir;
-  ports = { emulator: await freePort(), publisher: await freePort(), consumer: await freePort() };
-  const certDir = join(dir, 'certs');
-  services.start('x-emulator', 'x-emulator/main.js', { X_EMULATOR_PORT: String(ports.emulator), X_EMULATOR_CERT_DIR: certDir });
-  const caFile = join(certDir, 'cert.pem');
-  await services.eventually(() => Promise.resolve(existsSync(caFile) ? true : undefined), 'the emulator certificate');
-  const x = { X_API_URL: `https://127.0.0.1:${ports.emulator}`, X_CA_FILE: caFile };
+  ports = { publisher: await freePort(), consumer: await freePort() };
+  const x = await startXEmulator(services);
   services.start('publisher', 'publisher/main.js', {
     ...x,
+    ...xEmulatorCredentials.publisher,
     PUBLISHER_PORT: String(ports.publisher),
     DATA_DIR: join(dir, 'publisher'),
-    X_API_KEY: 'emulator-api-key',
-    X_API_SECRET: 'emulator-api-secret',
-    X_ACCESS_TOKEN: '1000000000000000001-emulator-access-token',
-    X_ACCESS_SECRET: 'emulator-access-secret',
   });
   services.start('consumer', 'consumer/main.js', {
     ...x,
+    ...xEmulatorCredentials.consumer,
     CONSUMER_PORT: String(ports.consumer),
     DATA_DIR: join(dir, 'consumer'),
-    X_BEARER_TOKEN: 'emulator-bearer-token',
   });
-  await services.eventually(ready(`http://127.0.0.1:${ports.publisher}/readyz`), 'the publisher to be ready');
-  await services.eventually(ready(`http://127.0.0.1:${ports.consumer}/readyz`), 'the consumer to be ready');
+  await services.eventually(ready(`http://127.0.0.1:${ports.publisher}`), 'the publisher to be ready');
+  await services.eventually(ready(`http://127.0.0.1:${ports.consumer}`), 'the consumer to be ready');
 }, 90_000);
 
 afterAll(async () => {
@@ -88,7 +78,8 @@ describe('the services as separate processes', () => {
   it('never write a credential into their logs', () => {
     const logs = services.running.map((r) => r.output.join('')).join('\n');
     expect(logs.length).toBeGreaterThan(0);
-    for (const secret of ['emulator-api-secret', 'emulator-access-secret', 'emulator-bearer-token']) {
+    const { publisher, consumer } = xEmulatorCredentials;
+    for (const secret of [publisher.X_API_SECRET, publisher.X_ACCESS_SECRET, consumer.X_BEARER_TOKEN]) {
       expect(logs).not.toContain(secret);
     }
   });

@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { aChangeEvent } from '../../events/change-event.fixture.js';
+import { waitUntil } from '../../common/wait.fixture.js';
+import { aChangeEvent, compareBigints } from '../../events/change-event.fixture.js';
 import type { ChangeEvent } from '../../events/envelope.js';
 import type { OutboxReader, OutboxRetention, OutboxRow, OutboxWriter } from './outbox.js';
 
 /** A `dvx_orders` row as a test writes it; columns left out are NULL. */
-export interface OrderRow {
+interface OrderRow {
   readonly id: string;
   readonly status?: string | null;
   readonly customer_id?: string | null;
@@ -44,7 +45,7 @@ export function orderChangeStatement(change: OrderChange, placeholder: (n: numbe
   }
 }
 
-export type ContractOutbox = OutboxReader & OutboxWriter & OutboxRetention;
+type ContractOutbox = OutboxReader & OutboxWriter & OutboxRetention;
 
 /**
  * One outbox adapter on a fresh, empty schema of its own: the outbox table, the version sequence and
@@ -72,13 +73,15 @@ export interface OutboxUnderTest {
  * any older transaction on the server runs (they are delayed, never skipped), so tests wait for rows
  * instead of reading once.
  */
-export async function readUntil(outbox: OutboxReader, count: number, limit = 100): Promise<OutboxRow[]> {
-  for (let attempt = 0; attempt < 300; attempt += 1) {
-    const rows = await outbox.readBatch(limit);
-    if (rows.length >= count) return rows;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`fewer than ${count} outbox rows became readable`);
+export function readUntil(outbox: OutboxReader, count: number, limit = 100): Promise<OutboxRow[]> {
+  return waitUntil(
+    `${count} outbox rows are readable`,
+    async () => {
+      const rows = await outbox.readBatch(limit);
+      return rows.length >= count ? rows : undefined;
+    },
+    { timeoutMs: 15_000, intervalMs: 50 },
+  );
 }
 
 export function orderEvent(overrides: Partial<ChangeEvent> = {}): ChangeEvent {
@@ -170,7 +173,7 @@ export function describeOutboxContract(name: string, open: () => Promise<OutboxU
 
       expect(rows.map((r) => r.event.key)).toEqual(changes.map((_c, i) => `k${String(i)}`));
       const versions = rows.map((r) => r.event.version);
-      expect(versions).toEqual([...versions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+      expect(versions).toEqual([...versions].sort(compareBigints));
     });
 
     it('leaves nothing in the outbox for a rolled-back transaction', async () => {
@@ -194,7 +197,7 @@ export function describeOutboxContract(name: string, open: () => Promise<OutboxU
       const versions = (await readUntil(outbox, 3)).map((r) => r.event.version);
 
       expect(versions).toHaveLength(3);
-      expect([...versions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(versions);
+      expect([...versions].sort(compareBigints)).toEqual(versions);
       expect(new Set(versions).size).toBe(3);
     });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { logSink } from '../../common/log-sink.fixture.js';
+import { waitUntil } from '../../common/wait.fixture.js';
 import type { OutboxRetention } from './outbox.js';
 import { createOutboxRetentionJob, type OutboxRetentionJobOptions } from './retention.js';
 
@@ -66,20 +67,12 @@ function manualSleep() {
     requested,
     /** Waits until the job sleeps, then wakes it; resolves with how long it asked to sleep. */
     async wakeNext(): Promise<number> {
-      await until(() => waiting.length > 0, 'the job to sleep');
+      await waitUntil('the job to sleep', () => waiting.length > 0);
       const entry = waiting[0]!;
       entry.wake();
       return entry.ms;
     },
   };
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2_000; i += 1) {
-    if (condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  throw new Error(`gave up waiting for ${what}`);
 }
 
 function givenJob(outbox: ReturnType<typeof fakeRetention>, overrides: Partial<OutboxRetentionJobOptions> = {}) {
@@ -179,12 +172,12 @@ describe('outbox retention job', () => {
     outbox.script({ hold: new Promise((resolve) => (release = resolve)) });
     const { job } = givenJob(outbox);
     job.start();
-    await until(() => outbox.calls.length === 1, 'the first batch');
+    await waitUntil('the first batch', () => outbox.calls.length === 1);
 
-    let stopped = false;
-    const stopping = job.stop().then(() => (stopped = true));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(stopped).toBe(false);
+    const stopping = job.stop();
+    // The fakes answer in microtasks: whatever stop() could do without the batch has run by the next turn of the loop.
+    const first = await Promise.race([stopping.then(() => 'stopped'), new Promise((resolve) => setImmediate(resolve, 'still stopping'))]);
+    expect(first).toBe('still stopping');
     release();
     await stopping;
 
@@ -196,7 +189,7 @@ describe('outbox retention job', () => {
     const outbox = fakeRetention([]);
     const { job, sleeper } = givenJob(outbox);
     job.start();
-    await until(() => sleeper.requested.length === 1, 'the wait for the next run');
+    await waitUntil('the wait for the next run', () => sleeper.requested.length === 1);
 
     await job.stop();
     await job.stop();

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import oracledb from 'oracledb';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../../test/capture.fixture.js';
+import { waitUntil } from '../../../common/wait.fixture.js';
+import { compareBigints } from '../../../events/change-event.fixture.js';
 import { describeOutboxContract, orderChangeStatement, type OrderChange, type OutboxUnderTest } from '../outbox.contract.js';
 import type { OutboxRow } from '../outbox.js';
 import { createOracleOutbox, createOraclePool, parseOracleUrl, type ClosableOraclePool, type OracleConnection, type OracleOutbox } from './oracle-outbox.js';
@@ -11,20 +12,22 @@ import { applyOracleOutboxSchema } from './schema.js';
 // on a throwaway FREEPDB1): every test gets a schema (a user) of its own, dropped afterwards.
 const adminUrl = process.env.ORACLE_CONNECT_STRING;
 
+/** Sessions of a closed pool, and claims, take a while to end. */
+const patience = { timeoutMs: 30_000, intervalMs: 25 };
+
 let admin: Promise<ClosableOraclePool> | undefined;
 afterAll(async () => {
   await (await admin)?.close(0);
 });
 
-async function asAdmin(work: (connection: OracleConnection) => Promise<void>): Promise<void> {
+function requiredAdminUrl(): string {
   if (adminUrl === undefined) throw new Error('ORACLE_CONNECT_STRING is not set');
-  admin ??= createOraclePool(adminUrl, { poolMax: 2, name: 'ORACLE_CONNECT_STRING' });
-  const connection = await (await admin).getConnection();
-  try {
-    await work(connection);
-  } finally {
-    await connection.close();
-  }
+  return adminUrl;
+}
+
+async function asAdmin(work: (connection: OracleConnection) => Promise<void>): Promise<void> {
+  admin ??= createOraclePool(requiredAdminUrl(), { poolMax: 2, name: 'ORACLE_CONNECT_STRING' });
+  await withConnection(await admin, work);
 }
 
 async function dropUser(user: string): Promise<void> {
@@ -39,7 +42,7 @@ async function dropUser(user: string): Promise<void> {
       if (/ORA-01940/.test(String(err))) return false;
       throw err;
     }
-  }, 30_000);
+  }, patience);
 }
 
 interface OracleSchema {
@@ -49,8 +52,7 @@ interface OracleSchema {
 
 /** A new user with the outbox and `dvx_orders` scripts applied, and a pool of its own. */
 async function openOracleSchema(): Promise<OracleSchema> {
-  if (adminUrl === undefined) throw new Error('ORACLE_CONNECT_STRING is not set');
-  const { connectString } = parseOracleUrl(adminUrl, 'ORACLE_CONNECT_STRING');
+  const { connectString } = parseOracleUrl(requiredAdminUrl(), 'ORACLE_CONNECT_STRING');
   const user = `TWEETBUS_IT_${randomBytes(5).toString('hex').toUpperCase()}`;
   const password = `Tb1_${randomBytes(12).toString('hex')}`;
   await asAdmin(async (c) => {
@@ -131,7 +133,7 @@ function oracleOutboxUnderTest(schema: OracleSchema, outbox: OracleOutbox): Outb
   };
 }
 
-const bySeq = (a: OutboxRow, b: OutboxRow) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0);
+const bySeq = (a: OutboxRow, b: OutboxRow) => compareBigints(a.seq, b.seq);
 
 describe.skipIf(adminUrl === undefined)(adminUrl === undefined ? 'Oracle outbox (skipped: ORACLE_CONNECT_STRING not set)' : 'Oracle outbox', () => {
   describeOutboxContract('Oracle', async () => {
@@ -232,14 +234,14 @@ describe.skipIf(adminUrl === undefined)(adminUrl === undefined ? 'Oracle outbox 
       };
       const other = createOracleOutbox({ pool: schema.pool, instanceId: 'relay-b', leaseMs: 60_000 });
 
-      await Promise.all([relay(outbox, 'a'), relay(other, 'b'), waitUntil('every row is sent', () => sent.length >= total, 100_000)]);
+      await Promise.all([relay(outbox, 'a'), relay(other, 'b')]);
 
       expect(sent).toHaveLength(total);
       expect(new Set(sent.map((s) => s.id)).size).toBe(total);
       for (const key of keys) {
         const versions = sent.filter((s) => s.key === key).map((s) => s.version);
         expect(versions, key).toHaveLength(changesPerKey);
-        expect(versions, key).toEqual([...versions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+        expect(versions, key).toEqual([...versions].sort(compareBigints));
       }
       expect(await outbox.readBatch(100)).toEqual([]);
     }, 120_000);
@@ -259,7 +261,7 @@ describe.skipIf(adminUrl === undefined)(adminUrl === undefined ? 'Oracle outbox 
       await waitUntil('the claims ran out', async () => {
         takenOver = await outbox.readBatch(100);
         return takenOver.length === 6;
-      }, 30_000);
+      }, patience);
 
       expect(takenOver.map((r) => r.event.id)).toEqual([...taken].sort(bySeq).map((r) => r.event.id));
     });

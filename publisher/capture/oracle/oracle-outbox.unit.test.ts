@@ -4,7 +4,7 @@ import { ConfigError } from '../../../common/errors.js';
 import { logSink } from '../../../common/log-sink.fixture.js';
 import { aChangeEvent } from '../../../events/change-event.fixture.js';
 import type { OutboxRow } from '../outbox.js';
-import { createOracleOutbox, parseOracleUrl, type OracleConnection, type OraclePool } from './oracle-outbox.js';
+import { createOracleOutbox, parseOracleUrl, type ClosableOraclePool, type OracleConnection } from './oracle-outbox.js';
 
 interface Call {
   readonly method: 'execute' | 'executeMany';
@@ -17,11 +17,11 @@ type Answer = { rows?: unknown[]; rowsAffected?: number } | Error;
 
 /**
  * A fake node-oracledb pool: records every statement with its binds and options, and answers each
- * from `answer` (by the statement's text). Counts commits, rollbacks and connections returned.
+ * from `answer` (by the statement's text). Counts commits, rollbacks, connections returned and pool closes.
  */
 function fakeOracle(answer: (sql: string, binds: unknown) => Answer = () => ({})) {
   const calls: Call[] = [];
-  const state = { commits: 0, rollbacks: 0, taken: 0, released: 0, failCommit: false };
+  const state = { commits: 0, rollbacks: 0, taken: 0, released: 0, poolCloses: 0, failCommit: false };
   const reply = (method: Call['method'], sql: string, binds: unknown, options: unknown) => {
     calls.push({ method, sql, binds, options });
     const result = answer(sql, binds);
@@ -44,10 +44,14 @@ function fakeOracle(answer: (sql: string, binds: unknown) => Answer = () => ({})
       return Promise.resolve();
     },
   };
-  const pool: OraclePool = {
+  const pool: ClosableOraclePool = {
     getConnection: () => {
       state.taken += 1;
       return Promise.resolve(connection);
+    },
+    close: () => {
+      state.poolCloses += 1;
+      return Promise.resolve();
     },
   };
   const statements = (pattern: RegExp) => calls.filter((c) => pattern.test(c.sql));
@@ -406,6 +410,7 @@ describe('Oracle outbox relay (fake connection)', () => {
     await outbox.close();
     await outbox.close();
 
+    expect(oracle.state.poolCloses).toBe(0);
     expect(oracle.state.taken).toBe(0);
   });
 

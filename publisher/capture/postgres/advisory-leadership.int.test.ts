@@ -1,17 +1,20 @@
 import { createServer, connect, type Socket } from 'node:net';
 import type { Pool } from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { createPgSchema, pgAdminQuery, pgSchemaPool, pgTestDatabaseUrl } from '../../../common/pg-test-schema.js';
+import { waitUntil } from '../../../common/wait.fixture.js';
 import { createPgAdvisoryLeadership, type PgAdvisoryLeadership } from './advisory-leadership.js';
 
 const admin = (text: string, params?: readonly unknown[]) => pgAdminQuery(pgTestDatabaseUrl, text, params);
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 600; i += 1) {
-    if (condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`gave up waiting for ${what}`);
+/** Sessions take a while on a shared server; still shorter than the test's own timeout. */
+const patience = { timeoutMs: 25_000, intervalMs: 50 };
+
+/** When the session `pid` started its last statement, if that has finished; a standby's changes with each try of the lock. */
+async function lastFinishedStatementAt(pid: number | undefined): Promise<string | undefined> {
+  const result = await admin(`SELECT query_start::text AS at FROM pg_stat_activity WHERE pid = $1 AND state = 'idle'`, [pid]);
+  return z.array(z.object({ at: z.string() })).parse(result.rows)[0]?.at;
 }
 
 /**
@@ -94,9 +97,9 @@ function campaign(pool: Pool): { leadership: PgAdvisoryLeadership; told: string[
 /** A leader on `leaderPool`, then a standby on `standbyPool` that has connected and waits. */
 async function givenLeaderAndStandby(leaderPool: Pool, standbyPool = leaderPool) {
   const first = campaign(leaderPool);
-  await until(() => first.leadership.isLeader(), 'the first instance to lead');
+  await waitUntil('the first instance to lead', () => first.leadership.isLeader(), patience);
   const second = campaign(standbyPool);
-  await until(() => second.leadership.backendPid() !== undefined, 'the second instance to connect');
+  await waitUntil('the second instance to connect', () => second.leadership.backendPid() !== undefined, patience);
   return { first, second };
 }
 
@@ -106,10 +109,15 @@ describe('PostgreSQL advisory-lock leadership', () => {
     const a = campaign(pool);
     const b = campaign(pool);
 
-    await until(() => a.leadership.isLeader() || b.leadership.isLeader(), 'a leader');
-    // Both have tried at least once more since then, and neither took the lock from the other.
-    await until(() => a.leadership.backendPid() !== undefined && b.leadership.backendPid() !== undefined, 'both to connect');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await waitUntil('a leader', () => a.leadership.isLeader() || b.leadership.isLeader(), patience);
+    await waitUntil('both to connect', () => a.leadership.backendPid() !== undefined && b.leadership.backendPid() !== undefined, patience);
+    // The standby has tried the lock again since then, and neither took it from the other.
+    const standbyPid = (a.leadership.isLeader() ? b : a).leadership.backendPid();
+    const before = await lastFinishedStatementAt(standbyPid);
+    await waitUntil('the standby to try the lock again', async () => {
+      const last = await lastFinishedStatementAt(standbyPid);
+      return last !== undefined && last !== before;
+    }, patience);
 
     expect([a.leadership.isLeader(), b.leadership.isLeader()].filter(Boolean)).toHaveLength(1);
     expect([...a.told, ...b.told]).toEqual(['elected']);
@@ -128,7 +136,7 @@ describe('PostgreSQL advisory-lock leadership', () => {
 
     expect(first.told).toEqual(['elected', 'deposed: closed']);
     expect(first.leadership.isLeader()).toBe(false);
-    await until(() => second.leadership.isLeader(), 'the standby to be elected');
+    await waitUntil('the standby to be elected', () => second.leadership.isLeader(), patience);
     expect(second.told).toEqual(['elected']);
   });
 
@@ -139,11 +147,11 @@ describe('PostgreSQL advisory-lock leadership', () => {
     const terminated = await admin('SELECT pg_terminate_backend($1) AS ok', [pid]);
     expect(terminated.rows[0]).toEqual({ ok: true });
 
-    await until(() => first.told.length === 2, 'the leader to be deposed');
+    await waitUntil('the leader to be deposed', () => first.told.length === 2, patience);
     expect(first.told[1]).toBe("deposed: the lock's connection was lost");
-    await until(() => second.leadership.isLeader(), 'the standby to be elected');
+    await waitUntil('the standby to be elected', () => second.leadership.isLeader(), patience);
     // The first instance campaigns again on a fresh session, and stands by.
-    await until(() => first.leadership.backendPid() !== undefined && first.leadership.backendPid() !== pid, 'a fresh session');
+    await waitUntil('a fresh session', () => first.leadership.backendPid() !== undefined && first.leadership.backendPid() !== pid, patience);
     expect(first.leadership.isLeader()).toBe(false);
   });
 
@@ -154,19 +162,19 @@ describe('PostgreSQL advisory-lock leadership', () => {
 
     proxy.partition();
 
-    await until(() => first.told.length === 2, 'the silent leader to be deposed');
+    await waitUntil('the silent leader to be deposed', () => first.told.length === 2, patience);
     expect(first.told[1]).toMatch(/^deposed: the lock's connection failed its check/);
     // The server still holds the silent session, and with it the lock.
     expect(second.leadership.isLeader()).toBe(false);
     proxy.serverNotices();
-    await until(() => second.leadership.isLeader(), 'the standby to be elected once the server frees the lock');
+    await waitUntil('the standby to be elected once the server frees the lock', () => second.leadership.isLeader(), patience);
   });
 
   it('does not let a leader in one schema block an instance in another', async () => {
     const one = campaign((await openSchema()).pool());
     const other = campaign((await openSchema()).pool());
 
-    await until(() => one.leadership.isLeader(), 'a leader in the first schema');
-    await until(() => other.leadership.isLeader(), 'a leader in the second schema');
+    await waitUntil('a leader in the first schema', () => one.leadership.isLeader(), patience);
+    await waitUntil('a leader in the second schema', () => other.leadership.isLeader(), patience);
   });
 });
