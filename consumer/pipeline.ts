@@ -1,7 +1,7 @@
 import type { Logger } from '../common/logger.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import type { MessageDecoder } from '../events/decoder.js';
-import type { InboundMessage, MessageHandler } from '../transports/transport.js';
+import type { InboundMessage, MessageHandler, Rejection } from '../transports/transport.js';
 import type { DeadLetter, ReadModelStore } from './stores/read-model-store.js';
 import { createConsumerStats, type ConsumerStats } from './stats.js';
 import type { TrustPolicy } from './trust.js';
@@ -25,7 +25,8 @@ type Verdict = { readonly ok: true; readonly events: readonly ChangeEvent[] } | 
 
 /**
  * The consumer's core: trust -> decode (which validates) -> one version-gated `applyBatch` per
- * batch. Rejected messages become dead letters; they never stop the batch (DESIGN.md rule 6).
+ * batch. Rejected messages become dead letters in the store, and are returned so the source can put
+ * them on the transport's dead-letter queue; they never stop the batch (DESIGN.md rule 6).
  *
  * The handler resolves only after the dead letters and the applied events are durable, so the
  * source may then move its checkpoint (rule 4). Store failures propagate untouched: the source
@@ -51,9 +52,10 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
   }
 
   return async (batch) => {
-    if (batch.length === 0) return;
+    if (batch.length === 0) return { rejected: [] };
     const events: ChangeEvent[] = [];
     const letters: DeadLetter[] = [];
+    const rejected: Rejection[] = [];
     for (const message of batch) {
       const verdict = judge(message);
       if (verdict.ok) {
@@ -61,6 +63,7 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
         continue;
       }
       letters.push(deadLetterFor(message, verdict.reason, transportName));
+      rejected.push({ message, reason: verdict.reason });
       logger.warn({ ...untrustedText(message), reason: verdict.reason }, 'message rejected; dead-lettered');
     }
 
@@ -84,6 +87,8 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
     const summary = { messages: batch.length, events: events.length, ...counts };
     if (counts.applied > 0 || counts.deadLettered > 0) logger.info(summary, 'batch handled');
     else logger.debug(summary, 'batch handled');
+    // The store keeps its own copy for the query API; a transport with a dead-letter queue also gets them.
+    return { rejected };
   };
 }
 

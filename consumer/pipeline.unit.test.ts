@@ -129,8 +129,10 @@ describe('consumer pipeline', () => {
     const { store, stats, logs, whenBatchArrives } = await givenAPipeline();
     const garbage = aMessage('#orders {"id": oops', { id: '42', username: 'mallory' });
 
-    await whenBatchArrives(aMessage(upsertText('1', 1, 'OPEN')), garbage, aMessage(upsertText('2', 1, 'OPEN')));
+    const result = await whenBatchArrives(aMessage(upsertText('1', 1, 'OPEN')), garbage, aMessage(upsertText('2', 1, 'OPEN')));
 
+    // Returned too, so a transport with a dead-letter queue (Kafka, Redis Streams) gets it before its commit.
+    expect(result).toEqual({ rejected: [{ message: garbage, reason: 'not JSON' }] });
     expect(await store.listDeadLetters({ limit: 10 })).toEqual([
       {
         messageId: garbage.id,

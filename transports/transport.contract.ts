@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MessageDecoder } from '../events/decoder.js';
 import type { ChangeEvent } from '../events/envelope.js';
-import type { CheckpointStore, EventPublisher, EventSource, InboundMessage } from './transport.js';
+import type { BatchResult, CheckpointStore, EventPublisher, EventSource, InboundMessage } from './transport.js';
 import { createInMemoryCheckpointStore } from './in-memory/checkpoint-store.js';
-import { aChangeEvent } from '../events/change-event.fixture.js';
+import { aChangeEvent, compareBigints } from '../events/change-event.fixture.js';
+import { waitUntil } from '../common/wait.fixture.js';
 
 /**
  * The EventPublisher/EventSource contract, run against every transport. A transport's test file calls
@@ -11,7 +12,10 @@ import { aChangeEvent } from '../events/change-event.fixture.js';
  */
 export interface TransportContractSubject {
   readonly publisher: EventPublisher;
-  /** Sources made with the same store and name resume from one another. */
+  /**
+   * Sources made with the same store and name resume from one another; running at once, they are one
+   * consumer group (Kafka group id, Redis Streams group, in-memory group). Each call is a new group member.
+   */
   source(options: { checkpoints: CheckpointStore; checkpointName: string }): EventSource;
   readonly decoder: MessageDecoder;
   /** Collections the decoder accepts; test events use the first two. */
@@ -23,7 +27,27 @@ export interface TransportContractSubject {
    * catch-up search starts a little before the checkpoint). Version gating makes such repeats harmless.
    */
   readonly mayRepeatAfterRestart: boolean;
+  /**
+   * The transport's own dead-letter queue as it holds it now. Absent for X, which has none: a post
+   * cannot be moved, so the consumer's store keeps rejected posts (the pipeline's dead letters).
+   */
+  readonly deadLetters?: () => Promise<readonly TransportDeadLetter[]>;
+  /**
+   * Whether the members of one group split the messages between them (Kafka partitions, Redis Streams
+   * groups). False for X: an app may hold one filtered-stream connection, so a second member waits as
+   * a standby (429 TooManyConnections) until the first is gone.
+   */
+  readonly groupsShareWork: boolean;
   cleanup(): Promise<void>;
+}
+
+/** One entry of a transport's dead-letter queue, as the contract checks it. */
+export interface TransportDeadLetter {
+  /** The rejected message's `InboundMessage.id`. */
+  readonly messageId: string;
+  readonly reason: string;
+  /** The rejected message's text, unchanged. */
+  readonly text: string;
 }
 
 export type TransportContractFactory = () => Promise<TransportContractSubject>;
@@ -35,7 +59,7 @@ interface Recorder {
   /** Decoded events in the order received (repeats included). */
   readonly events: ChangeEvent[];
   readonly rejected: InboundMessage[];
-  handle(batch: readonly InboundMessage[]): Promise<void>;
+  handle(batch: readonly InboundMessage[]): Promise<BatchResult>;
 }
 
 function createRecorder(decoder: MessageDecoder, beforeAccept?: (batch: readonly InboundMessage[]) => void): Recorder {
@@ -46,25 +70,25 @@ function createRecorder(decoder: MessageDecoder, beforeAccept?: (batch: readonly
     rejected: [],
     handle(batch) {
       recorder.calls.push(batch);
+      const rejected: BatchResult['rejected'][number][] = [];
       for (const message of batch) {
         recorder.messages.push(message);
         const decoded = decoder(message);
         if (decoded.ok) recorder.events.push(...decoded.events);
-        else recorder.rejected.push(message);
+        else {
+          recorder.rejected.push(message);
+          rejected.push({ message, reason: decoded.reason });
+        }
       }
       beforeAccept?.(batch);
-      return Promise.resolve();
+      return Promise.resolve({ rejected });
     },
   };
   return recorder;
 }
 
 async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitUntil(what, condition, { timeoutMs, intervalMs: 20 });
 }
 
 let sequence = 0;
@@ -122,7 +146,7 @@ export function describeTransportContract(name: string, factory: TransportContra
       }
       for (const key of ['o1', 'o2', 'c1']) {
         const versions = recorder.events.filter((e) => e.key === key).map((e) => e.version);
-        expect(versions).toEqual([...versions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+        expect(versions).toEqual([...versions].sort(compareBigints));
       }
     });
 
@@ -199,6 +223,91 @@ export function describeTransportContract(name: string, factory: TransportContra
         return decoded.ok && decoded.events.some((e) => e.id === after.id);
       });
       expect(poisonAt).toBeLessThan(afterAt);
+
+      const { deadLetters } = subject;
+      if (deadLetters !== undefined) {
+        const letter = await waitUntil('the poison message on the dead-letter queue', async () =>
+          (await deadLetters()).find((l) => l.messageId === poison.id),
+        { timeoutMs: 10_000, intervalMs: 50 });
+        expect(letter.text).toBe(poison.text);
+        expect(letter.reason).toMatch(/JSON|invalid|hashtag|not/i);
+        expect((await deadLetters()).some((l) => l.text.includes(after.id))).toBe(false);
+      }
+    });
+
+    it('a consumer that dies after applying and before acknowledging: the next member of its group gets the batch again', async () => {
+      const [orders] = subject.collections;
+      const checkpoints = createInMemoryCheckpointStore();
+      const target = anEvent(orders, 'dies', 1n);
+      // The first member applies (records) the batch, then never acknowledges it: every attempt fails
+      // until the member is gone, as when the process is killed between the apply and the commit.
+      const dying = createRecorder(subject.decoder, (batch) => {
+        if (batch.some((m) => m.text.includes(target.id))) throw new Error('killed after applying, before the acknowledgement');
+      });
+      const first = await start(subject.source({ checkpoints, checkpointName: 'dies' }), dying);
+      // A first event handled in full gives the group a checkpoint to resume from.
+      const handled = anEvent(orders, 'lives', 1n);
+      await subject.publisher.publish([handled]);
+      await waitFor('the first event', () => ids(dying.events).includes(handled.id));
+      await subject.publisher.publish([target]);
+      await waitFor('the first member to apply the event', () => ids(dying.events).includes(target.id));
+      await first.close();
+
+      const next = createRecorder(subject.decoder);
+      await start(subject.source({ checkpoints, checkpointName: 'dies' }), next);
+      const later = anEvent(orders, 'dies', 2n);
+      await subject.publisher.publish([later]);
+      await waitFor('the unacknowledged event and the later one at the next member', () =>
+        ids(next.events).includes(target.id) && ids(next.events).includes(later.id),
+      );
+      expect(ids(next.events).indexOf(target.id)).toBeLessThan(ids(next.events).indexOf(later.id));
+    });
+
+    it('two members of one group share the work, and every key ends at its last version', async () => {
+      const [orders, customers] = subject.collections;
+      const checkpoints = createInMemoryCheckpointStore();
+      // One version-gated read model that both members write to, as two consumer processes share a store.
+      const model = new Map<string, bigint>();
+      const applies = new Map<string, number>();
+      const applyToModel = (batch: readonly InboundMessage[]): void => {
+        for (const message of batch) {
+          const decoded = subject.decoder(message);
+          if (!decoded.ok) continue;
+          for (const event of decoded.events) {
+            const key = `${event.collection}/${event.key}`;
+            if ((model.get(key) ?? 0n) >= event.version) continue;
+            model.set(key, event.version);
+            const applied = `${key}@${event.version.toString()}`;
+            applies.set(applied, (applies.get(applied) ?? 0) + 1);
+          }
+        }
+      };
+      const a = createRecorder(subject.decoder, applyToModel);
+      const b = createRecorder(subject.decoder, applyToModel);
+      await start(subject.source({ checkpoints, checkpointName: 'shared' }), a);
+      await start(subject.source({ checkpoints, checkpointName: 'shared' }), b);
+
+      const published: ChangeEvent[] = [];
+      for (let version = 1n; version <= 4n; version += 1n) {
+        const round = Array.from({ length: 8 }, (_, i) => anEvent(i % 2 === 0 ? orders : customers, `g${i}`, version));
+        await subject.publisher.publish(round);
+        published.push(...round);
+        await waitFor(`round ${version.toString()} delivered`, () =>
+          round.every((e) => ids(a.events).includes(e.id) || ids(b.events).includes(e.id)),
+        );
+      }
+
+      for (let i = 0; i < 8; i += 1) {
+        expect(model.get(`${i % 2 === 0 ? orders : customers}/g${i}`)).toBe(4n);
+      }
+      expect([...applies.values()].every((n) => n === 1)).toBe(true);
+      const delivered = new Set([...ids(a.events), ...ids(b.events)]);
+      expect(published.every((e) => delivered.has(e.id))).toBe(true);
+      if (subject.groupsShareWork) {
+        expect(a.events.length).toBeGreaterThan(0);
+        expect(b.events.length).toBeGreaterThan(0);
+        expect(a.events.length + b.events.length).toBeLessThan(2 * published.length);
+      }
     });
   });
 }

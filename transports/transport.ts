@@ -44,12 +44,28 @@ export interface InboundMessage {
   readonly post?: PostMeta | undefined;
 }
 
+/** A message the handler cannot use (untrusted, malformed, invalid), and why. */
+export interface Rejection {
+  readonly message: InboundMessage;
+  readonly reason: string;
+}
+
+/** What a handler reports about a batch it handled. */
+export interface BatchResult {
+  /** Messages to dead-letter: the source puts them on its dead-letter queue before moving its checkpoint. */
+  readonly rejected: readonly Rejection[];
+}
+
 /**
- * Handles one batch. It resolves once every message in the batch is durably handled (applied or
- * dead-lettered); only then does the source move its checkpoint. A throw means "not handled": the
- * source redelivers the same batch after a backoff.
+ * Handles one batch. It resolves once every message in the batch is durably handled (applied, or
+ * rejected in the result); only then does the source dead-letter the rejections and move its
+ * checkpoint. A throw means "not handled": the source redelivers the same batch after a backoff and
+ * never dead-letters it, because a throw is a transient failure, not bad input. Resolving with
+ * nothing means nothing was rejected.
  */
-export type MessageHandler = (batch: readonly InboundMessage[]) => Promise<void>;
+// `void`, not `undefined`: a handler that rejects nothing may be any `async` function that returns nothing.
+// eslint-disable-next-line @typescript-eslint/no-invalid-void-type
+export type MessageHandler = (batch: readonly InboundMessage[]) => Promise<BatchResult | void>;
 
 /**
  * Receives messages and resumes where it left off.

@@ -15,6 +15,15 @@ export interface InMemoryBus {
   appendRaw(text: string, key?: string): string;
   /** Entries in the log. */
   readonly length: number;
+  /** The dead-letter log: messages handlers rejected, in the order they were rejected. */
+  deadLetters(): readonly InMemoryDeadLetter[];
+}
+
+export interface InMemoryDeadLetter {
+  readonly messageId: string;
+  readonly text: string;
+  readonly reason: string;
+  readonly checkpointName: string;
 }
 
 export interface InMemorySourceOptions {
@@ -58,6 +67,7 @@ interface ReaderGroup {
 
 export function createInMemoryBus(): InMemoryBus {
   const log: Entry[] = [];
+  const deadLetters: InMemoryDeadLetter[] = [];
   const groups = new Map<string, ReaderGroup>();
   const waiters = new Set<() => void>();
   let nextMemberId = 0;
@@ -74,6 +84,7 @@ export function createInMemoryBus(): InMemoryBus {
       return log.length;
     },
     appendRaw: (text, key = text) => append(text, key),
+    deadLetters: () => [...deadLetters],
     publisher() {
       let closed = false;
       return {
@@ -148,7 +159,10 @@ export function createInMemoryBus(): InMemoryBus {
           try {
             for (let attempt = 1; ; attempt += 1) {
               try {
-                await handler(messages);
+                const result = await handler(messages);
+                for (const { message, reason } of result?.rejected ?? []) {
+                  deadLetters.push({ messageId: message.id, text: message.text, reason, checkpointName: options.checkpointName });
+                }
                 break;
               } catch (err) {
                 logger?.error({ err, attempt, firstId: messages[0]?.id }, 'the handler failed; the same batch will be delivered again');

@@ -10,7 +10,7 @@ describeTransportContract('in-memory', () => {
   const publisher = bus.publisher();
   return Promise.resolve({
     publisher,
-    source: (options) => bus.source({ ...options, handlerBackoff: () => 5 }),
+    source: (options) => bus.source({ ...options, group: options.checkpointName, handlerBackoff: () => 5 }),
     decoder: createJsonDecoder({ collections: ['orders', 'customers'] }),
     collections: ['orders', 'customers'],
     sendPoison: () => {
@@ -18,6 +18,8 @@ describeTransportContract('in-memory', () => {
       return Promise.resolve();
     },
     mayRepeatAfterRestart: false,
+    deadLetters: () => Promise.resolve(bus.deadLetters()),
+    groupsShareWork: true,
     cleanup: () => publisher.close(),
   });
 });
