@@ -1,0 +1,89 @@
+import { defaultExponentialBackoff } from '../../common/backoff.js';
+import { ConfigError, TransportError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import type { ChangeEvent } from '../../events/envelope.js';
+import { encodeEventJson } from '../../events/json-codec.js';
+import type { EventPublisher, HealthCheck } from '../transport.js';
+import { defaultStreamName, openRedisConnection, pingRedis, toTransportError } from './redis-client.js';
+
+export interface RedisStreamsPublisherOptions {
+  /**
+   * The publisher builds and closes its own client: it relies on settings a shared client may not
+   * have (RESP2 replies, commands that fail at once while the connection is down).
+   */
+  readonly url: string;
+  /** Default `tweetbus:events`. */
+  readonly stream?: string | undefined;
+  /**
+   * Approximate cap on the stream's length (`XADD MAXLEN ~`). Default 1,000,000. Entries beyond it are
+   * trimmed whether or not every group has read them: a group further behind than this loses the
+   * oldest entries, so size it for the longest outage a consumer should survive.
+   */
+  readonly maxLen?: number | undefined;
+  readonly logger: Logger;
+  /** Deadline of `check()`'s PING. Default 2 s. */
+  readonly checkTimeoutMs?: number | undefined;
+}
+
+export type RedisStreamsPublisher = EventPublisher & HealthCheck;
+
+/**
+ * Publishes each event as one stream entry, `XADD stream MAXLEN ~ n * event <json> key <collection/key>
+ * id <event id> type <type> version <decimal>`. The JSON envelope is the message; the other fields let
+ * an operator inspect the stream (`XRANGE`) without decoding it.
+ *
+ * A batch is one pipeline: one round trip, entries appended in order. `publish` resolves once every
+ * XADD has returned. On a failure `TransportError.published` counts the leading XADDs that returned;
+ * later ones may have been appended too, so a retry can duplicate them (at least once).
+ */
+export function createRedisStreamsPublisher(options: RedisStreamsPublisherOptions): RedisStreamsPublisher {
+  const stream = options.stream ?? defaultStreamName;
+  const maxLen = options.maxLen ?? 1_000_000;
+  if (!Number.isSafeInteger(maxLen) || maxLen < 1) throw new ConfigError([`maxLen must be a positive integer, got ${maxLen}`]);
+  const checkTimeoutMs = options.checkTimeoutMs ?? 2_000;
+  const logger = options.logger.child({ component: 'redisStreamsPublisher', stream });
+  const connection = openRedisConnection({
+    url: options.url,
+    name: 'tweetbus-publisher',
+    reconnectBackoff: defaultExponentialBackoff({ initialMs: 100, maxMs: 5_000 }),
+    logger,
+  });
+  let closed = false;
+
+  function entryFields(event: ChangeEvent): string[] {
+    return [
+      'event', encodeEventJson(event),
+      'key', `${event.collection}/${event.key}`,
+      'id', event.id,
+      'type', event.type,
+      'version', event.version.toString(),
+    ];
+  }
+
+  return {
+    async publish(events) {
+      if (closed) throw new TransportError('invalid', 'this Redis Streams publisher is closed');
+      if (events.length === 0) return;
+      const pipeline = connection.client.pipeline();
+      for (const event of events) pipeline.xadd(stream, 'MAXLEN', '~', maxLen, '*', ...entryFields(event));
+      let results: [Error | null, unknown][] | null;
+      try {
+        results = await pipeline.exec();
+      } catch (err) {
+        throw toTransportError(err, connection);
+      }
+      if (results === null) throw new TransportError('retryable', `Redis at ${connection.where} returned no replies for the batch`);
+      const failedAt = results.findIndex(([err]) => err !== null);
+      if (failedAt === -1) {
+        logger.debug({ count: events.length, firstId: events[0]?.id }, 'published');
+        return;
+      }
+      throw toTransportError(results[failedAt]?.[0], connection, failedAt);
+    },
+    check: () => pingRedis(connection, checkTimeoutMs),
+    async close() {
+      closed = true;
+      await connection.close();
+    },
+  };
+}

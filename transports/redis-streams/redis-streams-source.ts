@@ -1,0 +1,395 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { z } from 'zod';
+import { defaultExponentialBackoff, sleep, type Backoff } from '../../common/backoff.js';
+import { ConfigError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import type { EventSource, HealthCheck, InboundMessage, MessageHandler, Rejection } from '../transport.js';
+import {
+  classifyRedisError,
+  defaultStreamName,
+  describeRedisFailure,
+  openRedisConnection,
+  pingRedis,
+  replyCode,
+  toTransportError,
+  type RedisConnection,
+} from './redis-client.js';
+
+export interface RedisStreamsSourceOptions {
+  /** The source builds and closes its own two clients (one is held by the blocking read). */
+  readonly url: string;
+  /** Default `tweetbus:events`. */
+  readonly stream?: string | undefined;
+  /** The consumer group: one per read model. Members of a group share the entries between them. */
+  readonly group: string;
+  /**
+   * This member's name in the group, unique per running instance. Default `<hostname>-<pid>-<random>`.
+   * A member restarted under the same name (a StatefulSet pod) resumes its own pending entries first.
+   */
+  readonly consumer?: string | undefined;
+  /** Default `<stream>:dead`. */
+  readonly deadLetterStream?: string | undefined;
+  /** Most entries per handler call (`COUNT`). Default 100. */
+  readonly batchSize?: number | undefined;
+  /** How long one blocking read waits for new entries (`BLOCK`). Default 2 s. */
+  readonly blockMs?: number | undefined;
+  /**
+   * Idle time after which another member's pending entries are taken over (`XAUTOCLAIM`), and how
+   * often this member looks for them. It must exceed the longest time a handler holds a batch, or a
+   * slow batch is handled twice (harmless with version gating, but wasted). Default 30 s.
+   */
+  readonly claimIdleMs?: number | undefined;
+  /** Wait before redelivering a batch whose handler threw. */
+  readonly handlerBackoff?: Backoff | undefined;
+  /** Wait before retrying Redis after a failure (also the clients' reconnect delay). */
+  readonly reconnectBackoff?: Backoff | undefined;
+  /** Deadline of `check()`'s PING. Default 2 s. */
+  readonly checkTimeoutMs?: number | undefined;
+  readonly logger: Logger;
+  readonly now?: (() => Date) | undefined;
+}
+
+export type RedisStreamsSourceState = 'idle' | 'connecting' | 'reading' | 'waiting' | 'closed';
+
+/** For readiness probes and the demo's display. */
+export interface RedisStreamsSourceStatus {
+  readonly state: RedisStreamsSourceState;
+  /** Whether the last Redis command succeeded. */
+  readonly connected: boolean;
+  readonly stream: string;
+  readonly group: string;
+  readonly consumer: string;
+  /** Entries acknowledged by this member (dead-lettered ones included). */
+  readonly acknowledged: number;
+  readonly deadLettered: number;
+  /** Redis failures this member has waited out. */
+  readonly failures: number;
+  readonly lastError: string | undefined;
+  readonly lastMessageAt: Date | undefined;
+}
+
+export interface RedisStreamsSource extends EventSource, HealthCheck {
+  status(): RedisStreamsSourceStatus;
+}
+
+interface StreamEntry {
+  readonly id: string;
+  /** `null` when the entry was trimmed or deleted while it was pending. */
+  readonly fields: readonly string[] | null;
+}
+
+const entrySchema = z.tuple([z.string(), z.array(z.string()).nullable()]);
+/** XREADGROUP (RESP2): `[[stream, [[id, fields], ...]]]`, or nil when a blocking read timed out. */
+const readReplySchema = z.array(z.tuple([z.string(), z.array(entrySchema)])).nullable();
+/** XAUTOCLAIM: next cursor, claimed entries and (Redis 7) ids of deleted entries it dropped from the PEL. */
+const autoclaimReplySchema = z.tuple([z.string(), z.array(entrySchema)], z.array(z.string()));
+/** XPENDING with a range: `[[id, consumer, idle, deliveries], ...]`. */
+const pendingReplySchema = z.array(z.tuple([z.string(), z.string(), z.number(), z.number()]));
+
+type Phase = 'group' | 'own' | 'claim' | 'new';
+
+interface Session {
+  /** Every command but the blocking read. */
+  readonly commands: RedisConnection;
+  /** The blocking read holds its connection for up to `blockMs`; `close()` cuts it to stop at once. */
+  readonly blocking: RedisConnection;
+}
+
+/**
+ * Consumes a Redis stream as one member of a consumer group.
+ *
+ * - **Checkpoint.** The group's last-delivered id and its pending entries list (PEL) in Redis are the
+ *   checkpoint: an entry leaves the PEL only when `XACK`ed after its batch was handled. The consumer's
+ *   CheckpointStore is therefore not used. A new group starts at `0`, so a new read model replays
+ *   what the stream retains.
+ * - **Reading.** First this member's own pending entries (a member restarted under its name resumes
+ *   them), then entries other members left pending for `claimIdleMs` (`XAUTOCLAIM`, again every
+ *   `claimIdleMs`), then new entries with a blocking read on a connection of its own.
+ * - **Handling.** A handler that throws gets the same batch again after `handlerBackoff`; it is never
+ *   dead-lettered for a throw. When the handler resolves, its rejections go to the dead-letter stream
+ *   and the whole batch is acknowledged, in one MULTI. An entry without an `event` field is delivered
+ *   with its raw field list as JSON text, so the decoder rejects it and it is dead-lettered rather than
+ *   dropped. Entries trimmed while pending are acknowledged and logged.
+ * - **Order.** Per key, in stream order, within one member. Members of a group hold different entries at
+ *   once, and a claimed entry may be handled after a later one of its key at another member; the
+ *   consumer's version gate makes that harmless (an older version never overwrites a newer one).
+ * - **Delivery.** At least once. `close()` lets the batch in flight finish and be acknowledged; entries
+ *   it leaves pending (a handler still failing) are marked idle since the epoch so the next member
+ *   claims them at once. A member that dies without `close()` keeps them until `claimIdleMs` passed.
+ *   The member stays registered in the group: `XGROUP DELCONSUMER` would drop its pending entries.
+ * - **Failures.** `start` rejects when Redis cannot be reached. Afterwards the source retries on its
+ *   own with `reconnectBackoff`; `status()` and `check()` say why it is waiting.
+ */
+export function createRedisStreamsSource(options: RedisStreamsSourceOptions): RedisStreamsSource {
+  const stream = options.stream ?? defaultStreamName;
+  const group = options.group;
+  const consumer = options.consumer ?? `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const deadLetterStream = options.deadLetterStream ?? `${stream}:dead`;
+  const batchSize = options.batchSize ?? 100;
+  const blockMs = options.blockMs ?? 2_000;
+  const claimIdleMs = options.claimIdleMs ?? 30_000;
+  const handlerBackoff = options.handlerBackoff ?? defaultExponentialBackoff({ initialMs: 500, maxMs: 30_000 });
+  const reconnectBackoff = options.reconnectBackoff ?? defaultExponentialBackoff({ initialMs: 200, maxMs: 10_000 });
+  const checkTimeoutMs = options.checkTimeoutMs ?? 2_000;
+  const now = options.now ?? (() => new Date());
+  const issues = [
+    ...positiveInteger('batchSize', batchSize),
+    ...positiveInteger('blockMs', blockMs),
+    ...positiveInteger('claimIdleMs', claimIdleMs),
+    ...(group === '' ? ['group must not be empty'] : []),
+  ];
+  if (issues.length > 0) throw new ConfigError(issues);
+  const logger = options.logger.child({ component: 'redisStreamsSource', stream, group, consumer });
+
+  let session: Session | undefined;
+  let state: RedisStreamsSourceState = 'idle';
+  let connected = false;
+  let acknowledged = 0;
+  let deadLettered = 0;
+  let failures = 0;
+  let lastError: string | undefined;
+  let lastMessageAt: Date | undefined;
+  let started = false;
+  let closed = false;
+  /** A function, not the variable: the flag changes while we await, which narrowing cannot see. */
+  const isClosed = (): boolean => closed;
+  const closing = new AbortController();
+  let loop: Promise<void> = Promise.resolve();
+  let closePromise: Promise<void> | undefined;
+
+  function markConnected(): void {
+    if (isClosed()) return;
+    state = 'reading';
+    connected = true;
+    lastError = undefined;
+  }
+
+  /** Records a Redis failure and waits before the next try; returns early when closed. */
+  async function pause(err: unknown, connection: RedisConnection, attempt: number): Promise<void> {
+    failures += 1;
+    state = 'waiting';
+    connected = false;
+    lastError = describeRedisFailure(err, connection);
+    const waitMs = reconnectBackoff(attempt);
+    const fields = { err, attempt, waitMs, kind: classifyRedisError(err) };
+    if (fields.kind === 'auth') logger.error(fields, `Redis at ${connection.where} refused our credentials; retrying`);
+    else if (attempt === 1) logger.warn(fields, `Redis at ${connection.where} failed; retrying`);
+    else logger.debug(fields, 'Redis still failing; retrying');
+    await sleep(waitMs, closing.signal);
+  }
+
+  async function createGroup(connection: RedisConnection): Promise<void> {
+    try {
+      await connection.client.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
+      logger.info('created the consumer group');
+    } catch (err) {
+      if (replyCode(err) !== 'BUSYGROUP') throw err;
+    }
+  }
+
+  async function read(connection: RedisConnection, args: (string | number)[]): Promise<StreamEntry[]> {
+    const reply = readReplySchema.parse(await connection.client.call('XREADGROUP', ['GROUP', group, consumer, 'COUNT', batchSize, ...args]));
+    return (reply ?? []).filter(([name]) => name === stream).flatMap(([, entries]) => entries.map(([id, fields]) => ({ id, fields })));
+  }
+
+  async function autoclaim(connection: RedisConnection, cursor: string): Promise<{ next: string; entries: StreamEntry[] }> {
+    const reply = autoclaimReplySchema.parse(
+      await connection.client.call('XAUTOCLAIM', [stream, group, consumer, claimIdleMs, cursor, 'COUNT', batchSize]),
+    );
+    const [next, claimed, ...deleted] = reply;
+    const gone = deleted.flat();
+    if (gone.length > 0) logger.warn({ entryIds: gone }, 'pending entries were trimmed before they were handled; Redis dropped them');
+    const entries = claimed.map(([id, fields]) => ({ id, fields }));
+    if (entries.length > 0) logger.info({ count: entries.length, firstId: entries[0]?.id }, 'claimed entries another member left pending');
+    return { next, entries };
+  }
+
+  function toMessage(entry: StreamEntry & { readonly fields: readonly string[] }): InboundMessage {
+    const eventAt = entry.fields.findIndex((field, i) => i % 2 === 0 && field === 'event');
+    const event = eventAt === -1 ? undefined : entry.fields[eventAt + 1];
+    // Without an envelope the raw field list goes on, as JSON no decoder accepts, so it is dead-lettered.
+    return { id: entry.id, text: event ?? JSON.stringify(entry.fields), receivedAt: now() };
+  }
+
+  /** The handler's result, or `undefined` when the source closed while the handler kept failing. */
+  async function handle(messages: readonly InboundMessage[], handler: MessageHandler): Promise<{ rejected: readonly Rejection[] } | undefined> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const result = await handler(messages);
+        return { rejected: result?.rejected ?? [] };
+      } catch (err) {
+        logger.error(
+          { err, attempt, size: messages.length, firstId: messages[0]?.id, lastId: messages[messages.length - 1]?.id },
+          'the handler failed; the same batch will be delivered again',
+        );
+        await sleep(handlerBackoff(attempt), closing.signal);
+        if (isClosed()) return undefined;
+      }
+    }
+  }
+
+  /** Dead-letters the rejections and acknowledges the batch in one MULTI; retries until done or closed. */
+  async function settle(connection: RedisConnection, ids: readonly string[], rejected: readonly Rejection[]): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      const at = now().toISOString();
+      const transaction = connection.client.multi();
+      for (const { message, reason } of rejected) {
+        transaction.xadd(deadLetterStream, '*',
+          'reason', reason, 'text', message.text, 'stream', stream, 'group', group, 'entryId', message.id, 'consumer', consumer, 'at', at);
+      }
+      transaction.xack(stream, group, ...ids);
+      try {
+        const results = await transaction.exec();
+        if (results === null) throw new Error('Redis discarded the MULTI');
+        const failed = results.find(([err]) => err !== null)?.[0];
+        if (failed !== undefined && failed !== null) throw failed;
+        markConnected();
+        acknowledged += ids.length;
+        deadLettered += rejected.length;
+        for (const { message, reason } of rejected) {
+          logger.warn({ entryId: message.id, reason, message: { id: message.id, text: message.text.slice(0, 2000) } }, 'dead-lettered an entry');
+        }
+        return;
+      } catch (err) {
+        if (isClosed()) {
+          logger.warn({ err, firstId: ids[0], count: ids.length }, 'closed before the batch was acknowledged; it stays pending for the next member');
+          return;
+        }
+        await pause(err, connection, attempt);
+      }
+    }
+  }
+
+  async function deliver(connection: RedisConnection, entries: readonly StreamEntry[], handler: MessageHandler): Promise<void> {
+    const gone = entries.filter((e) => e.fields === null).map((e) => e.id);
+    if (gone.length > 0) logger.warn({ entryIds: gone }, 'pending entries were trimmed before they were handled; acknowledging them');
+    const messages = entries.flatMap((e) => (e.fields === null ? [] : [toMessage({ id: e.id, fields: e.fields })]));
+    let rejected: readonly Rejection[] = [];
+    if (messages.length > 0) {
+      lastMessageAt = messages[messages.length - 1]?.receivedAt;
+      logger.debug({ size: messages.length, firstId: messages[0]?.id }, 'delivering a batch');
+      const result = await handle(messages, handler);
+      if (result === undefined) return;
+      rejected = result.rejected;
+    }
+    await settle(connection, entries.map((e) => e.id), rejected);
+  }
+
+  async function run({ commands, blocking }: Session, handler: MessageHandler): Promise<void> {
+    let phase: Phase = 'own';
+    let ownCursor = '0';
+    let claimCursor = '0-0';
+    let lastClaimScan = performance.now();
+    let attempt = 0;
+    while (!isClosed()) {
+      let connection = commands;
+      try {
+        let entries: StreamEntry[] = [];
+        if (phase === 'group') {
+          await createGroup(commands);
+          phase = 'own';
+        } else if (phase === 'own') {
+          entries = await read(commands, ['STREAMS', stream, ownCursor]);
+          const last = entries[entries.length - 1];
+          if (last === undefined) phase = 'claim';
+          else ownCursor = last.id;
+        } else if (phase === 'claim') {
+          const claimed = await autoclaim(commands, claimCursor);
+          entries = claimed.entries;
+          claimCursor = claimed.next;
+          if (claimCursor === '0-0') {
+            phase = 'new';
+            lastClaimScan = performance.now();
+          }
+        } else {
+          connection = blocking;
+          entries = await read(blocking, ['BLOCK', blockMs, 'STREAMS', stream, '>']);
+          if (performance.now() - lastClaimScan >= claimIdleMs) phase = 'claim';
+        }
+        markConnected();
+        attempt = 0;
+        if (isClosed()) break;
+        if (entries.length > 0) await deliver(commands, entries, handler);
+      } catch (err) {
+        if (isClosed()) break;
+        // A lost reply may have put entries in our PEL; a deleted stream or group is made again.
+        phase = replyCode(err) === 'NOGROUP' ? 'group' : 'own';
+        ownCursor = '0';
+        claimCursor = '0-0';
+        attempt += 1;
+        await pause(err, connection, attempt);
+      }
+    }
+  }
+
+  /** Marks what this member still holds as idle since the epoch, so the next member claims it at once. */
+  async function handBack(connection: RedisConnection): Promise<void> {
+    try {
+      const pending = pendingReplySchema.parse(await connection.client.call('XPENDING', [stream, group, '-', '+', 10_000, consumer]));
+      if (pending.length === 0) return;
+      await connection.client.call('XCLAIM', [stream, group, consumer, 0, ...pending.map(([id]) => id), 'TIME', 0, 'JUSTID']);
+      logger.info({ count: pending.length, firstId: pending[0]?.[0] }, 'handed back unacknowledged entries for the next member');
+    } catch (err) {
+      logger.warn({ err }, `could not hand back the unacknowledged entries; another member claims them after ${claimIdleMs} ms`);
+    }
+  }
+
+  return {
+    async start(handler) {
+      if (started) throw new Error('this Redis Streams source was already started');
+      if (isClosed()) throw new Error('this Redis Streams source is closed');
+      started = true;
+      state = 'connecting';
+      const opened: Session = {
+        commands: openRedisConnection({ url: options.url, name: `tweetbus-source:${consumer}`, reconnectBackoff, logger }),
+        blocking: openRedisConnection({ url: options.url, name: `tweetbus-source-read:${consumer}`, reconnectBackoff, logger }),
+      };
+      try {
+        await createGroup(opened.commands);
+      } catch (err) {
+        await Promise.all([opened.commands.close(), opened.blocking.close()]);
+        started = false;
+        state = 'idle';
+        lastError = describeRedisFailure(err, opened.commands);
+        throw toTransportError(err, opened.commands);
+      }
+      session = opened;
+      markConnected();
+      logger.info({ deadLetterStream, batchSize, claimIdleMs }, 'started');
+      loop = run(opened, handler);
+    },
+    status() {
+      return { state, connected, stream, group, consumer, acknowledged, deadLettered, failures, lastError, lastMessageAt };
+    },
+    /** Ready while Redis answers and the last command succeeded; otherwise the error says why. */
+    async check() {
+      if (isClosed()) throw new Error('the Redis Streams source is closed');
+      if (session === undefined) throw new Error('the Redis Streams source has not started');
+      await pingRedis(session.commands, checkTimeoutMs);
+      if (!connected) throw new Error(`the Redis Streams source is ${state}${lastError === undefined ? '' : ` (last error: ${lastError})`}`);
+    },
+    close() {
+      closePromise ??= (async () => {
+        closed = true;
+        closing.abort();
+        const current = session;
+        if (current !== undefined) {
+          current.blocking.client.disconnect();
+          await loop;
+          await handBack(current.commands);
+          await Promise.all([current.commands.close(), current.blocking.close()]);
+        }
+        state = 'closed';
+        connected = false;
+        logger.info({ acknowledged, deadLettered }, 'closed');
+      })();
+      return closePromise;
+    },
+  };
+}
+
+function positiveInteger(name: string, value: number): string[] {
+  return Number.isSafeInteger(value) && value > 0 ? [] : [`${name} must be a positive integer, got ${value}`];
+}
