@@ -1,0 +1,170 @@
+import { EventTooLargeError, TransportError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import { within } from '../../common/timeout.js';
+import type { EventPublisher, HealthCheck } from '../transport.js';
+import { kafkaFrom, type KafkaClientOptions, type KafkaLike } from './kafka-client.js';
+import { isMessageTooLarge, toTransportError } from './kafka-errors.js';
+import { toKafkaMessage } from './kafka-messages.js';
+import { ensureTopics, topicSpec, type TopicDefaults } from './kafka-topics.js';
+
+export interface KafkaPublisherOptions {
+  /**
+   * A KafkaJS client (or a fake), or the options to build one. Either way the producer and admin
+   * connections are made here and closed by `close()`.
+   */
+  readonly kafka: KafkaLike | KafkaClientOptions;
+  readonly topic: string;
+  readonly logger: Logger;
+  /** Used only when the topic does not exist yet. Default 6 partitions, the broker's replication factor. */
+  readonly topicSpec?: TopicDefaults | undefined;
+  /** Most records per produce request. Default 500. */
+  readonly maxBatch?: number | undefined;
+  /**
+   * Largest record (key, value and headers) this publisher sends; a larger event is refused with
+   * `EventTooLargeError` before anything is sent. Default 1,000,000 bytes, under the broker's default
+   * `message.max.bytes` (1 MiB).
+   */
+  readonly maxMessageBytes?: number | undefined;
+  /** Deadline for `check()`. Default 5 s. */
+  readonly checkTimeoutMs?: number | undefined;
+}
+
+export interface KafkaPublisher extends EventPublisher, HealthCheck {
+  /** Connects and makes sure the topic exists. `publish` does it on first use; call it to fail fast at startup. */
+  connect(): Promise<void>;
+}
+
+/** An event larger than a Kafka record may be. The base class words its message for X posts. */
+export class KafkaEventTooLargeError extends EventTooLargeError {
+  constructor(eventId: string, size: number, limit: number) {
+    super(eventId, size, limit);
+    this.message = `Event ${eventId} is ${size} bytes as a Kafka record; at most ${limit} are accepted`;
+  }
+}
+
+/**
+ * Publishes events to one topic, keyed by aggregate (`collection/key`) so the default partitioner
+ * keeps every change of one row in one partition, in order.
+ *
+ * The producer is idempotent with one request in flight: a retried request cannot reorder or
+ * duplicate records within a partition. Each chunk of `maxBatch` records is one `send` with
+ * acks=all; a failed call reports the events of the chunks already acknowledged as `published`.
+ */
+export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPublisher {
+  const { topic } = options;
+  const logger = options.logger.child({ component: 'kafkaPublisher', topic });
+  const { kafka, bootstrapServers } = kafkaFrom(options.kafka);
+  const maxBatch = Math.max(1, options.maxBatch ?? 500);
+  const maxMessageBytes = options.maxMessageBytes ?? 1_000_000;
+  const checkTimeoutMs = options.checkTimeoutMs ?? 5_000;
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const admin = kafka.admin();
+  let adminUsed = false;
+  let producerUsed = false;
+  let adminReady: Promise<void> | undefined;
+  let ready: Promise<void> | undefined;
+  let closed = false;
+  let closePromise: Promise<void> | undefined;
+
+  function connectAdmin(): Promise<void> {
+    adminUsed = true;
+    adminReady ??= admin.connect().catch((err: unknown) => {
+      adminReady = undefined;
+      throw err;
+    });
+    return adminReady;
+  }
+
+  function connect(): Promise<void> {
+    if (closed) return Promise.reject(new Error('the Kafka publisher is closed'));
+    ready ??= (async () => {
+      try {
+        await connectAdmin();
+        await ensureTopics(admin, [topicSpec(topic, options.topicSpec)], logger, bootstrapServers);
+        producerUsed = true;
+        await producer.connect();
+        logger.info('connected');
+      } catch (err) {
+        ready = undefined;
+        throw err instanceof TransportError ? err : toTransportError(err, `connecting to Kafka at ${bootstrapServers}`);
+      }
+    })();
+    return ready;
+  }
+
+  return {
+    connect,
+    async publish(events) {
+      if (closed) throw new Error('the Kafka publisher is closed');
+      if (events.length === 0) return;
+      const messages = events.map(toKafkaMessage);
+      const sizes = messages.map(recordBytes);
+      for (const [i, size] of sizes.entries()) {
+        const event = events[i];
+        if (size > maxMessageBytes && event !== undefined) throw new KafkaEventTooLargeError(event.id, size, maxMessageBytes);
+      }
+      await connect();
+      let published = 0;
+      while (published < messages.length) {
+        const chunk = messages.slice(published, published + maxBatch);
+        try {
+          await producer.send({ topic, acks: -1, messages: chunk });
+        } catch (err) {
+          const event = events[published];
+          if (chunk.length === 1 && event !== undefined && isMessageTooLarge(err)) {
+            // The broker's limit is below ours; only this one event can never go.
+            throw new KafkaEventTooLargeError(event.id, sizes[published] ?? 0, maxMessageBytes);
+          }
+          throw toTransportError(err, `publishing ${chunk.length} events to Kafka topic "${topic}"`, published);
+        }
+        published += chunk.length;
+        logger.debug({ count: chunk.length, firstEventId: events[published - chunk.length]?.id }, 'published');
+      }
+    },
+    /** Ready when the brokers answer a metadata request for the topic and every partition has a leader. */
+    async check() {
+      if (closed) throw new Error('the Kafka publisher is closed');
+      const what = `reading Kafka metadata for topic "${topic}" from ${bootstrapServers}`;
+      const metadata = await within(
+        connectAdmin().then(() => admin.fetchTopicMetadata({ topics: [topic] })),
+        checkTimeoutMs,
+        what,
+      ).catch((err: unknown) => {
+        throw toTransportError(err, what);
+      });
+      const found = metadata.topics.find((t) => t.name === topic);
+      if (found === undefined) throw new Error(`Kafka topic "${topic}" does not exist`);
+      const leaderless = found.partitions.filter((p) => p.leader < 0).map((p) => p.partitionId);
+      if (leaderless.length > 0) throw new Error(`Kafka topic "${topic}" has partitions without a leader: ${leaderless.join(', ')}`);
+    },
+    close() {
+      closePromise ??= (async () => {
+        closed = true;
+        const results = await Promise.allSettled([
+          producerUsed ? producer.disconnect() : Promise.resolve(),
+          adminUsed ? admin.disconnect() : Promise.resolve(),
+        ]);
+        for (const result of results) {
+          if (result.status === 'rejected') logger.warn({ err: result.reason }, 'could not disconnect cleanly from Kafka');
+        }
+        logger.info('closed');
+      })();
+      return closePromise;
+    },
+  };
+}
+
+/** What a record weighs on the wire, near enough to compare with the broker's limit. */
+function recordBytes(message: ReturnType<typeof toKafkaMessage>): number {
+  let size = byteLength(message.key) + byteLength(message.value);
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    size += Buffer.byteLength(name);
+    for (const v of Array.isArray(value) ? value : [value]) size += byteLength(v);
+  }
+  return size + 64;
+}
+
+function byteLength(value: Buffer | string | null | undefined): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
+}
