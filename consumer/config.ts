@@ -1,8 +1,11 @@
 import { join } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { z } from 'zod';
+import { createEnvReader } from '../common/env-reader.js';
 import { ConfigError } from '../common/errors.js';
+import { applyLegacyAliases } from '../common/legacy-env.js';
 import { collectionNamePattern } from '../events/envelope.js';
+import { readConsumerTransport, type ConsumerTransportConfig } from '../transports/config.js';
 import type { TrustMode } from './trust.js';
 
 /** Where the read model, checkpoints and dead letters live. */
@@ -10,17 +13,6 @@ export type ConsumerStoreConfig =
   | { readonly kind: 'embedded'; readonly dataDir: string }
   | { readonly kind: 'postgres'; readonly url: string }
   | { readonly kind: 'mongodb'; readonly url: string; readonly database: string };
-
-/** Where events come from. Kafka and Redis Streams join this union later. */
-export type ConsumerTransportConfig = {
-  readonly kind: 'x';
-  readonly apiUrl: string;
-  /** Path to a PEM file to trust (the emulator's `data/x-emulator/cert.pem`); read by `main.ts`. */
-  readonly caFile: string | undefined;
-  readonly bearerToken: string;
-  readonly hashtagPrefix: string;
-  readonly checkpointName: string;
-};
 
 export interface ConsumerConfig {
   readonly port: number;
@@ -30,6 +22,8 @@ export interface ConsumerConfig {
   readonly trust: TrustMode;
   readonly store: ConsumerStoreConfig;
   readonly transport: ConsumerTransportConfig;
+  /** Old variable names in use (the original demo's), for the log. */
+  readonly notices: readonly string[];
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -89,25 +83,24 @@ const envSchema = z.object({
     MONGODB_DATABASE: withDefault(z.string(), 'tweetbus').pipe(
       z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'MONGODB_DATABASE must be a database name of letters, digits, _ and - (at most 63)'),
     ),
-    TRANSPORT: withDefault(z.string(), 'x').pipe(z.enum(['x'], { message: 'TRANSPORT must be x (the only transport the consumer supports in this release)' })),
-    X_API_URL: withDefault(z.string(), 'https://api.x.com').pipe(
-      z.string().refine(urlWith(['https:', 'http:']), "X_API_URL must be an http(s) URL such as https://api.x.com or the emulator's https://127.0.0.1:3443"),
-    ),
-    X_CA_FILE: optional(z.string()),
-    X_BEARER_TOKEN: optional(z.string().regex(/^\S+$/, 'X_BEARER_TOKEN must be the app-only bearer token, without spaces')),
-    X_HASHTAG_PREFIX: withDefault(z.string(), '').pipe(
-      z.string().regex(/^[A-Za-z0-9_]{0,32}$/, 'X_HASHTAG_PREFIX must be letters, digits and _ only (at most 32), because a hashtag ends at any other character'),
-    ),
-    CHECKPOINT_NAME: withDefault(z.string(), 'consumer').pipe(z.string().max(128, 'CHECKPOINT_NAME must be at most 128 characters')),
   });
 
 /**
  * Reads the consumer's configuration from environment variables (dotenv is loaded by `main.ts`
  * only). Every problem is reported at once in one `ConfigError`, each naming its variable.
  */
-export function loadConfig(env: Env = process.env): ConsumerConfig {
+export function loadConfig(processEnv: Env = process.env): ConsumerConfig {
+  const legacy = applyLegacyAliases(processEnv, 'consumer');
+  const env = legacy.env;
   const parsed = envSchema.safeParse(env);
-  const issues = [...(parsed.success ? [] : parsed.error.issues.map((issue) => issue.message)), ...requiredTogether(env)];
+  const reader = createEnvReader(env);
+  const transport = readConsumerTransport(reader, parsed.success ? parsed.data.COLLECTIONS : undefined);
+  const issues = [
+    ...legacy.issues,
+    ...(parsed.success ? [] : parsed.error.issues.map((issue) => issue.message)),
+    ...requiredTogether(env),
+    ...reader.issues,
+  ];
   if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
   const e = parsed.data;
   return {
@@ -117,14 +110,8 @@ export function loadConfig(env: Env = process.env): ConsumerConfig {
     collections: e.COLLECTIONS,
     trust: 'open',
     store: storeConfig(e),
-    transport: {
-      kind: e.TRANSPORT,
-      apiUrl: e.X_API_URL,
-      caFile: e.X_CA_FILE,
-      bearerToken: present(e.X_BEARER_TOKEN, 'X_BEARER_TOKEN must hold the app-only bearer token'),
-      hashtagPrefix: e.X_HASHTAG_PREFIX,
-      checkpointName: e.CHECKPOINT_NAME,
-    },
+    transport,
+    notices: legacy.notices,
   };
 }
 
@@ -149,9 +136,6 @@ function requiredTogether(env: Env): string[] {
   }
   if (store === 'mongodb' && value('MONGODB_URL') === undefined) {
     issues.push('MONGODB_URL must hold the MongoDB connection URL when STORE=mongodb');
-  }
-  if ((value('TRANSPORT') ?? 'x') === 'x' && value('X_BEARER_TOKEN') === undefined) {
-    issues.push('X_BEARER_TOKEN must hold the app-only bearer token of the X app (for the emulator: emulator-bearer-token)');
   }
   return issues;
 }

@@ -29,8 +29,10 @@ describe('consumer configuration', () => {
         caFile: undefined,
         bearerToken: 'bearer-SECRET-123',
         hashtagPrefix: '',
+        hashtag: undefined,
         checkpointName: 'consumer',
       },
+      notices: [],
     });
   });
 
@@ -71,7 +73,7 @@ describe('consumer configuration', () => {
   it('names X_BEARER_TOKEN when it is missing', () => {
     const error = configErrorOf({});
 
-    expect(error.issues).toEqual([expect.stringMatching(/^X_BEARER_TOKEN must hold the app-only bearer token/)]);
+    expect(error.issues).toEqual([expect.stringMatching(/^X_BEARER_TOKEN is required: the X app's app-only bearer token/)]);
   });
 
   it('names STORE and its choices when it is not one of them', () => {

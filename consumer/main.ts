@@ -3,10 +3,9 @@ import { config as loadDotenv } from 'dotenv';
 import { MongoClient } from 'mongodb';
 import { Pool } from 'pg';
 import { createLogger, redactUrl, type Logger } from '../common/logger.js';
-import { loadConfigOrReport, readPemFile, runService } from '../common/process.js';
+import { loadConfigOrReport, runService } from '../common/process.js';
 import { sqlFromPgPool } from '../common/sql.js';
-import { createHashtagMap, createPostDecoder } from '../events/post-codec.js';
-import { createXSource, type XSource } from '../transports/x/x-source.js';
+import { openEventSource } from '../transports/open.js';
 import { loadConfig, type ConsumerStoreConfig } from './config.js';
 import { startConsumer, type ConsumerService } from './service.js';
 import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-model-store.js';
@@ -50,41 +49,31 @@ async function main(): Promise<void> {
       const store = await buildStore(config.store, logger, built);
       built.store = store;
 
-      const transport = config.transport;
-      const hashtags = createHashtagMap(config.collections, transport.hashtagPrefix);
-      const ca = transport.caFile === undefined ? undefined : await readPemFile(transport.caFile, 'X_CA_FILE');
-      const source: XSource = createXSource({
-        apiUrl: transport.apiUrl,
-        ca,
-        bearerToken: transport.bearerToken,
-        hashtags,
-        checkpoints: store,
-        checkpointName: transport.checkpointName,
-        logger,
-      });
+      for (const notice of config.notices) logger.warn(notice);
+      const transport = await openEventSource(config.transport, config.collections, store, logger);
+      const { source } = transport;
 
       // `open` is the only policy in this release; say so loudly, every start.
       logger.warn(
-        { trust: config.trust, hashtags: hashtags.hashtags.map((tag) => `#${tag}`) },
-        'TRUST=open: ANY X account that posts these hashtags can change the read model. Use this for demos only.',
+        { trust: config.trust, ...transport.describe },
+        config.transport.kind === 'x'
+          ? 'TRUST=open: ANY X account that posts these hashtags can change the read model. Use this for demos only.'
+          : 'TRUST=open: anyone who can write to this topic or stream can change the read model.',
       );
 
       built.consumer = await startConsumer({
         port: config.port,
         host: config.host,
         collections: config.collections,
-        transportName: 'x',
+        transportName: transport.name,
         store,
         source,
-        decode: createPostDecoder({ hashtags }),
+        decode: transport.decoder,
         trust: openTrust(),
         logger,
         sourceCheck: () => source.check(),
       });
-      logger.info(
-        { url: built.consumer.url, store: config.store.kind, xApiUrl: redactUrl(transport.apiUrl), hashtags: hashtags.hashtags },
-        'consumer ready',
-      );
+      logger.info({ url: built.consumer.url, store: config.store.kind, ...transport.describe }, 'consumer ready');
     },
   });
 }

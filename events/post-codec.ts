@@ -64,28 +64,42 @@ export interface HashtagMap {
 
 const hashtagPrefixPattern = /^[A-Za-z0-9_]*$/;
 
-/** Throws `ConfigError` for a collection that cannot be a hashtag, or two that differ only in case. */
-export function createHashtagMap(collections: readonly string[], prefix = ''): HashtagMap {
+/**
+ * Throws `ConfigError` for a collection that cannot be a hashtag, or two that differ only in case.
+ * `hashtags` names a collection's hashtag outright (X_HASHTAG, the original demo's TWITTER_HASHTAG),
+ * in place of prefix + name.
+ */
+export function createHashtagMap(
+  collections: readonly string[],
+  prefix = '',
+  hashtags: Readonly<Record<string, string>> = {},
+): HashtagMap {
   const issues: string[] = [];
   if (!hashtagPrefixPattern.test(prefix)) issues.push(`hashtag prefix "${prefix}" may hold only letters, digits and _`);
+  const own = new Map(Object.entries(hashtags));
+  const hashtagFor = (collection: string): string => own.get(collection) ?? prefix + collection;
   const byLowerHashtag = new Map<string, string>();
   for (const collection of collections) {
     if (!collectionNamePattern.test(collection)) {
       issues.push(`collection "${collection}" must be letters, digits and _ (at most 64), starting with a letter`);
       continue;
     }
-    const lower = (prefix + collection).toLowerCase();
+    const hashtag = hashtagFor(collection);
+    if (own.has(collection) && !collectionNamePattern.test(hashtag)) issues.push(`the hashtag #${hashtag} of "${collection}" must be letters, digits and _ (at most 64), starting with a letter`);
+    const lower = hashtag.toLowerCase();
     const existing = byLowerHashtag.get(lower);
     if (existing !== undefined && existing !== collection) {
-      issues.push(`collections "${existing}" and "${collection}" would share the hashtag #${prefix + collection}`);
+      issues.push(`collections "${existing}" and "${collection}" would share the hashtag #${hashtag}`);
     }
     byLowerHashtag.set(lower, collection);
   }
+  for (const collection of own.keys()) {
+    if (!collections.includes(collection)) issues.push(`a hashtag is given for "${collection}", which is not a configured collection`);
+  }
   if (issues.length > 0) throw new ConfigError(issues);
-  const hashtags = [...new Set(collections)].map((collection) => prefix + collection);
   return {
-    hashtags,
-    hashtagFor: (collection) => prefix + collection,
+    hashtags: [...new Set(collections)].map(hashtagFor),
+    hashtagFor,
     collectionFor: (hashtag) => byLowerHashtag.get(hashtag.replace(/^[#＃]/, '').toLowerCase()),
   };
 }

@@ -113,6 +113,16 @@ describe('createHashtagMap', () => {
     expect(() => createHashtagMap(['orders'], 'tb-')).toThrow(/prefix/);
     expect(() => createHashtagMap(['orders', 'Orders'])).toThrow(/share the hashtag/);
   });
+
+  it("takes a collection's own hashtag in place of prefix + name, as the original demo's TWITTER_HASHTAG did", () => {
+    const map = createHashtagMap(['orders', 'customers'], 'tb_', { orders: 'japacorderevent' });
+    expect(map.hashtags).toEqual(['japacorderevent', 'tb_customers']);
+    expect(map.hashtagFor('orders')).toBe('japacorderevent');
+    expect(map.collectionFor('#JapacOrderEvent')).toBe('orders');
+    expect(map.collectionFor('tb_orders')).toBeUndefined();
+    expect(() => createHashtagMap(['orders'], '', { invoices: 'inv' })).toThrow(/not a configured collection/);
+    expect(() => createHashtagMap(['orders', 'customers'], '', { orders: 'customers' })).toThrow(/share the hashtag/);
+  });
 });
 
 describe('encodePosts', () => {

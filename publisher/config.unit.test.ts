@@ -39,7 +39,9 @@ describe('publisher configuration', () => {
         caFile: undefined,
         credentials: { appKey: 'key', appSecret: 'super-secret-value', accessToken: 'token', accessSecret: 'another-secret' },
         hashtagPrefix: '',
+        hashtag: undefined,
       },
+      notices: [],
     });
   });
 
@@ -128,11 +130,12 @@ describe('publisher configuration', () => {
       LOG_LEVEL: 'loud',
       COLLECTIONS: 'orders,bad-name',
       OUTBOX: 'mongodb',
-      TRANSPORT: 'kafka',
+      TRANSPORT: 'pigeon',
       X_API_URL: 'ftp://example.com',
     });
 
     expect(error.issues.map((i) => i.split(' ')[0])).toEqual(['PUBLISHER_PORT', 'LOG_LEVEL', 'COLLECTIONS', 'OUTBOX', 'TRANSPORT', 'X_API_URL']);
+    expect(error.message).toMatch(/TRANSPORT should hold one of x, kafka, redis-streams/);
     expect(error.message).toMatch(/PUBLISHER_PORT should hold a TCP port number/);
   });
 

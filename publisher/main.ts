@@ -5,14 +5,11 @@ import { PGlite } from '@electric-sql/pglite';
 import { config as loadDotenv } from 'dotenv';
 import { Pool } from 'pg';
 import { z } from 'zod';
-import { EventTooLargeError } from '../common/errors.js';
 import { findUp } from '../common/find-up.js';
 import { createLogger, redactUrl, type Logger } from '../common/logger.js';
-import { loadConfigOrReport, readPemFile, runService } from '../common/process.js';
+import { loadConfigOrReport, runService } from '../common/process.js';
 import { sqlFromPglite, sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
-import type { ChangeEvent } from '../events/envelope.js';
-import { createHashtagMap, encodePosts, type HashtagMap } from '../events/post-codec.js';
-import { createXPublisher } from '../transports/x/x-publisher.js';
+import { openEventPublisher } from '../transports/open.js';
 import type { HealthCheck } from '../transports/transport.js';
 import type { Leadership } from './capture/leadership.js';
 import { createOracleOutbox } from './capture/oracle/oracle-outbox.js';
@@ -59,11 +56,10 @@ async function main(): Promise<void> {
     message: 'shutting down: finishing requests and the batch in flight',
     stoppedMessage: 'stopped',
     start: async () => {
+      for (const notice of config.notices) logger.warn(notice);
       const capture = await openCapture(config, logger, built);
-      const transport = config.transport;
-      const ca = transport.caFile === undefined ? undefined : await readPemFile(transport.caFile, 'X_CA_FILE');
-      const hashtags = createHashtagMap(config.collections, transport.hashtagPrefix);
-      const publisher = createXPublisher({ apiUrl: transport.apiUrl, ca, credentials: transport.credentials, hashtags, logger });
+      const transport = await openEventPublisher(config.transport, config.collections, logger);
+      const publisher = transport.publisher;
       built.adapters.push(() => publisher.close());
 
       built.service = await startPublisher({
@@ -81,13 +77,11 @@ async function main(): Promise<void> {
         ...(capture.wake === undefined ? {} : { wake: capture.wake }),
         ...(capture.leadership === undefined ? {} : { leadership: capture.leadership }),
         ...(config.retention.maxAgeMs > 0 ? { retention: { outbox: capture.outbox, ...config.retention } } : {}),
-        transportProblem: (event) => postProblem(event, hashtags),
-        about: { name: 'tweetbus-publisher', version: packageVersion(), transport: transport.kind, outbox: config.outbox.kind, instance: config.relay.instanceId },
+        ...(transport.problem === undefined ? {} : { transportProblem: transport.problem }),
+        ...(transport.check === undefined ? {} : { transportCheck: transport.check }),
+        about: { name: 'tweetbus-publisher', version: packageVersion(), transport: config.transport.kind, outbox: config.outbox.kind, instance: config.relay.instanceId },
       });
-      logger.info(
-        { url: built.service.url, outbox: config.outbox.kind, xApiUrl: redactUrl(transport.apiUrl), hashtags: hashtags.hashtags },
-        'publisher ready',
-      );
+      logger.info({ url: built.service.url, outbox: config.outbox.kind, ...transport.describe }, 'publisher ready');
     },
   });
 }
@@ -150,17 +144,6 @@ async function openPostgresDatabase(
     logger.warn({ err }, 'idle PostgreSQL connection failed');
   });
   return { db: sqlFromPgPool(pool, { owned: true }), listener: createPgOutboxListener(pool, { logger }), pool };
-}
-
-/** Why an event can never be one post, or `undefined`: checked before the 202, so the caller learns it. */
-function postProblem(event: ChangeEvent, hashtags: HashtagMap): string | undefined {
-  try {
-    encodePosts([event], { hashtags });
-    return undefined;
-  } catch (err) {
-    if (err instanceof EventTooLargeError) return err.message;
-    throw err;
-  }
 }
 
 /** The version in the nearest package.json above this module (works from the sources and from dist/). */
