@@ -1,11 +1,32 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { createEnvReader } from '../common/env-reader.js';
 import { ConfigError } from '../common/errors.js';
+import { applyLegacyAliases } from '../common/legacy-env.js';
 import { collectionNamePattern } from '../events/envelope.js';
+import {
+  readConsumerTransport,
+  readPublisherTransport,
+  readTransportKind,
+  type KafkaConsumerTransport,
+  type KafkaPublisherTransport,
+  type RedisConsumerTransport,
+  type RedisPublisherTransport,
+} from '../transports/config.js';
+
+/**
+ * The transport between the demo's publisher and consumer: the X emulator (default), or a Redis or
+ * Kafka the user runs, configured with the same variables as the services.
+ */
+export type DemoTransport =
+  | { readonly kind: 'x' }
+  | { readonly kind: 'redis-streams'; readonly publisher: RedisPublisherTransport; readonly consumer: RedisConsumerTransport }
+  | { readonly kind: 'kafka'; readonly publisher: KafkaPublisherTransport; readonly consumer: KafkaConsumerTransport };
 
 /**
  * The demo's configuration: everything embedded, so every variable is optional.
- * Command-line flags: `--fresh` wipes the data directory first.
+ * Command-line flags: `--fresh` wipes the data directory first; `--transport x|redis-streams|kafka`
+ * picks the transport (as TRANSPORT does).
  */
 export interface DemoConfig {
   readonly dataDir: string;
@@ -14,6 +35,7 @@ export interface DemoConfig {
   readonly ports: { readonly writeApp: number; readonly publisher: number; readonly consumer: number; readonly xEmulator: number };
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly hashtagPrefix: string;
+  readonly transport: DemoTransport;
 }
 
 const port = (name: string, fallback: number) =>
@@ -40,17 +62,21 @@ const envSchema = z.object({
     .default(''),
 });
 
+/** The demo's own names, so it never shares a stream, topic or group with a service using the defaults. */
+const demoDefaults = { REDIS_STREAM: 'tweetbus:demo', KAFKA_TOPIC: 'tweetbus.demo', CHECKPOINT_NAME: 'demo-consumer' };
+
 export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): DemoConfig {
-  let flags: { fresh?: boolean | undefined };
+  let flags: { fresh?: boolean | undefined; transport?: string | undefined };
   try {
-    flags = parseArgs({ args: [...argv], options: { fresh: { type: 'boolean' } }, strict: true }).values;
+    flags = parseArgs({ args: [...argv], options: { fresh: { type: 'boolean' }, transport: { type: 'string' } }, strict: true }).values;
   } catch (err) {
-    throw new ConfigError([`command line: ${err instanceof Error ? err.message : String(err)}; the demo takes --fresh`]);
+    throw new ConfigError([`command line: ${err instanceof Error ? err.message : String(err)}; the demo takes --fresh and --transport x|redis-streams|kafka`]);
   }
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  }
+  const legacy = applyLegacyAliases(env, 'demo');
+  const parsed = envSchema.safeParse(legacy.env);
+  const issues = [...legacy.issues, ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`))];
+  const transport = readDemoTransport({ ...demoDefaults, ...legacy.env, ...(flags.transport === undefined ? {} : { TRANSPORT: flags.transport }) }, issues);
+  if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
   const e = parsed.data;
   if (!collectionNamePattern.test(`x${e.X_HASHTAG_PREFIX}orders`)) {
     throw new ConfigError(['X_HASHTAG_PREFIX: the prefix plus a collection name must form a hashtag of at most 64 characters']);
@@ -62,5 +88,20 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env, argv: reado
     ports: { writeApp: e.WRITE_APP_PORT, publisher: e.PUBLISHER_PORT, consumer: e.CONSUMER_PORT, xEmulator: e.X_EMULATOR_PORT },
     logLevel: e.LOG_LEVEL,
     hashtagPrefix: e.X_HASHTAG_PREFIX,
+    transport,
   };
+}
+
+/** X needs nothing (the emulator runs inside); Redis and Kafka are read as the services read them. */
+function readDemoTransport(env: NodeJS.ProcessEnv, issues: string[]): DemoTransport {
+  const reader = createEnvReader(env);
+  const kind = readTransportKind(reader);
+  let transport: DemoTransport = { kind: 'x' };
+  const publisher = kind === 'x' ? undefined : readPublisherTransport(reader, ['orders']);
+  const consumer = kind === 'x' ? undefined : readConsumerTransport(reader, ['orders']);
+  if (publisher?.kind === 'redis-streams' && consumer?.kind === 'redis-streams') transport = { kind: 'redis-streams', publisher, consumer };
+  if (publisher?.kind === 'kafka' && consumer?.kind === 'kafka') transport = { kind: 'kafka', publisher, consumer };
+  // The publisher and consumer readers report a shared variable twice; once is enough.
+  issues.push(...new Set(reader.issues.map((issue) => issue.replace(/^TRANSPORT should hold/, 'TRANSPORT (or --transport) should hold'))));
+  return transport;
 }

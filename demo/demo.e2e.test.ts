@@ -9,6 +9,7 @@ import { createHashtagMap, createPostDecoder } from '../events/post-codec.js';
 import { createXSource } from '../transports/x/x-source.js';
 import type { DemoConfig } from './config.js';
 import { startDemo, type Demo } from './demo.js';
+import type { XEmulator } from '../x-emulator/server.js';
 
 /**
  * The whole loop through real HTTPS to the emulator, as `npm start` runs it: write side -> trigger ->
@@ -18,6 +19,12 @@ import { startDemo, type Demo } from './demo.js';
 const logger = createLogger({ level: 'silent' });
 let demo: Demo;
 let dataDir: string;
+
+/** The demo's X emulator: this suite runs the demo over X. */
+function xEmulator(): XEmulator {
+  if (demo.emulator === undefined) throw new Error('this demo runs without the X emulator');
+  return demo.emulator;
+}
 
 async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -71,6 +78,7 @@ beforeAll(async () => {
     ports: { writeApp: 0, publisher: 0, consumer: 0, xEmulator: 0 },
     logLevel: 'silent',
     hashtagPrefix: '',
+    transport: { kind: 'x' },
   };
   demo = await startDemo(config, logger);
 });
@@ -103,7 +111,7 @@ describe('the offline demo', () => {
   it('posts every change as a hashtagged post that carries no link', async () => {
     await send('POST', `${demo.urls.writeApp}/orders`, { id: 'e2e-link', status: 'NEW', shipping_destination: 'report.py at user.name' });
     await eventually(documentWhere('e2e-link', () => true), 'the order with link-like text');
-    const post = demo.emulator.recentPosts(50).find((p) => p.text.includes('e2e-link'));
+    const post = xEmulator().recentPosts(50).find((p) => p.text.includes('e2e-link'));
     expect(post?.text.startsWith('#orders {')).toBe(true);
     expect(post?.text).not.toContain('t.co');
   });
@@ -118,7 +126,7 @@ describe('the offline demo', () => {
   });
 
   it('applies a hand-typed post in its smallest form', async () => {
-    await demo.emulator.handPost('speaker', '#orders {"id":"h1","status":"OPEN"}');
+    await xEmulator().handPost('speaker', '#orders {"id":"h1","status":"OPEN"}');
     const doc = await eventually(documentWhere('h1', () => true), 'the hand-typed order');
     expect(doc.data).toEqual({ id: 'h1', status: 'OPEN' });
     expect(doc.source).toBe('x:@speaker');
@@ -126,7 +134,7 @@ describe('the offline demo', () => {
 
   it('dead-letters a garbage post and changes nothing', async () => {
     const before = await eventually(documentWhere('h1', () => true), 'h1');
-    const garbage = await demo.emulator.handPost('troll', '#orders {"id":"h1","$where":"sleep(1000)"}');
+    const garbage = await xEmulator().handPost('troll', '#orders {"id":"h1","$where":"sleep(1000)"}');
     const letter = await eventually(async () => {
       const res = await fetch(`${demo.urls.consumer}/api/_deadletters?limit=50`);
       const body = (await res.json()) as { items: { messageId: string; reason: string; text: string }[] };
@@ -161,7 +169,7 @@ describe('the offline demo', () => {
     expect(list.items.map((d) => d.id)).not.toContain('e2e-del');
     const { rows } = await demo.writeDb.query(`SELECT op FROM tweetbus_outbox WHERE aggregateid = 'e2e-del' ORDER BY seq`);
     expect(rows.map((r) => r.op)).toEqual(['upsert', 'upsert', 'delete']);
-    expect(demo.emulator.recentPosts(50).some((p) => p.text.startsWith('#orders {"id":"e2e-del","_op":"d",'))).toBe(true);
+    expect(xEmulator().recentPosts(50).some((p) => p.text.startsWith('#orders {"id":"e2e-del","_op":"d",'))).toBe(true);
     const tombstone = await demo.store.get('orders', 'e2e-del', { includeDeleted: true });
     expect(tombstone).toMatchObject({ deleted: true, data: null });
     expect(tombstone?.version).toBeGreaterThan(BigInt(paid.version));
@@ -170,7 +178,7 @@ describe('the offline demo', () => {
 
     // The update's post again, as a late redelivery would bring it: same version, its own event id.
     const statsBefore = await consumerStats();
-    const late = await demo.emulator.handPost(
+    const late = await xEmulator().handPost(
       'speaker',
       `#orders {"id":"e2e-del","status":"PAID","customer_name":"Ada","_e":"e2e-del-late","_v":${paid.version},"_s":"dvx_orders"}`,
     );
@@ -189,8 +197,8 @@ describe('the offline demo', () => {
     await demo.consumer.close();
     const made = await send('POST', `${demo.urls.writeApp}/orders`, { id: 'while-down', status: 'MADE WHILE DOWN' });
     expect(made.status).toBe(201);
-    await demo.emulator.handPost('speaker', '#orders {"id":"h-down","status":"ALSO WHILE DOWN"}');
-    await eventually(() => Promise.resolve(demo.emulator.recentPosts(50).some((p) => p.text.includes('while-down')) ? true : undefined), 'the post');
+    await xEmulator().handPost('speaker', '#orders {"id":"h-down","status":"ALSO WHILE DOWN"}');
+    await eventually(() => Promise.resolve(xEmulator().recentPosts(50).some((p) => p.text.includes('while-down')) ? true : undefined), 'the post');
     expect(await demo.store.get('orders', 'while-down')).toBeUndefined();
 
     // The same store and checkpoint name as the demo's consumer: this is a restart, not a new consumer.
@@ -202,9 +210,9 @@ describe('the offline demo', () => {
       transportName: 'x',
       store: demo.store,
       source: createXSource({
-        apiUrl: demo.emulator.url,
-        ca: demo.emulator.ca,
-        bearerToken: demo.emulator.credentials.bearerToken,
+        apiUrl: xEmulator().url,
+        ca: xEmulator().ca,
+        bearerToken: xEmulator().credentials.bearerToken,
         hashtags,
         checkpoints: demo.store,
         checkpointName: 'demo-consumer',

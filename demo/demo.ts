@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import express from 'express';
+import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { closeServer, listen, urlHost } from '../common/http-server.js';
 import type { Logger } from '../common/logger.js';
 import { sqlFromPglite, type SqlDatabase } from '../common/sql.js';
 import type { MessageDecoder } from '../events/decoder.js';
-import { createHashtagMap, createPostDecoder } from '../events/post-codec.js';
+import { createHashtagMap, createPostDecoder, type HashtagMap } from '../events/post-codec.js';
 import { startConsumer, type ConsumerService } from '../consumer/service.js';
 import { createEmbeddedReadModelStore } from '../consumer/stores/embedded/embedded-read-model-store.js';
 import type { ReadModelStore, StoredDocument } from '../consumer/stores/read-model-store.js';
@@ -20,10 +21,14 @@ import { applyDemoOrdersSchema, applyOutboxSchema } from '../publisher/capture/p
 import { defaultRetention } from '../publisher/config.js';
 import { startPublisher, type PublisherService } from '../publisher/service.js';
 import { createXPublisher } from '../transports/x/x-publisher.js';
-import { createXSource, type XSource } from '../transports/x/x-source.js';
-import type { EventPublisher } from '../transports/transport.js';
+import { createXSource } from '../transports/x/x-source.js';
+import { openEventPublisher, openEventSource, type OpenedPublisher, type OpenedSource } from '../transports/open.js';
+import type { EventSource, HealthCheck } from '../transports/transport.js';
+import { ConfigError } from '../common/errors.js';
+import { redactUrl } from '../common/logger.js';
+import { within } from '../common/timeout.js';
 import { HandPostError, startXEmulator, type XEmulator, type XEmulatorOptions } from '../x-emulator/server.js';
-import type { DemoConfig } from './config.js';
+import type { DemoConfig, DemoTransport } from './config.js';
 import { renderDemoPage } from './page.js';
 import { createWriteApp, listOrders } from './write-app.js';
 
@@ -34,19 +39,23 @@ export interface DemoUrls {
   readonly writeApp: string;
   readonly publisher: string;
   readonly consumer: string;
-  readonly xEmulator: string;
+  /** Only when the transport is X. */
+  readonly xEmulator: string | undefined;
 }
 
 export interface Demo {
   readonly urls: DemoUrls;
   readonly hashtag: string;
-  readonly emulator: XEmulator;
+  /** Which transport carries the events between the publisher and the consumer. */
+  readonly transport: DemoTransport['kind'];
+  /** The X emulator; only when the transport is X. */
+  readonly emulator: XEmulator | undefined;
   readonly writeDb: SqlDatabase;
   /** The read model as the consumer sees it: decorated when `DemoOptions.decorateStore` is given. */
   readonly store: ReadModelStore;
   readonly publisher: PublisherService;
-  /** The consumer's X source; its `status()` says when the filtered stream is live. */
-  readonly source: XSource;
+  /** The consumer's source; `check()` resolves once it is connected (for X: the filtered stream is live). */
+  readonly source: EventSource & HealthCheck;
   readonly consumer: ConsumerService;
   /** Stops everything in reverse order of start: the ways in first, the databases last. Idempotent. */
   close(): Promise<void>;
@@ -64,7 +73,18 @@ export interface DemoOptions {
   readonly decorateStore?: (store: ReadModelStore) => ReadModelStore;
   /** Wraps the decoder the consumer turns posts into events with. */
   readonly decorateDecoder?: (decode: MessageDecoder) => MessageDecoder;
+  /** A read model to use in place of the embedded one (the benchmark's PostgreSQL store). The caller closes it. */
+  readonly store?: ReadModelStore;
 }
+
+/** What the page shows of the transport: the emulator's posts, or the messages the consumer read lately. */
+interface RecentMessage {
+  readonly id: string;
+  readonly text: string;
+  readonly meta: string;
+}
+
+const transportLabels: Record<DemoTransport['kind'], string> = { x: 'X', 'redis-streams': 'Redis Streams', kafka: 'Kafka' };
 
 const handPostSchema = z.object({ username: z.string().min(1).max(15), text: z.string().min(1).max(2000) });
 
@@ -94,14 +114,17 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
   };
 
   try {
-    const emulator = await startXEmulator({
-      port: config.ports.xEmulator,
-      host: config.host,
-      certDir: join(config.dataDir, 'x-emulator'),
-      logger,
-      rateLimits: options.emulator?.rateLimits,
-    });
-    closers.push(() => emulator.close());
+    const emulator =
+      config.transport.kind === 'x'
+        ? await startXEmulator({
+            port: config.ports.xEmulator,
+            host: config.host,
+            certDir: join(config.dataDir, 'x-emulator'),
+            logger,
+            rateLimits: options.emulator?.rateLimits,
+          })
+        : undefined;
+    if (emulator !== undefined) closers.push(() => emulator.close());
 
     const writeDbPath = join(config.dataDir, 'write-db');
     await mkdir(writeDbPath, { recursive: true });
@@ -112,7 +135,6 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
     await applyDemoOrdersSchema(writeDb);
 
     const hashtags = createHashtagMap(demoCollections, config.hashtagPrefix);
-    const credentials = emulator.credentials;
 
     // Publisher: its outbox is the write database's table, which the trigger fills.
     const outbox = createPostgresOutbox({ db: writeDb, logger });
@@ -120,66 +142,65 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
     closers.push(() => wakeup.close());
     // LISTEN is active before the first commit, so even that one wakes the relay at once.
     await wakeup.ready;
-    const xPublisher: EventPublisher = createXPublisher({
-      apiUrl: emulator.url,
-      ca: emulator.ca,
-      credentials: {
-        appKey: credentials.apiKey,
-        appSecret: credentials.apiSecret,
-        accessToken: credentials.accessToken,
-        accessSecret: credentials.accessSecret,
-      },
-      hashtags,
-      logger,
-    });
-    closers.push(() => xPublisher.close());
+    const outgoing = await openDemoPublisher(config, emulator, hashtags, logger);
+    closers.push(() => outgoing.publisher.close());
+    if (config.fresh && config.transport.kind === 'redis-streams') {
+      // The read model starts empty, so the stream and its group do too; Kafka topics are left alone.
+      await deleteRedisKeys(config.transport.publisher.url, [config.transport.consumer.stream, config.transport.consumer.deadLetterStream]);
+      log.info({ stream: config.transport.consumer.stream }, '--fresh: Redis stream and dead-letter stream deleted');
+    }
     const publisher = await startPublisher({
       reader: outbox,
       writer: outbox,
       outboxCheck: outbox,
-      publisher: xPublisher,
+      publisher: outgoing.publisher,
+      ...(outgoing.check === undefined ? {} : { transportCheck: outgoing.check }),
       logger,
       port: config.ports.publisher,
       host: config.host,
       collections: demoCollections,
-      about: { name: 'tweetbus publisher (demo)', version: '0.1.0', transport: 'x (emulator)', outbox: 'embedded write database' },
+      about: { name: 'tweetbus publisher (demo)', version: '0.1.0', transport: emulator === undefined ? config.transport.kind : 'x (emulator)', outbox: 'embedded write database' },
       wake: wakeup.wake,
       retention: { ...defaultRetention, outbox },
     });
     closers.push(() => publisher.close());
 
-    // Consumer: the filtered stream into an embedded read model.
-    const readModelPath = join(config.dataDir, 'read-model');
-    await mkdir(readModelPath, { recursive: true });
-    const embeddedStore = await createEmbeddedReadModelStore({ dataDir: readModelPath, logger });
-    closers.push(() => embeddedStore.close());
-    const store = options.decorateStore?.(embeddedStore) ?? embeddedStore;
-    const source: XSource = createXSource({
-      apiUrl: emulator.url,
-      ca: emulator.ca,
-      bearerToken: credentials.bearerToken,
-      hashtags,
-      checkpoints: store,
-      checkpointName: 'demo-consumer',
-      logger,
-    });
-    const postDecoder = createPostDecoder({ hashtags });
+    // Consumer: the transport into the read model (embedded, unless the caller brings one).
+    let baseStore = options.store;
+    if (baseStore === undefined) {
+      const readModelPath = join(config.dataDir, 'read-model');
+      await mkdir(readModelPath, { recursive: true });
+      const embeddedStore = await createEmbeddedReadModelStore({ dataDir: readModelPath, logger });
+      closers.push(() => embeddedStore.close());
+      baseStore = embeddedStore;
+    }
+    const store = options.decorateStore?.(baseStore) ?? baseStore;
+    const incoming = await openDemoSource(config, emulator, hashtags, store, logger);
+    const recentMessages: RecentMessage[] = [];
+    const recordRecent: MessageDecoder = (message) => {
+      recentMessages.unshift({ id: message.id, text: message.text, meta: `${transportLabels[config.transport.kind]} · ${message.id}` });
+      recentMessages.length = Math.min(recentMessages.length, 15);
+      return incoming.decoder(message);
+    };
+    const source = incoming.source;
     const consumer = await startConsumer({
       port: config.ports.consumer,
       host: config.host,
       collections: demoCollections,
-      transportName: 'x',
+      transportName: incoming.name,
       store,
       source,
-      decode: options.decorateDecoder?.(postDecoder) ?? postDecoder,
+      decode: options.decorateDecoder?.(recordRecent) ?? recordRecent,
       trust: openTrust(),
       logger,
       sourceCheck: () => source.check(),
     });
     closers.push(() => consumer.close());
+    const recent = (): readonly RecentMessage[] =>
+      emulator === undefined ? recentMessages : emulator.recentPosts(15).map((p) => ({ id: p.id, text: p.text, meta: `@${p.username} · post ${p.id}` }));
 
     const hashtag = hashtags.hashtagFor('orders');
-    const writeServer = await startWriteSide({ config, logger, writeDb, emulator, store, publisher, hashtag });
+    const writeServer = await startWriteSide({ config, logger, writeDb, emulator, store, publisher, hashtag, recent });
     // Its requests are short (a write, or the live page's poll): half a second, then they are cut.
     closers.push(() => closeServer(writeServer.server, { graceMs: 500 }));
 
@@ -187,7 +208,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       writeApp: writeServer.url,
       publisher: publisher.url,
       consumer: consumer.url,
-      xEmulator: emulator.url,
+      xEmulator: emulator?.url,
     };
     log.info({ urls }, 'demo ready');
 
@@ -195,6 +216,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
     return {
       urls,
       hashtag,
+      transport: config.transport.kind,
       emulator,
       writeDb,
       store,
@@ -213,7 +235,8 @@ interface WriteSideOptions {
   readonly config: DemoConfig;
   readonly logger: Logger;
   readonly writeDb: SqlDatabase;
-  readonly emulator: XEmulator;
+  readonly emulator: XEmulator | undefined;
+  readonly recent: () => readonly RecentMessage[];
   readonly store: ReadModelStore;
   readonly publisher: PublisherService;
   readonly hashtag: string;
@@ -222,13 +245,24 @@ interface WriteSideOptions {
 /** The write-side app plus the live page and the two helper routes the page uses. */
 async function startWriteSide(options: WriteSideOptions): Promise<{ server: Server; url: string }> {
   const { writeDb, emulator, store, publisher, hashtag } = options;
+  const transportLabel = transportLabels[options.config.transport.kind];
   const app = express();
   app.disable('x-powered-by');
 
   app.get('/', (_req, res) => {
     res
       .type('text/html; charset=utf-8')
-      .send(renderDemoPage({ hashtag, links: { 'query API': publicUrl(options.config, options.config.ports.consumer, '/api/orders'), 'X emulator': emulator.url } }));
+      .send(
+        renderDemoPage({
+          hashtag,
+          transport: transportLabel,
+          handPosts: emulator !== undefined,
+          links: {
+            'query API': publicUrl(options.config, options.config.ports.consumer, '/api/orders'),
+            ...(emulator === undefined ? {} : { 'X emulator': emulator.url }),
+          },
+        }),
+      );
   });
 
   app.get('/demo/state', async (_req, res) => {
@@ -242,7 +276,8 @@ async function startWriteSide(options: WriteSideOptions): Promise<{ server: Serv
     const relay = publisher.relay.stats();
     res.json({
       orders,
-      posts: emulator.recentPosts(15),
+      transport: transportLabel,
+      posts: options.recent(),
       documents: [...documents, ...tombstones]
         .sort((a, b) => b.appliedAt.localeCompare(a.appliedAt))
         .slice(0, 15)
@@ -257,6 +292,15 @@ async function startWriteSide(options: WriteSideOptions): Promise<{ server: Serv
     const body = handPostSchema.safeParse(req.body);
     if (!body.success) {
       res.status(400).type('application/problem+json').json({ type: 'about:blank', title: 'Invalid post', status: 400, detail: 'send {"username","text"}' });
+      return;
+    }
+    if (emulator === undefined) {
+      res.status(409).type('application/problem+json').json({
+        type: 'about:blank',
+        title: 'No X here',
+        status: 409,
+        detail: `hand posts go to X; this demo runs over ${transportLabel} (npm start without --transport runs it over X)`,
+      });
       return;
     }
     try {
@@ -295,4 +339,72 @@ async function recentTombstones(writeDb: SqlDatabase, store: ReadModelStore, lim
 function publicUrl(config: DemoConfig, port: number, path: string): string {
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   return `http://${urlHost(host)}:${port}${path}`;
+}
+
+/** The relay's transport: the X publisher aimed at the emulator, or the configured Redis or Kafka, checked reachable first. */
+async function openDemoPublisher(config: DemoConfig, emulator: XEmulator | undefined, hashtags: HashtagMap, logger: Logger): Promise<OpenedPublisher> {
+  if (emulator !== undefined) {
+    const credentials = emulator.credentials;
+    const publisher = createXPublisher({
+      apiUrl: emulator.url,
+      ca: emulator.ca,
+      credentials: { appKey: credentials.apiKey, appSecret: credentials.apiSecret, accessToken: credentials.accessToken, accessSecret: credentials.accessSecret },
+      hashtags,
+      logger,
+    });
+    return { publisher, describe: { transport: 'x' } };
+  }
+  if (config.transport.kind === 'x') throw new Error('the X transport needs the emulator');
+  const opened = await openEventPublisher(config.transport.publisher, demoCollections, logger);
+  try {
+    await within(opened.check?.check() ?? Promise.resolve(), 10_000, 'no answer in 10 s');
+  } catch (err) {
+    await opened.publisher.close();
+    throw new ConfigError([unreachable(config.transport, err)]);
+  }
+  return opened;
+}
+
+/** The consumer's source on the same transport, keeping its checkpoint in `store` (X) or in the broker. */
+async function openDemoSource(
+  config: DemoConfig,
+  emulator: XEmulator | undefined,
+  hashtags: HashtagMap,
+  store: ReadModelStore,
+  logger: Logger,
+): Promise<OpenedSource> {
+  if (emulator !== undefined) {
+    const source = createXSource({
+      apiUrl: emulator.url,
+      ca: emulator.ca,
+      bearerToken: emulator.credentials.bearerToken,
+      hashtags,
+      checkpoints: store,
+      checkpointName: 'demo-consumer',
+      logger,
+    });
+    return { source, decoder: createPostDecoder({ hashtags }), name: 'x', describe: { transport: 'x' } };
+  }
+  if (config.transport.kind === 'x') throw new Error('the X transport needs the emulator');
+  return openEventSource(config.transport.consumer, demoCollections, store, logger);
+}
+
+/** What to do when the demo's Redis or Kafka does not answer: the user asked for it, so say how to get it. */
+function unreachable(transport: Exclude<DemoTransport, { kind: 'x' }>, err: unknown): string {
+  // The adapters' messages already name the address; keep only the cause.
+  const reason = (err instanceof Error ? err.message : String(err)).replace(/^(Redis|Kafka)[^:]* not reachable at [^ ]+: /i, '');
+  return transport.kind === 'redis-streams'
+    ? `REDIS_URL: Redis is not reachable at ${redactUrl(transport.publisher.url)} (${reason}). Start one (redis-server), point REDIS_URL at one, or run the demo over the X emulator: npm start`
+    : `KAFKA_BROKERS: Kafka is not reachable at ${transport.publisher.connection.brokers.join(',')} (${reason}). Start a broker, point KAFKA_BROKERS at one, or run the demo over the X emulator: npm start`;
+}
+
+/** Deletes the demo's streams (with their groups) for `--fresh`. */
+async function deleteRedisKeys(url: string, keys: readonly string[]): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -30,7 +30,14 @@ async function main(): Promise<void> {
     message: 'stopping the demo',
     start: async () => {
       const started = Date.now();
-      const ready = await startDemo(config, logger);
+      let ready: Demo;
+      try {
+        ready = await startDemo(config, logger);
+      } catch (err) {
+        // The JSON log line follows; a person at a terminal reads this one.
+        if (err instanceof ConfigError) process.stderr.write(`\n${err.issues.join('\n')}\n\n`);
+        throw err;
+      }
       demo = ready;
       process.stdout.write(banner(ready, config, Date.now() - started));
     },
@@ -40,23 +47,31 @@ async function main(): Promise<void> {
 function banner(demo: Demo, config: DemoConfig, ms: number): string {
   const { urls } = demo;
   const tag = `#${demo.hashtag}`;
+  const emulatorUrl = urls.xEmulator;
+  const overX = emulatorUrl !== undefined;
+  const where = overX ? 'everything local, no network needed' : `events travel over ${demo.transport}`;
+  const trip = overX ? 'write DB -> X post -> read model' : `write DB -> ${demo.transport} -> read model`;
   return `
-tweetbus demo ready in ${(ms / 1000).toFixed(1)} s — everything local, no network needed (data in ${config.dataDir})
+tweetbus demo ready in ${(ms / 1000).toFixed(1)} s — ${where} (data in ${config.dataDir})
 
-  live page        ${urls.writeApp}/          watch a row travel: write DB -> X post -> read model
-  write side       ${urls.writeApp}/orders    POST / PUT orders (SQL + capture trigger)
+  live page        ${urls.writeApp}/          watch a row travel: ${trip}
+  write side       ${urls.writeApp}/orders    POST / PUT / DELETE orders (SQL + capture trigger)
   publisher        ${urls.publisher}/about     also the legacy GET /order?orderId=… callback and POST /events
   query API        ${urls.consumer}/api/orders
-  X emulator       ${urls.xEmulator}/        hand-post page (self-signed certificate)
-
+${emulatorUrl === undefined ? '' : `  X emulator       ${emulatorUrl}/        hand-post page (self-signed certificate)\n`}
 Try it:
   curl -s -XPOST ${urls.writeApp}/orders -H 'content-type: application/json' -d '{"id":"8172","status":"NEW","customer_name":"Smith & Sons"}'
   curl -s ${urls.consumer}/api/orders/8172
   curl -s -XPUT ${urls.writeApp}/orders/8172 -H 'content-type: application/json' -d '{"status":"SHIPPED","customer_name":"Smith & Sons"}'
   curl -s '${urls.publisher}/order?orderId=9001&status=NEW&customerName=Ada&customerId=c1&shippingDestination=Oslo'
-  curl -s -XPOST ${urls.writeApp}/demo/hand-post -H 'content-type: application/json' -d '{"username":"speaker","text":"${tag} {\\"id\\":\\"h1\\",\\"status\\":\\"OPEN\\"}"}'
+${
+  overX
+    ? `  curl -s -XPOST ${urls.writeApp}/demo/hand-post -H 'content-type: application/json' -d '{"username":"speaker","text":"${tag} {\\"id\\":\\"h1\\",\\"status\\":\\"OPEN\\"}"}'
 
-TRUST=open: any account posting ${tag} can change this read model. That is the demo's fun, and only for demos.
+TRUST=open: any account posting ${tag} can change this read model. That is the demo's fun, and only for demos.`
+    : `
+TRUST=open: anyone who can write to the demo's ${demo.transport === 'kafka' ? 'Kafka topic' : 'Redis stream'} can change this read model.`
+}
 Ctrl-C stops everything cleanly; \`npm start -- --fresh\` starts from empty databases.
 
 `;

@@ -3,7 +3,29 @@
  * every second, so an audience can watch a row travel. Everything rendered comes from untrusted places
  * (hand-typed posts above all), so the page builds DOM nodes with `textContent` and never `innerHTML`.
  */
-export function renderDemoPage(model: { readonly hashtag: string; readonly links: Readonly<Record<string, string>> }): string {
+export interface DemoPageModel {
+  readonly hashtag: string;
+  /** The transport's name for people: X, Redis Streams, Kafka. */
+  readonly transport: string;
+  /** Whether the page offers hand posts (only X has posts to hand-type). */
+  readonly handPosts: boolean;
+  readonly links: Readonly<Record<string, string>>;
+}
+
+export function renderDemoPage(model: DemoPageModel): string {
+  const over = escapeAttr(model.transport);
+  const trip =
+    model.transport === 'X'
+      ? `its trigger's outbox row is posted to X as <b>#${escapeAttr(model.hashtag)}</b> (2)`
+      : `its trigger's outbox row is sent over <b>${over}</b> (2)`;
+  const handPostForm = model.handPosts
+    ? `<form id="post-form">
+  <b>Hand-post to X as</b>
+  <input name="username" value="speaker" size="10">
+  <input name="text" value='#${escapeAttr(model.hashtag)} {"id":"h1","status":"OPEN"}' size="50">
+  <button>Post</button>
+</form>`
+    : '';
   const links = Object.entries(model.links)
     .map(([name, href]) => `<a href="${escapeAttr(href)}">${escapeAttr(name)}</a>`)
     .join(' · ');
@@ -41,7 +63,7 @@ export function renderDemoPage(model: { readonly hashtag: string; readonly links
 </head>
 <body>
 <h1>tweetbus — CQRS you can watch happen</h1>
-<p class="sub">A row is written (1), its trigger's outbox row is posted to X as <b>#${escapeAttr(model.hashtag)}</b> (2), and the consumer applies the post to the read model (3). A deleted row leaves a struck-out tombstone there, which queries no longer see. ${links}</p>
+<p class="sub">A row is written (1), ${trip}, and the consumer applies the post to the read model (3). A deleted row leaves a struck-out tombstone there, which queries no longer see. ${links}</p>
 
 <form id="order-form">
   <b>Write an order:</b>
@@ -51,15 +73,10 @@ export function renderDemoPage(model: { readonly hashtag: string; readonly links
   <input name="shipping_destination" placeholder="destination" value="Amsterdam" size="12">
   <button>POST /orders (insert or update)</button>
 </form>
-<form id="post-form">
-  <b>Hand-post to X as</b>
-  <input name="username" value="speaker" size="10">
-  <input name="text" value='#${escapeAttr(model.hashtag)} {"id":"h1","status":"OPEN"}' size="50">
-  <button>Post</button>
-</form>
+${handPostForm}
 <div class="grid">
   <section class="col"><h2>1 · Write database <small>dvx_orders (SQL)</small></h2><div id="orders"></div></section>
-  <section class="col"><h2>2 · On X <small>the posts the consumer reads</small></h2><div id="posts"></div></section>
+  <section class="col"><h2>2 · On ${over} <small>${model.transport === 'X' ? 'the posts the consumer reads' : 'the messages the consumer read last'}</small></h2><div id="posts"></div></section>
   <section class="col"><h2>3 · Read model <small>what queries see</small></h2><div id="documents"></div><h2 class="dead">Dead letters</h2><div id="dead"></div></section>
 </div>
 <p id="status"></p>
@@ -119,7 +136,7 @@ async function refresh() {
     const res = await fetch('/demo/state');
     const s = await res.json();
     fill('orders', s.orders, (o) => item(JSON.stringify(o), o.id + ' · ' + o.status + ' · ' + (o.customer_name ?? '') + ' → ' + (o.shipping_destination ?? ''), 'updated ' + o.last_updated_timestamp, deleteButton(o.id)));
-    fill('posts', s.posts, (p) => item(p.id, p.text, '@' + p.username + ' · post ' + p.id));
+    fill('posts', s.posts, (p) => item(p.id, p.text, p.meta));
     fill('documents', s.documents, documentItem);
     fill('dead', s.deadLetters, (l) => item(l.messageId, l.text, l.reason));
     document.getElementById('status').textContent = 'outbox: ' + s.outbox.pending + ' waiting · relay: ' + s.relay + ' · updated ' + new Date().toLocaleTimeString();
@@ -142,7 +159,7 @@ document.getElementById('order-form').addEventListener('submit', async (ev) => {
   if (!res.ok) alert((await res.json()).detail);
   refresh();
 });
-document.getElementById('post-form').addEventListener('submit', async (ev) => {
+document.getElementById('post-form')?.addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const f = new FormData(ev.target);
   const res = await fetch('/demo/hand-post', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: f.get('username'), text: f.get('text') }) });
