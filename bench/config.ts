@@ -3,14 +3,26 @@ import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
 import { pgTestDatabaseUrl } from '../common/pg-test-schema.js';
 import { maxRelayBatchSize } from '../publisher/config.js';
+import { defaultRedisUrl } from '../transports/config.js';
 
 export type BenchLogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+export const benchTransportKinds = ['x', 'redis-streams'] as const;
+export const benchStoreKinds = ['embedded', 'postgres'] as const;
+
+/** What carries the events from the relay to the consumer: the in-process X emulator, or a Redis the user runs. */
+export type BenchTransport = { readonly kind: 'x' } | { readonly kind: 'redis-streams'; readonly url: string };
+
+/** The consumer's read model: embedded (PGlite), or a PostgreSQL server, in a throwaway schema per run. */
+export type BenchStore = { readonly kind: 'embedded' } | { readonly kind: 'postgres'; readonly databaseUrl: string };
+
 /**
  * The pipeline benchmark's settings. Command-line values win over the environment:
- * `node dist/bench/pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--dry-run]`.
+ * `node dist/bench/pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--transport x|redis-streams] [--store embedded|postgres] [--dry-run]`.
  */
 export interface BenchConfig {
+  readonly transport: BenchTransport;
+  readonly store: BenchStore;
   /** Row changes written to `dvx_orders` per run. */
   readonly events: number;
   /** Runs; the median one (by events per second) is reported. */
@@ -34,10 +46,17 @@ const whole = (name: string, max: number) =>
 
 const maxEvents = 1_000_000;
 
-/** Settings every benchmark reads the same way. */
+const oneOf = <T extends readonly [string, ...string[]]>(name: string, values: T) =>
+  z.enum(values, { message: `${name} must be ${values.slice(0, -1).join(', ')} or ${String(values.at(-1))}` });
+
 const timeoutMs = whole('BENCH_TIMEOUT_MS (milliseconds a run may take to converge)', 24 * 60 * 60 * 1000);
 
+/** Settings every benchmark reads the same way. */
 const sharedEnv = {
+  BENCH_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'BENCH_DATABASE_URL must be a postgres:// URL')
+    .default(pgTestDatabaseUrl),
   BENCH_TIMEOUT_MS: timeoutMs.default(300_000),
   BENCH_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
@@ -50,6 +69,10 @@ const envSchema = z.object({
   BENCH_EVENTS: whole('BENCH_EVENTS (row changes per run)', maxEvents).default(500),
   BENCH_RUNS: whole('BENCH_RUNS (runs; the median is reported)', 99).default(3),
   BENCH_WRITERS: whole('BENCH_WRITERS (concurrent writers)', 64).default(4),
+  BENCH_TRANSPORT: oneOf('BENCH_TRANSPORT', benchTransportKinds).default('x'),
+  BENCH_STORE: oneOf('BENCH_STORE', benchStoreKinds).default('embedded'),
+  // The services' own variable, so the bench finds the same Redis they use.
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// or rediss:// URL').default(defaultRedisUrl),
   ...sharedEnv,
 });
 
@@ -57,6 +80,8 @@ const argSchema = z.object({
   events: whole('--events (or the first argument)', maxEvents).optional(),
   runs: whole('--runs', 99).optional(),
   writers: whole('--writers', 64).optional(),
+  transport: oneOf('--transport', benchTransportKinds).optional(),
+  store: oneOf('--store', benchStoreKinds).optional(),
 });
 
 /** Every message names its variable or flag, so the path adds nothing. */
@@ -97,15 +122,28 @@ function parseBoth<E extends z.ZodType, A extends z.ZodType>(envSchema: E, env: 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): BenchConfig {
   const { values, positionals } = parseCommandLine(
     argv,
-    { events: { type: 'string' }, runs: { type: 'string' }, writers: { type: 'string' }, 'dry-run': { type: 'boolean' } },
-    'pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--dry-run]',
+    {
+      events: { type: 'string' },
+      runs: { type: 'string' },
+      writers: { type: 'string' },
+      transport: { type: 'string' },
+      store: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+    },
+    'pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--transport x|redis-streams] [--store embedded|postgres] [--dry-run]',
   );
   const { env: e, args: a } = parseBoth(envSchema, env, argSchema, {
     events: stringValue(values, 'events') ?? positionals[0],
     runs: stringValue(values, 'runs'),
     writers: stringValue(values, 'writers'),
+    transport: stringValue(values, 'transport'),
+    store: stringValue(values, 'store'),
   });
+  const transport = a.transport ?? e.BENCH_TRANSPORT;
+  const store = a.store ?? e.BENCH_STORE;
   return {
+    transport: transport === 'x' ? { kind: 'x' } : { kind: 'redis-streams', url: e.REDIS_URL },
+    store: store === 'embedded' ? { kind: 'embedded' } : { kind: 'postgres', databaseUrl: e.BENCH_DATABASE_URL },
     events: a.events ?? e.BENCH_EVENTS,
     runs: a.runs ?? e.BENCH_RUNS,
     writers: a.writers ?? e.BENCH_WRITERS,
@@ -148,10 +186,6 @@ const relayEnvSchema = z.object({
   BENCH_RELAY_ROWS: whole('BENCH_RELAY_ROWS (outbox rows in the backlog)', maxEvents).default(100_000),
   BENCH_RUNS: whole('BENCH_RUNS (runs per batch size; the median is reported)', 99).default(3),
   BENCH_RELAY_BATCH_SIZES: batchSizes('BENCH_RELAY_BATCH_SIZES (comma-separated batch sizes, 1 to 1000)').default([20, 500]),
-  BENCH_DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'BENCH_DATABASE_URL must be a postgres:// URL')
-    .default(pgTestDatabaseUrl),
   ...sharedEnv,
   // Draining 100,000 rows 20 at a time takes minutes on a small machine.
   BENCH_TIMEOUT_MS: timeoutMs.default(900_000),

@@ -3,8 +3,45 @@ import { ConfigError } from '../common/errors.js';
 import { loadConfig, loadRelayConfig } from './config.js';
 
 describe('bench configuration', () => {
-  it('defaults to 500 events, 3 runs and 4 writers', () => {
-    expect(loadConfig({}, [])).toMatchObject({ events: 500, runs: 3, writers: 4, dryRun: false, logLevel: 'warn' });
+  it('defaults to 500 events, 3 runs and 4 writers, over X into the embedded read model', () => {
+    expect(loadConfig({}, [])).toEqual({
+      transport: { kind: 'x' },
+      store: { kind: 'embedded' },
+      events: 500,
+      runs: 3,
+      writers: 4,
+      timeoutMs: 300_000,
+      logLevel: 'warn',
+      dryRun: false,
+    });
+  });
+
+  it('runs over Redis Streams at REDIS_URL, or the local Redis', () => {
+    expect(loadConfig({}, ['--transport', 'redis-streams']).transport).toEqual({ kind: 'redis-streams', url: 'redis://127.0.0.1:6379' });
+    expect(loadConfig({ BENCH_TRANSPORT: 'redis-streams', REDIS_URL: 'redis://cache:6380/2' }, []).transport).toEqual({ kind: 'redis-streams', url: 'redis://cache:6380/2' });
+  });
+
+  it('writes into PostgreSQL at BENCH_DATABASE_URL, or the local test database', () => {
+    expect(loadConfig({}, ['--store=postgres']).store).toEqual({ kind: 'postgres', databaseUrl: 'postgres://postgres@127.0.0.1:5432/test' });
+    expect(loadConfig({ BENCH_STORE: 'postgres', BENCH_DATABASE_URL: 'postgresql://db/bench' }, []).store).toEqual({ kind: 'postgres', databaseUrl: 'postgresql://db/bench' });
+  });
+
+  it('lets --transport and --store win over BENCH_TRANSPORT and BENCH_STORE', () => {
+    const config = loadConfig({ BENCH_TRANSPORT: 'redis-streams', BENCH_STORE: 'postgres' }, ['--transport', 'x', '--store', 'embedded']);
+    expect(config).toMatchObject({ transport: { kind: 'x' }, store: { kind: 'embedded' } });
+  });
+
+  it('refuses a transport or store it cannot run, naming the flag or variable', () => {
+    expect(() => loadConfig({}, ['--transport', 'kafka'])).toThrow(ConfigError);
+    expect(() => loadConfig({}, ['--transport', 'kafka'])).toThrow(/command line: --transport must be x or redis-streams/);
+    expect(() => loadConfig({}, ['--store', 'mongodb'])).toThrow(/command line: --store must be embedded or postgres/);
+    expect(() => loadConfig({ BENCH_TRANSPORT: 'redis' }, [])).toThrow(/BENCH_TRANSPORT must be x or redis-streams/);
+    expect(() => loadConfig({ BENCH_STORE: 'pg' }, [])).toThrow(/BENCH_STORE must be embedded or postgres/);
+  });
+
+  it('refuses a Redis URL that is not redis:// and a database URL that is not postgres://', () => {
+    expect(() => loadConfig({ REDIS_URL: 'http://127.0.0.1:6379' }, ['--transport', 'redis-streams'])).toThrow(/REDIS_URL/);
+    expect(() => loadConfig({ BENCH_DATABASE_URL: 'mysql://localhost/test' }, ['--store', 'postgres'])).toThrow(/BENCH_DATABASE_URL/);
   });
 
   it('takes N from BENCH_EVENTS and the runs from BENCH_RUNS', () => {

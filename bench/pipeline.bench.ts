@@ -2,17 +2,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { z } from 'zod';
-import { createLogger, type Logger } from '../common/logger.js';
+import { createLogger, redactUrl, type Logger } from '../common/logger.js';
+import { openPgSchema } from '../common/pg-test-schema.js';
 import type { SqlDatabase } from '../common/sql.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import type { MessageDecoder } from '../events/decoder.js';
 import type { ApplyOutcome, ReadModelStore } from '../consumer/stores/read-model-store.js';
-import type { DemoConfig } from '../demo/config.js';
+import { createPostgresReadModelStore } from '../consumer/stores/postgres/postgres-read-model-store.js';
+import type { DemoConfig, DemoTransport } from '../demo/config.js';
 import { startDemo, type Demo } from '../demo/demo.js';
 import { defaultRateLimits, type RateLimitQuota } from '../x-emulator/server.js';
-import { loadConfig, type BenchConfig } from './config.js';
+import { loadConfig, type BenchConfig, type BenchStore, type BenchTransport } from './config.js';
 import { seededRandom } from '../common/seeded-random.js';
 import { fixed, loadBenchConfig, machine, medianBy, print, resultDate, table, updateResults } from './report.js';
 import { renderResults, type ResultRow } from './results.js';
@@ -98,7 +101,7 @@ function recordApplies(store: ReadModelStore, arrivals: Map<string, Arrival>, on
   };
 }
 
-/** Counts the messages (posts) the consumer decoded. */
+/** Counts the messages (posts, or stream entries) the consumer decoded. */
 function countMessages(decode: MessageDecoder, counter: { messages: number }): MessageDecoder {
   return (message) => {
     counter.messages += 1;
@@ -222,7 +225,8 @@ interface RunResult {
   readonly p90Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
-  readonly posts: number;
+  /** Posts the relay made; only over X. */
+  readonly posts: number | undefined;
   readonly messagesDecoded: number;
   readonly applied: number;
   readonly skipped: number;
@@ -249,12 +253,89 @@ function waitUntil(isDone: () => boolean, timeoutMs: number, describe: () => str
   return { promise, notify };
 }
 
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+/** Polls `check` every 10 ms until it resolves; after `timeoutMs` fails with its last error. */
+async function untilResolves(check: () => Promise<void>, timeoutMs: number, what: string): Promise<void> {
   const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: err });
+    }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** Runs every step, even after one fails; a failure is logged, since the run's own result matters more. */
+async function cleanUp(steps: readonly (() => Promise<void>)[], logger: Logger): Promise<void> {
+  for (const step of steps) {
+    const [result] = await Promise.allSettled([step()]);
+    if (result.status === 'rejected') logger.warn({ err: result.reason }, 'the bench could not clean up after a run');
+  }
+}
+
+/** Deletes streams (with their consumer groups); the bench's own, so nothing else is touched. */
+async function deleteStreams(url: string, keys: readonly string[]): Promise<void> {
+  // One try: a Redis that is not there fails the run at once, with the reason ioredis gives on `error`.
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  let reason: unknown;
+  redis.on('error', (err: unknown) => {
+    reason = err;
+  });
+  try {
+    await redis.connect();
+    await redis.del(...keys);
+  } catch (err) {
+    // The command says only "Connection is closed"; the `error` event said why.
+    throw new Error(`could not delete the bench's streams at ${redactUrl(url)}: ${String(reason ?? err)}`, { cause: err });
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The demo's transport for one run: over Redis, a stream of this run's own, so runs never share entries. */
+function demoTransport(transport: BenchTransport, run: number): DemoTransport {
+  if (transport.kind === 'x') return { kind: 'x' };
+  const stream = `tweetbus:bench:${process.pid}:${run}`;
+  return {
+    kind: 'redis-streams',
+    publisher: { kind: 'redis-streams', url: transport.url, stream, maxLen: 10_000_000 },
+    consumer: { kind: 'redis-streams', url: transport.url, stream, group: 'bench', consumerName: 'bench-1', deadLetterStream: `${stream}:dead`, claimIdleMs: 30_000 },
+  };
+}
+
+/**
+ * The PostgreSQL read model in a new schema of its own. `dispose` closes the store, then ends the pool
+ * and drops the schema; the demo leaves a store it was given to its caller.
+ */
+async function openPostgresReadModel(databaseUrl: string, logger: Logger): Promise<{ store: ReadModelStore; dispose: () => Promise<void> }> {
+  const database = await openPgSchema(databaseUrl, { prefix: 'pipeline_bench', max: 4 });
+  try {
+    const store = await createPostgresReadModelStore({ db: database.db }, { schema: database.schema, logger });
+    return {
+      store,
+      dispose: async () => {
+        try {
+          await store.close();
+        } finally {
+          await database.dispose();
+        }
+      },
+    };
+  } catch (err) {
+    await database.dispose();
+    throw err;
+  }
+}
+
+/** How a transport and a store are named in the report, URLs without passwords. */
+function describeTransport(transport: BenchTransport): string {
+  return transport.kind === 'x' ? 'x (the emulator, over HTTPS)' : `redis-streams (${redactUrl(transport.url)}, a stream per run)`;
+}
+
+function describeStore(store: BenchStore): string {
+  return store.kind === 'embedded' ? 'embedded (PGlite)' : `postgres (${redactUrl(store.databaseUrl)}, a schema per run)`;
 }
 
 /** X's real quota on posting, from the emulator's own table of X's limits. */
@@ -262,9 +343,9 @@ function realPostQuota(): RateLimitQuota | undefined {
   return defaultRateLimits.createTweet.find((q) => q.scope === 'user' && q.header === 'x-rate-limit');
 }
 
-async function runOnce(config: BenchConfig, logger: Logger): Promise<RunResult> {
+async function runOnce(config: BenchConfig, run: number, logger: Logger): Promise<RunResult> {
   const setupStarted = performance.now();
-  // From before setup to convergence: the peak includes starting two embedded databases.
+  // From before setup to convergence: the peak includes starting the embedded databases.
   const runPeak: MemoryPeak = { rss: 0, heapUsed: 0 };
   const stopSampling = sampleMemory(runPeak);
   const dataDir = await mkdtemp(join(tmpdir(), 'tweetbus-bench-'));
@@ -279,6 +360,8 @@ async function runOnce(config: BenchConfig, logger: Logger): Promise<RunResult> 
   // Far above N posts, so the quota never interferes (see the note printed at start).
   const quota = Math.max(1_000_000, config.events * 10);
 
+  // Run in this order after the run, whatever happened: the demo first, then what it used.
+  const cleanups: (() => Promise<void>)[] = [];
   let demo: Demo | undefined;
   try {
     // The demo's own wiring, on free ports in a throwaway directory, with the bench's probes attached.
@@ -289,7 +372,20 @@ async function runOnce(config: BenchConfig, logger: Logger): Promise<RunResult> 
       ports: { writeApp: 0, publisher: 0, consumer: 0, xEmulator: 0 },
       logLevel: config.logLevel,
       hashtagPrefix: '',
+      transport: demoTransport(config.transport, run),
     };
+    if (demoConfig.transport.kind === 'redis-streams') {
+      const { url, stream, deadLetterStream } = demoConfig.transport.consumer;
+      // A stream left by an earlier bench of the same pid would be replayed into this run's read model.
+      await deleteStreams(url, [stream, deadLetterStream]);
+      cleanups.push(() => deleteStreams(url, [stream, deadLetterStream]));
+    }
+    let readModel: ReadModelStore | undefined;
+    if (config.store.kind === 'postgres') {
+      const postgres = await openPostgresReadModel(config.store.databaseUrl, logger);
+      cleanups.push(() => postgres.dispose());
+      readModel = postgres.store;
+    }
     demo = await startDemo(
       demoConfig,
       logger,
@@ -315,10 +411,11 @@ async function runOnce(config: BenchConfig, logger: Logger): Promise<RunResult> 
             watch.converged?.notify();
           }),
         decorateDecoder: (decode) => countMessages(decode, counter),
+        ...(readModel === undefined ? {} : { store: readModel }),
       },
     );
     const { emulator, writeDb, publisher, source, store } = demo;
-    await until(() => source.status().state === 'streaming', 30_000, 'the X source to stream');
+    await untilResolves(() => source.check(), 30_000, `the ${config.transport.kind} source to connect`);
     const setupMs = performance.now() - setupStarted;
 
     // ---- the measured part ----
@@ -369,7 +466,7 @@ async function runOnce(config: BenchConfig, logger: Logger): Promise<RunResult> 
     }
     latencies.sort((a, b) => a - b);
     const totalMs = lastApply - firstCommit;
-    const posts = emulator.recentPosts(Number.MAX_SAFE_INTEGER).filter((p) => p.author_id === emulator.credentials.userId).length;
+    const posts = emulator?.recentPosts(Number.MAX_SAFE_INTEGER).filter((p) => p.author_id === emulator.credentials.userId).length;
     const deadLetters = (await store.listDeadLetters({ limit: 1000 })).length;
 
     return {
@@ -395,8 +492,8 @@ async function runOnce(config: BenchConfig, logger: Logger): Promise<RunResult> 
     };
   } finally {
     stopSampling();
-    await demo?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    const started = demo;
+    await cleanUp([...(started === undefined ? [] : [() => started.close()]), ...cleanups.reverse(), () => rm(dataDir, { recursive: true, force: true })], logger);
   }
 }
 
@@ -409,23 +506,28 @@ async function main(): Promise<void> {
   const quota = realPostQuota();
   const realLimit = quota === undefined ? 'a quota' : `${quota.limit} posts / ${quota.windowMs / 60_000} min per user`;
 
+  const overX = config.transport.kind === 'x';
   print(`tweetbus pipeline benchmark: ${config.events} row changes per run, ${config.runs} run(s), ${config.writers} writers`);
+  print(`transport: ${describeTransport(config.transport)}; store: ${describeStore(config.store)}`);
   print(`machine: ${machine()}`);
-  print(
-    `note: the emulator's post quota is raised for this bench. Real X allows ${realLimit}; there the relay\n` +
-      `      would wait out the quota (events wait in the outbox). This measures the software, not X's quota.\n`,
-  );
+  if (overX) {
+    print(
+      `note: the emulator's post quota is raised for this bench. Real X allows ${realLimit}; there the relay\n` +
+        `      would wait out the quota (events wait in the outbox). This measures the software, not X's quota.`,
+    );
+  }
+  print('');
 
   const peak: MemoryPeak = { rss: 0, heapUsed: 0 };
   const results: RunResult[] = [];
   for (let run = 1; run <= config.runs; run += 1) {
-    const result = await runOnce(config, logger);
+    const result = await runOnce(config, run, logger);
     results.push(result);
     peak.rss = Math.max(peak.rss, result.peakRssMiB * mib);
     peak.heapUsed = Math.max(peak.heapUsed, result.peakHeapMiB * mib);
     print(
       `run ${run}: ${fixed(result.eventsPerSecond)} events/s, p50 ${fixed(result.p50Ms)} ms, p99 ${fixed(result.p99Ms)} ms, ` +
-        `${result.posts} posts, peak RSS ${fixed(result.peakRssMiB, 0)} MiB (setup ${fixed(result.setupMs, 0)} ms)`,
+        `${result.posts === undefined ? `${result.messagesDecoded} messages` : `${result.posts} posts`}, peak RSS ${fixed(result.peakRssMiB, 0)} MiB (setup ${fixed(result.setupMs, 0)} ms)`,
     );
   }
 
@@ -434,7 +536,7 @@ async function main(): Promise<void> {
   print('');
   print(
     table(
-      ['run', 'events', 'keys', 'ins/upd', 'events/s', 'write ms', 'total ms', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'posts', 'ev/post', 'stale', 'RSS MiB', 'heap MiB'],
+      ['run', 'events', 'keys', 'ins/upd', 'events/s', 'write ms', 'total ms', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'posts', 'ev/post', 'messages', 'stale', 'RSS MiB', 'heap MiB'],
       results.map((r, i) => [
         `${i + 1}${r === median ? '*' : ''}`,
         String(r.events),
@@ -447,8 +549,9 @@ async function main(): Promise<void> {
         fixed(r.p90Ms),
         fixed(r.p99Ms),
         fixed(r.maxMs),
-        String(r.posts),
-        fixed(r.events / r.posts, 2),
+        r.posts === undefined ? '-' : String(r.posts),
+        r.posts === undefined ? '-' : fixed(r.events / r.posts, 2),
+        String(r.messagesDecoded),
         String(r.skipped),
         fixed(r.peakRssMiB, 0),
         fixed(r.peakHeapMiB, 0),
@@ -456,18 +559,20 @@ async function main(): Promise<void> {
     ),
   );
   print('* the median run (by events/s)');
+  const { posts } = median;
   print(
-    `\nmedian: ${fixed(median.eventsPerSecond)} events/s, commit-to-applied p50 ${fixed(median.p50Ms)} ms, p99 ${fixed(median.p99Ms)} ms; ` +
+    `\nmedian (transport ${config.transport.kind}, store ${config.store.kind}): ${fixed(median.eventsPerSecond)} events/s, ` +
+      `commit-to-applied p50 ${fixed(median.p50Ms)} ms, p99 ${fixed(median.p99Ms)} ms; ` +
       `peak over all runs: RSS ${fixed(peak.rss / mib, 0)} MiB, heap ${fixed(peak.heapUsed / mib, 0)} MiB; ` +
-      `${median.posts} posts for ${median.events} events (${fixed(median.events / median.posts, 2)} events per post); ` +
+      (posts === undefined ? '' : `${posts} posts for ${median.events} events (${fixed(median.events / posts, 2)} events per post); `) +
       `${median.messagesDecoded} messages decoded, ${median.deadLetters} dead letters`,
   );
-  if (quota !== undefined) {
-    const waits = Math.ceil(median.posts / quota.limit) - 1;
+  if (quota !== undefined && posts !== undefined) {
+    const waits = Math.ceil(posts / quota.limit) - 1;
     print(
       waits === 0
-        ? `on real X these ${median.posts} posts fit in one quota window (${realLimit}).`
-        : `on real X these ${median.posts} posts would wait out the quota ${waits} time(s): at least ${waits * (quota.windowMs / 60_000)} min ` +
+        ? `on real X these ${posts} posts fit in one quota window (${realLimit}).`
+        : `on real X these ${posts} posts would wait out the quota ${waits} time(s): at least ${waits * (quota.windowMs / 60_000)} min ` +
             `(${realLimit}), whatever the software does.`,
     );
   }
@@ -479,13 +584,15 @@ async function main(): Promise<void> {
   const row: ResultRow = {
     date: resultDate(),
     machine: machine(),
+    transport: config.transport.kind,
+    store: config.store.kind,
     events: config.events,
     runs: config.runs,
     eventsPerSecond: median.eventsPerSecond,
     p50Ms: median.p50Ms,
     p99Ms: median.p99Ms,
     peakRssMiB: peak.rss / mib,
-    posts: median.posts,
+    posts,
   };
   const path = await updateResults((existing) => renderResults(existing, row));
   print(`\nresults appended to ${path}`);

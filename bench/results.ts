@@ -1,15 +1,20 @@
+import type { BenchStore, BenchTransport } from './config.js';
+
 /** One line of `bench/results.md`: the median run of one `npm run bench`. */
 export interface ResultRow {
   /** ISO date and time (UTC, minutes). */
   readonly date: string;
   readonly machine: string;
+  readonly transport: BenchTransport['kind'];
+  readonly store: BenchStore['kind'];
   readonly events: number;
   readonly runs: number;
   readonly eventsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly peakRssMiB: number;
-  readonly posts: number;
+  /** Posts made in the median run; `undefined` (shown as `-`) when the transport is not X. */
+  readonly posts: number | undefined;
 }
 
 /** One line of the relay section of `bench/results.md`: the median run of one batch size. */
@@ -38,10 +43,17 @@ export const maxResultRows = 20;
 
 export const resultsHeader = `# Pipeline benchmark
 
-\`npm run bench\` pushes N row changes through the whole offline pipeline, in one process, exactly as
-\`npm start\` wires it: the X emulator over HTTPS, the write database (PGlite) with the capture trigger on
-\`dvx_orders\`, the publisher's relay reading the outbox and posting with \`createXPublisher\`, and the
-consumer reading the filtered stream with \`createXSource\` into the embedded (PGlite) read model.
+\`npm run bench\` pushes N row changes through the whole pipeline, in one process, exactly as
+\`npm start\` wires it: the write database (PGlite) with the capture trigger on \`dvx_orders\`, the
+publisher's relay reading the outbox and sending the events over the transport, and the consumer reading
+them into the read model.
+
+- **transport** \`x\` (default): the X emulator over HTTPS, \`createXPublisher\` posting and \`createXSource\`
+  reading the filtered stream. \`redis-streams\`: a Redis the user runs (\`REDIS_URL\`, default the local
+  one), a stream of its own per run, deleted afterwards.
+- **store** \`embedded\` (default): the embedded (PGlite) read model. \`postgres\`: the PostgreSQL read
+  model on a real server (\`BENCH_DATABASE_URL\`, default the local \`test\` database), in a schema of its
+  own per run, dropped afterwards.
 
 Each run starts from empty databases in a temporary directory. Concurrent writers (4 unless
 \`BENCH_WRITERS\` says otherwise) commit N changes as fast as they can, each in its own transaction:
@@ -52,22 +64,24 @@ of every key.
 - **p50 / p99**: commit-to-applied latency per event: from the moment the writer's COMMIT returned to
   the moment the read model's \`applyBatch\` holding that event resolved (it is durable then). Events are
   matched by event id, read back from the outbox inside the writing transaction.
-- **peak RSS**: the highest resident set size of the process (everything above, plus two embedded
-  PostgreSQL instances) sampled every 50 ms over all runs.
-- **posts**: posts made in the median run; N / posts is how many events one post carries. A
-  \`dvx_orders\` row image needs about 250 of a post's 280 weighted characters, so each post carries one.
+- **peak RSS**: the highest resident set size of the process (everything above, with its embedded
+  PostgreSQL instances; not the Redis or PostgreSQL servers) sampled every 50 ms over all runs.
+- **posts**: posts made in the median run (X only; \`-\` otherwise); N / posts is how many events one post
+  carries. A \`dvx_orders\` row image needs about 250 of a post's 280 weighted characters, so each post
+  carries one.
 
-The writers commit their burst much faster than the relay posts (one HTTPS request per post, one post
-after the other), so most of an event's latency is time spent waiting in the outbox: p50 and p99 grow
-with N. Setup (the emulator and two fresh embedded databases, several seconds) is not measured.
+Over X the writers commit their burst much faster than the relay posts (one HTTPS request per post, one
+post after the other), so most of an event's latency is time spent waiting in the outbox: p50 and p99
+grow with N. Setup (the emulator and the fresh databases, several seconds) is not measured.
 
 The emulator's post quota is raised for the bench. Real X allows 100 posts per 15 minutes per user, so
 there the relay would spend almost all its time waiting out the quota (the events wait safely in the
 outbox). This measures the software, not X's quota.
 
 Run it: \`npm run bench\` (N = 500, 3 runs, median reported), or \`npm run bench -- 200 --runs 5\`, or
-\`BENCH_EVENTS=2000 BENCH_RUNS=1 npm run bench\`. \`--dry-run\` prints without touching this file. The
-newest result is first; the file keeps ${maxResultRows}.
+\`BENCH_EVENTS=2000 BENCH_RUNS=1 npm run bench\`, or \`npm run bench -- --transport redis-streams --store postgres\`
+(\`BENCH_TRANSPORT\`, \`BENCH_STORE\`). \`--dry-run\` prints without touching this file. The newest result is
+first; the file keeps ${maxResultRows}.
 `;
 
 export const relayResultsHeader = `# Relay benchmark
@@ -100,9 +114,12 @@ file. The newest result is first; the section keeps ${maxResultRows} rows.
 `;
 
 const tableHead = [
-  '| date (UTC) | machine | N | runs | events/s (median run) | p50 ms | p99 ms | peak RSS MiB | posts |',
-  '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  '| date (UTC) | machine | transport | store | N | runs | events/s (median run) | p50 ms | p99 ms | peak RSS MiB | posts |',
+  '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|',
 ];
+
+/** Rows written before the transport and store columns have this many cells; they all ran X into the embedded store. */
+const cellsBeforeTransport = 9;
 
 const relayTableHead = [
   '| date (UTC) | machine | PostgreSQL | N | batch size | runs | events/s (median run) | events/s slowest / fastest | read ms/batch | publish ms/batch | mark ms/batch |',
@@ -122,14 +139,24 @@ export function formatRow(row: ResultRow): string {
   return `| ${[
     cell(row.date),
     cell(row.machine),
+    row.transport,
+    row.store,
     String(row.events),
     String(row.runs),
     row.eventsPerSecond.toFixed(1),
     row.p50Ms.toFixed(1),
     row.p99Ms.toFixed(1),
     row.peakRssMiB.toFixed(0),
-    String(row.posts),
+    row.posts === undefined ? '-' : String(row.posts),
   ].join(' | ')} |`;
+}
+
+/** An older pipeline row gets `x | embedded` after its machine cell; any other row is returned as it is. */
+export function withTransportColumns(line: string): string {
+  // The cells between the outer pipes; a pipe inside a cell is escaped.
+  const cells = line.split(/(?<!\\)\|/).slice(1, -1);
+  if (cells.length !== cellsBeforeTransport) return line;
+  return `|${[...cells.slice(0, 2), ' x ', ' embedded ', ...cells.slice(2)].join('|')}|`;
 }
 
 export function formatRelayRow(row: RelayResultRow): string {
@@ -157,9 +184,9 @@ function sections(existing: string): [string[], string[]] {
 
 const rowsIn = (lines: readonly string[]): string[] => lines.filter((line) => rowPattern.test(line));
 
-/** The pipeline result rows already in `existing` (the text of results.md), in file order. */
+/** The pipeline result rows already in `existing` (the text of results.md), in file order, older ones with the transport and store columns added. */
 export function existingRows(existing: string): string[] {
-  return rowsIn(sections(existing)[0]);
+  return rowsIn(sections(existing)[0]).map(withTransportColumns);
 }
 
 /** The relay result rows already in `existing` (the text of results.md), in file order. */
@@ -177,7 +204,7 @@ function render(pipelineRows: readonly string[], relayRows: readonly string[]): 
 /**
  * The new text of results.md: `row` first in the pipeline section, followed by the older rows, at
  * most `maxResultRows` in all. The headers are rewritten each time; the rows, and the relay section's
- * rows, are kept as they were.
+ * rows, are kept as they were (rows from before the transport and store columns gain them).
  */
 export function renderResults(existing: string, row: ResultRow): string {
   return render([formatRow(row), ...existingRows(existing)], existingRelayRows(existing));

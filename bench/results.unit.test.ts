@@ -10,6 +10,7 @@ import {
   renderResults,
   resultsHeader,
   type RelayResultRow,
+  withTransportColumns,
   type ResultRow,
 } from './results.js';
 
@@ -17,6 +18,8 @@ function aRow(overrides: Partial<ResultRow> = {}): ResultRow {
   return {
     date: '2025-01-02 03:04',
     machine: 'Some CPU, 2 cores, 8.0 GiB, Node v20.20.2',
+    transport: 'x',
+    store: 'embedded',
     events: 500,
     runs: 3,
     eventsPerSecond: 71.234,
@@ -73,11 +76,40 @@ describe('bench results file', () => {
   it('escapes a pipe in the machine name so the table keeps its columns', () => {
     const row = formatRow(aRow({ machine: 'CPU | with pipe' }));
     expect(row).toContain('CPU \\| with pipe');
-    expect(row.split(/(?<!\\)\|/).length - 2).toBe(9);
+    expect(row.split(/(?<!\\)\|/).length - 2).toBe(11);
   });
 
   it('rounds the numbers for reading', () => {
-    expect(formatRow(aRow())).toBe('| 2025-01-02 03:04 | Some CPU, 2 cores, 8.0 GiB, Node v20.20.2 | 500 | 3 | 71.2 | 3187.3 | 5063.1 | 1015 | 500 |');
+    expect(formatRow(aRow())).toBe('| 2025-01-02 03:04 | Some CPU, 2 cores, 8.0 GiB, Node v20.20.2 | x | embedded | 500 | 3 | 71.2 | 3187.3 | 5063.1 | 1015 | 500 |');
+  });
+
+  it('names the transport and the store, and shows no posts for a transport that does not post', () => {
+    expect(formatRow(aRow({ transport: 'redis-streams', store: 'postgres', posts: undefined }))).toBe(
+      '| 2025-01-02 03:04 | Some CPU, 2 cores, 8.0 GiB, Node v20.20.2 | redis-streams | postgres | 500 | 3 | 71.2 | 3187.3 | 5063.1 | 1015 | - |',
+    );
+  });
+
+  it('gives a row from before the transport and store columns x and embedded, and leaves its other cells alone', () => {
+    const header = resultsHeader.replace(/\n$/, '');
+    const older = [
+      header,
+      '| date (UTC) | machine | N | runs | events/s (median run) | p50 ms | p99 ms | peak RSS MiB | posts |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+      '| 2026-11-23 18:50 | CPU \\| with pipe, 2 cores | 500 | 3 | 98.4 | 2388.2 | 4118.9 | 1034 | 500 |',
+      '',
+    ].join('\n');
+    const text = renderResults(older, aRow({ transport: 'redis-streams', posts: undefined }));
+    expect(existingRows(text)).toEqual([
+      formatRow(aRow({ transport: 'redis-streams', posts: undefined })),
+      '| 2026-11-23 18:50 | CPU \\| with pipe, 2 cores | x | embedded | 500 | 3 | 98.4 | 2388.2 | 4118.9 | 1034 | 500 |',
+    ]);
+    expect(text).toContain('| date (UTC) | machine | transport | store | N |');
+    expect(text).not.toContain('| date (UTC) | machine | N |');
+  });
+
+  it('leaves a row that already has the transport and store columns as it was', () => {
+    const row = formatRow(aRow({ store: 'postgres' }));
+    expect(withTransportColumns(row)).toBe(row);
   });
 });
 
