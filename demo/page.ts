@@ -63,7 +63,7 @@ export function renderDemoPage(model: DemoPageModel): string {
 </head>
 <body>
 <h1>tweetbus — CQRS you can watch happen</h1>
-<p class="sub">A row is written (1), ${trip}, and the consumer applies the post to the read model (3). A deleted row leaves a struck-out tombstone there, which queries no longer see. ${links}</p>
+<p class="sub">A row is written (1), ${trip}, and the consumer applies ${model.transport === 'X' ? 'the post' : 'the message'} to the read model (3). A deleted row leaves a struck-out tombstone there, which queries no longer see. ${links}</p>
 
 <form id="order-form">
   <b>Write an order:</b>
