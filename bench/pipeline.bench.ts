@@ -2,11 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { createLogger, redactUrl, type Logger } from '../common/logger.js';
 import { openPgSchema } from '../common/pg-test-schema.js';
+import { deleteStreams } from '../transports/redis-streams/redis-client.js';
 import type { SqlDatabase } from '../common/sql.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import type { MessageDecoder } from '../events/decoder.js';
@@ -272,25 +272,6 @@ async function cleanUp(steps: readonly (() => Promise<void>)[], logger: Logger):
   for (const step of steps) {
     const [result] = await Promise.allSettled([step()]);
     if (result.status === 'rejected') logger.warn({ err: result.reason }, 'the bench could not clean up after a run');
-  }
-}
-
-/** Deletes streams (with their consumer groups); the bench's own, so nothing else is touched. */
-async function deleteStreams(url: string, keys: readonly string[]): Promise<void> {
-  // One try: a Redis that is not there fails the run at once, with the reason ioredis gives on `error`.
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  let reason: unknown;
-  redis.on('error', (err: unknown) => {
-    reason = err;
-  });
-  try {
-    await redis.connect();
-    await redis.del(...keys);
-  } catch (err) {
-    // The command says only "Connection is closed"; the `error` event said why.
-    throw new Error(`could not delete the bench's streams at ${redactUrl(url)}: ${String(reason ?? err)}`, { cause: err });
-  } finally {
-    redis.disconnect();
   }
 }
 

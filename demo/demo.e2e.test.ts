@@ -10,6 +10,7 @@ import { createXSource } from '../transports/x/x-source.js';
 import type { DemoConfig } from './config.js';
 import { startDemo, type Demo } from './demo.js';
 import type { XEmulator } from '../x-emulator/server.js';
+import { waitUntil } from '../common/wait.fixture.js';
 
 /**
  * The whole loop through real HTTPS to the emulator, as `npm start` runs it: write side -> trigger ->
@@ -26,15 +27,8 @@ function xEmulator(): XEmulator {
   return demo.emulator;
 }
 
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const eventually = <T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> =>
+  waitUntil(what, probe, { timeoutMs, intervalMs: 100 });
 
 interface ApiDocument {
   id: string;

@@ -4,13 +4,12 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import express from 'express';
-import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { closeServer, listen, urlHost } from '../common/http-server.js';
 import type { Logger } from '../common/logger.js';
 import { sqlFromPglite, type SqlDatabase } from '../common/sql.js';
 import type { MessageDecoder } from '../events/decoder.js';
-import { createHashtagMap, createPostDecoder, type HashtagMap } from '../events/post-codec.js';
+import { createHashtagMap } from '../events/post-codec.js';
 import { startConsumer, type ConsumerService } from '../consumer/service.js';
 import { createEmbeddedReadModelStore } from '../consumer/stores/embedded/embedded-read-model-store.js';
 import type { ReadModelStore, StoredDocument } from '../consumer/stores/read-model-store.js';
@@ -20,14 +19,14 @@ import { createPgliteOutboxListener } from '../publisher/capture/postgres/outbox
 import { applyDemoOrdersSchema, applyOutboxSchema } from '../publisher/capture/postgres/schema.js';
 import { defaultRetention } from '../publisher/config.js';
 import { startPublisher, type PublisherService } from '../publisher/service.js';
-import { createXPublisher } from '../transports/x/x-publisher.js';
-import { createXSource } from '../transports/x/x-source.js';
-import { openEventPublisher, openEventSource, type OpenedPublisher, type OpenedSource } from '../transports/open.js';
+import type { ConsumerTransportConfig, PublisherTransportConfig } from '../transports/config.js';
+import { openEventPublisher, openEventSource, type OpenedPublisher } from '../transports/open.js';
+import { deleteStreams } from '../transports/redis-streams/redis-client.js';
 import type { EventSource, HealthCheck } from '../transports/transport.js';
 import { ConfigError } from '../common/errors.js';
 import { redactUrl } from '../common/logger.js';
 import { within } from '../common/timeout.js';
-import { HandPostError, startXEmulator, type XEmulator, type XEmulatorOptions } from '../x-emulator/server.js';
+import { certFileName, HandPostError, startXEmulator, type XEmulator, type XEmulatorOptions } from '../x-emulator/server.js';
 import type { DemoConfig, DemoTransport } from './config.js';
 import { renderDemoPage } from './page.js';
 import { createWriteApp, listOrders } from './write-app.js';
@@ -119,7 +118,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
         ? await startXEmulator({
             port: config.ports.xEmulator,
             host: config.host,
-            certDir: join(config.dataDir, 'x-emulator'),
+            certDir: emulatorCertDir(config),
             logger,
             rateLimits: options.emulator?.rateLimits,
           })
@@ -142,11 +141,13 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
     closers.push(() => wakeup.close());
     // LISTEN is active before the first commit, so even that one wakes the relay at once.
     await wakeup.ready;
-    const outgoing = await openDemoPublisher(config, emulator, hashtags, logger);
+    const transports = transportConfigs(config, emulator);
+    const outgoing = await openEventPublisher(transports.publisher, demoCollections, logger);
     closers.push(() => outgoing.publisher.close());
+    if (config.transport.kind !== 'x') await ensureReachable(outgoing, config.transport);
     if (config.fresh && config.transport.kind === 'redis-streams') {
       // The read model starts empty, so the stream and its group do too; Kafka topics are left alone.
-      await deleteRedisKeys(config.transport.publisher.url, [config.transport.consumer.stream, config.transport.consumer.deadLetterStream]);
+      await deleteStreams(config.transport.publisher.url, [config.transport.consumer.stream, config.transport.consumer.deadLetterStream]);
       log.info({ stream: config.transport.consumer.stream }, '--fresh: Redis stream and dead-letter stream deleted');
     }
     const publisher = await startPublisher({
@@ -175,7 +176,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       baseStore = embeddedStore;
     }
     const store = options.decorateStore?.(baseStore) ?? baseStore;
-    const incoming = await openDemoSource(config, emulator, hashtags, store, logger);
+    const incoming = await openEventSource(transports.consumer, demoCollections, store, logger);
     const recentMessages: RecentMessage[] = [];
     const recordRecent: MessageDecoder = (message) => {
       recentMessages.unshift({ id: message.id, text: message.text, meta: `${transportLabels[config.transport.kind]} · ${message.id}` });
@@ -341,52 +342,29 @@ function publicUrl(config: DemoConfig, port: number, path: string): string {
   return `http://${urlHost(host)}:${port}${path}`;
 }
 
-/** The relay's transport: the X publisher aimed at the emulator, or the configured Redis or Kafka, checked reachable first. */
-async function openDemoPublisher(config: DemoConfig, emulator: XEmulator | undefined, hashtags: HashtagMap, logger: Logger): Promise<OpenedPublisher> {
-  if (emulator !== undefined) {
-    const credentials = emulator.credentials;
-    const publisher = createXPublisher({
-      apiUrl: emulator.url,
-      ca: emulator.ca,
-      credentials: { appKey: credentials.apiKey, appSecret: credentials.apiSecret, accessToken: credentials.accessToken, accessSecret: credentials.accessSecret },
-      hashtags,
-      logger,
-    });
-    return { publisher, describe: { transport: 'x' } };
-  }
-  if (config.transport.kind === 'x') throw new Error('the X transport needs the emulator');
-  const opened = await openEventPublisher(config.transport.publisher, demoCollections, logger);
+function emulatorCertDir(config: DemoConfig): string {
+  return join(config.dataDir, 'x-emulator');
+}
+
+/** The services' own transport configuration: for X, pointed at the emulator and its certificate. */
+function transportConfigs(config: DemoConfig, emulator: XEmulator | undefined): { publisher: PublisherTransportConfig; consumer: ConsumerTransportConfig } {
+  if (config.transport.kind !== 'x') return config.transport;
+  if (emulator === undefined) throw new Error('the X transport needs the emulator');
+  const x = { kind: 'x', apiUrl: emulator.url, caFile: join(emulatorCertDir(config), certFileName), hashtagPrefix: config.hashtagPrefix, hashtag: undefined } as const;
+  const c = emulator.credentials;
+  return {
+    publisher: { ...x, credentials: { appKey: c.apiKey, appSecret: c.apiSecret, accessToken: c.accessToken, accessSecret: c.accessSecret } },
+    consumer: { ...x, bearerToken: c.bearerToken, checkpointName: 'demo-consumer' },
+  };
+}
+
+/** The Redis or Kafka the user asked for answers, or the demo stops with a ConfigError saying how to get one. */
+async function ensureReachable(opened: OpenedPublisher, transport: Exclude<DemoTransport, { kind: 'x' }>): Promise<void> {
   try {
     await within(opened.check?.check() ?? Promise.resolve(), 10_000, 'no answer in 10 s');
   } catch (err) {
-    await opened.publisher.close();
-    throw new ConfigError([unreachable(config.transport, err)]);
+    throw new ConfigError([unreachable(transport, err)]);
   }
-  return opened;
-}
-
-/** The consumer's source on the same transport, keeping its checkpoint in `store` (X) or in the broker. */
-async function openDemoSource(
-  config: DemoConfig,
-  emulator: XEmulator | undefined,
-  hashtags: HashtagMap,
-  store: ReadModelStore,
-  logger: Logger,
-): Promise<OpenedSource> {
-  if (emulator !== undefined) {
-    const source = createXSource({
-      apiUrl: emulator.url,
-      ca: emulator.ca,
-      bearerToken: emulator.credentials.bearerToken,
-      hashtags,
-      checkpoints: store,
-      checkpointName: 'demo-consumer',
-      logger,
-    });
-    return { source, decoder: createPostDecoder({ hashtags }), name: 'x', describe: { transport: 'x' } };
-  }
-  if (config.transport.kind === 'x') throw new Error('the X transport needs the emulator');
-  return openEventSource(config.transport.consumer, demoCollections, store, logger);
 }
 
 /** What to do when the demo's Redis or Kafka does not answer: the user asked for it, so say how to get it. */
@@ -396,15 +374,4 @@ function unreachable(transport: Exclude<DemoTransport, { kind: 'x' }>, err: unkn
   return transport.kind === 'redis-streams'
     ? `REDIS_URL: Redis is not reachable at ${redactUrl(transport.publisher.url)} (${reason}). Start one (redis-server), point REDIS_URL at one, or run the demo over the X emulator: npm start`
     : `KAFKA_BROKERS: Kafka is not reachable at ${transport.publisher.connection.brokers.join(',')} (${reason}). Start a broker, point KAFKA_BROKERS at one, or run the demo over the X emulator: npm start`;
-}
-
-/** Deletes the demo's streams (with their groups) for `--fresh`. */
-async function deleteRedisKeys(url: string, keys: readonly string[]): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    await redis.del(...keys);
-  } finally {
-    redis.disconnect();
-  }
 }

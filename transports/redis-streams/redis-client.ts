@@ -127,3 +127,24 @@ export async function pingRedis(connection: RedisConnection, timeoutMs: number):
     throw new Error(`Redis is not reachable at ${connection.where}: ${describeRedisFailure(err, connection)}`, { cause: err });
   }
 }
+
+/**
+ * Deletes streams, with their consumer groups (`--fresh`, the bench's cleanup). One connection attempt:
+ * a Redis that is not there fails at once, with the reason ioredis gives on its `error` event.
+ */
+export async function deleteStreams(url: string, keys: readonly string[]): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  let reason: unknown;
+  redis.on('error', (err: unknown) => {
+    reason = err;
+  });
+  try {
+    await redis.connect();
+    await redis.del(...keys);
+  } catch (err) {
+    // The command says only "Connection is closed"; the `error` event said why.
+    throw new Error(`could not delete the streams at ${redactUrl(url)}: ${String(reason ?? err)}`, { cause: err });
+  } finally {
+    redis.disconnect();
+  }
+}
