@@ -4,6 +4,7 @@ import { anEvent, describeTransportContract } from '../transport.contract.js';
 import type { InboundMessage } from '../transport.js';
 import { createInMemoryCheckpointStore } from './checkpoint-store.js';
 import { createInMemoryBus } from './in-memory-bus.js';
+import { waitUntil } from '../../common/wait.fixture.js';
 
 describeTransportContract('in-memory', () => {
   const bus = createInMemoryBus();
@@ -24,13 +25,7 @@ describeTransportContract('in-memory', () => {
   });
 });
 
-async function waitFor(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const waitFor = (condition: () => boolean): Promise<true> => waitUntil('the condition', condition, { timeoutMs: 5_000, intervalMs: 5 });
 
 describe('in-memory bus', () => {
   it('message ids are log offsets and the checkpoint is the last offset handled', async () => {

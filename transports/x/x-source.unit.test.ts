@@ -10,6 +10,7 @@ import { createLineReader } from './stream-reader.js';
 import { ensureStreamRule, streamRuleFor } from './stream-rules.js';
 import { snowflakeAt, snowflakeTimestampMs } from './snowflake.js';
 import { createXSource, type XSource } from './x-source.js';
+import { waitUntil } from '../../common/wait.fixture.js';
 
 const api = 'https://x.test';
 const bearerToken = 'test-bearer-token';
@@ -55,13 +56,7 @@ function streamOpens(): PassThrough {
   return body;
 }
 
-async function waitFor(what: string, condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const waitFor = (what: string, condition: () => boolean): Promise<true> => waitUntil(what, condition, { timeoutMs: 5_000, intervalMs: 5 });
 
 describe('X source (nock)', () => {
   let source: XSource | undefined;

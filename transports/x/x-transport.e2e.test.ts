@@ -9,6 +9,7 @@ import { anEvent, describeTransportContract } from '../transport.contract.js';
 import type { CheckpointStore, EventPublisher, InboundMessage } from '../transport.js';
 import { createXPublisher } from './x-publisher.js';
 import { createXSource, type XSource } from './x-source.js';
+import { waitUntil } from '../../common/wait.fixture.js';
 
 const collections = ['orders', 'customers'] as const;
 const hashtags = createHashtagMap(collections);
@@ -63,13 +64,7 @@ describeTransportContract('X over the emulator (HTTPS)', async () => {
   };
 });
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const waitFor = (what: string, condition: () => boolean): Promise<true> => waitUntil(what, condition, { timeoutMs: 20_000, intervalMs: 20 });
 
 describe('X transport under the emulator faults', () => {
   let emulator: XEmulator;
