@@ -22,12 +22,14 @@ describe('the demo transport', () => {
   });
 
   it('--transport kafka needs KAFKA_BROKERS, and says so once', () => {
-    expect(() => loadDemoConfig({}, ['--transport', 'kafka'])).toThrow(/KAFKA_BROKERS is required/);
+    let message = '';
     try {
       loadDemoConfig({}, ['--transport', 'kafka']);
     } catch (err) {
-      expect(String(err).match(/KAFKA_BROKERS/g)).toHaveLength(1);
+      message = String(err);
     }
+    expect(message).toMatch(/KAFKA_BROKERS is required/);
+    expect(message.match(/KAFKA_BROKERS/g)).toHaveLength(1);
     expect(loadDemoConfig({ KAFKA_BROKERS: 'localhost:9092' }, ['--transport', 'kafka']).transport).toMatchObject({
       kind: 'kafka',
       publisher: { topic: 'tweetbus.demo', connection: { brokers: ['localhost:9092'] } },
