@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'transport.auth'
   | 'transport.invalid'
   | 'store.unavailable'
+  | 'store.refused'
   | 'store.invalid';
 
 export class TweetbusError extends Error {
@@ -89,4 +90,37 @@ export class StoreUnavailableError extends TweetbusError {
     super('store.unavailable', message, options);
     this.name = 'StoreUnavailableError';
   }
+}
+
+/**
+ * The store refused what it was asked to write: some event in the batch holds something the store
+ * can never store. Retrying the same batch would fail the same way for ever, so the caller isolates
+ * the event and dead-letters it (the schema should have refused it first; this is the last line).
+ */
+export class StoreRefusedError extends TweetbusError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('store.refused', message, options);
+    this.name = 'StoreRefusedError';
+  }
+}
+
+/**
+ * How a store's failure is handled: `unavailable` is retried (the store could not take any write
+ * right now, whatever the event), `refused` is the event's fault. Each store classifies its own
+ * driver's errors by their codes, once, in its adapter folder.
+ */
+export type StoreFailureKind = 'unavailable' | 'refused';
+
+/**
+ * Wraps what a store's driver threw as the matching typed error. A `TweetbusError` passes through
+ * unchanged (the adapter already said what it is).
+ */
+export function toStoreError(err: unknown, what: string, classify: (err: unknown) => StoreFailureKind): TweetbusError {
+  if (err instanceof TweetbusError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  const code: unknown = typeof err === 'object' && err !== null ? Reflect.get(err, 'code') : undefined;
+  const coded = typeof code === 'string' || typeof code === 'number' ? `${detail} (code ${code})` : detail;
+  return classify(err) === 'refused'
+    ? new StoreRefusedError(`read model refused to ${what}: ${coded}`, { cause: err })
+    : new StoreUnavailableError(`read model: could not ${what}`, { cause: err });
 }

@@ -67,3 +67,10 @@ export function redactUrl(value: string): string {
     return value.replace(/\/\/([^:/@\s]+):[^@/\s]+@/g, '//$1:***@');
   }
 }
+
+/** An error and its cause in one line, with any credentials inside URLs masked: safe for `/readyz` and status pages. */
+export function describeError(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return redactUrl(`${message}${cause}`);
+}

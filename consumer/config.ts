@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { createEnvReader } from '../common/env-reader.js';
 import { ConfigError } from '../common/errors.js';
 import { applyLegacyAliases } from '../common/legacy-env.js';
+import { readStuckAfterMs } from '../common/stall-watch.js';
 import { collectionNamePattern } from '../events/envelope.js';
 import { readConsumerTransport, type ConsumerTransportConfig } from '../transports/config.js';
 import type { TrustMode } from './trust.js';
@@ -22,6 +23,8 @@ export interface ConsumerConfig {
   readonly trust: TrustMode;
   readonly store: ConsumerStoreConfig;
   readonly transport: ConsumerTransportConfig;
+  /** STUCK_AFTER_MS: how long one batch may be retried before `/readyz` fails. */
+  readonly stuckAfterMs: number;
   /** Old variable names in use (the original demo's), for the log. */
   readonly notices: readonly string[];
 }
@@ -95,6 +98,7 @@ export function loadConfig(processEnv: Env = process.env): ConsumerConfig {
   const parsed = envSchema.safeParse(env);
   const reader = createEnvReader(env);
   const transport = readConsumerTransport(reader, parsed.success ? parsed.data.COLLECTIONS : undefined);
+  const stuckAfterMs = readStuckAfterMs(reader);
   const issues = [
     ...legacy.issues,
     ...(parsed.success ? [] : parsed.error.issues.map((issue) => issue.message)),
@@ -111,6 +115,7 @@ export function loadConfig(processEnv: Env = process.env): ConsumerConfig {
     trust: 'open',
     store: storeConfig(e),
     transport,
+    stuckAfterMs,
     notices: legacy.notices,
   };
 }

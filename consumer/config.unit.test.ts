@@ -32,8 +32,14 @@ describe('consumer configuration', () => {
         hashtag: undefined,
         checkpointName: 'consumer',
       },
+      stuckAfterMs: 60_000,
       notices: [],
     });
+  });
+
+  it('reads STUCK_AFTER_MS, and names it when it is not a number of milliseconds', () => {
+    expect(loadConfig({ ...minimal, STUCK_AFTER_MS: '120000' }).stuckAfterMs).toBe(120_000);
+    expect(() => loadConfig({ ...minimal, STUCK_AFTER_MS: '1m' })).toThrow(/STUCK_AFTER_MS should hold milliseconds/);
   });
 
   it('reads every variable it knows', () => {

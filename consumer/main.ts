@@ -72,6 +72,7 @@ async function main(): Promise<void> {
         trust: openTrust(),
         logger,
         sourceCheck: () => source.check(),
+        stuckAfterMs: config.stuckAfterMs,
       });
       logger.info({ url: built.consumer.url, store: config.store.kind, ...transport.describe }, 'consumer ready');
     },

@@ -1,8 +1,10 @@
+import { StoreRefusedError, TweetbusError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import type { StallWatch } from '../common/stall-watch.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import type { MessageDecoder } from '../events/decoder.js';
-import type { InboundMessage, MessageHandler, Rejection } from '../transports/transport.js';
-import type { DeadLetter, ReadModelStore } from './stores/read-model-store.js';
+import type { BatchResult, InboundMessage, MessageHandler, Rejection } from '../transports/transport.js';
+import type { ApplyOutcome, DeadLetter, ReadModelStore } from './stores/read-model-store.js';
 import { createConsumerStats, type ConsumerStats } from './stats.js';
 import type { TrustPolicy } from './trust.js';
 
@@ -16,6 +18,8 @@ export interface ConsumerPipelineOptions {
   readonly transportName: string;
   /** Counters for `/api/_stats`; a private set is used when absent. */
   readonly stats?: ConsumerStats;
+  /** Hears of every batch that failed and every one that got through (`/readyz`, the live page). */
+  readonly stalls?: StallWatch;
 }
 
 /** Raw text kept in a dead letter. Posts are far shorter; this bounds what other transports can make us store. */
@@ -23,18 +27,36 @@ export const maxDeadLetterTextLength = 64 * 1024;
 
 type Verdict = { readonly ok: true; readonly events: readonly ChangeEvent[] } | { readonly ok: false; readonly reason: string };
 
+/** A message that passed trust and validation, with the events it decoded to. */
+interface Accepted {
+  readonly message: InboundMessage;
+  readonly events: readonly ChangeEvent[];
+}
+
+interface Applied {
+  readonly outcomes: readonly { readonly event: ChangeEvent; readonly outcome: ApplyOutcome }[];
+  /** Messages the store refused, found by splitting, with the store's reason. */
+  readonly refused: readonly Rejection[];
+}
+
 /**
  * The consumer's core: trust -> decode (which validates) -> one version-gated `applyBatch` per
  * batch. Rejected messages become dead letters in the store, and are returned so the source can put
  * them on the transport's dead-letter queue; they never stop the batch (DESIGN.md rule 6).
  *
+ * The schema refuses what no store can hold, so a store should never refuse an event; when one
+ * does anyway (`StoreRefusedError`), the batch is split in halves, in order, until the refused
+ * message is alone: it is dead-lettered with the store's reason, and the rest are applied. A
+ * message is the unit, so a post's events are applied all together or not at all.
+ *
  * The handler resolves only after the dead letters and the applied events are durable, so the
- * source may then move its checkpoint (rule 4). Store failures propagate untouched: the source
- * redelivers the batch, the version gate makes the repeat harmless, and a transient failure is
- * never mistaken for bad input.
+ * source may then move its checkpoint (rule 4). Any other store failure propagates untouched: the
+ * source redelivers the batch, the version gate makes the repeat harmless, and a transient failure
+ * is never mistaken for bad input. `stalls` hears of every such failure, so a batch retried for too
+ * long shows in `/readyz`.
  */
 export function createConsumerPipeline(options: ConsumerPipelineOptions): MessageHandler {
-  const { decode, trust, store, now, transportName } = options;
+  const { decode, trust, store, now, transportName, stalls } = options;
   const logger = options.logger.child({ component: 'consumerPipeline' });
   const stats = options.stats ?? createConsumerStats();
 
@@ -51,45 +73,71 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
     }
   }
 
-  return async (batch) => {
-    if (batch.length === 0) return { rejected: [] };
-    const events: ChangeEvent[] = [];
-    const letters: DeadLetter[] = [];
+  /** Applies the messages' events in order; a refused batch is split until the refused message is alone. */
+  async function applyIsolating(accepted: readonly Accepted[]): Promise<Applied> {
+    const events = accepted.flatMap((a) => a.events);
+    if (events.length === 0) return { outcomes: [], refused: [] };
+    try {
+      const outcomes = await store.applyBatch(events);
+      return { outcomes: outcomes.map((outcome, i) => ({ event: events[i] ?? missing(i), outcome })), refused: [] };
+    } catch (err) {
+      if (!(err instanceof StoreRefusedError)) throw err;
+      const [only] = accepted;
+      if (accepted.length === 1 && only !== undefined) return { outcomes: [], refused: [{ message: only.message, reason: err.message }] };
+      logger.warn({ err, messages: accepted.length, firstId: accepted[0]?.message.id }, 'the read model refused a batch; splitting it to find the message');
+      const middle = Math.ceil(accepted.length / 2);
+      const first = await applyIsolating(accepted.slice(0, middle));
+      const second = await applyIsolating(accepted.slice(middle));
+      return { outcomes: [...first.outcomes, ...second.outcomes], refused: [...first.refused, ...second.refused] };
+    }
+  }
+
+  async function handle(batch: readonly InboundMessage[]): Promise<BatchResult> {
+    const accepted: Accepted[] = [];
     const rejected: Rejection[] = [];
     for (const message of batch) {
       const verdict = judge(message);
-      if (verdict.ok) {
-        events.push(...verdict.events);
-        continue;
-      }
-      letters.push(deadLetterFor(message, verdict.reason, transportName));
-      rejected.push({ message, reason: verdict.reason });
-      logger.warn({ ...untrustedText(message), reason: verdict.reason }, 'message rejected; dead-lettered');
+      if (verdict.ok) accepted.push({ message, events: verdict.events });
+      else rejected.push({ message, reason: verdict.reason });
     }
 
-    for (const letter of letters) await store.putDeadLetter(letter);
-    const outcomes = events.length === 0 ? [] : await store.applyBatch(events);
+    const applied = await applyIsolating(accepted);
+    rejected.push(...applied.refused);
+    for (const { message, reason } of rejected) {
+      await store.putDeadLetter(deadLetterFor(message, reason, transportName));
+      logger.warn({ ...untrustedText(message), reason }, 'message rejected; dead-lettered');
+    }
 
-    const counts = { applied: 0, skipped: 0, deadLettered: letters.length };
-    outcomes.forEach((outcome, i) => {
-      const event = events[i];
+    const counts = { applied: 0, skipped: 0, deadLettered: rejected.length };
+    for (const { event, outcome } of applied.outcomes) {
       if (outcome.status === 'applied') counts.applied += 1;
       else counts.skipped += 1;
-      logger.debug(
-        event === undefined
-          ? { outcome }
-          : { collection: event.collection, key: event.key, version: event.version.toString(), eventId: event.id, outcome },
-        'event handled',
-      );
-    });
+      logger.debug({ collection: event.collection, key: event.key, version: event.version.toString(), eventId: event.id, outcome }, 'event handled');
+    }
     stats.recordBatch(counts, now());
 
-    const summary = { messages: batch.length, events: events.length, ...counts };
+    const summary = { messages: batch.length, events: applied.outcomes.length, ...counts };
     if (counts.applied > 0 || counts.deadLettered > 0) logger.info(summary, 'batch handled');
     else logger.debug(summary, 'batch handled');
     // The store keeps its own copy for the query API; a transport with a dead-letter queue also gets them.
     return { rejected };
+  }
+
+  return async (batch) => {
+    if (batch.length === 0) return { rejected: [] };
+    try {
+      const result = await handle(batch);
+      stalls?.succeeded();
+      return result;
+    } catch (err) {
+      stalls?.failed(`the batch starting at message ${batch[0]?.id ?? ''}`, err);
+      throw err;
+    }
   };
+}
+
+function missing(index: number): never {
+  throw new TweetbusError('store.invalid', `the store returned an outcome for an event it was not given (position ${index})`);
 }
 
 function deadLetterFor(message: InboundMessage, reason: string, transport: string): DeadLetter {

@@ -1,8 +1,10 @@
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../common/errors.js';
+import { StoreRefusedError, StoreUnavailableError } from '../common/errors.js';
+import { createStallWatch, type StallWatch } from '../common/stall-watch.js';
 import { createLogger } from '../common/logger.js';
 import type { MessageDecoder } from '../events/decoder.js';
+import type { ChangeEvent } from '../events/envelope.js';
 import type { InboundMessage } from '../transports/transport.js';
 import { createConsumerPipeline } from './pipeline.js';
 import { createConsumerStats, type ConsumerStats } from './stats.js';
@@ -12,7 +14,9 @@ import { openTrust, type TrustPolicy } from './trust.js';
 
 /**
  * A stand-in for the post codec: `{"key":"1","version":3,"status":"OPEN"}` upserts `orders/1`,
- * `{"key":"1","version":4,"delete":true}` deletes it; anything else is rejected with a reason.
+ * `{"key":"1","version":4,"delete":true}` deletes it, an array of those is one message of several
+ * events; anything else is rejected with a reason. It validates nothing else, so a status with a
+ * NUL reaches the store as a schema that missed it would let it.
  */
 const fakeDecoder: MessageDecoder = (message) => {
   let value: unknown;
@@ -21,29 +25,29 @@ const fakeDecoder: MessageDecoder = (message) => {
   } catch {
     return { ok: false, reason: 'not JSON' };
   }
-  if (typeof value !== 'object' || value === null || !('key' in value) || !('version' in value)) {
-    return { ok: false, reason: 'needs key and version' };
+  const items: readonly unknown[] = Array.isArray(value) ? value : [value];
+  const events: ChangeEvent[] = [];
+  for (const [i, item] of items.entries()) {
+    if (typeof item !== 'object' || item === null || !('key' in item) || !('version' in item)) {
+      return { ok: false, reason: 'needs key and version' };
+    }
+    const { key, version } = item;
+    if (typeof key !== 'string' || typeof version !== 'number') return { ok: false, reason: 'bad key or version' };
+    const isDelete = 'delete' in item;
+    const status: unknown = 'status' in item ? item.status : undefined;
+    events.push({
+      id: `evt:${message.id}:${i}`,
+      source: 'test',
+      type: isDelete ? 'orders.deleted' : 'orders.upserted',
+      collection: 'orders',
+      key,
+      version: BigInt(version),
+      op: isDelete ? 'delete' : 'upsert',
+      data: isDelete ? null : { id: key, status: typeof status === 'string' ? status : 'NONE' },
+      createdAt: '2026-03-01T10:00:00.000Z',
+    });
   }
-  const { key, version } = value;
-  if (typeof key !== 'string' || typeof version !== 'number') return { ok: false, reason: 'bad key or version' };
-  const isDelete = 'delete' in value;
-  const status = 'status' in value && typeof value.status === 'string' ? value.status : 'NONE';
-  return {
-    ok: true,
-    events: [
-      {
-        id: `evt:${message.id}`,
-        source: 'test',
-        type: isDelete ? 'orders.deleted' : 'orders.upserted',
-        collection: 'orders',
-        key,
-        version: BigInt(version),
-        op: isDelete ? 'delete' : 'upsert',
-        data: isDelete ? null : { id: key, status },
-        createdAt: '2026-03-01T10:00:00.000Z',
-      },
-    ],
-  };
+  return { ok: true, events };
 };
 
 let nextId = 100;
@@ -83,7 +87,7 @@ describe('consumer pipeline', () => {
   });
 
   /** given a pipeline over a fresh embedded store, with a log sink and its own stats */
-  async function givenAPipeline(options: { trust?: TrustPolicy; storeWrapper?: (s: ReadModelStore) => ReadModelStore } = {}) {
+  async function givenAPipeline(options: { trust?: TrustPolicy; storeWrapper?: (s: ReadModelStore) => ReadModelStore; stalls?: StallWatch } = {}) {
     schemas += 1;
     store = await createEmbeddedReadModelStore({ pglite, schema: `pipeline_${schemas}` });
     const realStore = store;
@@ -105,6 +109,7 @@ describe('consumer pipeline', () => {
       now: () => new Date('2026-03-01T10:00:02.000Z'),
       transportName: 'x',
       stats,
+      ...(options.stalls === undefined ? {} : { stalls: options.stalls }),
     });
     return {
       store: realStore,
@@ -209,6 +214,86 @@ describe('consumer pipeline', () => {
 
     expect(await store.get('orders', '1')).toBeUndefined();
     expect(await store.get('orders', '1', { includeDeleted: true })).toMatchObject({ version: 3n, deleted: true });
+  });
+
+  it('dead-letters only the messages the store refuses, with its reason, and applies the rest in order', async () => {
+    const { store, stats, whenBatchArrives } = await givenAPipeline();
+    const refusedNul = aMessage(upsertText('1', 2, 'BAD\u0000'));
+    const refusedToo = aMessage(upsertText('3', 1, '\u0000'));
+
+    const result = await whenBatchArrives(
+      aMessage(upsertText('1', 1, 'OPEN')),
+      refusedNul,
+      aMessage(upsertText('2', 1, 'OPEN')),
+      aMessage(upsertText('1', 3, 'SHIPPED')),
+      refusedToo,
+    );
+
+    const storeReason = /^read model refused to apply a batch: unsupported Unicode escape sequence \(code 22P05\)$/;
+    expect(result?.rejected.map((r) => r.message)).toEqual([refusedNul, refusedToo]);
+    for (const rejection of result?.rejected ?? []) expect(rejection.reason).toMatch(storeReason);
+    expect(await store.get('orders', '1')).toMatchObject({ version: 3n, data: { status: 'SHIPPED' } });
+    expect(await store.get('orders', '2')).toMatchObject({ version: 1n });
+    expect(await store.get('orders', '3')).toBeUndefined();
+    const letters = await store.listDeadLetters({ limit: 10 });
+    expect(letters.map((l) => l.messageId).sort()).toEqual([refusedNul.id, refusedToo.id].sort());
+    for (const letter of letters) expect(letter.reason).toMatch(storeReason);
+    expect(stats.snapshot()).toMatchObject({ applied: 3, skipped: 0, deadLettered: 2 });
+  });
+
+  it('dead-letters a message whole when the store refuses one of its events: none of them is applied', async () => {
+    const { store, whenBatchArrives } = await givenAPipeline();
+    const post = aMessage(JSON.stringify([{ key: '4', version: 1, status: 'OPEN' }, { key: '5', version: 1, status: '\u0000' }]));
+
+    const result = await whenBatchArrives(post, aMessage(upsertText('6', 1, 'OPEN')));
+
+    expect(result?.rejected.map((r) => r.message)).toEqual([post]);
+    expect(await store.get('orders', '4')).toBeUndefined();
+    expect(await store.get('orders', '5')).toBeUndefined();
+    expect(await store.get('orders', '6')).toBeDefined();
+  });
+
+  it('throws, dead-lettering nothing, when the store becomes unavailable while the batch is split', async () => {
+    let calls = 0;
+    const { store, whenBatchArrives } = await givenAPipeline({
+      storeWrapper: (s) => ({
+        ...s,
+        applyBatch: () => {
+          calls += 1;
+          return calls === 1 ? Promise.reject(new StoreRefusedError('read model refused to apply a batch: x')) : Promise.reject(new StoreUnavailableError('read model: gone'));
+        },
+      }),
+    });
+
+    await expect(whenBatchArrives(aMessage(upsertText('1', 1, 'OPEN')), aMessage(upsertText('2', 1, 'OPEN')))).rejects.toBeInstanceOf(StoreUnavailableError);
+
+    expect(await store.listDeadLetters({ limit: 10 })).toEqual([]);
+  });
+
+  it('tells its stall watch of each failed batch by its first message, and of the batch that got through', async () => {
+    let now = new Date('2026-03-01T10:00:00.000Z');
+    const stalls = createStallWatch({ stuckAfterMs: 60_000, now: () => now });
+    let down = true;
+    const { whenBatchArrives } = await givenAPipeline({
+      stalls,
+      storeWrapper: (s) => ({ ...s, applyBatch: (events) => (down ? Promise.reject(new StoreUnavailableError('read model: could not apply a batch', { cause: new Error('connection refused') })) : s.applyBatch(events)) }),
+    });
+    const first = aMessage(upsertText('1', 1, 'OPEN'));
+
+    await expect(whenBatchArrives(first, aMessage(upsertText('2', 1, 'OPEN')))).rejects.toThrow();
+    now = new Date('2026-03-01T10:01:00.000Z');
+    await expect(whenBatchArrives(first)).rejects.toThrow();
+
+    expect(stalls.retrying()).toEqual({
+      subject: `the batch starting at message ${first.id}`,
+      since: '2026-03-01T10:00:00.000Z',
+      attempts: 2,
+      lastError: 'read model: could not apply a batch: connection refused',
+      stuck: true,
+    });
+    down = false;
+    await whenBatchArrives(first);
+    expect(stalls.retrying()).toBeUndefined();
   });
 
   it('an empty batch touches nothing', async () => {

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import { closeServer, listen, urlHost } from '../common/http-server.js';
 import type { Logger } from '../common/logger.js';
+import { createStallWatch, defaultStuckAfterMs, type Retrying } from '../common/stall-watch.js';
 import type { MessageDecoder } from '../events/decoder.js';
 import type { EventSource } from '../transports/transport.js';
 import { createQueryApp, type ReadinessCheck } from './http/app.js';
@@ -24,6 +25,8 @@ export interface ConsumerServiceOptions {
   readonly now?: () => Date;
   /** Readiness of the source for `/readyz`; throws with the reason when it is not ready. */
   readonly sourceCheck?: () => Promise<void>;
+  /** How long one batch may be retried before `/readyz` fails (STUCK_AFTER_MS). Default 60 s. */
+  readonly stuckAfterMs?: number;
 }
 
 export interface ConsumerService {
@@ -31,6 +34,8 @@ export interface ConsumerService {
   readonly url: string;
   readonly port: number;
   readonly stats: ConsumerStats;
+  /** The batch being retried, if one is (the live page shows it). */
+  retrying(): Retrying | undefined;
   /**
    * Stops the source first (it drains the batch in flight and stores its checkpoint), then the HTTP
    * server. The store and the source's clients belong to the caller, who closes them afterwards.
@@ -48,10 +53,21 @@ export async function startConsumer(options: ConsumerServiceOptions): Promise<Co
   const logger = options.logger.child({ component: 'consumer' });
   const now = options.now ?? (() => new Date());
   const stats = createConsumerStats();
-  const readiness: ReadinessCheck[] = [{ name: 'store', check: () => options.store.check() }];
+  const stalls = createStallWatch({ stuckAfterMs: options.stuckAfterMs ?? defaultStuckAfterMs, now });
+  const readiness: ReadinessCheck[] = [
+    { name: 'store', check: () => options.store.check() },
+    { name: 'pipeline', check: () => stalls.check() },
+  ];
   if (options.sourceCheck !== undefined) readiness.push({ name: 'source', check: options.sourceCheck });
 
-  const app = createQueryApp({ store: options.store, collections: options.collections, readiness, stats, logger: options.logger });
+  const app = createQueryApp({
+    store: options.store,
+    collections: options.collections,
+    readiness,
+    stats,
+    retrying: () => stalls.retrying(),
+    logger: options.logger,
+  });
   const server = createServer(app);
   const port = await listen(server, options.port, options.host);
   const url = `http://${urlHost(options.host)}:${port}`;
@@ -64,6 +80,7 @@ export async function startConsumer(options: ConsumerServiceOptions): Promise<Co
     now,
     transportName: options.transportName,
     stats,
+    stalls,
   });
 
   try {
@@ -79,6 +96,7 @@ export async function startConsumer(options: ConsumerServiceOptions): Promise<Co
     url,
     port,
     stats,
+    retrying: () => stalls.retrying(),
     close() {
       closing ??= (async () => {
         const results = await Promise.allSettled([options.source.close()]);

@@ -1,5 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { createJsonDecoder } from '../events/json-codec.js';
 import { createInMemoryBus } from '../transports/in-memory/in-memory-bus.js';
@@ -76,6 +77,54 @@ describe('consumer service', () => {
     });
     expect(letters).toEqual([expect.objectContaining({ transport: 'in-memory', text: '{"this is": garbage' })]);
     expect(await store.load('consumer')).toBeDefined();
+  });
+
+  it('fails /readyz while one batch has been retried longer than the bound, naming it and the error, until it gets through', async () => {
+    const real = await newStore();
+    store = real;
+    let down = true;
+    const flaky: ReadModelStore = {
+      ...real,
+      applyBatch: (events) =>
+        down ? Promise.reject(new StoreUnavailableError('read model: could not apply a batch', { cause: new Error('connection refused') })) : real.applyBatch(events),
+    };
+    const bus = createInMemoryBus();
+    service = await startConsumer({
+      port: 0,
+      host: '127.0.0.1',
+      collections: ['orders'],
+      transportName: 'in-memory',
+      store: flaky,
+      source: bus.source({ checkpoints: real, checkpointName: 'consumer', logger, handlerBackoff: () => 20 }),
+      decode: createJsonDecoder({ collections: ['orders'] }),
+      trust: openTrust(),
+      logger,
+      stuckAfterMs: 1_000,
+    });
+    const { url } = service;
+    const readyz = async () => {
+      const res = await fetch(`${url}/readyz`);
+      return { status: res.status, body: (await res.json()) as { checks: Record<string, string> } };
+    };
+    expect((await readyz()).status).toBe(200);
+
+    await bus.publisher().publish([anUpsert('s1', 1, { status: 'OPEN' })]);
+    const stuck = await eventually(async () => {
+      const answer = await readyz();
+      return answer.status === 503 ? answer : undefined;
+    }, 400);
+
+    const stats = (await (await fetch(`${url}/api/_stats`)).json()) as { retrying: { subject: string; stuck: boolean } };
+    expect(stats.retrying).toMatchObject({ subject: expect.stringMatching(/^the batch starting at message \S+$/) as unknown, stuck: true });
+    expect(stuck.body.checks['pipeline']).toMatch(
+      new RegExp(`^stuck for \\d+ s retrying ${stats.retrying.subject} \\(\\d+ attempts\\); last error: read model: could not apply a batch: connection refused$`),
+    );
+    expect(stuck.body.checks['store']).toBe('ok');
+
+    down = false;
+    await eventually(async () => ((await readyz()).status === 200 ? true : undefined), 400);
+    expect(await real.get('orders', 's1')).toBeDefined();
+    expect(((await (await fetch(`${url}/api/_stats`)).json()) as { retrying: unknown }).retrying).toBeNull();
   });
 
   it('closes the HTTP server when the source cannot start, and rethrows', async () => {

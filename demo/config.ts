@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { createEnvReader } from '../common/env-reader.js';
 import { ConfigError } from '../common/errors.js';
 import { applyLegacyAliases } from '../common/legacy-env.js';
+import { readStuckAfterMs } from '../common/stall-watch.js';
 import { collectionNamePattern } from '../events/envelope.js';
 import {
   readConsumerTransport,
@@ -36,6 +37,8 @@ export interface DemoConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly hashtagPrefix: string;
   readonly transport: DemoTransport;
+  /** STUCK_AFTER_MS: how long one batch may be retried before the page and `/readyz` say the pipeline is stuck. */
+  readonly stuckAfterMs: number;
 }
 
 const port = (name: string, fallback: number) =>
@@ -76,6 +79,9 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env, argv: reado
   const parsed = envSchema.safeParse(legacy.env);
   const issues = [...legacy.issues, ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`))];
   const transport = readDemoTransport({ ...demoDefaults, ...legacy.env, ...(flags.transport === undefined ? {} : { TRANSPORT: flags.transport }) }, issues);
+  const reader = createEnvReader(legacy.env);
+  const stuckAfterMs = readStuckAfterMs(reader);
+  issues.push(...reader.issues);
   if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
   const e = parsed.data;
   if (!collectionNamePattern.test(`x${e.X_HASHTAG_PREFIX}orders`)) {
@@ -89,6 +95,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env, argv: reado
     logLevel: e.LOG_LEVEL,
     hashtagPrefix: e.X_HASHTAG_PREFIX,
     transport,
+    stuckAfterMs,
   };
 }
 

@@ -163,6 +163,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       about: { name: 'tweetbus publisher (demo)', version: '0.1.0', transport: emulator === undefined ? config.transport.kind : 'x (emulator)', outbox: 'embedded write database' },
       wake: wakeup.wake,
       retention: { ...defaultRetention, outbox },
+      stuckAfterMs: config.stuckAfterMs,
     });
     closers.push(() => publisher.close());
 
@@ -195,13 +196,14 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       trust: openTrust(),
       logger,
       sourceCheck: () => source.check(),
+      stuckAfterMs: config.stuckAfterMs,
     });
     closers.push(() => consumer.close());
     const recent = (): readonly RecentMessage[] =>
       emulator === undefined ? recentMessages : emulator.recentPosts(15).map((p) => ({ id: p.id, text: p.text, meta: `@${p.username} · post ${p.id}` }));
 
     const hashtag = hashtags.hashtagFor('orders');
-    const writeServer = await startWriteSide({ config, logger, writeDb, emulator, store, publisher, hashtag, recent });
+    const writeServer = await startWriteSide({ config, logger, writeDb, emulator, store, publisher, consumer, hashtag, recent });
     // Its requests are short (a write, or the live page's poll): half a second, then they are cut.
     closers.push(() => closeServer(writeServer.server, { graceMs: 500 }));
 
@@ -240,12 +242,13 @@ interface WriteSideOptions {
   readonly recent: () => readonly RecentMessage[];
   readonly store: ReadModelStore;
   readonly publisher: PublisherService;
+  readonly consumer: ConsumerService;
   readonly hashtag: string;
 }
 
 /** The write-side app plus the live page and the two helper routes the page uses. */
 async function startWriteSide(options: WriteSideOptions): Promise<{ server: Server; url: string }> {
-  const { writeDb, emulator, store, publisher, hashtag } = options;
+  const { writeDb, emulator, store, publisher, consumer, hashtag } = options;
   const transportLabel = transportLabels[options.config.transport.kind];
   const app = express();
   app.disable('x-powered-by');
@@ -286,6 +289,8 @@ async function startWriteSide(options: WriteSideOptions): Promise<{ server: Serv
       deadLetters,
       outbox: { pending: z.object({ n: z.number() }).parse(pending.rows[0]).n },
       relay: relay.rateLimitedUntil === undefined ? relay.state : `waiting for the X quota until ${relay.rateLimitedUntil}`,
+      // A batch retried again and again: the page says which, since when and why (stuck = /readyz fails).
+      retrying: { consumer: consumer.retrying() ?? null, relay: publisher.retrying() ?? null },
     });
   });
 

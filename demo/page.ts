@@ -59,6 +59,10 @@ export function renderDemoPage(model: DemoPageModel): string {
   .gone .mono { text-decoration: line-through; color: #536471; }
   .arrow { text-align: center; color: #536471; }
   #status { color: #536471; font-size: .8rem; }
+  #retrying:empty { display: none; }
+  #retrying div { border-radius: 12px; padding: .5rem .75rem; margin: 0 0 1rem; font-size: .9rem; overflow-wrap: anywhere; }
+  #retrying .slow { background: #fff3b0; border: 1px solid #e8c400; }
+  #retrying .stuck { background: #fde2e1; border: 1px solid #b42318; color: #7a1a13; }
 </style>
 </head>
 <body>
@@ -74,6 +78,7 @@ export function renderDemoPage(model: DemoPageModel): string {
   <button>POST /orders (insert or update)</button>
 </form>
 ${handPostForm}
+<div id="retrying" role="status"></div>
 <div class="grid">
   <section class="col"><h2>1 · Write database <small>dvx_orders (SQL)</small></h2><div id="orders"></div></section>
   <section class="col"><h2>2 · On ${over} <small>${model.transport === 'X' ? 'the posts the consumer reads' : 'the messages the consumer read last'}</small></h2><div id="posts"></div></section>
@@ -131,6 +136,18 @@ function documentItem(d) {
   node.classList.add('gone');
   return node;
 }
+// A batch retried again and again: amber while it may still get through, red once it counts as stuck.
+function showRetrying(retrying) {
+  const parts = [['consumer', 'The consumer'], ['relay', 'The relay']].flatMap(([key, who]) => {
+    const r = retrying[key];
+    if (!r) return [];
+    const seconds = Math.round((Date.now() - Date.parse(r.since)) / 1000);
+    const d = el('div', r.stuck ? 'stuck' : 'slow');
+    d.append(el('b', '', (r.stuck ? who + ' is stuck: ' : who + ' is retrying: ')), document.createTextNode(r.subject + ', for ' + seconds + ' s (' + r.attempts + ' attempts). Last error: ' + r.lastError));
+    return [d];
+  });
+  document.getElementById('retrying').replaceChildren(...parts);
+}
 async function refresh() {
   try {
     const res = await fetch('/demo/state');
@@ -139,6 +156,7 @@ async function refresh() {
     fill('posts', s.posts, (p) => item(p.id, p.text, p.meta));
     fill('documents', s.documents, documentItem);
     fill('dead', s.deadLetters, (l) => item(l.messageId, l.text, l.reason));
+    showRetrying(s.retrying);
     document.getElementById('status').textContent = 'outbox: ' + s.outbox.pending + ' waiting · relay: ' + s.relay + ' · updated ' + new Date().toLocaleTimeString();
   } catch (err) {
     document.getElementById('status').textContent = 'cannot reach the demo: ' + err;

@@ -47,13 +47,28 @@ const forbiddenKeys = new Set(['__proto__', 'constructor', 'prototype']);
 /** Collection names double as hashtags on X, which end at `-` or `.`: letters, digits and `_` only. */
 export const collectionNamePattern = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
+/**
+ * Why a string cannot be stored as it is by every read model, or `undefined` when it can. Both
+ * problems slip through `JSON.parse` (`"\u0000"`, `"\uD800"`):
+ * - NUL: PostgreSQL's `text` and `jsonb` refuse it (22P05), and BSON keys end at it;
+ * - a lone UTF-16 surrogate is not Unicode text: `jsonb` refuses it (22P02), and UTF-8 drivers (pg,
+ *   BSON) would write U+FFFD in its place, so two different keys or values would become one.
+ * The reason never quotes the string: the caller names where it is.
+ */
+export function textProblem(value: string): string | undefined {
+  if (value.includes('\u0000')) return 'contains a NUL character (U+0000), which no read model can store';
+  if (!value.isWellFormed()) return 'contains a lone UTF-16 surrogate, which is not Unicode text and no read model can store';
+  return undefined;
+}
+
 /** Why a document key is unsafe for MongoDB or for JavaScript objects, or `undefined` when it is fine. */
 export function unsafeKeyReason(key: string): string | undefined {
   if (key.length === 0) return 'a key may not be empty';
+  const text = textProblem(key);
+  if (text !== undefined) return `a key ${text}`;
   if (key.startsWith('$')) return `key "${key}" may not start with "$"`;
   if (key.includes('.')) return `key "${key}" may not contain "."`;
   if (forbiddenKeys.has(key)) return `key "${key}" is not allowed`;
-  if (key.includes('\u0000')) return 'a key may not contain a NUL character';
   if (key.length > 256) return 'a key may be at most 256 characters';
   return undefined;
 }
@@ -67,8 +82,8 @@ export function documentProblem(doc: JsonObject, limits: DocumentLimits = defaul
   const visit = (value: JsonValue, path: string, depth: number): string | undefined => {
     if (typeof value === 'string') {
       if (value.length > limits.maxStringLength) return `${path} is longer than ${limits.maxStringLength} characters`;
-      if (value.includes('\u0000')) return `${path} contains a NUL character`;
-      return undefined;
+      const problem = textProblem(value);
+      return problem === undefined ? undefined : `${path} ${problem}`;
     }
     if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path} is not a finite number`;
     if (value === null || typeof value === 'boolean') return undefined;
@@ -118,13 +133,20 @@ export function versionToJson(version: bigint): number | string {
 
 const jsonObjectSchema = z.custom<JsonObject>(isJsonObject, { message: 'expected a JSON object' });
 
-/** An id that is a plain string or number; numbers become their decimal string. */
-export const keySchema = z
-  .union([z.string().min(1).max(256), z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER)])
-  .transform((k) => String(k))
-  .refine((k) => !k.includes('\u0000'), 'key may not contain a NUL character');
+/** Adds `textProblem` to a string schema: every envelope string is stored somewhere (ids, source, key). */
+function storable<T extends z.ZodType<string>>(schema: T) {
+  return schema.superRefine((value, ctx) => {
+    const problem = textProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
 
-const shortText = (max: number) => z.string().min(1).max(max);
+/** An id that is a plain string or number; numbers become their decimal string. */
+export const keySchema = storable(
+  z.union([z.string().min(1).max(256), z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER)]).transform((k) => String(k)),
+);
+
+const shortText = (max: number) => storable(z.string().min(1).max(max));
 
 /** The wire form of the envelope (JSON). `parseChangeEvent` is the one way untrusted JSON becomes a ChangeEvent. */
 export const changeEventSchema = z

@@ -163,3 +163,27 @@ describe('changeEventToJson', () => {
     expect(eventOf(JSON.parse(JSON.stringify(changeEventToJson(event))))).toEqual(event);
   });
 });
+
+describe('what no read model can store', () => {
+  it.each([
+    ['a NUL in a value', { id: '1', a: 'x\u0000' }, /^data\.a contains a NUL character/],
+    ['a lone high surrogate in a value', { id: '1', a: ['\uD83D'] }, /^data\.a\[0\] contains a lone UTF-16 surrogate/],
+    ['a lone low surrogate in a key', { id: '1', '\uDE00': 1 }, /^data: a key contains a lone UTF-16 surrogate/],
+    ['a NUL in a nested key', { id: '1', a: { 'b\u0000': 1 } }, /^data\.a: a key contains a NUL character/],
+  ])('documentProblem refuses %s', (_name, doc, reason) => {
+    expect(documentProblem(doc)).toMatch(reason);
+  });
+
+  it('documentProblem keeps a surrogate pair', () => {
+    expect(documentProblem({ id: '1', '😀': '😀' })).toBeUndefined();
+  });
+
+  it.each(['id', 'source', 'type', 'key', 'correlationId'])('parseChangeEvent refuses a NUL or a lone surrogate in %s', (field) => {
+    expect(reasonOf(wire({ [field]: 'a\u0000' }))).toMatch(new RegExp(`^${field}: contains a NUL character`));
+    expect(reasonOf(wire({ [field]: '\uDBFFa' }))).toMatch(new RegExp(`^${field}: contains a lone UTF-16 surrogate`));
+  });
+
+  it('never quotes the bad string in the reason', () => {
+    expect(reasonOf(wire({ source: 'secret\u0000' }))).not.toContain('secret');
+  });
+});

@@ -1,5 +1,6 @@
 import type { InboundMessage } from '../transports/transport.js';
 import type { DecodeResult, MessageDecoder } from './decoder.js';
+import { parseJsonText } from './json.js';
 import { changeEventToJson, parseChangeEvent, type ChangeEvent, type DocumentLimits } from './envelope.js';
 
 /**
@@ -20,13 +21,9 @@ export interface JsonDecoderOptions {
 export function createJsonDecoder(options: JsonDecoderOptions): MessageDecoder {
   const collections = new Set(options.collections);
   return (message: InboundMessage): DecodeResult => {
-    let value: unknown;
-    try {
-      value = JSON.parse(message.text);
-    } catch (err) {
-      return { ok: false, reason: `message is not JSON: ${err instanceof Error ? err.message : String(err)}` };
-    }
-    const parsed = parseChangeEvent(value, options.limits);
+    const json = parseJsonText(message.text);
+    if (!json.ok) return { ok: false, reason: json.reason };
+    const parsed = parseChangeEvent(json.value, options.limits);
     if (!parsed.ok) return parsed;
     if (!collections.has(parsed.value.collection)) {
       return { ok: false, reason: `collection "${parsed.value.collection}" is not configured` };

@@ -37,7 +37,7 @@ describe('createJsonDecoder', () => {
   });
 
   it('rejects text that is not JSON, without throwing', () => {
-    expect(reasonOf(decode(message('{"id":')))).toMatch(/^message is not JSON/);
+    expect(reasonOf(decode(message('{"id":')))).toMatch(/^JSON does not parse/);
   });
 
   it('rejects JSON that is not an envelope', () => {

@@ -35,29 +35,31 @@ export function scanJsonValue(text: string, start: number, maxDepth: number): Js
   return { ok: false, reason: inString ? 'JSON has an unterminated string' : 'JSON is not closed' };
 }
 
-export type JsonFound = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reason: string };
+import { parseJsonText, type JsonParse } from './json.js';
 
 const maxCandidates = 16;
 
 /**
- * The first balanced JSON object or array at or after `from` that parses. Text such as
+ * The first balanced JSON object or array at or after `from` that parses (`parseJsonText`, so a
+ * number that would not read back as written is refused, and ends the search). Text such as
  * "[update] {...}" is tolerated: after a balanced span that does not parse, the search goes on
  * behind it (never inside it, which would pick a nested object out of a broken payload). An
  * unbalanced or too deep span ends the search. The reason given is the first span's, the one a
  * person most likely meant.
  */
-export function findJson(text: string, from: number, maxDepth: number): JsonFound {
+export function findJson(text: string, from: number, maxDepth: number): JsonParse {
   let firstReason: string | undefined;
   let start = nextOpening(text, from);
   for (let tries = 0; start !== -1 && tries < maxCandidates; tries += 1) {
     const span = scanJsonValue(text, start, maxDepth);
-    if (!span.ok) return { ok: false, reason: firstReason ?? span.reason };
-    const parsed = tryParse(text.slice(span.start, span.end));
-    if (parsed.ok) return parsed;
+    if (!span.ok) return { ok: false, refused: 'syntax', reason: firstReason ?? span.reason };
+    const json = text.slice(span.start, span.end);
+    const parsed = parseJsonText(json);
+    if (parsed.ok || parsed.refused === 'number') return parsed;
     firstReason ??= parsed.reason;
     start = nextOpening(text, span.end);
   }
-  return { ok: false, reason: firstReason ?? 'no JSON object or array found' };
+  return { ok: false, refused: 'syntax', reason: firstReason ?? 'no JSON object or array found' };
 }
 
 function nextOpening(text: string, from: number): number {
@@ -66,13 +68,4 @@ function nextOpening(text: string, from: number): number {
   if (brace === -1) return bracket;
   if (bracket === -1) return brace;
   return Math.min(brace, bracket);
-}
-
-function tryParse(json: string): JsonFound {
-  try {
-    const value: unknown = JSON.parse(json);
-    return { ok: true, value };
-  } catch (err) {
-    return { ok: false, reason: `JSON does not parse: ${err instanceof Error ? err.message : String(err)}` };
-  }
 }

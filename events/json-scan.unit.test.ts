@@ -44,7 +44,7 @@ describe('findJson', () => {
   });
 
   it('reports that no JSON is there', () => {
-    expect(findJson('just words', 0, 8)).toEqual({ ok: false, reason: 'no JSON object or array found' });
+    expect(findJson('just words', 0, 8)).toEqual({ ok: false, refused: 'syntax', reason: 'no JSON object or array found' });
   });
 
   it('reports the parse error of the first opening when nothing parses', () => {

@@ -7,3 +7,82 @@ export interface JsonObject {
 export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/** `syntax`: not JSON at all; `number`: JSON, but with a number that cannot be stored as written. */
+export type JsonParse =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly reason: string; readonly refused: 'syntax' | 'number' };
+
+/**
+ * `JSON.parse` for untrusted text. Never throws. It also refuses a number that would not read back
+ * as it was written: `JSON.parse` turns every number into a double without a word, so
+ * `9007199254740993` would be stored as …992, `1e400` as Infinity and `1e-400` as 0. A number is
+ * kept when its decimal value equals that of the double's shortest form, which is what every read
+ * model gives back (`1.50` and `15e-1` read back as `1.5`, the same number).
+ */
+export function parseJsonText(text: string): JsonParse {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, refused: 'syntax', reason: `JSON does not parse: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  for (const literal of numberLiterals(text)) {
+    if (!readsBackAsWritten(literal)) {
+      const shown = literal.length > 40 ? `${literal.slice(0, 40)}…` : literal;
+      return { ok: false, refused: 'number', reason: `the number ${shown} cannot be stored exactly (a JSON number is a 64-bit double); send it as a string` };
+    }
+  }
+  return { ok: true, value };
+}
+
+const numberToken = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+/** The number literals of valid JSON text, in order: everything outside strings that starts a number. */
+function* numberLiterals(json: string): Generator<string> {
+  for (let i = 0; i < json.length; i += 1) {
+    const code = json.charCodeAt(i);
+    if (code === 0x22) {
+      for (i += 1; i < json.length; i += 1) {
+        const inner = json.charCodeAt(i);
+        if (inner === 0x5c) i += 1;
+        else if (inner === 0x22) break;
+      }
+    } else if (code === 0x2d || (code >= 0x30 && code <= 0x39)) {
+      numberToken.lastIndex = i;
+      const literal = numberToken.exec(json)?.[0];
+      if (literal === undefined) continue;
+      yield literal;
+      i += literal.length - 1;
+    }
+  }
+}
+
+function readsBackAsWritten(literal: string): boolean {
+  const value = Number(literal);
+  return Number.isFinite(value) && sameDecimal(decimalOf(literal), decimalOf(String(value)));
+}
+
+interface Decimal {
+  readonly negative: boolean;
+  /** Significant digits without leading or trailing zeros; empty for zero. */
+  readonly digits: string;
+  /** The value is `digits × 10^exponent`. */
+  readonly exponent: number;
+}
+
+/** A JSON number literal, or JavaScript's `String(number)` (which adds `e+21`-style exponents). */
+function decimalOf(text: string): Decimal {
+  const match = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  const [, sign = '', whole = '', fraction = '', exp = '0'] = match ?? [];
+  const all = `${whole}${fraction}`;
+  const lead = all.length - all.replace(/^0+/, '').length;
+  const trimmed = all.slice(lead).replace(/0+$/, '');
+  const trailing = all.length - lead - trimmed.length;
+  return { negative: sign === '-', digits: trimmed, exponent: Number(exp) - fraction.length + trailing };
+}
+
+function sameDecimal(a: Decimal, b: Decimal): boolean {
+  if (a.digits === '' || b.digits === '') return a.digits === b.digits;
+  return a.negative === b.negative && a.digits === b.digits && a.exponent === b.exponent;
+}

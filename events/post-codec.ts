@@ -214,7 +214,7 @@ export function decodePost(text: string, post: PostMeta | undefined, options: Po
   // Wrapper array, object and `_d` sit above the document's own levels.
   const maxDepth = limits.maxDepth + 3;
   let found = findJson(cleaned, tag.end, maxDepth);
-  if (!found.ok) {
+  if (!found.ok && found.refused === 'syntax') {
     const straightened = findJson(straightenQuotes(cleaned), tag.end, maxDepth);
     if (straightened.ok) found = straightened;
   }

@@ -444,8 +444,27 @@ describe('decodePost rejections', () => {
     ['a delete carrying a document', '#orders {"id":"1","_op":"d","status":"x"}', /^a delete carries only "id"/],
     ['a delete carrying _d', '#orders {"_op":"d","_k":"1","_d":{}}', /^a delete carries no document/],
     ['a bad object inside an array', '#orders [{"id":"1"},{"status":"x"}]', /^object 1: missing id/],
+    // What a store cannot hold, refused before it gets there (issue 10's posts first).
+    ['a NUL in the source', '#orders {"id":"1","s":"x","_s":"a\\u0000"}', /^source: contains a NUL character/],
+    ['a NUL as the event id', '#orders {"id":"1","_e":"\\u0000"}', /^id: contains a NUL character/],
+    ['a lone high surrogate in a value', '#orders {"id":"1","s":"\\uD800"}', /^data\.s contains a lone UTF-16 surrogate/],
+    ['an id ending in a lone surrogate', '#orders {"id":"8172\\uD83D"}', /^key: contains a lone UTF-16 surrogate/],
+    ['a lone low surrogate in a key', '#orders {"id":"1","\\uDC00k":1}', /^data: a key contains a lone UTF-16 surrogate/],
+    ['a NUL in a nested key', '#orders {"id":"1","a":{"b\\u0000":1}}', /^data\.a: a key contains a NUL character/],
+    ['a lone surrogate in the type', '#orders {"id":"1","_y":"\\uDFFF"}', /^type: contains a lone UTF-16 surrogate/],
+    ['a NUL in the correlation id', '#orders {"id":"1","_c":"\\u0000"}', /^correlationId: contains a NUL character/],
+    ['a lone surrogate in the key meta', '#orders {"_k":"\\uD800","x":1}', /^key: contains a lone UTF-16 surrogate/],
+    ['an integer above 2^53', '#orders {"id":"1","n":9007199254740993}', /^the number 9007199254740993 cannot be stored exactly/],
+    ['a number beyond a double', '#orders {"id":"1","n":1e400}', /^the number 1e400 cannot be stored exactly/],
+    ['a number below a double', '#orders {"id":"1","n":1e-400}', /^the number 1e-400 cannot be stored exactly/],
+    ['a version above 2^53 written as a number', '#orders {"id":"1","_v":9007199254740993}', /^the number 9007199254740993 cannot be stored/],
   ])('rejects %s with a reason', (_name, text, reason) => {
     expect(rejection(text)).toMatch(reason);
+  });
+
+  it('keeps a surrogate pair, an emoji, and numbers that read back as written', () => {
+    const [event] = eventsOf(decodePost('#orders {"id":"1","e":"\\uD83D\\uDE00 😀","a":1.50,"b":15e-1,"c":-0,"d":9007199254740991}', post, options));
+    expect(event?.data).toEqual({ id: '1', e: '😀 😀', a: 1.5, b: 1.5, c: -0, d: 9007199254740991 });
   });
 
   it('rejects an array longer than 50 objects', () => {

@@ -73,6 +73,7 @@ async function main(): Promise<void> {
         collections: config.collections,
         sourceName: config.sourceName,
         batchSize: config.relay.batchSize,
+        stuckAfterMs: config.relay.stuckAfterMs,
         pollIntervalMs: config.relay.pollIntervalMs,
         ...(capture.wake === undefined ? {} : { wake: capture.wake }),
         ...(capture.leadership === undefined ? {} : { leadership: capture.leadership }),

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { defaultExponentialBackoff, sleep as abortableSleep, type Backoff } from '../common/backoff.js';
 import { EventTooLargeError, TransportError, type TransportErrorKind } from '../common/errors.js';
+import type { StallWatch } from '../common/stall-watch.js';
 import type { EventPublisher } from '../transports/transport.js';
 import type { OutboxReader, OutboxRow } from './capture/outbox.js';
 
@@ -21,6 +22,11 @@ export interface OutboxRelayOptions {
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Subscribes to "rows were committed" notifications (LISTEN); returns the unsubscribe function. */
   readonly wake?: (listener: () => void) => () => void;
+  /**
+   * Hears of every failed attempt and of every pass that moved the outbox on (`/readyz`). Waiting out
+   * a quota is not a failure: the transport answered, and rule 7 says wait.
+   */
+  readonly stalls?: StallWatch;
 }
 
 export type OutboxRelayErrorKind = TransportErrorKind | 'tooLarge' | 'outbox' | 'unknown';
@@ -78,6 +84,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const authRetryMs = options.authRetryMs ?? 60_000;
   const now = options.now ?? (() => new Date());
   const sleep = options.sleep ?? abortableSleep;
+  const stalls = options.stalls;
 
   let state: OutboxRelayStats['state'] = 'idle';
   let published = 0;
@@ -96,9 +103,15 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let pollWait: AbortController | undefined;
   let unsubscribeWake: (() => void) | undefined;
 
-  function recordError(kind: OutboxRelayErrorKind, err: unknown): void {
+  function recordError(kind: OutboxRelayErrorKind, err: unknown, rows: readonly OutboxRow[] = []): void {
     consecutiveFailures += 1;
     lastError = { kind, message: err instanceof Error ? err.message : String(err), at: now().toISOString() };
+    if (kind === 'rateLimited') {
+      stalls?.succeeded();
+      return;
+    }
+    const first = rows[0];
+    stalls?.failed(first === undefined ? 'the outbox read' : `the outbox batch starting at event ${first.event.id} (seq ${first.seq.toString()})`, err);
   }
 
   async function wait(ms: number): Promise<void> {
@@ -111,7 +124,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       await reader.markPublished(rows);
     } catch (err) {
       // The transport has the events; they will be sent again (duplicates are harmless, rule 2).
-      recordError('outbox', err);
+      recordError('outbox', err, rows);
       logger.error({ err, count: rows.length, attempt: consecutiveFailures }, 'could not mark published rows; they will be sent again');
       await wait(backoff(consecutiveFailures));
       return false;
@@ -131,12 +144,13 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     try {
       await reader.markFailed([{ row, reason }]);
     } catch (markErr) {
-      recordError('outbox', markErr);
+      recordError('outbox', markErr, [row]);
       logger.error({ err: markErr, attempt: consecutiveFailures }, 'could not dead-letter an outbox row; retrying');
       await wait(backoff(consecutiveFailures));
       return false;
     }
     failed += 1;
+    stalls?.succeeded();
     const { event } = row;
     logger.error(
       { err, event: { id: event.id, collection: event.collection, key: event.key, version: event.version.toString() }, seq: row.seq.toString() },
@@ -158,20 +172,20 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         isolateNext = true;
         return { handled: acknowledged, more: true };
       }
-      recordError('tooLarge', err);
+      recordError('tooLarge', err, [offending]);
       const marked = await deadLetter(offending, err.message, err);
       return { handled: acknowledged + (marked ? 1 : 0), more: true };
     }
 
     if (!(err instanceof TransportError)) {
-      recordError('unknown', err);
+      recordError('unknown', err, rest);
       const waitMs = backoff(consecutiveFailures);
       logger.error({ err, attempt: consecutiveFailures, retryInMs: waitMs, pending: rest.length }, 'publish failed unexpectedly; retrying');
       await wait(waitMs);
       return { handled: acknowledged, more: true };
     }
 
-    recordError(err.kind, err);
+    recordError(err.kind, err, rest);
     switch (err.kind) {
       case 'invalid': {
         if (!isolating && rest.length > 1) {
@@ -231,7 +245,10 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       await wait(waitMs);
       return { handled: 0, more: true };
     }
-    if (rows.length === 0) return { handled: 0, more: false };
+    if (rows.length === 0) {
+      stalls?.succeeded();
+      return { handled: 0, more: false };
+    }
 
     try {
       await publisher.publish(rows.map((r) => r.event));
@@ -242,6 +259,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     if (rateLimitedUntil !== undefined) logger.info('transport quota reset; publishing again');
     rateLimitedUntil = undefined;
     consecutiveFailures = 0;
+    stalls?.succeeded();
     return { handled: rows.length, more: rows.length === limit || isolating };
   }
 

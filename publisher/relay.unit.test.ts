@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventTooLargeError, TransportError } from '../common/errors.js';
 import { logSink } from '../common/log-sink.fixture.js';
+import { createStallWatch } from '../common/stall-watch.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import type { EventPublisher } from '../transports/transport.js';
 import type { FailedOutboxRow, OutboxReader, OutboxRow } from './capture/outbox.js';
@@ -237,6 +238,48 @@ describe('outbox relay', () => {
     expect(outbox.published()).toEqual(['e1', 'e3']);
     expect([...outbox.failed.keys()]).toEqual(['e2']);
     expect(outbox.failed.get('e2')).toMatch(/invalid: 400 text too long/);
+  });
+
+  it('tells its stall watch which batch it keeps retrying, and that it got through', async () => {
+    const outbox = fakeOutbox(2);
+    const transport = scriptedPublisher(new TransportError('retryable', 'socket hang up'), new TransportError('retryable', 'socket hang up again'), 'ok');
+    const stalls = createStallWatch({ stuckAfterMs: 0, now: () => start });
+    const { relay } = givenRelay(outbox, transport.publisher, { stalls });
+
+    await relay.tick();
+    await relay.tick();
+    expect(stalls.retrying()).toEqual({
+      subject: 'the outbox batch starting at event e1 (seq 1)',
+      since: start.toISOString(),
+      attempts: 2,
+      lastError: 'socket hang up again',
+      stuck: true,
+    });
+    await expect(stalls.check()).rejects.toThrow(/retrying the outbox batch starting at event e1 \(seq 1\) \(2 attempts\); last error: socket hang up again/);
+
+    await relay.tick();
+    expect(stalls.retrying()).toBeUndefined();
+  });
+
+  it('is not stuck while it waits out a quota, and an event refused for good moves it on', async () => {
+    const outbox = fakeOutbox(3);
+    const quota = new TransportError('rateLimited', 'rate limit', { resetAt: new Date(start.getTime() + 60_000) });
+    const refused = new TransportError('invalid', 'X rejected the request (400)');
+    const transport = scriptedPublisher(new TransportError('retryable', 'socket hang up'), quota, refused, refused, 'ok');
+    const stalls = createStallWatch({ stuckAfterMs: 0, now: () => start });
+    const { relay } = givenRelay(outbox, transport.publisher, { stalls });
+
+    await relay.tick();
+    expect(stalls.retrying()).toBeDefined();
+    await relay.tick();
+    expect(stalls.retrying()).toBeUndefined();
+    await relay.tick();
+    expect(stalls.retrying()?.subject).toBe('the outbox batch starting at event e1 (seq 1)');
+    await relay.tick();
+    expect(outbox.failed.get('e1')).toMatch(/^transport refused the event as invalid/);
+    expect(stalls.retrying()).toBeUndefined();
+    await relay.tick();
+    expect(outbox.published()).toEqual(['e2', 'e3']);
   });
 
   it('retries with backoff when the outbox cannot be read', async () => {

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { Logger } from 'pino';
 import type { Backoff } from '../common/backoff.js';
 import { closeServer, listen, urlHost } from '../common/http-server.js';
+import { createStallWatch, defaultStuckAfterMs, type Retrying } from '../common/stall-watch.js';
 import type { ChangeEvent, DocumentLimits } from '../events/envelope.js';
 import type { EventPublisher, HealthCheck } from '../transports/transport.js';
 import type { Leadership } from './capture/leadership.js';
@@ -48,6 +49,8 @@ export interface PublisherServiceOptions {
   /** See `PublisherAppOptions.transportProblem`. */
   readonly transportProblem?: (event: ChangeEvent) => string | undefined;
   readonly backoff?: Backoff;
+  /** How long one outbox batch may be retried before `/readyz` fails (STUCK_AFTER_MS). Default 60 s. */
+  readonly stuckAfterMs?: number;
   readonly now?: () => Date;
   readonly newId?: () => string;
 }
@@ -57,6 +60,8 @@ export interface PublisherService {
   readonly port: number;
   readonly url: string;
   readonly relay: OutboxRelay;
+  /** The outbox batch the relay is retrying, if it is (the live page shows it). */
+  retrying(): Retrying | undefined;
   /**
    * Stops taking requests, lets requests and the relay's batch in flight finish, steps down from the
    * leadership and stops retention, then resolves. Closes neither the outbox database nor the
@@ -68,7 +73,9 @@ export interface PublisherService {
 /** The publisher: its HTTP ways in and the outbox relay, started together and stopped together. */
 export async function startPublisher(options: PublisherServiceOptions): Promise<PublisherService> {
   const logger = options.logger;
+  const stalls = createStallWatch({ stuckAfterMs: options.stuckAfterMs ?? defaultStuckAfterMs, ...(options.now === undefined ? {} : { now: options.now }) });
   const relay = createOutboxRelay({
+    stalls,
     reader: options.reader,
     publisher: options.publisher,
     logger,
@@ -91,6 +98,7 @@ export async function startPublisher(options: PublisherServiceOptions): Promise<
   const readiness: ReadinessCheck[] = [
     { name: 'outbox', check: () => options.outboxCheck.check() },
     { name: 'transport', check: () => transportCheck.check() },
+    { name: 'relay', check: () => stalls.check() },
   ];
 
   const leader = options.leadership === undefined ? undefined : followLeadership({ relay, leadership: options.leadership, logger });
@@ -107,7 +115,7 @@ export async function startPublisher(options: PublisherServiceOptions): Promise<
     about: options.about,
     readiness,
     // role: `leader` or `standby` under a leadership; `active` when every instance relays (Oracle) or there is one.
-    status: () => ({ relay: { ...relay.stats(), role: leader?.role() ?? 'active' } }),
+    status: () => ({ relay: { ...relay.stats(), role: leader?.role() ?? 'active', retrying: stalls.retrying() ?? null } }),
     ...(options.sourceName === undefined ? {} : { sourceName: options.sourceName }),
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(options.transportProblem === undefined ? {} : { transportProblem: options.transportProblem }),
@@ -127,6 +135,7 @@ export async function startPublisher(options: PublisherServiceOptions): Promise<
     port,
     url,
     relay,
+    retrying: () => stalls.retrying(),
     close() {
       closing ??= (async () => {
         // A request in flight gets closeServer's default grace to finish: its outbox write is one transaction.

@@ -106,6 +106,31 @@ describe('publisher service', () => {
     await listener.close();
   });
 
+  it('reports not ready once one outbox batch has been retried longer than STUCK_AFTER_MS, naming its event', async () => {
+    let down = true;
+    const publisher: EventPublisher = {
+      publish: () => (down ? Promise.reject(new TransportError('retryable', 'X answered 503')) : Promise.resolve()),
+      close: () => Promise.resolve(),
+    };
+    const { service, listener } = await givenPublisher(publisher, { stuckAfterMs: 1_000, backoff: () => 50 });
+
+    await fetch(`${service.url}/order?orderId=o-stuck`);
+    const stuck = await waitUntil('the relay to count as stuck', async () => {
+      const res = await fetch(`${service.url}/readyz`);
+      return res.status === 503 ? ((await res.json()) as { checks: Record<string, string> }) : undefined;
+    }, { timeoutMs: 10_000, intervalMs: 100 });
+    expect(stuck.checks['relay']).toMatch(/^stuck for \d+ s retrying the outbox batch starting at event \S+ \(seq \d+\) \(\d+ attempts\); last error: X answered 503$/);
+    expect(stuck.checks['outbox']).toBe('ok');
+    const about = (await (await fetch(`${service.url}/about`)).json()) as { status: { relay: { retrying: { stuck: boolean } } } };
+    expect(about.status.relay.retrying.stuck).toBe(true);
+
+    down = false;
+    await waitUntil('the relay to get through', async () => (await fetch(`${service.url}/readyz`)).status === 200, { timeoutMs: 10_000, intervalMs: 100 });
+    expect(service.retrying()).toBeUndefined();
+    await service.close();
+    await listener.close();
+  });
+
   it('runs the relay only while this instance leads, and steps down on close', async () => {
     const transport = recordingPublisher();
     const leadership = fakeLeadership();

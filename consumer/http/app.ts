@@ -1,8 +1,9 @@
 import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
 import { StoreUnavailableError } from '../../common/errors.js';
-import { redactUrl, type Logger } from '../../common/logger.js';
+import { describeError, type Logger } from '../../common/logger.js';
 import { collectionNamePattern, unsafeKeyReason } from '../../events/envelope.js';
 import type { JsonPrimitive } from '../../events/json.js';
+import type { Retrying } from '../../common/stall-watch.js';
 import type { ConsumerStats } from '../stats.js';
 import type { DeadLetter, DeadLetterStore, FieldFilter, ReadModelReader, StoredDocument } from '../stores/read-model-store.js';
 
@@ -18,6 +19,8 @@ export interface QueryAppOptions {
   readonly collections: readonly string[];
   readonly readiness: readonly ReadinessCheck[];
   readonly stats: ConsumerStats;
+  /** The batch the pipeline is retrying, if any, for `/api/_stats`. */
+  readonly retrying?: () => Retrying | undefined;
   readonly logger: Logger;
   /** How long `/readyz` waits for each check. Default 2 s. */
   readonly readinessTimeoutMs?: number;
@@ -74,7 +77,7 @@ export function createQueryApp(options: QueryAppOptions): Express {
   });
 
   app.get('/api/_stats', (_req, res) => {
-    res.json({ ...stats.snapshot(), collections: [...collections] });
+    res.json({ ...stats.snapshot(), retrying: options.retrying?.() ?? null, collections: [...collections] });
   });
 
   app.get('/api/_deadletters', async (req, res) => {
@@ -223,17 +226,10 @@ async function problemOf(check: () => Promise<void>, timeoutMs: number): Promise
     }, timeoutMs);
   });
   try {
-    return await Promise.race([check().then(() => undefined, describeFailure), timeout]);
+    return await Promise.race([check().then(() => undefined, describeError), timeout]);
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** The error and its cause, with any credentials inside URLs masked. */
-function describeFailure(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-  return redactUrl(`${message}${cause}`);
 }
 
 function httpStatusOf(err: unknown): number | undefined {

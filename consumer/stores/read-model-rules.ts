@@ -1,5 +1,5 @@
 import { TweetbusError } from '../../common/errors.js';
-import { collectionNamePattern, unsafeKeyReason, type ChangeEvent } from '../../events/envelope.js';
+import { collectionNamePattern, textProblem, unsafeKeyReason, type ChangeEvent } from '../../events/envelope.js';
 import type { JsonPrimitive } from '../../events/json.js';
 import type { ApplyOutcome, FieldFilter, StoredDocument } from './read-model-store.js';
 
@@ -23,16 +23,16 @@ export function assertSafeFilter(filter: FieldFilter): void {
 }
 
 /**
- * A filter value as the list of values any of which matches. Text with a NUL character is left out:
- * no stored document can hold one (events are validated), and PostgreSQL would reject it.
+ * A filter value as the list of values any of which matches. Text no store can hold (`textProblem`)
+ * is left out: no stored document holds it (events are validated), and PostgreSQL would refuse it.
  */
 export function filterAlternatives(value: FieldFilter[string]): readonly JsonPrimitive[] {
-  return (isPrimitiveList(value) ? value : [value]).filter((v) => typeof v !== 'string' || !v.includes('\u0000'));
+  return (isPrimitiveList(value) ? value : [value]).filter((v) => typeof v !== 'string' || textProblem(v) === undefined);
 }
 
-/** Keys are validated to be free of NUL, so a key with one names no document. */
+/** Keys are validated (`textProblem`), so a key no store can hold names no document. */
 export function isStorableKey(key: string): boolean {
-  return !key.includes('\u0000');
+  return textProblem(key) === undefined;
 }
 
 function isPrimitiveList(value: FieldFilter[string]): value is readonly JsonPrimitive[] {
@@ -69,9 +69,12 @@ export function splitIntoRounds(events: readonly ChangeEvent[]): IndexedEvent[][
   return rounds;
 }
 
-/** PostgreSQL text cannot hold NUL; a hostile message must still be storable as a dead letter. */
+/**
+ * A hostile message must still be storable as a dead letter: NUL and lone surrogates (`textProblem`)
+ * become U+FFFD, as a UTF-8 driver would write a surrogate anyway, but explicitly and on every store.
+ */
 export function storableText(text: string): string {
-  return text.replaceAll('\u0000', '\uFFFD');
+  return text.replaceAll('\u0000', '\uFFFD').toWellFormed();
 }
 
 /**

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { TweetbusError } from '../../common/errors.js';
+import { StoreRefusedError, TweetbusError } from '../../common/errors.js';
 import type { ChangeEvent } from '../../events/envelope.js';
 import type { JsonObject } from '../../events/json.js';
 import type { ApplyOutcome, DeadLetter, ReadModelStore } from './read-model-store.js';
@@ -293,6 +293,46 @@ export function readModelStoreContract(createFixture: () => Promise<ReadModelSto
     expect(stored?.messageId).toBe(letter.messageId);
     expect(stored?.reason).toBe(nasty);
     expect(stored?.text.startsWith(nasty)).toBe(true);
+  });
+
+  it('refuses an event it cannot hold with StoreRefusedError, and applies the next batch', async () => {
+    // The schema never lets this through; the store is the last line: a NUL in a document key is
+    // refused by PostgreSQL's jsonb and by BSON alike.
+    const refused = anUpsert('1001', 5, { 'bad\u0000key': 1 });
+
+    const failure = await store.applyBatch([refused]).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+
+    expect(failure).toBeInstanceOf(StoreRefusedError);
+    expect(failure instanceof Error ? failure.message : '').toMatch(/^read model refused to apply a batch: /);
+    expect(await store.get('orders', '1001')).toBeUndefined();
+    expect(await store.applyBatch([anUpsert('1002', 1, { status: 'OPEN' })])).toEqual([applied]);
+    expect((await store.get('orders', '1002'))?.data).toEqual({ id: '1002', status: 'OPEN' });
+  });
+
+  it('gives back text exactly as it was given, a leading byte-order mark included', async () => {
+    const bom = '\uFEFF';
+    const event = { ...anUpsert(`${bom}k`, 1, { status: `${bom}OPEN` }), id: `${bom}evt`, source: `${bom}src` };
+
+    expect(await store.applyBatch([event])).toEqual([applied]);
+    const stored = await store.get('orders', `${bom}k`);
+    await store.putDeadLetter(aDeadLetter(`${bom}m`, { text: `${bom}#orders`, reason: `${bom}why`, author: { id: `${bom}1`, username: `${bom}u` } }));
+    const [letter] = await store.listDeadLetters({ limit: 1 });
+
+    expect(stored).toMatchObject({ key: `${bom}k`, eventId: `${bom}evt`, source: `${bom}src`, data: { id: `${bom}k`, status: `${bom}OPEN` } });
+    expect((await store.find('orders', {}, { limit: 10 })).map((d) => d.key)).toContain(`${bom}k`);
+    expect(letter).toMatchObject({ messageId: `${bom}m`, text: `${bom}#orders`, reason: `${bom}why`, author: { id: `${bom}1`, username: `${bom}u` } });
+  });
+
+  it('stores a dead letter whose text has a NUL and lone surrogates', async () => {
+    await store.putDeadLetter(aDeadLetter('m-\uD800', { text: '#orders {"id":"\uD83D","_s":"\u0000"}', reason: 'a key contains a lone UTF-16 surrogate' }));
+
+    const [stored] = await store.listDeadLetters({ limit: 1 });
+
+    expect(stored?.messageId).toBe('m-\uFFFD');
+    expect(stored?.text).toBe('#orders {"id":"\uFFFD","_s":"\uFFFD"}');
   });
 
   it('check resolves while the store is reachable', async () => {

@@ -28,8 +28,15 @@ export type ApplyOutcome =
  * - A delete writes a tombstone `{ key, version, deleted: true }`, so a late older upsert cannot bring
  *   the row back.
  * - Events are applied in the order given; several events for one key in a batch are fine.
- * - Resolves only when every applied event is durable. A throw (`StoreUnavailableError`) means
- *   "retry the whole batch": re-applying is harmless because of the gate.
+ * - Resolves only when every applied event is durable.
+ * - Throws `StoreUnavailableError` when the store could not take the batch now (connection lost,
+ *   timeout, failover, serialization failure, deadlock): "retry the whole batch", which the gate makes
+ *   harmless. Throws `StoreRefusedError` when the store refused what an event holds: retrying would
+ *   fail for ever, so the caller splits the batch to find the event. Each adapter decides which by
+ *   its driver's error codes (`postgres-errors.ts`, `mongodb-errors.ts`).
+ * - The SQL stores apply a batch atomically (nothing of a refused batch is written); MongoDB applies
+ *   operation by operation, so part of a failed batch may be written. Either way, applying the same
+ *   events again is harmless.
  */
 export interface ReadModelWriter {
   applyBatch(events: readonly ChangeEvent[]): Promise<ApplyOutcome[]>;

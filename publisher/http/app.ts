@@ -65,6 +65,8 @@ interface Problem {
   readonly title: string;
   readonly detail: string;
   readonly errors?: readonly { readonly pointer: string; readonly detail: string }[];
+  /** `/readyz`: each dependency and `ok` or why not. */
+  readonly checks?: Readonly<Record<string, string>>;
 }
 
 /** RFC 9457 problem details. */
@@ -220,7 +222,7 @@ export function createPublisherApp(options: PublisherAppOptions): express.Expres
       }
     }
     if (failures.length > 0) {
-      sendProblem(res, { status: 503, title: 'Not ready', detail: failures.join('; ') });
+      sendProblem(res, { status: 503, title: 'Not ready', detail: failures.join('; '), checks: report });
       return;
     }
     res.json({ status: 'ready', checks: report });

@@ -316,7 +316,7 @@ describe('Kafka source', () => {
       offset: '6',
       group: 'readers',
     });
-    expect(h('tweetbus-dlq-reason')).toMatch(/not JSON/);
+    expect(h('tweetbus-dlq-reason')).toMatch(/^JSON does not parse/);
     expect(h('trace-id')).toBe('t-1');
     expect(source.status().deadLettered).toBe(1);
     await source.close();

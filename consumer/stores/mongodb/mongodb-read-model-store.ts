@@ -9,7 +9,7 @@ import {
   type Filter,
 } from 'mongodb';
 import { z } from 'zod';
-import { StoreUnavailableError, TweetbusError } from '../../../common/errors.js';
+import { StoreUnavailableError, toStoreError } from '../../../common/errors.js';
 import type { ChangeEvent } from '../../../events/envelope.js';
 import { isJsonObject } from '../../../events/json.js';
 import type { ApplyOutcome, DeadLetter, FieldFilter, ReadModelStore, StoredDocument } from '../read-model-store.js';
@@ -23,8 +23,10 @@ import {
   outcomesInOrder,
   skippedOutcome,
   splitIntoRounds,
+  storableText,
   visibleDocument,
 } from '../read-model-rules.js';
+import { classifyMongoError } from './mongodb-errors.js';
 
 export type MongoReadModelConnection = { readonly client: MongoClient } | { readonly url: string };
 
@@ -191,20 +193,21 @@ export async function createMongoReadModelStore(
     },
 
     async putDeadLetter(letter) {
+      // The same text as the SQL stores keep: a letter reads back alike on every store.
       const row: MongoDeadLetter = {
-        messageId: letter.messageId,
-        transport: letter.transport,
-        text: letter.text,
-        reason: letter.reason,
-        authorId: letter.author?.id ?? null,
-        authorUsername: letter.author?.username ?? null,
+        messageId: storableText(letter.messageId),
+        transport: storableText(letter.transport),
+        text: storableText(letter.text),
+        reason: storableText(letter.reason),
+        authorId: letter.author === undefined ? null : storableText(letter.author.id),
+        authorUsername: letter.author?.username === undefined ? null : storableText(letter.author.username),
         receivedAt: new Date(letter.receivedAt),
         storedAt: now(),
       };
       await guard('store a dead letter', async () => {
         try {
           await deadLetters.updateOne(
-            { messageId: letter.messageId, transport: letter.transport },
+            { messageId: row.messageId, transport: row.transport },
             { $setOnInsert: row },
             { upsert: true, writeConcern },
           );
@@ -303,13 +306,15 @@ function mongoFilter(filter: FieldFilter): Filter<MongoReadModelDocument> {
   return { $and: conditions };
 }
 
-/** Wraps driver failures (network, server selection, write errors): the caller retries. */
+/**
+ * Wraps driver failures, classified by `classifyMongoError`: `StoreRefusedError` when the document is
+ * at fault, `StoreUnavailableError` (retry) for network, election and write-concern failures.
+ */
 async function guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof TweetbusError) throw err;
-    throw new StoreUnavailableError(`read model: could not ${what}`, { cause: err });
+    throw toStoreError(err, what, classifyMongoError);
   }
 }
 

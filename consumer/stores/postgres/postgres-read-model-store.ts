@@ -1,6 +1,6 @@
 import { Pool } from 'pg';
 import { z } from 'zod';
-import { StoreUnavailableError, TweetbusError } from '../../../common/errors.js';
+import { StoreUnavailableError, toStoreError, TweetbusError } from '../../../common/errors.js';
 import type { Logger } from '../../../common/logger.js';
 import { sqlFromPgPool, type SqlDatabase, type SqlQueryable } from '../../../common/sql.js';
 import type { ChangeEvent } from '../../../events/envelope.js';
@@ -19,6 +19,7 @@ import {
   storableText,
   visibleDocument,
 } from '../read-model-rules.js';
+import { classifyPostgresError } from './postgres-errors.js';
 import { defaultReadModelSchema, quoteSchemaName, readModelSchemaStatements } from './read-model-schema.js';
 
 export type PostgresReadModelConnection = { readonly db: SqlDatabase } | { readonly connectionString: string };
@@ -80,7 +81,9 @@ FROM incoming i
 LEFT JOIN written w ON w.collection = i.collection AND w.key = i.key
 LEFT JOIN ${s}.documents prior ON prior.collection = i.collection AND prior.key = i.key
 ORDER BY i.ord`;
-  const documentColumns = `collection, key, version::text AS version, deleted, data, event_id, source, applied_at`;
+  // Text that came from a message is read back as jsonb (a quoted JSON string): PGlite's protocol reader
+  // decodes text with a TextDecoder that drops a leading U+FEFF, so "\uFEFFx" would come back as "x".
+  const documentColumns = `collection, to_jsonb(key) AS key, version::text AS version, deleted, data, to_jsonb(event_id) AS event_id, to_jsonb(source) AS source, applied_at`;
 
   /**
    * One statement per round. Every statement of a data-modifying CTE sees the snapshot from before
@@ -164,7 +167,7 @@ ORDER BY i.ord`;
         db.query(
           `SELECT ${documentColumns} FROM ${s}.documents
 WHERE collection = $1 AND NOT deleted${where}
-ORDER BY key
+ORDER BY documents.key
 LIMIT $2`,
           [collection, clampLimit(findOptions.limit), ...params],
         ),
@@ -211,7 +214,8 @@ ON CONFLICT (message_id, transport) DO NOTHING`,
     async listDeadLetters(listOptions) {
       const result = await guard('list dead letters', () =>
         db.query(
-          `SELECT message_id, transport, text, reason, author_id, author_username, received_at
+          `SELECT to_jsonb(message_id) AS message_id, to_jsonb(transport) AS transport, to_jsonb(text) AS text, to_jsonb(reason) AS reason,
+  to_jsonb(author_id) AS author_id, to_jsonb(author_username) AS author_username, received_at
 FROM ${s}.dead_letters ORDER BY seq DESC LIMIT $1`,
           [clampLimit(listOptions.limit)],
         ),
@@ -261,13 +265,16 @@ function filterSql(filter: FieldFilter, firstParam: number): { where: string; pa
   return { where: clauses.map((clause) => ` AND ${clause}`).join(''), params };
 }
 
-/** Wraps anything the database throws: the caller retries, the gate makes that harmless. */
+/**
+ * Wraps anything the database throws, classified by its SQLSTATE (`classifyPostgresError`):
+ * `StoreRefusedError` when the data is at fault, `StoreUnavailableError` (retry; the gate makes a
+ * repeat harmless) otherwise.
+ */
 async function guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof TweetbusError) throw err;
-    throw new StoreUnavailableError(`read model: could not ${what}`, { cause: err });
+    throw toStoreError(err, what, classifyPostgresError);
   }
 }
 

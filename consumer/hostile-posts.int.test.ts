@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import { Pool } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../common/logger.js';
+import { sqlFromPgPool } from '../common/sql.js';
+import { within } from '../common/timeout.js';
+import type { MessageDecoder } from '../events/decoder.js';
+import { hostilePostObject, hostilePostText, writeHostileJson } from '../events/hostile-input.fixture.js';
+import { isJsonObject } from '../events/json.js';
+import { createHashtagMap, createPostDecoder } from '../events/post-codec.js';
+import type { InboundMessage, MessageHandler } from '../transports/transport.js';
+import { createConsumerPipeline } from './pipeline.js';
+import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-model-store.js';
+import { createPostgresReadModelStore } from './stores/postgres/postgres-read-model-store.js';
+import { expectReadModel, predictReadModel } from './read-model-model.fixture.js';
+import type { ReadModelStore } from './stores/read-model-store.js';
+import { openTrust } from './trust.js';
+
+/**
+ * Issue 10's guarantee, proven rather than hoped: whatever a stranger posts, every message is either
+ * applied exactly as sent or dead-lettered with its reason, within a bounded time, and a valid post
+ * behind it is still applied. Run on the embedded store and on the real PostgreSQL.
+ */
+
+const postgresUrl = process.env['POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+const logger = createLogger({ level: 'silent' });
+/** Far above what a batch takes (milliseconds); a retry loop, the failure this guards against, never ends. */
+const batchBoundMs = 15_000;
+const hashtags = createHashtagMap(['orders']);
+const postDecoder = createPostDecoder({ hashtags });
+
+let postIds = 1_900_000_000_000_000_000n;
+function aPost(text: string): InboundMessage {
+  postIds += 1n;
+  const id = postIds.toString();
+  return { id, text, receivedAt: new Date('2026-03-01T10:00:01.000Z'), post: { id, authorId: '4242', username: 'stranger', createdAt: '2026-03-01T10:00:00.000Z', urls: [] } };
+}
+
+/**
+ * Hands `texts` and a valid probe post behind them to the pipeline as one batch, then checks:
+ * - the handler resolved within the bound (no retry for ever);
+ * - a message the decoder accepted was applied, never refused by the store (the schema refuses
+ *   first whatever a store cannot hold), and one it refused was dead-lettered with that reason;
+ * - the read model is what the version gate predicts, byte for byte in JSON: a value the store
+ *   changed on the way (U+FFFD for a surrogate, a rounded number) fails here;
+ * - the probe was applied.
+ */
+async function assertHandled(store: ReadModelStore, handler: MessageHandler, texts: readonly string[], probeKey: string): Promise<void> {
+  const probe = aPost(`#orders {"id":"${probeKey}","status":"OK"}`);
+  const batch = [...texts.map(aPost), probe];
+  const decoded = batch.map((message) => ({ message, result: postDecoder(message) }));
+  const events = decoded.flatMap(({ result }) => (result.ok ? result.events : []));
+
+  const expected = await predictReadModel(store, events);
+
+  const result = (await within(handler(batch), batchBoundMs, 'handling one batch')) ?? { rejected: [] };
+
+  for (const { message, result: decodedAs } of decoded) {
+    const rejection = result.rejected.find((r) => r.message === message);
+    if (decodedAs.ok) expect(rejection?.reason, `a decoded post was refused: ${message.text.slice(0, 200)}`).toBeUndefined();
+    else expect(rejection?.reason).toBe(decodedAs.reason);
+  }
+  await expectReadModel(store, expected);
+  const letters = new Set((await store.listDeadLetters({ limit: 500 })).map((l) => l.messageId));
+  for (const { message } of result.rejected) expect(letters.has(message.id)).toBe(true);
+  expect((await store.get('orders', probeKey))?.data).toEqual({ id: probeKey, status: 'OK' });
+}
+
+/**
+ * A decoder with the schema switched off: the JSON object itself is the document, unchecked, keyed
+ * by its `id` when that is a string. It stands for a schema that missed something, so the store's
+ * own refusal, and the pipeline's split around it, are what keep the pipeline moving.
+ */
+const uncheckedDecoder: MessageDecoder = (message) => {
+  let value: unknown;
+  try {
+    value = JSON.parse(message.text);
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  if (!isJsonObject(value)) return { ok: false, reason: 'not an object' };
+  const id = value['id'];
+  const source = value['_s'];
+  return {
+    ok: true,
+    events: [
+      {
+        id: `unchecked:${message.id}`,
+        source: typeof source === 'string' ? source : 'unchecked',
+        type: 'orders.upserted',
+        collection: 'orders',
+        key: typeof id === 'string' ? id : `unchecked-${message.id}`,
+        version: BigInt(message.id),
+        op: 'upsert',
+        data: value,
+        createdAt: '2026-03-01T10:00:00.000Z',
+      },
+    ],
+  };
+};
+
+interface StoreUnderTest {
+  readonly name: string;
+  open(): Promise<{ store: ReadModelStore; dispose(): Promise<void> }>;
+}
+
+const stores: readonly StoreUnderTest[] = [
+  {
+    name: 'the embedded store (PGlite)',
+    async open() {
+      const store = await createEmbeddedReadModelStore();
+      return { store, dispose: () => store.close() };
+    },
+  },
+  {
+    name: 'the real PostgreSQL',
+    async open() {
+      const schema = `hostile_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+      const store = await createPostgresReadModelStore({ connectionString: postgresUrl }, { schema });
+      return {
+        store,
+        async dispose() {
+          await store.close();
+          const admin = sqlFromPgPool(new Pool({ connectionString: postgresUrl, max: 1 }), { owned: true });
+          await admin.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+          await admin.close();
+        },
+      };
+    },
+  },
+];
+
+describe.each(stores)('hostile posts on $name', (storeUnderTest) => {
+  let opened: Awaited<ReturnType<StoreUnderTest['open']>>;
+  let probes = 0;
+
+  beforeAll(async () => {
+    opened = await storeUnderTest.open();
+  });
+  afterAll(async () => {
+    await opened.dispose();
+  });
+
+  const pipeline = (decode: MessageDecoder): MessageHandler =>
+    createConsumerPipeline({ decode, trust: openTrust(), store: opened.store, logger, now: () => new Date('2026-03-01T10:00:02.000Z'), transportName: 'x' });
+
+  it('applies or dead-letters every post, exactly as sent, and a valid post behind it is still applied', async () => {
+    const handler = pipeline(postDecoder);
+    await fc.assert(
+      fc.asyncProperty(fc.array(hostilePostText, { minLength: 1, maxLength: 4 }), async (texts) => {
+        probes += 1;
+        await assertHandled(opened.store, handler, texts, `probe-${probes}`);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('with the schema switched off, dead-letters only what the store refuses, and the valid post still applies', async () => {
+    const handler = pipeline(uncheckedDecoder);
+    await fc.assert(
+      fc.asyncProperty(fc.array(hostilePostObject.map(writeHostileJson), { minLength: 1, maxLength: 4 }), async (texts) => {
+        probes += 1;
+        const probeKey = `probe-${probes}`;
+        const batch = [...texts.map(aPost), aPost(`{"id":"${probeKey}","status":"OK"}`)];
+        const result = (await within(handler(batch), batchBoundMs, 'handling one batch')) ?? { rejected: [] };
+        for (const { message, reason } of result.rejected) {
+          if (uncheckedDecoder(message).ok) expect(reason).toMatch(/^read model refused to apply a batch: /);
+        }
+        expect(result.rejected.map((r) => r.message.id)).not.toContain(batch[batch.length - 1]?.id);
+        expect((await opened.store.get('orders', probeKey))?.data).toEqual({ id: probeKey, status: 'OK' });
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('applies each of issue 10\'s posts or dead-letters it, and a valid post behind it still applies', async () => {
+    const handler = pipeline(postDecoder);
+    const posts = ['#orders {"id":"1","_s":"a\\u0000"}', '#orders {"id":"1","_e":"\\u0000"}', '#orders {"id":"1","s":"\\uD800"}', '#orders {"id":"8172\\uD83D"}'];
+    for (const text of posts) {
+      probes += 1;
+      await assertHandled(opened.store, handler, [text], `probe-${probes}`);
+    }
+    const letters = await opened.store.listDeadLetters({ limit: 4 });
+    expect(letters.map((l) => l.reason).sort()).toEqual([
+      'data.s contains a lone UTF-16 surrogate, which is not Unicode text and no read model can store',
+      'id: contains a NUL character (U+0000), which no read model can store',
+      'key: contains a lone UTF-16 surrogate, which is not Unicode text and no read model can store',
+      'source: contains a NUL character (U+0000), which no read model can store',
+    ]);
+  });
+});

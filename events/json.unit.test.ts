@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { parseJsonText } from './json.js';
+
+const refusal = (text: string) => {
+  const parsed = parseJsonText(text);
+  if (parsed.ok) throw new Error(`expected a refusal of ${text}`);
+  return parsed;
+};
+
+describe('parseJsonText', () => {
+  it('parses JSON as JSON.parse does', () => {
+    expect(parseJsonText('{"a":[1,2.5,-3e2,true,null],"b":"x"}')).toEqual({ ok: true, value: { a: [1, 2.5, -300, true, null], b: 'x' } });
+  });
+
+  it('refuses text that is not JSON as a syntax problem, without throwing', () => {
+    const refused = refusal('{"a":');
+    expect(refused.refused).toBe('syntax');
+    expect(refused.reason).toMatch(/^JSON does not parse/);
+  });
+
+  it.each([
+    ['an integer a double rounds', '9007199254740993'],
+    ['a long integer', '123456789012345678901234567890'],
+    ['a number that overflows to Infinity', '1e400'],
+    ['a number that underflows to zero', '1e-400'],
+    ['a fraction with more digits than a double keeps', '0.1000000000000000055511151231257827'],
+    ['a negative number that rounds', '-9007199254740993'],
+  ])('refuses %s', (_name, literal) => {
+    const refused = refusal(`{"n":${literal}}`);
+    expect(refused.refused).toBe('number');
+    expect(refused.reason).toContain(`the number ${literal.slice(0, 40)}`);
+  });
+
+  it.each([
+    ['the largest safe integer', '9007199254740991'],
+    ['2^53, which a double holds', '9007199254740992'],
+    ['trailing zeros', '1.500'],
+    ['an exponent', '15e-1'],
+    ['a large exponent', '1e308'],
+    ['the smallest subnormal', '5e-324'],
+    ['negative zero', '-0'],
+    ['zero with a fraction and an exponent', '0.000e5'],
+    ['a shortest round-trip form', '0.30000000000000004'],
+  ])('keeps %s', (_name, literal) => {
+    const parsed = parseJsonText(`[${literal}]`);
+    expect(parsed).toEqual({ ok: true, value: [Number(literal)] });
+  });
+
+  it('looks only at numbers, never inside strings or keys', () => {
+    expect(parseJsonText('{"9007199254740993":"1e400 and \\"9007199254740993\\""}').ok).toBe(true);
+  });
+
+  it('names the first number that cannot be stored, shortened', () => {
+    const long = '1'.repeat(60);
+    expect(refusal(`[1, ${long}, 1e400]`).reason).toBe(`the number ${'1'.repeat(40)}… cannot be stored exactly (a JSON number is a 64-bit double); send it as a string`);
+  });
+});
