@@ -353,7 +353,7 @@ async function runOnce(config: BenchConfig, run: number, logger: Logger): Promis
       ports: { writeApp: 0, publisher: 0, consumer: 0, xEmulator: 0 },
       logLevel: config.logLevel,
       hashtagPrefix: '',
-      stuckAfterMs: 60_000,
+      stuckAfterMs: { consumer: 60_000, relay: 60_000 },
       transport: demoTransport(config.transport, run),
     };
     if (demoConfig.transport.kind === 'redis-streams') {

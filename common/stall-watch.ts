@@ -29,12 +29,15 @@ export interface StallWatch {
   check(): Promise<void>;
 }
 
-/** How long a run of failures may last before it counts as stuck (STUCK_AFTER_MS). */
+/** How long a run of failures may last before it counts as stuck (CONSUMER_STUCK_AFTER_MS, RELAY_STUCK_AFTER_MS). */
 export const defaultStuckAfterMs = 60_000;
 
-/** STUCK_AFTER_MS, read the same way by every service. */
-export function readStuckAfterMs(reader: EnvReader): number {
-  return reader.read('STUCK_AFTER_MS', wholeNumber(1_000, 86_400_000), defaultStuckAfterMs, 'milliseconds a batch may be retried before /readyz fails, 1000 to 86400000');
+/** The variable of the consumer's bound, or of the relay's. */
+export type StuckAfterVariable = 'CONSUMER_STUCK_AFTER_MS' | 'RELAY_STUCK_AFTER_MS';
+
+/** A stuck bound, read the same way by every service. */
+export function readStuckAfterMs(name: StuckAfterVariable, reader: EnvReader): number {
+  return reader.read(name, wholeNumber(1_000, 86_400_000), defaultStuckAfterMs, 'milliseconds a batch may be retried before /readyz fails, 1000 to 86400000');
 }
 
 export function createStallWatch(options: { readonly stuckAfterMs: number; readonly now?: () => Date }): StallWatch {

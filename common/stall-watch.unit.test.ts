@@ -55,11 +55,11 @@ describe('stall watch', () => {
     expect(watch.retrying()?.lastError).not.toContain('hunter2');
   });
 
-  it('reads STUCK_AFTER_MS, with a default, and names the variable when it is wrong', () => {
-    expect(readStuckAfterMs(createEnvReader({}))).toBe(60_000);
-    expect(readStuckAfterMs(createEnvReader({ STUCK_AFTER_MS: '5000' }))).toBe(5_000);
-    const reader = createEnvReader({ STUCK_AFTER_MS: 'soon' });
-    readStuckAfterMs(reader);
-    expect(reader.issues).toEqual(['STUCK_AFTER_MS should hold milliseconds a batch may be retried before /readyz fails, 1000 to 86400000']);
+  it('reads a stuck bound, with a default, and names the variable when it is wrong', () => {
+    expect(readStuckAfterMs('CONSUMER_STUCK_AFTER_MS', createEnvReader({}))).toBe(60_000);
+    expect(readStuckAfterMs('RELAY_STUCK_AFTER_MS', createEnvReader({ RELAY_STUCK_AFTER_MS: '5000' }))).toBe(5_000);
+    const reader = createEnvReader({ CONSUMER_STUCK_AFTER_MS: 'soon' });
+    readStuckAfterMs('CONSUMER_STUCK_AFTER_MS', reader);
+    expect(reader.issues).toEqual(['CONSUMER_STUCK_AFTER_MS should hold milliseconds a batch may be retried before /readyz fails, 1000 to 86400000']);
   });
 });

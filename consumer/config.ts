@@ -23,7 +23,7 @@ export interface ConsumerConfig {
   readonly trust: TrustMode;
   readonly store: ConsumerStoreConfig;
   readonly transport: ConsumerTransportConfig;
-  /** STUCK_AFTER_MS: how long one batch may be retried before `/readyz` fails. */
+  /** CONSUMER_STUCK_AFTER_MS: how long one batch may be retried before `/readyz` fails. */
   readonly stuckAfterMs: number;
   /** Old variable names in use (the original demo's), for the log. */
   readonly notices: readonly string[];
@@ -98,7 +98,7 @@ export function loadConfig(processEnv: Env = process.env): ConsumerConfig {
   const parsed = envSchema.safeParse(env);
   const reader = createEnvReader(env);
   const transport = readConsumerTransport(reader, parsed.success ? parsed.data.COLLECTIONS : undefined);
-  const stuckAfterMs = readStuckAfterMs(reader);
+  const stuckAfterMs = readStuckAfterMs('CONSUMER_STUCK_AFTER_MS', reader);
   const issues = [
     ...legacy.issues,
     ...(parsed.success ? [] : parsed.error.issues.map((issue) => issue.message)),

@@ -37,9 +37,10 @@ describe('consumer configuration', () => {
     });
   });
 
-  it('reads STUCK_AFTER_MS, and names it when it is not a number of milliseconds', () => {
-    expect(loadConfig({ ...minimal, STUCK_AFTER_MS: '120000' }).stuckAfterMs).toBe(120_000);
-    expect(() => loadConfig({ ...minimal, STUCK_AFTER_MS: '1m' })).toThrow(/STUCK_AFTER_MS should hold milliseconds/);
+  it('reads CONSUMER_STUCK_AFTER_MS, and names it when it is not a number of milliseconds', () => {
+    expect(loadConfig({ ...minimal, CONSUMER_STUCK_AFTER_MS: '120000' }).stuckAfterMs).toBe(120_000);
+    expect(loadConfig({ ...minimal, RELAY_STUCK_AFTER_MS: '120000' }).stuckAfterMs).toBe(60_000);
+    expect(() => loadConfig({ ...minimal, CONSUMER_STUCK_AFTER_MS: '1m' })).toThrow(/CONSUMER_STUCK_AFTER_MS should hold milliseconds/);
   });
 
   it('reads every variable it knows', () => {

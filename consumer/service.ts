@@ -25,7 +25,7 @@ export interface ConsumerServiceOptions {
   readonly now?: () => Date;
   /** Readiness of the source for `/readyz`; throws with the reason when it is not ready. */
   readonly sourceCheck?: () => Promise<void>;
-  /** How long one batch may be retried before `/readyz` fails (STUCK_AFTER_MS). Default 60 s. */
+  /** How long one batch may be retried before `/readyz` fails (CONSUMER_STUCK_AFTER_MS). Default 60 s. */
   readonly stuckAfterMs?: number;
 }
 

@@ -37,8 +37,8 @@ export interface DemoConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly hashtagPrefix: string;
   readonly transport: DemoTransport;
-  /** STUCK_AFTER_MS: how long one batch may be retried before the page and `/readyz` say the pipeline is stuck. */
-  readonly stuckAfterMs: number;
+  /** CONSUMER_STUCK_AFTER_MS and RELAY_STUCK_AFTER_MS: how long one batch may be retried before the page and `/readyz` say it is stuck. */
+  readonly stuckAfterMs: { readonly consumer: number; readonly relay: number };
 }
 
 const port = (name: string, fallback: number) =>
@@ -80,7 +80,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env, argv: reado
   const issues = [...legacy.issues, ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`))];
   const transport = readDemoTransport({ ...demoDefaults, ...legacy.env, ...(flags.transport === undefined ? {} : { TRANSPORT: flags.transport }) }, issues);
   const reader = createEnvReader(legacy.env);
-  const stuckAfterMs = readStuckAfterMs(reader);
+  const stuckAfterMs = { consumer: readStuckAfterMs('CONSUMER_STUCK_AFTER_MS', reader), relay: readStuckAfterMs('RELAY_STUCK_AFTER_MS', reader) };
   issues.push(...reader.issues);
   if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
   const e = parsed.data;

@@ -48,3 +48,11 @@ describe('the demo transport', () => {
     expect(() => loadDemoConfig({}, ['--transport', 'pigeon'])).toThrow(/TRANSPORT \(or --transport\) should hold one of x, kafka, redis-streams/);
   });
 });
+
+describe('the demo stuck bounds', () => {
+  it('reads CONSUMER_STUCK_AFTER_MS and RELAY_STUCK_AFTER_MS apart, a minute each by default', () => {
+    expect(loadDemoConfig({}, []).stuckAfterMs).toEqual({ consumer: 60_000, relay: 60_000 });
+    expect(loadDemoConfig({ CONSUMER_STUCK_AFTER_MS: '5000', RELAY_STUCK_AFTER_MS: '7000' }, []).stuckAfterMs).toEqual({ consumer: 5_000, relay: 7_000 });
+    expect(() => loadDemoConfig({ RELAY_STUCK_AFTER_MS: 'later' }, [])).toThrow(/RELAY_STUCK_AFTER_MS should hold milliseconds/);
+  });
+});

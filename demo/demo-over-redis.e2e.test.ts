@@ -34,7 +34,7 @@ function configFor(overTransport: DemoTransport, dir: string): DemoConfig {
     ports: { writeApp: 0, publisher: 0, consumer: 0, xEmulator: 0 },
     logLevel: 'silent',
     hashtagPrefix: '',
-    stuckAfterMs: 60_000,
+    stuckAfterMs: { consumer: 60_000, relay: 60_000 },
     transport: overTransport,
   };
 }

@@ -72,7 +72,7 @@ beforeAll(async () => {
     ports: { writeApp: 0, publisher: 0, consumer: 0, xEmulator: 0 },
     logLevel: 'silent',
     hashtagPrefix: '',
-    stuckAfterMs: 60_000,
+    stuckAfterMs: { consumer: 60_000, relay: 60_000 },
     transport: { kind: 'x' },
   };
   demo = await startDemo(config, logger);

@@ -163,7 +163,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       about: { name: 'tweetbus publisher (demo)', version: '0.1.0', transport: emulator === undefined ? config.transport.kind : 'x (emulator)', outbox: 'embedded write database' },
       wake: wakeup.wake,
       retention: { ...defaultRetention, outbox },
-      stuckAfterMs: config.stuckAfterMs,
+      stuckAfterMs: config.stuckAfterMs.relay,
     });
     closers.push(() => publisher.close());
 
@@ -196,7 +196,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       trust: openTrust(),
       logger,
       sourceCheck: () => source.check(),
-      stuckAfterMs: config.stuckAfterMs,
+      stuckAfterMs: config.stuckAfterMs.consumer,
     });
     closers.push(() => consumer.close());
     const recent = (): readonly RecentMessage[] =>

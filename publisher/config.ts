@@ -28,7 +28,7 @@ export interface RelayConfig {
   readonly leaderRetryMs: number;
   /** Oracle: how long a claim on rows lasts; a dead instance's rows are taken over after it. */
   readonly claimLeaseMs: number;
-  /** STUCK_AFTER_MS: how long one outbox batch may be retried before `/readyz` fails. */
+  /** RELAY_STUCK_AFTER_MS: how long one outbox batch may be retried before `/readyz` fails. */
   readonly stuckAfterMs: number;
 }
 
@@ -130,7 +130,7 @@ export function loadConfig(processEnv: Env = process.env): PublisherConfig {
 
   const instanceId = read('RELAY_INSTANCE_ID', z.string().regex(/^[\w.:-]{1,100}$/), `${hostname()}-${String(process.pid)}`, 'a name of up to 100 letters, digits and . _ : -');
   const leaderRetryMs = read('RELAY_LEADER_RETRY_MS', wholeNumber(100, 60_000), 2_000, 'milliseconds between leadership attempts, 100 to 60000');
-  const stuckAfterMs = readStuckAfterMs(env);
+  const stuckAfterMs = readStuckAfterMs('RELAY_STUCK_AFTER_MS', env);
   const claimLeaseMs = read('RELAY_CLAIM_LEASE_MS', wholeNumber(1_000, 3_600_000), 15_000, 'milliseconds a claim on Oracle outbox rows lasts, 1000 to 3600000');
   const retentionHours = read('OUTBOX_RETENTION_HOURS', z.coerce.number().min(0).max(24 * 3_650), defaultRetention.maxAgeMs / 3_600_000, 'hours published outbox rows are kept (0 keeps them forever)');
   const retentionBatch = read('OUTBOX_RETENTION_BATCH_SIZE', wholeNumber(1, 100_000), defaultRetention.batchSize, 'rows deleted per retention statement, 1 to 100000');

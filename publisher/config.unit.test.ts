@@ -58,7 +58,7 @@ describe('publisher configuration', () => {
       RELAY_INSTANCE_ID: 'relay-a',
       RELAY_LEADER_RETRY_MS: '500',
       RELAY_CLAIM_LEASE_MS: '30000',
-      STUCK_AFTER_MS: '90000',
+      RELAY_STUCK_AFTER_MS: '90000',
       OUTBOX_RETENTION_HOURS: '0.5',
       OUTBOX_RETENTION_BATCH_SIZE: '200',
       OUTBOX_RETENTION_INTERVAL_MS: '5000',

@@ -49,7 +49,7 @@ export interface PublisherServiceOptions {
   /** See `PublisherAppOptions.transportProblem`. */
   readonly transportProblem?: (event: ChangeEvent) => string | undefined;
   readonly backoff?: Backoff;
-  /** How long one outbox batch may be retried before `/readyz` fails (STUCK_AFTER_MS). Default 60 s. */
+  /** How long one outbox batch may be retried before `/readyz` fails (RELAY_STUCK_AFTER_MS). Default 60 s. */
   readonly stuckAfterMs?: number;
   readonly now?: () => Date;
   readonly newId?: () => string;

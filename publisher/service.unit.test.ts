@@ -106,7 +106,7 @@ describe('publisher service', () => {
     await listener.close();
   });
 
-  it('reports not ready once one outbox batch has been retried longer than STUCK_AFTER_MS, naming its event', async () => {
+  it('reports not ready once one outbox batch has been retried longer than RELAY_STUCK_AFTER_MS, naming its event', async () => {
     let down = true;
     const publisher: EventPublisher = {
       publish: () => (down ? Promise.reject(new TransportError('retryable', 'X answered 503')) : Promise.resolve()),
