@@ -6,7 +6,9 @@ import { createLogger } from '../common/logger.js';
 import { sqlFromPgPool } from '../common/sql.js';
 import { within } from '../common/timeout.js';
 import type { MessageDecoder } from '../events/decoder.js';
-import { hostilePostObject, hostilePostText, writeHostileJson } from '../events/hostile-input.fixture.js';
+import { hostileEnvelopeText, hostilePostObject, hostilePostText, writeHostileJson } from '../events/hostile-input.fixture.js';
+import { createJsonDecoder } from '../events/json-codec.js';
+import { propertyRuns } from '../common/property.fixture.js';
 import { isJsonObject } from '../events/json.js';
 import { createHashtagMap, createPostDecoder } from '../events/post-codec.js';
 import type { InboundMessage, MessageHandler } from '../transports/transport.js';
@@ -18,7 +20,7 @@ import type { ReadModelStore } from './stores/read-model-store.js';
 import { openTrust } from './trust.js';
 
 /**
- * Issue 10's guarantee, proven rather than hoped: whatever a stranger posts, every message is either
+ * Issue 20's guarantee, proven rather than hoped: whatever a stranger posts, every message is either
  * applied exactly as sent or dead-lettered with its reason, within a bounded time, and a valid post
  * behind it is still applied. Run on the embedded store and on the real PostgreSQL.
  */
@@ -29,6 +31,7 @@ const logger = createLogger({ level: 'silent' });
 const batchBoundMs = 15_000;
 const hashtags = createHashtagMap(['orders']);
 const postDecoder = createPostDecoder({ hashtags });
+const jsonDecoder = createJsonDecoder({ collections: ['orders'] });
 
 let postIds = 1_900_000_000_000_000_000n;
 function aPost(text: string): InboundMessage {
@@ -46,10 +49,10 @@ function aPost(text: string): InboundMessage {
  *   changed on the way (U+FFFD for a surrogate, a rounded number) fails here;
  * - the probe was applied.
  */
-async function assertHandled(store: ReadModelStore, handler: MessageHandler, texts: readonly string[], probeKey: string): Promise<void> {
-  const probe = aPost(`#orders {"id":"${probeKey}","status":"OK"}`);
+async function assertHandled(store: ReadModelStore, handler: MessageHandler, texts: readonly string[], probeKey: string, decode: MessageDecoder = postDecoder): Promise<void> {
+  const probe = aPost(decode === postDecoder ? `#orders {"id":"${probeKey}","status":"OK"}` : envelopeText(probeKey));
   const batch = [...texts.map(aPost), probe];
-  const decoded = batch.map((message) => ({ message, result: postDecoder(message) }));
+  const decoded = batch.map((message) => ({ message, result: decode(message) }));
   const events = decoded.flatMap(({ result }) => (result.ok ? result.events : []));
 
   const expected = await predictReadModel(store, events);
@@ -65,6 +68,11 @@ async function assertHandled(store: ReadModelStore, handler: MessageHandler, tex
   const letters = new Set((await store.listDeadLetters({ limit: 500 })).map((l) => l.messageId));
   for (const { message } of result.rejected) expect(letters.has(message.id)).toBe(true);
   expect((await store.get('orders', probeKey))?.data).toEqual({ id: probeKey, status: 'OK' });
+}
+
+/** A valid JSON envelope of `orders/<key>`, as Redis Streams and Kafka carry it. */
+function envelopeText(key: string): string {
+  return JSON.stringify({ id: `probe:${key}`, source: 'test', type: 'orders.upserted', collection: 'orders', key, version: '1', op: 'upsert', data: { id: key, status: 'OK' }, createdAt: '2026-03-01T10:00:00.000Z' });
 }
 
 /**
@@ -152,7 +160,18 @@ describe.each(stores)('hostile posts on $name', (storeUnderTest) => {
         probes += 1;
         await assertHandled(opened.store, handler, texts, `probe-${probes}`);
       }),
-      { numRuns: 150 },
+      propertyRuns(150),
+    );
+  });
+
+  it('applies or dead-letters every JSON envelope (the form Redis Streams and Kafka carry), exactly as sent, and a valid one behind it still applies', async () => {
+    const handler = pipeline(jsonDecoder);
+    await fc.assert(
+      fc.asyncProperty(fc.array(hostileEnvelopeText, { minLength: 1, maxLength: 4 }), async (texts) => {
+        probes += 1;
+        await assertHandled(opened.store, handler, texts, `probe-${probes}`, jsonDecoder);
+      }),
+      propertyRuns(60),
     );
   });
 
@@ -170,11 +189,11 @@ describe.each(stores)('hostile posts on $name', (storeUnderTest) => {
         expect(result.rejected.map((r) => r.message.id)).not.toContain(batch[batch.length - 1]?.id);
         expect((await opened.store.get('orders', probeKey))?.data).toEqual({ id: probeKey, status: 'OK' });
       }),
-      { numRuns: 100 },
+      propertyRuns(100),
     );
   });
 
-  it('applies each of issue 10\'s posts or dead-letters it, and a valid post behind it still applies', async () => {
+  it('applies each of the fault drill posts or dead-letters it, and a valid post behind it still applies', async () => {
     const handler = pipeline(postDecoder);
     const posts = ['#orders {"id":"1","_s":"a\\u0000"}', '#orders {"id":"1","_e":"\\u0000"}', '#orders {"id":"1","s":"\\uD800"}', '#orders {"id":"8172\\uD83D"}'];
     for (const text of posts) {

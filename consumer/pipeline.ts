@@ -65,7 +65,9 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
     if (!decision.ok) return { ok: false, reason: `untrusted: ${decision.reason}` };
     try {
       const decoded = decode(message);
-      return decoded.ok ? { ok: true, events: decoded.events } : { ok: false, reason: decoded.reason };
+      // Decoders give well-formed reasons; a lone surrogate that slipped into one is made U+FFFD here,
+      // so the dead letter says the same on every store and dead-letter queue.
+      return decoded.ok ? { ok: true, events: decoded.events } : { ok: false, reason: decoded.reason.toWellFormed() };
     } catch (err) {
       // Decoders promise not to throw; if one does, the input is still what we cannot handle.
       logger.error({ err, messageId: message.id }, 'decoder threw; dead-lettering the message');

@@ -112,6 +112,30 @@ describe('the demo over Redis Streams', () => {
     await waitUntil('the order after the foreign entry', () => documentOf('r-2'), { timeoutMs: 15_000, intervalMs: 50 });
   });
 
+  // Issue 20's drill: each of these once stopped replication for good while /readyz said ready. Each is
+  // the `event` field of an entry, a valid envelope but for one string; a database change follows it.
+  it.each([
+    ['a NUL in the event id', { id: 'ev\u0000x' }, /^id: contains a NUL character/],
+    ['a NUL in the source', { source: 'dr\u0000ill' }, /^source: contains a NUL character/],
+    ['a lone surrogate in a value', { key: 'p-sur', data: { id: 'p-sur', status: '\uD800' } }, /^data\.status contains a lone UTF-16 surrogate/],
+    ['a lone surrogate in the key', { key: 'p-\uD800', data: { id: 'p-\uD800', status: 'A' } }, /^key: contains a lone UTF-16 surrogate/],
+    ['a lone surrogate in a data key', { key: 'p-surk', data: { id: 'p-surk', '\uD800': 'A' } }, /^data: a key contains a lone UTF-16 surrogate/],
+  ])('dead-letters an entry with %s, naming the field, and the next database change still applies', async (_name, override, reason) => {
+    const envelope = { id: `ev-${String(Date.now())}`, source: 'drill', type: 'orders.upserted', collection: 'orders', key: 'p-ok', version: '1', op: 'upsert', data: { id: 'p-ok', status: 'A' }, createdAt: '2026-03-01T10:00:00.000Z', ...override };
+    // JSON.stringify writes a lone surrogate as its escape, as any other writer of JSON would.
+    const id = await redis.xadd(stream, '*', 'event', JSON.stringify(envelope));
+    const canary = `r-canary-${String(Date.now())}`;
+    await fetch(`${demo.urls.writeApp}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: canary, status: 'NEW' }) });
+
+    await waitUntil('the change behind the hostile entry', () => documentOf(canary), { timeoutMs: 15_000, intervalMs: 50 });
+    const body = (await (await fetch(`${demo.urls.consumer}/api/_deadletters?limit=50`)).json()) as { items: { messageId: string; reason: string }[] };
+    expect(body.items.find((item) => item.messageId === id)?.reason).toMatch(reason);
+    const dead = (await redis.xrange(`${stream}:dead`, '-', '+')).find(([, values]) => values.includes(id ?? ''));
+    expect(dead?.[1]).toEqual(expect.arrayContaining(['reason', expect.stringMatching(reason) as unknown]));
+    expect(await redis.xpending(stream, 'demo-consumer')).toEqual([0, null, null, null]);
+    expect((await fetch(`${demo.urls.consumer}/readyz`)).status).toBe(200);
+  });
+
   it('the live page names the transport, shows the messages read, and refuses hand posts', async () => {
     const state = (await (await fetch(`${demo.urls.writeApp}/demo/state`)).json()) as { transport: string; posts: { id: string; text: string }[] };
     expect(state.transport).toBe('Redis Streams');

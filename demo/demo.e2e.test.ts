@@ -141,6 +141,26 @@ describe('the offline demo', () => {
     expect((await fetch(`${demo.urls.publisher}/healthz`)).status).toBe(200);
   });
 
+  // Issue 20's drill: each of these hand posts once stopped replication for good while /readyz said
+  // ready. The escapes are typed as text, as a stranger would; a database change follows each.
+  it.each([
+    ['a NUL in the event id', String.raw`#orders {"id":"h-nulid","status":"A","_e":"a\u0000b"}`, /^id: contains a NUL character/],
+    ['a lone surrogate in a value', String.raw`#orders {"id":"h-sur","status":"\uD800"}`, /^data\.status contains a lone UTF-16 surrogate/],
+    ['a lone surrogate in the id', String.raw`#orders {"id":"h-\uD800","status":"A"}`, /^key: contains a lone UTF-16 surrogate/],
+  ])('dead-letters a hand post with %s, naming the field, and the next database change still applies', async (_name, text, reason) => {
+    const hostile = await xEmulator().handPost('drill', text);
+    const canary = `e2e-canary-${hostile.id}`;
+    expect((await send('POST', `${demo.urls.writeApp}/orders`, { id: canary, status: 'NEW' })).status).toBe(201);
+
+    await eventually(documentWhere(canary, () => true), 'the change behind the hostile post');
+    const body = (await (await fetch(`${demo.urls.consumer}/api/_deadletters?limit=50`)).json()) as { items: { messageId: string; reason: string; text: string }[] };
+    const letter = body.items.find((item) => item.messageId === hostile.id);
+    expect(letter?.reason).toMatch(reason);
+    expect(letter?.text).toBe(text);
+    expect(await readDocument('h-sur')).toBeUndefined();
+    expect((await fetch(`${demo.urls.consumer}/readyz`)).status).toBe(200);
+  });
+
   it('answers invalid events with a problem that names the field and writes nothing', async () => {
     const res = await send('POST', `${demo.urls.publisher}/events`, [{ id: 'bad-1', collection: 'orders', op: 'upsert' }]);
     expect(res.status).toBe(400);

@@ -183,11 +183,16 @@ export const changeEventSchema = z
 
 export type ParseResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
-/** Describes zod issues as one line: `path: message; path: message`. */
+/**
+ * Describes zod issues as one line: `path: message; path: message`. Zod quotes what it found (an
+ * unrecognized key, say), so a lone surrogate becomes U+FFFD: a reason is text every store and
+ * transport keeps as it is.
+ */
 export function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
-    .join('; ');
+    .join('; ')
+    .toWellFormed();
 }
 
 /** Validates an untrusted value as a ChangeEvent, including the document's key rules and limits. */

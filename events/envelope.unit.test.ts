@@ -187,3 +187,11 @@ describe('what no read model can store', () => {
     expect(reasonOf(wire({ source: 'secret\u0000' }))).not.toContain('secret');
   });
 });
+
+describe('rejection reasons', () => {
+  it('are well-formed text, even when they quote a key made of a lone surrogate', () => {
+    const reason = reasonOf(wire({ '\uDC00': 'x' }));
+    expect(reason).toContain('Unrecognized key');
+    expect(reason.isWellFormed()).toBe(true);
+  });
+});

@@ -3,7 +3,7 @@ import { isJsonObject, type JsonValue } from './json.js';
 
 /**
  * Generators of what a hostile stranger can type, for the property-based tests that prove no input
- * stops the pipeline (issue 10). A value is generated as a tree and written to text by our own
+ * stops the pipeline (issue 20). A value is generated as a tree and written to text by our own
  * writer, so the text can hold what `JSON.stringify` never writes: `\u0000` and lone-surrogate
  * escapes anywhere, raw lone surrogates, raw control characters (invalid JSON), duplicate keys,
  * number literals a double cannot hold, and nesting deeper than any limit.

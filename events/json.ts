@@ -25,7 +25,10 @@ export function parseJsonText(text: string): JsonParse {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return { ok: false, refused: 'syntax', reason: `JSON does not parse: ${err instanceof Error ? err.message : String(err)}` };
+    // The message quotes the text at the error, by UTF-16 code unit: half of a surrogate pair would make
+    // the reason itself text no store or UTF-8 transport keeps as it is.
+    const detail = (err instanceof Error ? err.message : String(err)).toWellFormed();
+    return { ok: false, refused: 'syntax', reason: `JSON does not parse: ${detail}` };
   }
   for (const literal of numberLiterals(text)) {
     if (!readsBackAsWritten(literal)) {

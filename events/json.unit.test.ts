@@ -55,3 +55,11 @@ describe('parseJsonText', () => {
     expect(refusal(`[1, ${long}, 1e400]`).reason).toBe(`the number ${'1'.repeat(40)}… cannot be stored exactly (a JSON number is a 64-bit double); send it as a string`);
   });
 });
+
+describe('parseJsonText reasons', () => {
+  it('are well-formed text even when the error falls inside a surrogate pair', () => {
+    const refused = refusal('\u{10000}');
+    expect(refused.reason.isWellFormed()).toBe(true);
+    expect(refused.reason).toMatch(/^JSON does not parse: /);
+  });
+});

@@ -444,7 +444,7 @@ describe('decodePost rejections', () => {
     ['a delete carrying a document', '#orders {"id":"1","_op":"d","status":"x"}', /^a delete carries only "id"/],
     ['a delete carrying _d', '#orders {"_op":"d","_k":"1","_d":{}}', /^a delete carries no document/],
     ['a bad object inside an array', '#orders [{"id":"1"},{"status":"x"}]', /^object 1: missing id/],
-    // What a store cannot hold, refused before it gets there (issue 10's posts first).
+    // What a store cannot hold, refused before it gets there (issue 20's drill first).
     ['a NUL in the source', '#orders {"id":"1","s":"x","_s":"a\\u0000"}', /^source: contains a NUL character/],
     ['a NUL as the event id', '#orders {"id":"1","_e":"\\u0000"}', /^id: contains a NUL character/],
     ['a lone high surrogate in a value', '#orders {"id":"1","s":"\\uD800"}', /^data\.s contains a lone UTF-16 surrogate/],

@@ -69,12 +69,18 @@ export function splitIntoRounds(events: readonly ChangeEvent[]): IndexedEvent[][
   return rounds;
 }
 
+/** A NUL, or a UTF-16 surrogate without its pair (matched code unit by code unit: no `u` flag). */
+// eslint-disable-next-line no-control-regex -- a NUL is one of the two things this finds
+const unstorableUnit = new RegExp('\\u0000|[\\uD800-\\uDBFF](?![\\uDC00-\\uDFFF])|(?<![\\uD800-\\uDBFF])[\\uDC00-\\uDFFF]', 'g');
+
 /**
- * A hostile message must still be storable as a dead letter: NUL and lone surrogates (`textProblem`)
- * become U+FFFD, as a UTF-8 driver would write a surrogate anyway, but explicitly and on every store.
+ * A hostile message must still be storable as a dead letter, and still say what it held: each NUL
+ * and lone surrogate (`textProblem`) is written as its JSON escape, `\u0000` or `\uD800`, the same
+ * on every store. (A UTF-8 driver would otherwise write U+FFFD for a surrogate, and PostgreSQL
+ * refuses NUL.) Everything else, surrogate pairs included, is kept as it is.
  */
 export function storableText(text: string): string {
-  return text.replaceAll('\u0000', '\uFFFD').toWellFormed();
+  return text.replace(unstorableUnit, (unit) => `\\u${unit.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`);
 }
 
 /**

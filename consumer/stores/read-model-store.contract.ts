@@ -326,13 +326,13 @@ export function readModelStoreContract(createFixture: () => Promise<ReadModelSto
     expect(letter).toMatchObject({ messageId: `${bom}m`, text: `${bom}#orders`, reason: `${bom}why`, author: { id: `${bom}1`, username: `${bom}u` } });
   });
 
-  it('stores a dead letter whose text has a NUL and lone surrogates', async () => {
-    await store.putDeadLetter(aDeadLetter('m-\uD800', { text: '#orders {"id":"\uD83D","_s":"\u0000"}', reason: 'a key contains a lone UTF-16 surrogate' }));
+  it('stores a dead letter whose text has a NUL and lone surrogates, each as its escape, and keeps a surrogate pair', async () => {
+    await store.putDeadLetter(aDeadLetter('m-\uD800', { text: '#orders {"id":"\uD83D","_s":"\u0000","e":"\uD83D\uDE00 x\uDC00"}', reason: 'a key contains a lone UTF-16 surrogate' }));
 
     const [stored] = await store.listDeadLetters({ limit: 1 });
 
-    expect(stored?.messageId).toBe('m-\uFFFD');
-    expect(stored?.text).toBe('#orders {"id":"\uFFFD","_s":"\uFFFD"}');
+    expect(stored?.messageId).toBe('m-\\uD800');
+    expect(stored?.text).toBe('#orders {"id":"\\uD83D","_s":"\\u0000","e":"😀 x\\uDC00"}');
   });
 
   it('check resolves while the store is reachable', async () => {
