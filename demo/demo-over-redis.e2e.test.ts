@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../common/errors.js';
+import { ConfigError, StoreUnavailableError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { waitUntil } from '../common/wait.fixture.js';
 import type { DemoConfig, DemoTransport } from './config.js';
@@ -168,6 +168,51 @@ describe('the demo over a Redis that does not answer', () => {
       expect(String(error)).toMatch(/REDIS_URL: Redis is not reachable at redis:\/\/:\*\*\*@127\.0\.0\.1:1 \(.*ECONNREFUSED.*\)\. Start one/);
       expect(String(error)).not.toContain('hunter2');
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the demo while its read model keeps failing', () => {
+  it('shows the batch it retries on the live page, turns the consumer not ready past CONSUMER_STUCK_AFTER_MS, and recovers', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tweetbus-demo-stuck-'));
+    const own = `${stream}:stuck`;
+    const overOwn: DemoTransport = {
+      kind: 'redis-streams',
+      publisher: { ...transport.publisher, stream: own },
+      consumer: { ...transport.consumer, stream: own, deadLetterStream: `${own}:dead` },
+    };
+    let down = false;
+    const stuckDemo = await startDemo({ ...configFor(overOwn, dir), stuckAfterMs: { consumer: 1_000, relay: 60_000 } }, logger, {
+      decorateStore: (store) => ({
+        ...store,
+        applyBatch: (events) => (down ? Promise.reject(new StoreUnavailableError('read model: could not apply a batch', { cause: new Error('the disk is gone') })) : store.applyBatch(events)),
+      }),
+    });
+    try {
+      const state = async () =>
+        (await (await fetch(`${stuckDemo.urls.writeApp}/demo/state`)).json()) as { retrying: { consumer: { subject: string; attempts: number; lastError: string; stuck: boolean } | null } };
+      expect((await state()).retrying.consumer).toBeNull();
+
+      down = true;
+      await fetch(`${stuckDemo.urls.writeApp}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'r-stuck', status: 'NEW' }) });
+      const stuck = await waitUntil('the page to show the consumer stuck', async () => {
+        const retrying = (await state()).retrying.consumer;
+        return retrying?.stuck === true ? retrying : undefined;
+      }, { timeoutMs: 15_000, intervalMs: 100 });
+      expect(stuck.subject).toMatch(/^the batch starting at message \d+-\d+$/);
+      expect(stuck.lastError).toBe('read model: could not apply a batch: the disk is gone');
+      const readyz = await fetch(`${stuckDemo.urls.consumer}/readyz`);
+      expect(readyz.status).toBe(503);
+      expect(JSON.stringify(await readyz.json())).toContain(stuck.subject);
+
+      down = false;
+      await waitUntil('the order once the read model is back', async () => ((await fetch(`${stuckDemo.urls.consumer}/api/orders/r-stuck`)).status === 200 ? true : undefined), { timeoutMs: 15_000, intervalMs: 100 });
+      expect((await state()).retrying.consumer).toBeNull();
+      expect((await fetch(`${stuckDemo.urls.consumer}/readyz`)).status).toBe(200);
+    } finally {
+      await stuckDemo.close();
+      await redis.del(own, `${own}:dead`);
       await rm(dir, { recursive: true, force: true });
     }
   });
