@@ -160,7 +160,7 @@ describe.each(stores)('hostile posts on $name', (storeUnderTest) => {
         probes += 1;
         await assertHandled(opened.store, handler, texts, `probe-${probes}`);
       }),
-      propertyRuns(150),
+      propertyRuns(100),
     );
   });
 
@@ -189,7 +189,7 @@ describe.each(stores)('hostile posts on $name', (storeUnderTest) => {
         expect(result.rejected.map((r) => r.message.id)).not.toContain(batch[batch.length - 1]?.id);
         expect((await opened.store.get('orders', probeKey))?.data).toEqual({ id: probeKey, status: 'OK' });
       }),
-      propertyRuns(100),
+      propertyRuns(60),
     );
   });
 

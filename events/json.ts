@@ -30,32 +30,68 @@ export function parseJsonText(text: string): JsonParse {
     const detail = (err instanceof Error ? err.message : String(err)).toWellFormed();
     return { ok: false, refused: 'syntax', reason: `JSON does not parse: ${detail}` };
   }
-  for (const literal of numberLiterals(text)) {
+  for (const { literal, path } of numberLiterals(text)) {
     if (!readsBackAsWritten(literal)) {
       const shown = literal.length > 40 ? `${literal.slice(0, 40)}…` : literal;
-      return { ok: false, refused: 'number', reason: `the number ${shown} cannot be stored exactly (a JSON number is a 64-bit double); send it as a string` };
+      const where = path === '' ? '' : ` at ${path}`;
+      return { ok: false, refused: 'number', reason: `the number ${shown}${where} cannot be stored exactly (a JSON number is a 64-bit double); send it as a string` };
     }
   }
   return { ok: true, value };
 }
 
 const numberToken = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const identifier = /^[A-Za-z_$][\w$]*$/;
 
-/** The number literals of valid JSON text, in order: everything outside strings that starts a number. */
-function* numberLiterals(json: string): Generator<string> {
+type Frame = { readonly array: true; index: number } | { readonly array: false; key: string; awaitingKey: boolean };
+
+/** Where a value sits, as `a.b[2].c`; a key that is not a plain name is quoted, and every part is shortened. */
+function pathOf(frames: readonly Frame[]): string {
+  return frames
+    .map((frame, depth) => {
+      if (frame.array) return `[${String(frame.index)}]`;
+      const key = frame.key.length > 40 ? `${frame.key.slice(0, 40)}…` : frame.key;
+      if (identifier.test(key)) return depth === 0 ? key : `.${key}`;
+      return `[${JSON.stringify(key.toWellFormed())}]`;
+    })
+    .join('');
+}
+
+/**
+ * The number literals of valid JSON text, in order, each with where it sits: everything outside
+ * strings that starts a number, with a stack of the objects and arrays around it.
+ */
+function* numberLiterals(json: string): Generator<{ literal: string; path: string }> {
+  const frames: Frame[] = [];
   for (let i = 0; i < json.length; i += 1) {
     const code = json.charCodeAt(i);
+    const top = frames[frames.length - 1];
     if (code === 0x22) {
+      const from = i;
       for (i += 1; i < json.length; i += 1) {
         const inner = json.charCodeAt(i);
         if (inner === 0x5c) i += 1;
         else if (inner === 0x22) break;
       }
+      if (top !== undefined && !top.array && top.awaitingKey) {
+        const key: unknown = JSON.parse(json.slice(from, i + 1));
+        top.key = typeof key === 'string' ? key : '';
+        top.awaitingKey = false;
+      }
+    } else if (code === 0x7b) {
+      frames.push({ array: false, key: '', awaitingKey: true });
+    } else if (code === 0x5b) {
+      frames.push({ array: true, index: 0 });
+    } else if (code === 0x7d || code === 0x5d) {
+      frames.pop();
+    } else if (code === 0x2c && top !== undefined) {
+      if (top.array) top.index += 1;
+      else top.awaitingKey = true;
     } else if (code === 0x2d || (code >= 0x30 && code <= 0x39)) {
       numberToken.lastIndex = i;
       const literal = numberToken.exec(json)?.[0];
       if (literal === undefined) continue;
-      yield literal;
+      yield { literal, path: pathOf(frames) };
       i += literal.length - 1;
     }
   }

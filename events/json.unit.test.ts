@@ -52,7 +52,7 @@ describe('parseJsonText', () => {
 
   it('names the first number that cannot be stored, shortened', () => {
     const long = '1'.repeat(60);
-    expect(refusal(`[1, ${long}, 1e400]`).reason).toBe(`the number ${'1'.repeat(40)}… cannot be stored exactly (a JSON number is a 64-bit double); send it as a string`);
+    expect(refusal(`[1, ${long}, 1e400]`).reason).toBe(`the number ${'1'.repeat(40)}… at [1] cannot be stored exactly (a JSON number is a 64-bit double); send it as a string`);
   });
 });
 
@@ -61,5 +61,21 @@ describe('parseJsonText reasons', () => {
     const refused = refusal('\u{10000}');
     expect(refused.reason.isWellFormed()).toBe(true);
     expect(refused.reason).toMatch(/^JSON does not parse: /);
+  });
+});
+
+describe('parseJsonText names where a number sits', () => {
+  it.each([
+    ['at the top', '9007199254740993', ''],
+    ['in an object', '{"a":1,"n":1e400}', ' at n'],
+    ['deep inside', '{"a":{"b":[1,{"c":[0,1e-400]}]}}', ' at a.b[1].c[1]'],
+    ['after strings that look like structure', '{"x":"{[,]}\\"","k\\"ey":[{},[],9007199254740993]}', ' at ["k\\"ey"][2]'],
+    ['under a key that is not a plain name', '{"a b":{"日本":1e400}}', ' at ["a b"]["日本"]'],
+  ])('%s', (_name, text, where) => {
+    const { reason } = refusal(text);
+    expect(reason.startsWith('the number ')).toBe(true);
+    expect(reason.split(' cannot be stored exactly')[0]).toMatch(/^the number \S+/);
+    expect(reason).toContain(`${where} cannot be stored exactly`);
+    if (where === '') expect(reason).not.toContain(' at ');
   });
 });

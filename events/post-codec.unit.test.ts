@@ -454,10 +454,10 @@ describe('decodePost rejections', () => {
     ['a lone surrogate in the type', '#orders {"id":"1","_y":"\\uDFFF"}', /^type: contains a lone UTF-16 surrogate/],
     ['a NUL in the correlation id', '#orders {"id":"1","_c":"\\u0000"}', /^correlationId: contains a NUL character/],
     ['a lone surrogate in the key meta', '#orders {"_k":"\\uD800","x":1}', /^key: contains a lone UTF-16 surrogate/],
-    ['an integer above 2^53', '#orders {"id":"1","n":9007199254740993}', /^the number 9007199254740993 cannot be stored exactly/],
-    ['a number beyond a double', '#orders {"id":"1","n":1e400}', /^the number 1e400 cannot be stored exactly/],
-    ['a number below a double', '#orders {"id":"1","n":1e-400}', /^the number 1e-400 cannot be stored exactly/],
-    ['a version above 2^53 written as a number', '#orders {"id":"1","_v":9007199254740993}', /^the number 9007199254740993 cannot be stored/],
+    ['an integer above 2^53', '#orders {"id":"1","n":9007199254740993}', /^the number 9007199254740993 at n cannot be stored exactly/],
+    ['a number beyond a double', '#orders {"id":"1","n":1e400}', /^the number 1e400 at n cannot be stored exactly/],
+    ['a number below a double', '#orders {"id":"1","n":1e-400}', /^the number 1e-400 at n cannot be stored exactly/],
+    ['a version above 2^53 written as a number', '#orders {"id":"1","_v":9007199254740993}', /^the number 9007199254740993 at _v cannot be stored/],
   ])('rejects %s with a reason', (_name, text, reason) => {
     expect(rejection(text)).toMatch(reason);
   });
