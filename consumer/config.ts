@@ -5,6 +5,7 @@ import { createEnvReader } from '../common/env-reader.js';
 import { ConfigError } from '../common/errors.js';
 import { applyLegacyAliases } from '../common/legacy-env.js';
 import { readStuckAfterMs } from '../common/stall-watch.js';
+import { readSigningKeys, type SigningKeys } from '../common/signing-config.js';
 import { collectionNamePattern } from '../events/envelope.js';
 import { readConsumerTransport, type ConsumerTransportConfig } from '../transports/config.js';
 import type { TrustMode } from './trust.js';
@@ -25,6 +26,8 @@ export interface ConsumerConfig {
   readonly transport: ConsumerTransportConfig;
   /** CONSUMER_STUCK_AFTER_MS: how long one batch may be retried before `/readyz` fails. */
   readonly stuckAfterMs: number;
+  /** TRUST_HMAC_KEY and TRUST_HMAC_PREVIOUS_KEY: check the publisher's signatures (required over X). */
+  readonly signing: SigningKeys | undefined;
   /** Old variable names in use (the original demo's), for the log. */
   readonly notices: readonly string[];
 }
@@ -99,6 +102,7 @@ export function loadConfig(processEnv: Env = process.env): ConsumerConfig {
   const reader = createEnvReader(env);
   const transport = readConsumerTransport(reader, parsed.success ? parsed.data.COLLECTIONS : undefined);
   const stuckAfterMs = readStuckAfterMs('CONSUMER_STUCK_AFTER_MS', reader);
+  const signing = readSigningKeys(reader, transport.kind === 'x' ? 'over X (TRANSPORT=x): it tells the publisher\'s signed posts from hand-typed ones' : undefined, { previous: true });
   const issues = [
     ...legacy.issues,
     ...(parsed.success ? [] : parsed.error.issues.map((issue) => issue.message)),
@@ -116,6 +120,7 @@ export function loadConfig(processEnv: Env = process.env): ConsumerConfig {
     store: storeConfig(e),
     transport,
     stuckAfterMs,
+    signing,
     notices: legacy.notices,
   };
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../common/errors.js';
 import { loadConfig } from './config.js';
 
-const minimal = { X_BEARER_TOKEN: 'bearer-SECRET-123' };
+const hmacKey = 'hmac-key-hmac-key-hmac-key-hmac-key';
+const minimal = { X_BEARER_TOKEN: 'bearer-SECRET-123', TRUST_HMAC_KEY: hmacKey };
 
 function configErrorOf(env: Record<string, string>): ConfigError {
   try {
@@ -33,6 +34,7 @@ describe('consumer configuration', () => {
         checkpointName: 'consumer',
       },
       stuckAfterMs: 60_000,
+      signing: { key: hmacKey },
       notices: [],
     });
   });
@@ -80,7 +82,10 @@ describe('consumer configuration', () => {
   it('names X_BEARER_TOKEN when it is missing', () => {
     const error = configErrorOf({});
 
-    expect(error.issues).toEqual([expect.stringMatching(/^X_BEARER_TOKEN is required: the X app's app-only bearer token/)]);
+    expect(error.issues).toEqual([
+      expect.stringMatching(/^X_BEARER_TOKEN is required: the X app's app-only bearer token/),
+      expect.stringMatching(/^TRUST_HMAC_KEY is required over X/),
+    ]);
   });
 
   it('names STORE and its choices when it is not one of them', () => {
@@ -109,7 +114,7 @@ describe('consumer configuration', () => {
   it('reports every problem at once', () => {
     const error = configErrorOf({ CONSUMER_PORT: '99999', LOG_LEVEL: 'loud', STORE: 'mongodb' });
 
-    expect(error.issues.map((issue) => issue.split(' ')[0])).toEqual(['CONSUMER_PORT', 'LOG_LEVEL', 'MONGODB_URL', 'X_BEARER_TOKEN']);
+    expect(error.issues.map((issue) => issue.split(' ')[0])).toEqual(['CONSUMER_PORT', 'LOG_LEVEL', 'MONGODB_URL', 'X_BEARER_TOKEN', 'TRUST_HMAC_KEY']);
   });
 
   it('never repeats a secret value in an error', () => {
@@ -122,5 +127,13 @@ describe('consumer configuration', () => {
 
     expect(error.issues.length).toBeGreaterThanOrEqual(3);
     expect(error.message).not.toMatch(/SECRET/);
+  });
+
+  it('needs TRUST_HMAC_KEY over X, of 32 characters at least, and takes a previous key for rotation', () => {
+    expect(() => loadConfig({ X_BEARER_TOKEN: 'b' })).toThrow(/TRUST_HMAC_KEY is required over X/);
+    expect(() => loadConfig({ ...minimal, TRUST_HMAC_KEY: 'short' })).toThrow(/TRUST_HMAC_KEY should hold at least 32 characters/);
+    expect(() => loadConfig({ ...minimal, TRUST_HMAC_KEY: 'short' })).not.toThrow(/short/);
+    expect(loadConfig({ ...minimal, TRUST_HMAC_PREVIOUS_KEY: 'p'.repeat(40) }).signing).toEqual({ key: hmacKey, previousKey: 'p'.repeat(40) });
+    expect(loadConfig({ TRANSPORT: 'redis-streams' }).signing).toBeUndefined();
   });
 });

@@ -33,6 +33,13 @@ const hashtags = createHashtagMap(['orders']);
 const postDecoder = createPostDecoder({ hashtags });
 const jsonDecoder = createJsonDecoder({ collections: ['orders'] });
 
+let entryIds = 0;
+/** A message of a JSON transport (Redis Streams, Kafka): not an X post. */
+function anEntry(text: string): InboundMessage {
+  entryIds += 1;
+  return { id: `1700000000000-${String(entryIds)}`, text, receivedAt: new Date('2026-03-01T10:00:01.000Z') };
+}
+
 let postIds = 1_900_000_000_000_000_000n;
 function aPost(text: string): InboundMessage {
   postIds += 1n;
@@ -50,10 +57,12 @@ function aPost(text: string): InboundMessage {
  * - the probe was applied.
  */
 async function assertHandled(store: ReadModelStore, handler: MessageHandler, texts: readonly string[], probeKey: string, decode: MessageDecoder = postDecoder): Promise<void> {
-  const probe = aPost(decode === postDecoder ? `#orders {"id":"${probeKey}","status":"OK"}` : envelopeText(probeKey));
-  const batch = [...texts.map(aPost), probe];
+  const overX = decode === postDecoder;
+  const probe = overX ? aPost(`#orders {"id":"${probeKey}","status":"OK"}`) : anEntry(envelopeText(probeKey));
+  const batch = [...texts.map(overX ? aPost : anEntry), probe];
   const decoded = batch.map((message) => ({ message, result: decode(message) }));
-  const events = decoded.flatMap(({ result }) => (result.ok ? result.events : []));
+  const handDelete = (r: ReturnType<MessageDecoder>) => overX && r.ok && r.events.some((e) => e.op === 'delete');
+  const events = decoded.flatMap(({ result }) => (result.ok && !handDelete(result) ? result.events : []));
 
   const expected = await predictReadModel(store, events);
 
@@ -61,7 +70,10 @@ async function assertHandled(store: ReadModelStore, handler: MessageHandler, tex
 
   for (const { message, result: decodedAs } of decoded) {
     const rejection = result.rejected.find((r) => r.message === message);
-    if (decodedAs.ok) expect(rejection?.reason, `a decoded post was refused: ${message.text.slice(0, 200)}`).toBeUndefined();
+    // A hand-typed post never deletes (issue 21); the store holds only hand-typed documents here, so
+    // no other rule of who owns what applies.
+    if (handDelete(decodedAs)) expect(rejection?.reason).toMatch(/^a hand-typed post may not delete/);
+    else if (decodedAs.ok) expect(rejection?.reason, `a decoded post was refused: ${message.text.slice(0, 200)}`).toBeUndefined();
     else expect(rejection?.reason).toBe(decodedAs.reason);
   }
   await expectReadModel(store, expected);
@@ -90,8 +102,10 @@ const uncheckedDecoder: MessageDecoder = (message) => {
   if (!isJsonObject(value)) return { ok: false, reason: 'not an object' };
   const id = value['id'];
   const source = value['_s'];
+  // Signed, as the publisher's own would be: what is under test is the store, not who may write.
   return {
     ok: true,
+    signed: true,
     events: [
       {
         id: `unchecked:${message.id}`,
@@ -160,7 +174,7 @@ describe.each(stores)('hostile posts on $name', (storeUnderTest) => {
         probes += 1;
         await assertHandled(opened.store, handler, texts, `probe-${probes}`);
       }),
-      propertyRuns(100),
+      propertyRuns(70),
     );
   });
 
@@ -171,7 +185,7 @@ describe.each(stores)('hostile posts on $name', (storeUnderTest) => {
         probes += 1;
         await assertHandled(opened.store, handler, texts, `probe-${probes}`, jsonDecoder);
       }),
-      propertyRuns(60),
+      propertyRuns(40),
     );
   });
 
@@ -189,7 +203,7 @@ describe.each(stores)('hostile posts on $name', (storeUnderTest) => {
         expect(result.rejected.map((r) => r.message.id)).not.toContain(batch[batch.length - 1]?.id);
         expect((await opened.store.get('orders', probeKey))?.data).toEqual({ id: probeKey, status: 'OK' });
       }),
-      propertyRuns(60),
+      propertyRuns(40),
     );
   });
 
@@ -201,11 +215,12 @@ describe.each(stores)('hostile posts on $name', (storeUnderTest) => {
       await assertHandled(opened.store, handler, [text], `probe-${probes}`);
     }
     const letters = await opened.store.listDeadLetters({ limit: 4 });
+    // A hand-typed post may not carry _s or _e at all since issue 21: refused before the NUL is looked at.
     expect(letters.map((l) => l.reason).sort()).toEqual([
       'data.s contains a lone UTF-16 surrogate, which is not Unicode text and no read model can store',
-      'id: contains a NUL character (U+0000), which no read model can store',
+      'forbidden meta: _e may be written only by the publisher, whose posts are signed (_h); a hand-typed post carries none of _v, _e, _s, _t',
+      'forbidden meta: _s may be written only by the publisher, whose posts are signed (_h); a hand-typed post carries none of _v, _e, _s, _t',
       'key: contains a lone UTF-16 surrogate, which is not Unicode text and no read model can store',
-      'source: contains a NUL character (U+0000), which no read model can store',
     ]);
   });
 });

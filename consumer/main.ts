@@ -1,3 +1,4 @@
+import { createEventSigner } from '../events/signature.js';
 import { mkdir } from 'node:fs/promises';
 import { config as loadDotenv } from 'dotenv';
 import { MongoClient } from 'mongodb';
@@ -50,7 +51,8 @@ async function main(): Promise<void> {
       built.store = store;
 
       for (const notice of config.notices) logger.warn(notice);
-      const transport = await openEventSource(config.transport, config.collections, store, logger);
+      const signer = config.signing === undefined ? undefined : createEventSigner(config.signing.key, config.signing.previousKey);
+      const transport = await openEventSource(config.transport, config.collections, store, logger, signer);
       const { source } = transport;
 
       // `open` is the only policy in this release; say so loudly, every start.

@@ -25,7 +25,9 @@ export interface ConsumerPipelineOptions {
 /** Raw text kept in a dead letter. Posts are far shorter; this bounds what other transports can make us store. */
 export const maxDeadLetterTextLength = 64 * 1024;
 
-type Verdict = { readonly ok: true; readonly events: readonly ChangeEvent[] } | { readonly ok: false; readonly reason: string };
+type Verdict =
+  | { readonly ok: true; readonly events: readonly ChangeEvent[]; readonly handTyped: boolean }
+  | { readonly ok: false; readonly reason: string };
 
 /** A message that passed trust and validation, with the events it decoded to. */
 interface Accepted {
@@ -67,7 +69,10 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
       const decoded = decode(message);
       // Decoders give well-formed reasons; a lone surrogate that slipped into one is made U+FFFD here,
       // so the dead letter says the same on every store and dead-letter queue.
-      return decoded.ok ? { ok: true, events: decoded.events } : { ok: false, reason: decoded.reason.toWellFormed() };
+      if (!decoded.ok) return { ok: false, reason: decoded.reason.toWellFormed() };
+      // An X post the publisher did not sign was typed by a person (the codec already refused the
+      // publisher's meta in it). Messages of the other transports come from the publisher's side.
+      return { ok: true, events: decoded.events, handTyped: message.post !== undefined && decoded.signed !== true };
     } catch (err) {
       // Decoders promise not to throw; if one does, the input is still what we cannot handle.
       logger.error({ err, messageId: message.id }, 'decoder threw; dead-lettering the message');
@@ -94,13 +99,47 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
     }
   }
 
+  /**
+   * Who owns each document the batch's hand-typed posts touch: the source of what the store holds,
+   * then of what the batch itself will write ahead of them (events apply in order).
+   */
+  async function handTypedProblems(verdicts: readonly { message: InboundMessage; verdict: Verdict }[]): Promise<Map<InboundMessage, string>> {
+    const problems = new Map<InboundMessage, string>();
+    if (!verdicts.some(({ verdict }) => verdict.ok && verdict.handTyped)) return problems;
+    const owners = new Map<string, string | undefined>();
+    const ownerOf = async (event: ChangeEvent): Promise<string | undefined> => {
+      const id = `${event.collection}/${event.key}`;
+      if (!owners.has(id)) owners.set(id, (await store.get(event.collection, event.key, { includeDeleted: true }))?.source);
+      return owners.get(id);
+    };
+    for (const { message, verdict } of verdicts) {
+      if (!verdict.ok) continue;
+      if (verdict.handTyped) {
+        let problem: string | undefined;
+        for (const event of verdict.events) {
+          problem = handTypedProblem(event, await ownerOf(event));
+          if (problem !== undefined) break;
+        }
+        if (problem !== undefined) {
+          problems.set(message, problem);
+          continue;
+        }
+      }
+      for (const event of verdict.events) owners.set(`${event.collection}/${event.key}`, event.source);
+    }
+    return problems;
+  }
+
   async function handle(batch: readonly InboundMessage[]): Promise<BatchResult> {
     const accepted: Accepted[] = [];
     const rejected: Rejection[] = [];
-    for (const message of batch) {
-      const verdict = judge(message);
-      if (verdict.ok) accepted.push({ message, events: verdict.events });
-      else rejected.push({ message, reason: verdict.reason });
+    const verdicts = batch.map((message) => ({ message, verdict: judge(message) }));
+    const refusedHandPosts = await handTypedProblems(verdicts);
+    for (const { message, verdict } of verdicts) {
+      const handProblem = refusedHandPosts.get(message);
+      if (!verdict.ok) rejected.push({ message, reason: verdict.reason });
+      else if (handProblem !== undefined) rejected.push({ message, reason: handProblem });
+      else accepted.push({ message, events: verdict.events });
     }
 
     const applied = await applyIsolating(accepted);
@@ -136,6 +175,23 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
       throw err;
     }
   };
+}
+
+/** The source of documents written by hand-typed posts: `x:@<username>` or `x:<author id>`. */
+const handTypedSource = /^x:/;
+
+/**
+ * Why a hand-typed post from a stranger may not write this event, or `undefined` when it may. The
+ * write database owns the documents it made (their source is not `x:…`), tombstones included: a
+ * stranger's post never changes them. And a hand-typed post never deletes: rows are deleted in the
+ * database, and a stranger's delete would hide a document for good.
+ */
+export function handTypedProblem(event: ChangeEvent, owner: string | undefined): string | undefined {
+  if (event.op === 'delete') return 'a hand-typed post may not delete (_op:"d"): delete the row in the write database';
+  if (owner !== undefined && !handTypedSource.test(owner)) {
+    return `${event.collection}/${event.key} belongs to the write database (source ${JSON.stringify(owner)}); a hand-typed post may not change it`;
+  }
+  return undefined;
 }
 
 function missing(index: number): never {

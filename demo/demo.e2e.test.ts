@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { createLogger } from '../common/logger.js';
 import { startConsumer } from '../consumer/service.js';
 import { openTrust } from '../consumer/trust.js';
 import { createHashtagMap, createPostDecoder } from '../events/post-codec.js';
+import { createEventSigner } from '../events/signature.js';
 import { createXSource } from '../transports/x/x-source.js';
 import type { DemoConfig } from './config.js';
 import { startDemo, type Demo } from './demo.js';
@@ -88,15 +89,15 @@ describe('the offline demo', () => {
     const created = await send('POST', `${demo.urls.writeApp}/orders`, {
       id: 'e2e-1',
       status: 'NEW',
-      customer_name: 'Smith & Sons <UK>',
-      shipping_destination: 'example.com',
+      customer_name: 'S&S <UK>',
+      shipping_destination: 'a.io',
     });
     expect(created.status).toBe(201);
     const first = await eventually(documentWhere('e2e-1', (d) => d.data.status === 'NEW'), 'the inserted order');
-    expect(first.data).toMatchObject({ id: 'e2e-1', customer_name: 'Smith & Sons <UK>', shipping_destination: 'example.com' });
+    expect(first.data).toMatchObject({ id: 'e2e-1', customer_name: 'S&S <UK>', shipping_destination: 'a.io' });
     expect(first.source).toBe('dvx_orders');
 
-    const updated = await send('PUT', `${demo.urls.writeApp}/orders/e2e-1`, { status: 'SHIPPED', customer_name: 'Smith & Sons <UK>' });
+    const updated = await send('PUT', `${demo.urls.writeApp}/orders/e2e-1`, { status: 'SHIPPED', customer_name: 'S&S <UK>' });
     expect(updated.status).toBe(200);
     const second = await eventually(documentWhere('e2e-1', (d) => d.data.status === 'SHIPPED'), 'the updated order');
     expect(BigInt(second.version)).toBeGreaterThan(BigInt(first.version));
@@ -104,7 +105,7 @@ describe('the offline demo', () => {
   });
 
   it('posts every change as a hashtagged post that carries no link', async () => {
-    await send('POST', `${demo.urls.writeApp}/orders`, { id: 'e2e-link', status: 'NEW', shipping_destination: 'report.py at user.name' });
+    await send('POST', `${demo.urls.writeApp}/orders`, { id: 'e2e-link', status: 'NEW', shipping_destination: 'a.py at b.io' });
     await eventually(documentWhere('e2e-link', () => true), 'the order with link-like text');
     const post = xEmulator().recentPosts(50).find((p) => p.text.includes('e2e-link'));
     expect(post?.text.startsWith('#orders {')).toBe(true);
@@ -144,7 +145,8 @@ describe('the offline demo', () => {
   // Issue 20's drill: each of these hand posts once stopped replication for good while /readyz said
   // ready. The escapes are typed as text, as a stranger would; a database change follows each.
   it.each([
-    ['a NUL in the event id', String.raw`#orders {"id":"h-nulid","status":"A","_e":"a\u0000b"}`, /^id: contains a NUL character/],
+    // Since issue 21 a hand-typed post may not carry _e at all: refused before its NUL is looked at.
+    ['a NUL in the event id', String.raw`#orders {"id":"h-nulid","status":"A","_e":"a\u0000b"}`, /^forbidden meta: _e may be written only by the publisher/],
     ['a lone surrogate in a value', String.raw`#orders {"id":"h-sur","status":"\uD800"}`, /^data\.status contains a lone UTF-16 surrogate/],
     ['a lone surrogate in the id', String.raw`#orders {"id":"h-\uD800","status":"A"}`, /^key: contains a lone UTF-16 surrogate/],
   ])('dead-letters a hand post with %s, naming the field, and the next database change still applies', async (_name, text, reason) => {
@@ -191,12 +193,11 @@ describe('the offline demo', () => {
     const state = (await (await fetch(`${demo.urls.writeApp}/demo/state`)).json()) as { documents: { id: string; deleted: boolean }[] };
     expect(state.documents).toContainEqual(expect.objectContaining({ id: 'e2e-del', deleted: true }));
 
-    // The update's post again, as a late redelivery would bring it: same version, its own event id.
+    // The update's genuine post again, re-posted by someone else: signed, so it decodes, but older.
     const statsBefore = await consumerStats();
-    const late = await xEmulator().handPost(
-      'speaker',
-      `#orders {"id":"e2e-del","status":"PAID","customer_name":"Ada","_e":"e2e-del-late","_v":${paid.version},"_s":"dvx_orders"}`,
-    );
+    const genuine = xEmulator().recentPosts(50).find((p) => p.text.includes('"id":"e2e-del"') && p.text.includes('"status":"PAID"'));
+    expect(genuine?.text).toMatch(/"_h":"[\w-]{11}"/);
+    const late = await xEmulator().handPost('speaker', genuine?.text ?? '');
     await eventually(async () => {
       const checkpoint = await demo.store.load('demo-consumer');
       return checkpoint !== undefined && BigInt(checkpoint) >= BigInt(late.id) ? true : undefined;
@@ -216,8 +217,9 @@ describe('the offline demo', () => {
     await eventually(() => Promise.resolve(xEmulator().recentPosts(50).some((p) => p.text.includes('while-down')) ? true : undefined), 'the post');
     expect(await demo.store.get('orders', 'while-down')).toBeUndefined();
 
-    // The same store and checkpoint name as the demo's consumer: this is a restart, not a new consumer.
+    // The same store, checkpoint name and key as the demo's consumer: this is a restart, not a new consumer.
     const hashtags = createHashtagMap(['orders']);
+    const signer = createEventSigner((await readFile(join(dataDir, 'hmac-key'), 'utf8')).trim());
     const restarted = await startConsumer({
       port: 0,
       host: '127.0.0.1',
@@ -233,7 +235,7 @@ describe('the offline demo', () => {
         checkpointName: 'demo-consumer',
         logger,
       }),
-      decode: createPostDecoder({ hashtags }),
+      decode: createPostDecoder({ hashtags, verify: (event, signature) => signer.verify(event, signature) }),
       trust: openTrust(),
       logger,
     });

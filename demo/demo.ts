@@ -1,7 +1,7 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import express from 'express';
 import { z } from 'zod';
@@ -10,6 +10,7 @@ import type { Logger } from '../common/logger.js';
 import { sqlFromPglite, type SqlDatabase } from '../common/sql.js';
 import type { MessageDecoder } from '../events/decoder.js';
 import { createHashtagMap } from '../events/post-codec.js';
+import { createEventSigner, minimumKeyLength } from '../events/signature.js';
 import { startConsumer, type ConsumerService } from '../consumer/service.js';
 import { createEmbeddedReadModelStore } from '../consumer/stores/embedded/embedded-read-model-store.js';
 import type { ReadModelStore, StoredDocument } from '../consumer/stores/read-model-store.js';
@@ -95,6 +96,24 @@ const handPostSchema = z.object({ username: z.string().min(1).max(15), text: z.s
  * The parts talk to each other exactly as separate processes would (HTTPS to the emulator, the
  * outbox table between the write app and the relay); only the databases are embedded.
  */
+/**
+ * The demo's signing key: made once, at random, and kept in `DATA_DIR/hmac-key` (readable by the
+ * owner only), so posts from an earlier run still verify when the consumer catches up; `--fresh`
+ * makes a new one with the rest of the data.
+ */
+async function demoSigningKey(dataDir: string): Promise<string> {
+  const path = join(dataDir, 'hmac-key');
+  try {
+    const existing = (await readFile(path, 'utf8')).trim();
+    if (existing.length >= minimumKeyLength) return existing;
+  } catch (err) {
+    if (!(err instanceof Error && 'code' in err && err.code === 'ENOENT')) throw err;
+  }
+  const key = randomBytes(32).toString('base64url');
+  await writeFile(path, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
 export async function startDemo(config: DemoConfig, logger: Logger, options: DemoOptions = {}): Promise<Demo> {
   const log = logger.child({ component: 'demo' });
   if (config.fresh) {
@@ -142,7 +161,10 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
     // LISTEN is active before the first commit, so even that one wakes the relay at once.
     await wakeup.ready;
     const transports = transportConfigs(config, emulator);
-    const outgoing = await openEventPublisher(transports.publisher, demoCollections, logger);
+    // The publisher signs every event, the consumer checks: hand-typed posts can never carry the
+    // publisher's meta (_v, _e, _s, _t). The key is the demo's own, kept beside its data.
+    const signer = createEventSigner(await demoSigningKey(config.dataDir));
+    const outgoing = await openEventPublisher(transports.publisher, demoCollections, logger, signer);
     closers.push(() => outgoing.publisher.close());
     if (config.transport.kind !== 'x') await ensureReachable(outgoing, config.transport);
     if (config.fresh && config.transport.kind === 'redis-streams') {
@@ -177,7 +199,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       baseStore = embeddedStore;
     }
     const store = options.decorateStore?.(baseStore) ?? baseStore;
-    const incoming = await openEventSource(transports.consumer, demoCollections, store, logger);
+    const incoming = await openEventSource(transports.consumer, demoCollections, store, logger, signer);
     const recentMessages: RecentMessage[] = [];
     const recordRecent: MessageDecoder = (message) => {
       recentMessages.unshift({ id: message.id, text: message.text, meta: `${transportLabels[config.transport.kind]} · ${message.id}` });

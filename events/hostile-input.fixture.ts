@@ -1,5 +1,4 @@
 import fc from 'fast-check';
-import { isJsonObject, type JsonValue } from './json.js';
 
 /**
  * Generators of what a hostile stranger can type, for the property-based tests that prove no input
@@ -215,18 +214,4 @@ function writeString(value: string, how: StringStyle): string {
   return `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }
 
-/**
- * A JSON value written with sorted keys and JSON's numbers (`-0` as `0`), for comparing what a store
- * gave back with what was sent: the read model answers in JSON, and `jsonb` reorders keys.
- */
-export function canonicalJson(value: JsonValue | null | undefined): string {
-  if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (isJsonObject(value)) {
-    return `{${Object.keys(value)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
+export { canonicalJson } from './json.js';

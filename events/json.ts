@@ -125,3 +125,20 @@ function sameDecimal(a: Decimal, b: Decimal): boolean {
   if (a.digits === '' || b.digits === '') return a.digits === b.digits;
   return a.negative === b.negative && a.digits === b.digits && a.exponent === b.exponent;
 }
+
+/**
+ * A JSON value written with its object keys sorted and JSON's numbers (`-0` as `0`): the same text
+ * for the same value, whatever order its keys arrived in (`jsonb` reorders them) and however its
+ * strings were escaped. What signatures are computed over, and what tests compare.
+ */
+export function canonicalJson(value: JsonValue | null | undefined): string {
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (isJsonObject(value)) {
+    return `{${Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

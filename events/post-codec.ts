@@ -113,6 +113,8 @@ export interface PostEncodeOptions {
   readonly hashtags: HashtagMap;
   /** Defaults to 280; larger only for accounts that may write long posts. */
   readonly maxWeightedLength?: number;
+  /** The publisher's signature of each event (TRUST_HMAC_KEY), written as `_h` and counted in the length. */
+  readonly sign?: (event: ChangeEvent) => string;
 }
 
 /**
@@ -128,7 +130,7 @@ export function encodePosts(events: readonly ChangeEvent[], options: PostEncodeO
   let group: { collection: string; events: ChangeEvent[]; objects: string[]; text: string } | undefined;
 
   for (const event of events) {
-    const object = stringifyForX(eventToWireObject(event));
+    const object = stringifyForX(eventToWireObject(event, options.sign));
     if (group !== undefined && group.collection === event.collection && group.events.length < maxEventsPerPost) {
       const text = postText(options.hashtags.hashtagFor(event.collection), [...group.objects, object]);
       if (measurePostText(text, max).valid) {
@@ -160,7 +162,7 @@ function keyFromId(id: JsonValue | undefined): string | undefined {
   return undefined;
 }
 
-function eventToWireObject(event: ChangeEvent): JsonObject {
+function eventToWireObject(event: ChangeEvent, sign: ((event: ChangeEvent) => string) | undefined): JsonObject {
   const meta: JsonObject = {
     ...(event.op === 'delete' ? { _op: 'd' } : {}),
     _e: event.id,
@@ -169,6 +171,7 @@ function eventToWireObject(event: ChangeEvent): JsonObject {
     _t: Date.parse(event.createdAt),
     ...(event.type === defaultEventType(event.collection, event.op) ? {} : { _y: event.type }),
     ...(event.correlationId === undefined ? {} : { _c: event.correlationId }),
+    ...(sign === undefined ? {} : { _h: sign(event) }),
   };
   if (event.op === 'delete' || event.data === null) return { id: event.key, ...meta };
   const data = event.data;
@@ -180,7 +183,15 @@ function eventToWireObject(event: ChangeEvent): JsonObject {
 export interface PostDecodeOptions {
   readonly hashtags: HashtagMap;
   readonly limits?: DocumentLimits;
+  /**
+   * Checks a publisher signature (`_h`) against the event it came with (TRUST_HMAC_KEY). Without it,
+   * no post counts as the publisher's, so none may carry the publisher's meta.
+   */
+  readonly verify?: (event: ChangeEvent, signature: string) => boolean;
 }
+
+/** The meta only the publisher may write: with them a post could pick its own version, id, source or time. */
+export const publisherOnlyMeta = ['_v', '_e', '_s', '_t'] as const;
 
 /**
  * Turns a post's text back into events. Never throws: a rejection carries the reason for the
@@ -227,17 +238,22 @@ export function decodePost(text: string, post: PostMeta | undefined, options: Po
   }
   const items: readonly unknown[] = Array.isArray(value) ? value : [value];
   const events: ChangeEvent[] = [];
+  const signedObjects: boolean[] = [];
   for (const [index, item] of items.entries()) {
     const parsed = wireObjectToEvent(item, {
       collection: tag.collection,
       post,
       limits,
       eventIdSuffix: Array.isArray(value) ? `:${index}` : '',
+      verify: options.verify,
     });
     if (!parsed.ok) return reject(Array.isArray(value) ? `object ${index}: ${parsed.reason}` : parsed.reason);
-    events.push(parsed.value);
+    events.push(parsed.value.event);
+    signedObjects.push(parsed.value.signed);
   }
-  return { ok: true, events };
+  const signed = signedObjects.every(Boolean);
+  if (!signed && signedObjects.some(Boolean)) return reject('the post mixes objects signed by the publisher with hand-typed ones');
+  return { ok: true, events, signed };
 }
 
 /**
@@ -251,7 +267,7 @@ export function createPostDecoder(options: PostDecodeOptions): MessageDecoder {
   };
 }
 
-const metaKeys = new Set(['_e', '_v', '_s', '_t', '_op', '_y', '_c', '_k', '_d']);
+const metaKeys = new Set(['_e', '_v', '_s', '_t', '_op', '_y', '_c', '_k', '_d', '_h']);
 /** Epoch milliseconds that `Date` can represent. */
 const maxEpochMs = 8.64e15;
 
@@ -260,6 +276,7 @@ interface WireContext {
   readonly post: PostMeta | undefined;
   readonly limits: DocumentLimits;
   readonly eventIdSuffix: string;
+  readonly verify: ((event: ChangeEvent, signature: string) => boolean) | undefined;
 }
 
 function reject(reason: string): DecodeResult {
@@ -275,7 +292,7 @@ function quoted(text: string): string {
   return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
 }
 
-function wireObjectToEvent(item: unknown, context: WireContext): ParseResult<ChangeEvent> {
+function wireObjectToEvent(item: unknown, context: WireContext): ParseResult<{ event: ChangeEvent; signed: boolean }> {
   if (!isJsonObject(item)) return fail('expected a JSON object');
   const meta: Record<string, JsonValue> = {};
   const documentEntries: [string, JsonValue][] = [];
@@ -292,7 +309,7 @@ function wireObjectToEvent(item: unknown, context: WireContext): ParseResult<Cha
   // and hide the key from the checks below.
   const fields: JsonObject = Object.fromEntries(documentEntries);
 
-  const { _e: id, _v: version, _s: source, _t: time, _op: opCode, _y: type, _c: correlationId, _k: key, _d: nested } = meta;
+  const { _e: id, _v: version, _s: source, _t: time, _op: opCode, _y: type, _c: correlationId, _k: key, _d: nested, _h: signature } = meta;
   if (id !== undefined && typeof id !== 'string') return fail('_e (event id) must be a string');
   if (version !== undefined && typeof version !== 'string' && typeof version !== 'number') return fail('_v (version) must be a number or a string of digits');
   if (source !== undefined && typeof source !== 'string') return fail('_s (source) must be a string');
@@ -305,6 +322,15 @@ function wireObjectToEvent(item: unknown, context: WireContext): ParseResult<Cha
   if (key !== undefined && typeof key !== 'string' && typeof key !== 'number') return fail('_k (key) must be a string or an integer');
   if (nested !== undefined && !isJsonObject(nested)) return fail('_d (document) must be a JSON object');
 
+  if (signature !== undefined && typeof signature !== 'string') return fail('_h (signature) must be a string');
+  if (signature === undefined) {
+    const claimed = publisherOnlyMeta.filter((name) => name in meta);
+    if (claimed.length > 0) {
+      return fail(`forbidden meta: ${claimed.join(', ')} may be written only by the publisher, whose posts are signed (_h); a hand-typed post carries none of ${publisherOnlyMeta.join(', ')}`);
+    }
+  } else if (context.verify === undefined) {
+    return fail('the post is signed (_h), but this consumer has no TRUST_HMAC_KEY to check the signature');
+  }
   const op = opCode === 'd' ? 'delete' : 'upsert';
   if (op === 'delete' && nested !== undefined) return fail('a delete carries no document (_d)');
   if (op === 'delete' && Object.keys(fields).some((name) => name !== 'id')) return fail('a delete carries only "id" and meta keys');
@@ -325,7 +351,7 @@ function wireObjectToEvent(item: unknown, context: WireContext): ParseResult<Cha
   const createdAt = time !== undefined ? new Date(time).toISOString() : post?.createdAt;
   if (createdAt === undefined) return fail('no createdAt: _t is missing and the post has no creation time');
 
-  return parseChangeEvent(
+  const parsed = parseChangeEvent(
     {
       id: resolvedId,
       source: resolvedSource,
@@ -340,4 +366,10 @@ function wireObjectToEvent(item: unknown, context: WireContext): ParseResult<Cha
     },
     context.limits,
   );
+  if (!parsed.ok) return parsed;
+  if (signature === undefined) return { ok: true, value: { event: parsed.value, signed: false } };
+  if (context.verify?.(parsed.value, signature) !== true) {
+    return fail('bad signature: _h is not the publisher\'s signature of this event (it was edited, or signed with another key)');
+  }
+  return { ok: true, value: { event: parsed.value, signed: true } };
 }

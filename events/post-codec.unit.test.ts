@@ -14,9 +14,12 @@ import {
 } from './post-codec.js';
 import { detectEntities, measurePostText } from './text.js';
 import { aChangeEvent } from './change-event.fixture.js';
+import { createEventSigner } from './signature.js';
 
 const hashtags = createHashtagMap(['orders', 'customers']);
-const options = { hashtags };
+/** The publisher signs what it posts; the decoder checks it, so the publisher's meta is accepted. */
+const signer = createEventSigner('test-key-test-key-test-key-test-key');
+const options = { hashtags, sign: (event: ChangeEvent) => signer.sign(event), verify: (event: ChangeEvent, signature: string) => signer.verify(event, signature) };
 
 function anEvent(overrides: Partial<ChangeEvent> = {}): ChangeEvent {
   return aChangeEvent({ id: '0f6c1a52-8d3e-4f0e-9a57-3b1f2c4d5e6f', type: 'orders.upserted', data: { id: '8172', status: 'SHIPPED' }, ...overrides });
@@ -127,14 +130,14 @@ describe('createHashtagMap', () => {
 
 describe('encodePosts', () => {
   it('writes the document first, then the meta keys', () => {
-    expect(encodeOne(anEvent())).toBe(
-      '#orders {"id":"8172","status":"SHIPPED","_e":"0f6c1a52-8d3e-4f0e-9a57-3b1f2c4d5e6f","_v":42,"_s":"pg:dvx_orders","_t":1767323045678}',
+    expect(encodeOne(anEvent())).toMatch(
+      /^#orders \{"id":"8172","status":"SHIPPED","_e":"0f6c1a52-8d3e-4f0e-9a57-3b1f2c4d5e6f","_v":42,"_s":"pg:dvx_orders","_t":1767323045678,"_h":"[\w-]{11}"\}$/,
     );
   });
 
   it('writes a delete as the id plus meta, with no document', () => {
-    expect(encodeOne(aDelete({ version: 43n }))).toBe(
-      '#orders {"id":"8172","_op":"d","_e":"0f6c1a52-8d3e-4f0e-9a57-3b1f2c4d5e6f","_v":43,"_s":"pg:dvx_orders","_t":1767323045678}',
+    expect(encodeOne(aDelete({ version: 43n }))).toMatch(
+      /^#orders \{"id":"8172","_op":"d","_e":"0f6c1a52-8d3e-4f0e-9a57-3b1f2c4d5e6f","_v":43,"_s":"pg:dvx_orders","_t":1767323045678,"_h":"[\w-]{11}"\}$/,
     );
   });
 
@@ -349,9 +352,32 @@ describe('decodePost of hand-typed posts', () => {
     expect(event).toMatchObject({ op: 'delete', type: 'orders.deleted', key: '8172', data: null });
   });
 
-  it('takes any meta the person did give', () => {
-    const [event] = eventsOf(decodePost('#orders {"id":"8172","_v":"7","_e":"mine"}', post, options));
-    expect(event).toMatchObject({ id: 'mine', version: 7n });
+  it.each([
+    ['_v', '#orders {"id":"8172","_v":"9000000000000000000"}'],
+    ['_v', '#orders {"id":"8172","_op":"d","_v":9000000000000000000}'],
+    ['_e, _s', '#orders {"id":"8172","status":"X","_e":"mine","_s":"dvx_orders"}'],
+    ['_t', '#orders {"id":"8172","_t":0}'],
+  ])('refuses the publisher\'s meta (%s) in a hand-typed post, naming it', (named, text) => {
+    expect(reasonOf(decodePost(text, post, options))).toBe(
+      `forbidden meta: ${named} may be written only by the publisher, whose posts are signed (_h); a hand-typed post carries none of _v, _e, _s, _t`,
+    );
+  });
+
+  it('takes the publisher\'s meta from a signed post, and says the post is signed', () => {
+    const result = decodePost(encodeOne(anEvent({ version: 7n, id: 'mine' })), post, options);
+    expect(eventsOf(result)[0]).toMatchObject({ id: 'mine', version: 7n });
+    expect(result).toMatchObject({ signed: true });
+    expect(decodePost('#orders {"id":"8172"}', post, options)).toMatchObject({ ok: true, signed: false });
+  });
+
+  it('refuses a signed post whose event was edited, or signed with another key', () => {
+    const genuine = encodeOne(anEvent({ version: 7n }));
+    expect(reasonOf(decodePost(genuine.replace('SHIPPED', 'PAID'), post, options))).toMatch(/^bad signature: _h is not the publisher's signature of this event/);
+    expect(reasonOf(decodePost(genuine.replace('"_v":7', '"_v":8'), post, options))).toMatch(/^bad signature/);
+    const other = createEventSigner('another-key-another-key-another-key');
+    const forged = encodePosts([anEvent()], { hashtags, sign: (e) => other.sign(e) })[0]?.text ?? '';
+    expect(reasonOf(decodePost(forged, post, options))).toMatch(/^bad signature/);
+    expect(reasonOf(decodePost(genuine, post, { hashtags }))).toBe('the post is signed (_h), but this consumer has no TRUST_HMAC_KEY to check the signature');
   });
 
   it('accepts smart quotes from a phone', () => {
@@ -430,8 +456,8 @@ describe('decodePost rejections', () => {
     ['a "constructor" key', '#orders {"id":"1","constructor":1}', /"constructor" is not allowed/],
     ['a NUL in a value', '#orders {"id":"1","a":"x\\u0000"}', /NUL/],
     ['a version of the wrong type', '#orders {"id":"1","_v":true}', /^_v \(version\) must be/],
-    ['a version with letters', '#orders {"id":"1","_v":"12a"}', /^version/],
-    ['a negative version', '#orders {"id":"1","_v":-1}', /^version/],
+    ['a version with letters', '#orders {"id":"1","_v":"12a","_h":"AAAAAAAAAAA"}', /^version/],
+    ['a negative version', '#orders {"id":"1","_v":-1,"_h":"AAAAAAAAAAA"}', /^version/],
     ['a time that is not epoch ms', '#orders {"id":"1","_t":"yesterday"}', /^_t \(createdAt\) must be epoch milliseconds/],
     ['an unknown op', '#orders {"id":"1","_op":"x"}', /^_op must be "d"/],
     ['an event id of the wrong type', '#orders {"id":"1","_e":1}', /^_e \(event id\) must be a string/],
@@ -445,8 +471,8 @@ describe('decodePost rejections', () => {
     ['a delete carrying _d', '#orders {"_op":"d","_k":"1","_d":{}}', /^a delete carries no document/],
     ['a bad object inside an array', '#orders [{"id":"1"},{"status":"x"}]', /^object 1: missing id/],
     // What a store cannot hold, refused before it gets there (issue 20's drill first).
-    ['a NUL in the source', '#orders {"id":"1","s":"x","_s":"a\\u0000"}', /^source: contains a NUL character/],
-    ['a NUL as the event id', '#orders {"id":"1","_e":"\\u0000"}', /^id: contains a NUL character/],
+    ['a NUL in the source', '#orders {"id":"1","s":"x","_s":"a\\u0000","_h":"AAAAAAAAAAA"}', /^source: contains a NUL character/],
+    ['a NUL as the event id', '#orders {"id":"1","_e":"\\u0000","_h":"AAAAAAAAAAA"}', /^id: contains a NUL character/],
     ['a lone high surrogate in a value', '#orders {"id":"1","s":"\\uD800"}', /^data\.s contains a lone UTF-16 surrogate/],
     ['an id ending in a lone surrogate', '#orders {"id":"8172\\uD83D"}', /^key: contains a lone UTF-16 surrogate/],
     ['a lone low surrogate in a key', '#orders {"id":"1","\\uDC00k":1}', /^data: a key contains a lone UTF-16 surrogate/],
@@ -484,9 +510,9 @@ describe('decodePost rejections', () => {
 
   it('rejects a hand-typed post without post meta, saying what is missing', () => {
     expect(rejectionWithoutPost('#orders {"id":"8172"}')).toMatch(/^no version: _v is missing and there is no post id/);
-    expect(rejectionWithoutPost('#orders {"id":"8172","_v":1}')).toMatch(/^no event id/);
-    expect(rejectionWithoutPost('#orders {"id":"8172","_v":1,"_e":"e"}')).toMatch(/^no source/);
-    expect(rejectionWithoutPost('#orders {"id":"8172","_v":1,"_e":"e","_s":"s"}')).toMatch(/^no createdAt/);
+    expect(rejectionWithoutPost('#orders {"id":"8172","_v":1,"_h":"AAAAAAAAAAA"}')).toMatch(/^no event id/);
+    expect(rejectionWithoutPost('#orders {"id":"8172","_v":1,"_e":"e","_h":"AAAAAAAAAAA"}')).toMatch(/^no source/);
+    expect(rejectionWithoutPost('#orders {"id":"8172","_v":1,"_e":"e","_s":"s","_h":"AAAAAAAAAAA"}')).toMatch(/^no createdAt/);
   });
 
   it('rejects text far longer than any post', () => {

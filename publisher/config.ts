@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseOracleUrl } from './capture/oracle/oracle-url.js';
 import { booleanFlag, createEnvReader, wholeNumber } from '../common/env-reader.js';
 import { readStuckAfterMs } from '../common/stall-watch.js';
+import { readSigningKeys, type SigningKeys } from '../common/signing-config.js';
 import { ConfigError } from '../common/errors.js';
 import { applyLegacyAliases } from '../common/legacy-env.js';
 import { collectionNamePattern } from '../events/envelope.js';
@@ -56,6 +57,8 @@ export interface PublisherConfig {
   readonly relay: RelayConfig;
   readonly retention: RetentionConfig;
   readonly transport: PublisherTransportConfig;
+  /** TRUST_HMAC_KEY: signs every event (required over X, where it marks the publisher's posts). */
+  readonly signing: SigningKeys | undefined;
   /** Old variable names in use (the original demo's), for the log. */
   readonly notices: readonly string[];
 }
@@ -139,6 +142,7 @@ export function loadConfig(processEnv: Env = process.env): PublisherConfig {
   const outbox = readOutbox();
 
   const transport = readPublisherTransport(env, collections);
+  const signing = readSigningKeys(env, transport.kind === 'x' ? "over X (TRANSPORT=x): the consumer applies only signed posts' versions and ids" : undefined, { previous: false });
 
   if (env.issues.length > 0) throw new ConfigError(env.issues);
   return {
@@ -151,6 +155,7 @@ export function loadConfig(processEnv: Env = process.env): PublisherConfig {
     relay: { batchSize, pollIntervalMs, instanceId, leaderRetryMs, claimLeaseMs, stuckAfterMs },
     retention: { maxAgeMs: Math.round(retentionHours * 3_600_000), batchSize: retentionBatch, intervalMs: retentionIntervalMs },
     transport,
+    signing,
     notices: legacy.notices,
   };
 }

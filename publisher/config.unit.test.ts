@@ -8,6 +8,7 @@ const xCredentials = {
   X_API_SECRET: 'super-secret-value',
   X_ACCESS_TOKEN: 'token',
   X_ACCESS_SECRET: 'another-secret',
+  TRUST_HMAC_KEY: 'hmac-key-hmac-key-hmac-key-hmac-key',
 };
 
 function configError(env: Record<string, string>): ConfigError {
@@ -41,6 +42,7 @@ describe('publisher configuration', () => {
         hashtagPrefix: '',
         hashtag: undefined,
       },
+      signing: { key: 'hmac-key-hmac-key-hmac-key-hmac-key' },
       notices: [],
     });
   });
@@ -87,7 +89,13 @@ describe('publisher configuration', () => {
   it('names every missing X credential', () => {
     const error = configError({});
 
-    expect(error.issues.map((i) => i.split(' ')[0])).toEqual(['X_API_KEY', 'X_API_SECRET', 'X_ACCESS_TOKEN', 'X_ACCESS_SECRET']);
+    expect(error.issues.map((i) => i.split(' ')[0])).toEqual(['X_API_KEY', 'X_API_SECRET', 'X_ACCESS_TOKEN', 'X_ACCESS_SECRET', 'TRUST_HMAC_KEY']);
+  });
+
+  it('needs TRUST_HMAC_KEY over X only: it signs every post, so the consumer tells them from hand-typed ones', () => {
+    expect(configError({ ...xCredentials, TRUST_HMAC_KEY: '' }).issues).toEqual([expect.stringMatching(/^TRUST_HMAC_KEY is required over X \(TRANSPORT=x\)/)]);
+    expect(configError({ ...xCredentials, TRUST_HMAC_KEY: 'too-short' }).issues).toEqual([expect.stringMatching(/^TRUST_HMAC_KEY should hold at least 32 characters/)]);
+    expect(loadConfig({ TRANSPORT: 'redis-streams' }).signing).toBeUndefined();
   });
 
   it('requires OUTBOX_DATABASE_URL for the postgres outbox', () => {

@@ -1,3 +1,4 @@
+import { createEventSigner } from '../events/signature.js';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -58,7 +59,8 @@ async function main(): Promise<void> {
     start: async () => {
       for (const notice of config.notices) logger.warn(notice);
       const capture = await openCapture(config, logger, built);
-      const transport = await openEventPublisher(config.transport, config.collections, logger);
+      const signer = config.signing === undefined ? undefined : createEventSigner(config.signing.key);
+      const transport = await openEventPublisher(config.transport, config.collections, logger, signer);
       const publisher = transport.publisher;
       built.adapters.push(() => publisher.close());
 

@@ -124,15 +124,19 @@ export function ready(baseUrl: string): () => Promise<true | undefined> {
   return async () => ((await fetch(`${baseUrl}/readyz`)).status === 200 ? true : undefined);
 }
 
-/** The credentials the X emulator accepts, per service. */
+/** The signing key the publisher and the consumer share in these tests (TRUST_HMAC_KEY). */
+const testHmacKey = 'test-only-hmac-key-never-use-in-production';
+
+/** The credentials the X emulator accepts, per service, and the key both need over X. */
 export const xEmulatorCredentials = {
   publisher: {
     X_API_KEY: 'emulator-api-key',
     X_API_SECRET: 'emulator-api-secret',
     X_ACCESS_TOKEN: '1000000000000000001-emulator-access-token',
     X_ACCESS_SECRET: 'emulator-access-secret',
+    TRUST_HMAC_KEY: testHmacKey,
   },
-  consumer: { X_BEARER_TOKEN: 'emulator-bearer-token' },
+  consumer: { X_BEARER_TOKEN: 'emulator-bearer-token', TRUST_HMAC_KEY: testHmacKey },
 } as const;
 
 /**

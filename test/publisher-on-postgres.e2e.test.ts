@@ -171,7 +171,7 @@ describe('publisher processes on one PostgreSQL outbox', () => {
         );
       }
     });
-    await db.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ('o-5', 'NEW', 'Smith & Sons <UK>')`);
+    await db.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ('o-5', 'NEW', 'S&S <UK>')`);
     await expectConsumerMatchesTable(['o-1', 'o-2', 'o-3', 'o-4', 'o-5']);
 
     await db.query(`UPDATE dvx_orders SET status = 'PAID' WHERE id IN ('o-1', 'o-2')`);

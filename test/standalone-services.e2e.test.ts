@@ -79,7 +79,7 @@ describe('the services as separate processes', () => {
     const logs = services.running.map((r) => r.output.join('')).join('\n');
     expect(logs.length).toBeGreaterThan(0);
     const { publisher, consumer } = xEmulatorCredentials;
-    for (const secret of [publisher.X_API_SECRET, publisher.X_ACCESS_SECRET, consumer.X_BEARER_TOKEN]) {
+    for (const secret of [publisher.X_API_SECRET, publisher.X_ACCESS_SECRET, consumer.X_BEARER_TOKEN, consumer.TRUST_HMAC_KEY]) {
       expect(logs).not.toContain(secret);
     }
   });

@@ -4,6 +4,9 @@ import { loadConfig as loadConsumerConfig } from '../consumer/config.js';
 import { loadConfig as loadPublisherConfig } from '../publisher/config.js';
 import { xHashtagsOf } from './config.js';
 
+/** Over X the publisher and the consumer need the signing key. */
+const hmacKey = 'hmac-key-hmac-key-hmac-key-hmac-key';
+
 function issuesOf(load: () => unknown): readonly string[] {
   try {
     load();
@@ -93,11 +96,11 @@ describe('TRANSPORT=redis-streams', () => {
 
 describe('X hashtags', () => {
   it('X_HASHTAG names the one collection\'s hashtag, and is refused with several collections', () => {
-    const config = loadConsumerConfig({ X_BEARER_TOKEN: 't', X_HASHTAG: '#japacorderevent' });
+    const config = loadConsumerConfig({ X_BEARER_TOKEN: 't', TRUST_HMAC_KEY: hmacKey, X_HASHTAG: '#japacorderevent' });
     if (config.transport.kind !== 'x') throw new Error('expected the X transport');
     expect(config.transport.hashtag).toBe('japacorderevent');
     expect(xHashtagsOf(config.transport, config.collections).hashtags).toEqual(['japacorderevent']);
-    expect(issuesOf(() => loadConsumerConfig({ X_BEARER_TOKEN: 't', X_HASHTAG: 'tag', COLLECTIONS: 'orders,customers' }))).toEqual([
+    expect(issuesOf(() => loadConsumerConfig({ X_BEARER_TOKEN: 't', TRUST_HMAC_KEY: hmacKey, X_HASHTAG: 'tag', COLLECTIONS: 'orders,customers' }))).toEqual([
       expect.stringMatching(/^X_HASHTAG names the hashtag of the one collection/),
     ]);
   });
@@ -122,6 +125,7 @@ describe("the original demo's variable names", () => {
       TWITTER_ACCESS_TOKEN_SECRET: 'as',
       TWITTER_HASHTAG: '#japacorderevent',
       PORT: '8080',
+      TRUST_HMAC_KEY: hmacKey,
     });
     expect(config.port).toBe(8080);
     expect(config.transport).toMatchObject({
@@ -138,7 +142,7 @@ describe("the original demo's variable names", () => {
   });
 
   it('MONGODB_HOST and MONGODB_PORT make the consumer write to MongoDB, as the original one did', () => {
-    const config = loadConsumerConfig({ X_BEARER_TOKEN: 't', MONGODB_HOST: 'mongo', MONGODB_PORT: '27018', MONGODB_DATABASE: 'world', PORT: '9000' });
+    const config = loadConsumerConfig({ X_BEARER_TOKEN: 't', TRUST_HMAC_KEY: hmacKey, MONGODB_HOST: 'mongo', MONGODB_PORT: '27018', MONGODB_DATABASE: 'world', PORT: '9000' });
     expect(config.store).toEqual({ kind: 'mongodb', url: 'mongodb://mongo:27018', database: 'world' });
     expect(config.port).toBe(9000);
   });

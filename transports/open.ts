@@ -5,6 +5,7 @@ import type { MessageDecoder } from '../events/decoder.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import { createJsonDecoder } from '../events/json-codec.js';
 import { createPostDecoder, encodePosts } from '../events/post-codec.js';
+import type { EventSigner } from '../events/signature.js';
 import { xHashtagsOf, type ConsumerTransportConfig, type PublisherTransportConfig } from './config.js';
 import { createKafkaClient } from './kafka/kafka-client.js';
 import { createKafkaPublisher } from './kafka/kafka-publisher.js';
@@ -40,17 +41,27 @@ export interface OpenedSource {
  * Nothing connects here; the adapters connect on first use, so a dead broker shows in `/readyz` and
  * in the relay's retries rather than as a failed start.
  */
-export async function openEventPublisher(config: PublisherTransportConfig, collections: readonly string[], logger: Logger): Promise<OpenedPublisher> {
+/**
+ * @param signer TRUST_HMAC_KEY's signer: on X every post carries each event's signature (`_h`), the
+ *   only way the consumer tells the publisher's posts from hand-typed ones.
+ */
+export async function openEventPublisher(
+  config: PublisherTransportConfig,
+  collections: readonly string[],
+  logger: Logger,
+  signer?: EventSigner,
+): Promise<OpenedPublisher> {
   switch (config.kind) {
     case 'x': {
       const hashtags = xHashtagsOf(config, collections);
       const ca = config.caFile === undefined ? undefined : await readPemFile(config.caFile, 'X_CA_FILE');
-      const publisher = createXPublisher({ apiUrl: config.apiUrl, ca, credentials: config.credentials, hashtags, logger });
+      const sign = signer === undefined ? undefined : (event: ChangeEvent) => signer.sign(event);
+      const publisher = createXPublisher({ apiUrl: config.apiUrl, ca, credentials: config.credentials, hashtags, logger, sign });
       return {
         publisher,
         problem: (event) => {
           try {
-            encodePosts([event], { hashtags });
+            encodePosts([event], { hashtags, ...(sign === undefined ? {} : { sign }) });
             return undefined;
           } catch (err) {
             if (err instanceof EventTooLargeError) return err.message;
@@ -72,12 +83,18 @@ export async function openEventPublisher(config: PublisherTransportConfig, colle
   }
 }
 
-/** Builds the consumer's source. X keeps its checkpoint in `checkpoints`; Kafka and Redis keep theirs in the broker. */
+/**
+ * Builds the consumer's source. X keeps its checkpoint in `checkpoints`; Kafka and Redis keep theirs in the broker.
+ *
+ * @param signer checks the publisher's signatures (TRUST_HMAC_KEY and TRUST_HMAC_PREVIOUS_KEY); on X,
+ *   without it no post may carry the publisher's meta.
+ */
 export async function openEventSource(
   config: ConsumerTransportConfig,
   collections: readonly string[],
   checkpoints: CheckpointStore,
   logger: Logger,
+  signer?: EventSigner,
 ): Promise<OpenedSource> {
   switch (config.kind) {
     case 'x': {
@@ -92,7 +109,8 @@ export async function openEventSource(
         checkpointName: config.checkpointName,
         logger,
       });
-      return { source, decoder: createPostDecoder({ hashtags }), name: 'x', describe: { transport: 'x', xApiUrl: redactUrl(config.apiUrl), hashtags: hashtags.hashtags } };
+      const verify = signer === undefined ? undefined : (event: ChangeEvent, signature: string) => signer.verify(event, signature);
+      return { source, decoder: createPostDecoder({ hashtags, ...(verify === undefined ? {} : { verify }) }), name: 'x', describe: { transport: 'x', xApiUrl: redactUrl(config.apiUrl), hashtags: hashtags.hashtags } };
     }
     case 'kafka': {
       const kafka = createKafkaClient({ ...config.connection, logger });

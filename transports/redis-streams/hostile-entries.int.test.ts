@@ -132,7 +132,7 @@ describe('hostile entries on the Redis Streams source (real Redis)', () => {
         }
         expect(await admin.xpending(stream, group)).toEqual([0, null, null, null]);
       }),
-      propertyRuns(100),
+      propertyRuns(60),
     );
   });
 });

@@ -16,6 +16,8 @@ export interface XPublisherOptions extends XConnectionOptions {
   /** A client built by the caller (it keeps ownership); otherwise one is built from `credentials`. */
   readonly client?: TwitterApi | undefined;
   readonly maxWeightedLength?: number | undefined;
+  /** Signs each event (`_h`), so the consumer can tell the publisher's posts from hand-typed ones. */
+  readonly sign?: ((event: ChangeEvent) => string) | undefined;
   /** Tries per post for network errors, timeouts and 5xx, the first included. Default 3. */
   readonly maxAttempts?: number | undefined;
   readonly retryBackoff?: Backoff | undefined;
@@ -86,6 +88,7 @@ export function createXPublisher(options: XPublisherOptions): EventPublisher {
       const posts = encodePosts(events, {
         hashtags: options.hashtags,
         ...(options.maxWeightedLength === undefined ? {} : { maxWeightedLength: options.maxWeightedLength }),
+        ...(options.sign === undefined ? {} : { sign: options.sign }),
       });
       let published = 0;
       for (const post of posts) {

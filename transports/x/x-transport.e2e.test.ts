@@ -3,6 +3,7 @@ import { isTransportError } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
 import type { ChangeEvent } from '../../events/envelope.js';
 import { createHashtagMap, createPostDecoder } from '../../events/post-codec.js';
+import { createEventSigner } from '../../events/signature.js';
 import { startXEmulator, type XEmulator } from '../../x-emulator/server.js';
 import { createInMemoryCheckpointStore } from '../in-memory/checkpoint-store.js';
 import { anEvent, describeTransportContract } from '../transport.contract.js';
@@ -13,7 +14,8 @@ import { waitUntil } from '../../common/wait.fixture.js';
 
 const collections = ['orders', 'customers'] as const;
 const hashtags = createHashtagMap(collections);
-const decoder = createPostDecoder({ hashtags });
+const signer = createEventSigner('test-key-test-key-test-key-test-key');
+const decoder = createPostDecoder({ hashtags, verify: (event, signature) => signer.verify(event, signature) });
 const logger = createLogger({ level: 'silent' });
 const fast = { network: () => 20, http: () => 50, rateLimit: () => 100 };
 
@@ -26,6 +28,7 @@ function publisherFor(emulator: XEmulator): EventPublisher {
     hashtags,
     logger,
     retryBackoff: () => 20,
+    sign: (event) => signer.sign(event),
   });
 }
 

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../common/logger.js';
+import { aChangeEvent } from '../events/change-event.fixture.js';
+import type { ChangeEvent } from '../events/envelope.js';
+import { createHashtagMap, createPostDecoder, encodePosts } from '../events/post-codec.js';
+import { createEventSigner } from '../events/signature.js';
+import type { InboundMessage, MessageHandler } from '../transports/transport.js';
+import { createConsumerPipeline } from './pipeline.js';
+import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-model-store.js';
+import type { ReadModelStore } from './stores/read-model-store.js';
+import { openTrust } from './trust.js';
+
+/**
+ * Who may say what on X (issue 21): the publisher signs its posts; a post without its signature was
+ * typed by a person, and under `open` that person is a stranger, who may neither delete nor change
+ * a document the write database owns.
+ */
+
+const hashtags = createHashtagMap(['orders']);
+const signer = createEventSigner('test-key-test-key-test-key-test-key');
+const decode = createPostDecoder({ hashtags, verify: (event, signature) => signer.verify(event, signature) });
+const logger = createLogger({ level: 'silent' });
+
+let postId = 1_900_000_000_000_000_000n;
+function aPost(text: string, username = 'stranger'): InboundMessage {
+  postId += 1n;
+  const id = postId.toString();
+  return { id, text, receivedAt: new Date('2026-03-01T10:00:01.000Z'), post: { id, authorId: '4242', username, createdAt: '2026-03-01T10:00:00.000Z', urls: [] } };
+}
+
+function publisherPost(event: ChangeEvent): InboundMessage {
+  const [post] = encodePosts([event], { hashtags, sign: (e) => signer.sign(e) });
+  return aPost(post?.text ?? '', 'tweetbus');
+}
+
+const fromDatabase = (key: string, version: number, status: string): ChangeEvent =>
+  aChangeEvent({ id: `db-${key}-${String(version)}`, source: 'dvx_orders', key, version: BigInt(version), data: { id: key, status } });
+
+let store: ReadModelStore;
+let handle: MessageHandler;
+
+// One store for the file: each test works on keys of its own.
+beforeAll(async () => {
+  store = await createEmbeddedReadModelStore();
+  handle = createConsumerPipeline({ decode, trust: openTrust(), store, logger, now: () => new Date('2026-03-01T10:00:02.000Z'), transportName: 'x' });
+});
+
+afterAll(async () => {
+  await store.close();
+});
+
+async function reasonsFor(...batch: InboundMessage[]): Promise<Map<string, string>> {
+  const result = (await handle(batch)) ?? { rejected: [] };
+  return new Map(result.rejected.map((r) => [r.message.id, r.reason]));
+}
+
+describe('hand-typed posts under open trust', () => {
+  it('never change a document the write database owns, and the publisher\'s signed post still does', async () => {
+    await store.applyBatch([fromDatabase('8172', 1, 'NEW')]);
+
+    const stranger = aPost('#orders {"id":"8172","status":"HACKED"}');
+    const publisher = publisherPost(fromDatabase('8172', 2, 'SHIPPED'));
+    const reasons = await reasonsFor(stranger, publisher);
+
+    expect(reasons.get(stranger.id)).toBe('orders/8172 belongs to the write database (source "dvx_orders"); a hand-typed post may not change it');
+    expect(reasons.has(publisher.id)).toBe(false);
+    expect(await store.get('orders', '8172')).toMatchObject({ version: 2n, source: 'dvx_orders', data: { status: 'SHIPPED' } });
+    expect((await store.listDeadLetters({ limit: 5 })).map((l) => l.messageId)).toContain(stranger.id);
+  });
+
+  it('never bring back a document the database deleted', async () => {
+    await store.applyBatch([fromDatabase('8173', 1, 'NEW'), { ...fromDatabase('8173', 2, 'NEW'), op: 'delete', data: null, type: 'orders.deleted' }]);
+
+    const reasons = await reasonsFor(aPost('#orders {"id":"8173","status":"BACK"}'));
+
+    expect([...reasons.values()]).toEqual([expect.stringMatching(/^orders\/8173 belongs to the write database/)]);
+    expect(await store.get('orders', '8173')).toBeUndefined();
+  });
+
+  it('see the owner the same batch gives a document, ahead of them', async () => {
+    const publisher = publisherPost(fromDatabase('8174', 1, 'NEW'));
+    const stranger = aPost('#orders {"id":"8174","status":"HACKED"}');
+
+    const reasons = await reasonsFor(publisher, stranger);
+
+    expect(reasons.get(stranger.id)).toMatch(/^orders\/8174 belongs to the write database/);
+    expect(await store.get('orders', '8174')).toMatchObject({ data: { status: 'NEW' } });
+  });
+
+  it('may write documents of their own, and change those, but never delete', async () => {
+    const first = aPost('#orders {"id":"h-1","status":"MINE"}');
+    const second = aPost('#orders {"id":"h-1","status":"STILL MINE"}', 'someone_else');
+    const deletion = aPost('#orders {"id":"h-1","_op":"d"}');
+
+    const reasons = await reasonsFor(first, second, deletion);
+
+    expect(reasons.get(deletion.id)).toBe('a hand-typed post may not delete (_op:"d"): delete the row in the write database');
+    expect(reasons.size).toBe(1);
+    expect(await store.get('orders', 'h-1')).toMatchObject({ source: 'x:@someone_else', data: { status: 'STILL MINE' } });
+  });
+
+  it('may not freeze a key with a version of their own, as a number or as a string', async () => {
+    await store.applyBatch([fromDatabase('8175', 1, 'NEW')]);
+    const asNumber = aPost('#orders {"id":"8175","_op":"d","_v":9000000000000000000}');
+    const asString = aPost('#orders {"id":"h-v9s","status":"HUGE","_v":"9000000000000000000"}');
+
+    const reasons = await reasonsFor(asNumber, asString);
+
+    expect(reasons.get(asNumber.id)).toMatch(/^forbidden meta: _v may be written only by the publisher/);
+    expect(reasons.get(asString.id)).toMatch(/^forbidden meta: _v may be written only by the publisher/);
+    expect(await store.get('orders', 'h-v9s', { includeDeleted: true })).toBeUndefined();
+    await handle([publisherPost(fromDatabase('8175', 2, 'PAID'))]);
+    expect(await store.get('orders', '8175')).toMatchObject({ version: 2n, data: { status: 'PAID' } });
+  });
+
+  it('may not replay a genuine post with its text edited', async () => {
+    const genuine = publisherPost(fromDatabase('8176', 5, 'NEW'));
+    const edited = aPost(genuine.text.replace('"NEW"', '"FREE"'));
+
+    const reasons = await reasonsFor(edited);
+
+    expect(reasons.get(edited.id)).toMatch(/^bad signature: _h is not the publisher's signature of this event/);
+    expect(await store.get('orders', '8176')).toBeUndefined();
+  });
+});
