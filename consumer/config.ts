@@ -22,6 +22,8 @@ export interface ConsumerConfig {
   readonly logLevel: LevelWithSilent;
   readonly collections: readonly string[];
   readonly trust: TrustMode;
+  /** X_TRUSTED_AUTHOR_IDS: the X account ids whose posts apply under TRUST=authors (the publisher's own among them). */
+  readonly trustedAuthorIds: readonly string[];
   readonly store: ConsumerStoreConfig;
   readonly transport: ConsumerTransportConfig;
   /** CONSUMER_STUCK_AFTER_MS: how long one batch may be retried before `/readyz` fails. */
@@ -71,10 +73,10 @@ const envSchema = z.object({
       ),
     TRUST: withDefault(z.string(), 'open').pipe(
       z.string().superRefine((value, ctx) => {
-        if (value === 'authors' || value === 'signed') {
-          ctx.addIssue({ code: 'custom', message: `TRUST=${value} comes in a later release; this release supports only "open" (applies posts from anyone)` });
-        } else if (value !== 'open') {
-          ctx.addIssue({ code: 'custom', message: 'TRUST must be "open" (the only policy in this release; authors and signed come later)' });
+        if (value === 'signed' || value === 'signed,authors') {
+          ctx.addIssue({ code: 'custom', message: `TRUST=${value} comes in a later release; this release supports "open" and "authors"` });
+        } else if (value !== 'open' && value !== 'authors') {
+          ctx.addIssue({ code: 'custom', message: 'TRUST must be "open" (posts from anyone, demo only) or "authors" (only the X accounts in X_TRUSTED_AUTHOR_IDS)' });
         }
       }),
     ),
@@ -102,6 +104,17 @@ export function loadConfig(processEnv: Env = process.env): ConsumerConfig {
   const reader = createEnvReader(env);
   const transport = readConsumerTransport(reader, parsed.success ? parsed.data.COLLECTIONS : undefined);
   const stuckAfterMs = readStuckAfterMs('CONSUMER_STUCK_AFTER_MS', reader);
+  const trustedAuthorIds = reader.read(
+    'X_TRUSTED_AUTHOR_IDS',
+    z.string().transform((list) => list.split(',').map((id) => id.trim()).filter((id) => id !== '')).pipe(z.array(z.string().regex(/^\d{1,19}$/)).min(1)),
+    [],
+    'a comma-separated list of X account ids (digits, not @names: a name can be changed and then taken by someone else)',
+  );
+  const mode = parsed.success ? parsed.data.TRUST : undefined;
+  if (mode === 'authors' && trustedAuthorIds.length === 0 && reader.value('X_TRUSTED_AUTHOR_IDS') === undefined) {
+    reader.problem('X_TRUSTED_AUTHOR_IDS is required with TRUST=authors: the X account ids whose posts apply, the publisher\'s own account among them');
+  }
+  if (mode === 'authors' && transport.kind !== 'x') reader.problem(`TRUST=authors trusts X accounts, and needs TRANSPORT=x (not ${transport.kind})`);
   const signing = readSigningKeys(reader, transport.kind === 'x' ? 'over X (TRANSPORT=x): it tells the publisher\'s signed posts from hand-typed ones' : undefined, { previous: true });
   const issues = [
     ...legacy.issues,
@@ -116,7 +129,8 @@ export function loadConfig(processEnv: Env = process.env): ConsumerConfig {
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
     collections: e.COLLECTIONS,
-    trust: 'open',
+    trust: e.TRUST === 'authors' ? 'authors' : 'open',
+    trustedAuthorIds,
     store: storeConfig(e),
     transport,
     stuckAfterMs,

@@ -35,6 +35,7 @@ describe('consumer configuration', () => {
       },
       stuckAfterMs: 60_000,
       signing: { key: hmacKey },
+      trustedAuthorIds: [],
       notices: [],
     });
   });
@@ -106,9 +107,19 @@ describe('consumer configuration', () => {
     expect(error.issues).toEqual([expect.stringMatching(/^COLLECTIONS must be a comma-separated list/)]);
   });
 
-  it('says authors and signed trust come in a later release', () => {
-    expect(configErrorOf({ ...minimal, TRUST: 'authors' }).message).toContain('TRUST=authors comes in a later release');
-    expect(configErrorOf({ ...minimal, TRUST: 'anyone' }).issues).toEqual([expect.stringMatching(/^TRUST must be "open"/)]);
+  it('says signed trust comes in a later release, and names the policies there are', () => {
+    expect(configErrorOf({ ...minimal, TRUST: 'signed' }).message).toContain('TRUST=signed comes in a later release');
+    expect(configErrorOf({ ...minimal, TRUST: 'anyone' }).issues).toEqual([expect.stringMatching(/^TRUST must be "open" \(posts from anyone, demo only\) or "authors"/)]);
+  });
+
+  it('TRUST=authors reads X_TRUSTED_AUTHOR_IDS, which must be account ids, and works over X only', () => {
+    const config = loadConfig({ ...minimal, TRUST: 'authors', X_TRUSTED_AUTHOR_IDS: '1000000000000000001, 2244994945' });
+    expect(config).toMatchObject({ trust: 'authors', trustedAuthorIds: ['1000000000000000001', '2244994945'] });
+    expect(configErrorOf({ ...minimal, TRUST: 'authors' }).issues).toEqual([expect.stringMatching(/^X_TRUSTED_AUTHOR_IDS is required with TRUST=authors/)]);
+    expect(configErrorOf({ ...minimal, TRUST: 'authors', X_TRUSTED_AUTHOR_IDS: '@jack' }).issues).toEqual([
+      expect.stringMatching(/^X_TRUSTED_AUTHOR_IDS should hold a comma-separated list of X account ids \(digits, not @names/),
+    ]);
+    expect(configErrorOf({ TRANSPORT: 'redis-streams', TRUST: 'authors', X_TRUSTED_AUTHOR_IDS: '1' }).issues).toEqual(['TRUST=authors trusts X accounts, and needs TRANSPORT=x (not redis-streams)']);
   });
 
   it('reports every problem at once', () => {

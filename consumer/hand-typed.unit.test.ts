@@ -8,7 +8,7 @@ import type { InboundMessage, MessageHandler } from '../transports/transport.js'
 import { createConsumerPipeline } from './pipeline.js';
 import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-model-store.js';
 import type { ReadModelStore } from './stores/read-model-store.js';
-import { openTrust } from './trust.js';
+import { authorsTrust, openTrust } from './trust.js';
 
 /**
  * Who may say what on X (issue 21): the publisher signs its posts; a post without its signature was
@@ -22,10 +22,13 @@ const decode = createPostDecoder({ hashtags, verify: (event, signature) => signe
 const logger = createLogger({ level: 'silent' });
 
 let postId = 1_900_000_000_000_000_000n;
+const authorIds: Record<string, string> = { stranger: '4242', someone_else: '4343', tweetbus: '1000000000000000001', alice: '2244994945' };
+
 function aPost(text: string, username = 'stranger'): InboundMessage {
   postId += 1n;
   const id = postId.toString();
-  return { id, text, receivedAt: new Date('2026-03-01T10:00:01.000Z'), post: { id, authorId: '4242', username, createdAt: '2026-03-01T10:00:00.000Z', urls: [] } };
+  const authorId = authorIds[username] ?? '9999';
+  return { id, text, receivedAt: new Date('2026-03-01T10:00:01.000Z'), post: { id, authorId, username, createdAt: '2026-03-01T10:00:00.000Z', urls: [] } };
 }
 
 function publisherPost(event: ChangeEvent): InboundMessage {
@@ -121,5 +124,48 @@ describe('hand-typed posts under open trust', () => {
 
     expect(reasons.get(edited.id)).toMatch(/^bad signature: _h is not the publisher's signature of this event/);
     expect(await store.get('orders', '8176')).toBeUndefined();
+  });
+});
+
+describe('posts under TRUST=authors (the publisher\'s account and alice on the list)', () => {
+  let handleAuthors: MessageHandler;
+  beforeAll(() => {
+    handleAuthors = createConsumerPipeline({ decode, trust: authorsTrust([authorIds['tweetbus'] ?? '', authorIds['alice'] ?? '']), store, logger, now: () => new Date(), transportName: 'x' });
+  });
+  const reasons = async (...batch: InboundMessage[]) => new Map(((await handleAuthors(batch)) ?? { rejected: [] }).rejected.map((r) => [r.message.id, r.reason]));
+
+  it('dead-letter a stranger\'s post as an untrusted author, even a genuine post of the publisher re-posted', async () => {
+    const genuine = publisherPost(fromDatabase('a-1', 1, 'NEW'));
+    const stranger = aPost('#orders {"id":"a-2","status":"MINE"}');
+    const reposted = aPost(genuine.text);
+
+    const found = await reasons(genuine, stranger, reposted);
+
+    expect(found.get(stranger.id)).toBe('untrusted author 4242');
+    expect(found.get(reposted.id)).toBe('untrusted author 4242');
+    expect(found.has(genuine.id)).toBe(false);
+    expect(await store.get('orders', 'a-1')).toMatchObject({ source: 'dvx_orders' });
+    expect(await store.get('orders', 'a-2')).toBeUndefined();
+  });
+
+  it('let a trusted author change what the database owns, and delete what was made by hand, but not the database\'s rows', async () => {
+    await handleAuthors([publisherPost(fromDatabase('a-3', 1, 'NEW'))]);
+    const change = aPost('#orders {"id":"a-3","status":"FIXED BY HAND"}', 'alice');
+    const made = aPost('#orders {"id":"a-4","status":"BY HAND"}', 'alice');
+    const deleteMade = aPost('#orders {"id":"a-4","_op":"d"}', 'alice');
+    const deleteOwned = aPost('#orders {"id":"a-3","_op":"d"}', 'alice');
+
+    const found = await reasons(deleteOwned, change, made, deleteMade);
+
+    expect(found.get(deleteOwned.id)).toBe('orders/a-3 belongs to the write database (source "dvx_orders"); delete the row there, not with a post');
+    expect(found.size).toBe(1);
+    expect(await store.get('orders', 'a-3')).toMatchObject({ source: 'x:@alice', data: { status: 'FIXED BY HAND' } });
+    expect(await store.get('orders', 'a-4')).toBeUndefined();
+    expect(await store.get('orders', 'a-4', { includeDeleted: true })).toMatchObject({ deleted: true });
+  });
+
+  it('still refuse the publisher\'s meta from a trusted author\'s hand-typed post', async () => {
+    const post = aPost('#orders {"id":"a-5","status":"X","_v":"9000000000000000000"}', 'alice');
+    expect((await reasons(post)).get(post.id)).toMatch(/^forbidden meta: _v/);
   });
 });

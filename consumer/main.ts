@@ -13,7 +13,7 @@ import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-mo
 import { createMongoReadModelStore } from './stores/mongodb/mongodb-read-model-store.js';
 import { createPostgresReadModelStore } from './stores/postgres/postgres-read-model-store.js';
 import type { ReadModelStore } from './stores/read-model-store.js';
-import { openTrust } from './trust.js';
+import { authorsTrust, openTrust } from './trust.js';
 
 /** What main built, closed in reverse: the service, then the store, then the clients. */
 interface Built {
@@ -55,13 +55,18 @@ async function main(): Promise<void> {
       const transport = await openEventSource(config.transport, config.collections, store, logger, signer);
       const { source } = transport;
 
-      // `open` is the only policy in this release; say so loudly, every start.
-      logger.warn(
-        { trust: config.trust, ...transport.describe },
-        config.transport.kind === 'x'
-          ? 'TRUST=open: ANY X account that posts these hashtags can change the read model. Use this for demos only.'
-          : 'TRUST=open: anyone who can write to this topic or stream can change the read model.',
-      );
+      // Whose posts apply, said at every start; loudly when it is anyone.
+      const trust = config.trust === 'authors' ? authorsTrust(config.trustedAuthorIds) : openTrust();
+      if (config.trust === 'authors') {
+        logger.info({ trust: config.trust, trustedAuthorIds: config.trustedAuthorIds, ...transport.describe }, 'TRUST=authors: only posts from the X accounts in X_TRUSTED_AUTHOR_IDS apply');
+      } else {
+        logger.warn(
+          { trust: config.trust, ...transport.describe },
+          config.transport.kind === 'x'
+            ? 'TRUST=open: ANY X account that posts these hashtags can write documents of its own (never the database\'s). Use this for demos only.'
+            : 'TRUST=open: anyone who can write to this topic or stream can change the read model.',
+        );
+      }
 
       built.consumer = await startConsumer({
         port: config.port,
@@ -71,7 +76,7 @@ async function main(): Promise<void> {
         store,
         source,
         decode: transport.decoder,
-        trust: openTrust(),
+        trust,
         logger,
         sourceCheck: () => source.check(),
         stuckAfterMs: config.stuckAfterMs,

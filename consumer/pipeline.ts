@@ -63,8 +63,8 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
   const stats = options.stats ?? createConsumerStats();
 
   function judge(message: InboundMessage): Verdict {
-    const decision = trust(message);
-    if (!decision.ok) return { ok: false, reason: `untrusted: ${decision.reason}` };
+    const decision = trust.admit(message);
+    if (!decision.ok) return { ok: false, reason: decision.reason };
     try {
       const decoded = decode(message);
       // Decoders give well-formed reasons; a lone surrogate that slipped into one is made U+FFFD here,
@@ -117,7 +117,7 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
       if (verdict.handTyped) {
         let problem: string | undefined;
         for (const event of verdict.events) {
-          problem = handTypedProblem(event, await ownerOf(event));
+          problem = handTypedProblem(event, await ownerOf(event), trust.trustedAuthor(message));
           if (problem !== undefined) break;
         }
         if (problem !== undefined) {
@@ -181,16 +181,24 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
 const handTypedSource = /^x:/;
 
 /**
- * Why a hand-typed post from a stranger may not write this event, or `undefined` when it may. The
- * write database owns the documents it made (their source is not `x:…`), tombstones included: a
- * stranger's post never changes them. And a hand-typed post never deletes: rows are deleted in the
- * database, and a stranger's delete would hide a document for good.
+ * Why a hand-typed post may not write this event, or `undefined` when it may. The write database
+ * owns the documents it made (their source is not `x:…`), tombstones included.
+ * - A stranger's post never changes them, and never deletes anything: a stranger's tombstone would
+ *   hide a document for good.
+ * - A trusted author's post (TRUST=authors) may change them, and may delete documents made by hand,
+ *   but not the database's: its rows are deleted in the database, and a tombstone versioned by a
+ *   post id would sit above every later database version of the key.
  */
-export function handTypedProblem(event: ChangeEvent, owner: string | undefined): string | undefined {
-  if (event.op === 'delete') return 'a hand-typed post may not delete (_op:"d"): delete the row in the write database';
-  if (owner !== undefined && !handTypedSource.test(owner)) {
-    return `${event.collection}/${event.key} belongs to the write database (source ${JSON.stringify(owner)}); a hand-typed post may not change it`;
+export function handTypedProblem(event: ChangeEvent, owner: string | undefined, trustedAuthor: boolean): string | undefined {
+  const ownedByDatabase = owner !== undefined && !handTypedSource.test(owner);
+  const document = `${event.collection}/${event.key}`;
+  if (trustedAuthor) {
+    return event.op === 'delete' && ownedByDatabase
+      ? `${document} belongs to the write database (source ${JSON.stringify(owner)}); delete the row there, not with a post`
+      : undefined;
   }
+  if (event.op === 'delete') return 'a hand-typed post may not delete (_op:"d"): delete the row in the write database';
+  if (ownedByDatabase) return `${document} belongs to the write database (source ${JSON.stringify(owner)}); a hand-typed post may not change it`;
   return undefined;
 }
 

@@ -10,7 +10,7 @@ import { createConsumerPipeline } from './pipeline.js';
 import { createConsumerStats, type ConsumerStats } from './stats.js';
 import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-model-store.js';
 import type { ReadModelStore } from './stores/read-model-store.js';
-import { openTrust, type TrustPolicy } from './trust.js';
+import { authorsTrust, openTrust, type TrustPolicy } from './trust.js';
 
 /**
  * A stand-in for the post codec: `{"key":"1","version":3,"status":"OPEN"}` upserts `orders/1`,
@@ -156,15 +156,14 @@ describe('consumer pipeline', () => {
   });
 
   it('dead-letters a message the trust policy rejects without applying it', async () => {
-    const onlyAlice: TrustPolicy = (m) => (m.post?.authorId === 'alice' ? { ok: true } : { ok: false, reason: 'author not allowed' });
-    const { store, whenBatchArrives } = await givenAPipeline({ trust: onlyAlice });
+    const { store, whenBatchArrives } = await givenAPipeline({ trust: authorsTrust(['alice']) });
 
     await whenBatchArrives(aMessage(upsertText('1', 1, 'FROM-ALICE'), { id: 'alice' }), aMessage(upsertText('2', 1, 'FROM-EVE'), { id: 'eve' }));
 
     expect(await store.get('orders', '1')).toBeDefined();
     expect(await store.get('orders', '2')).toBeUndefined();
     const [letter] = await store.listDeadLetters({ limit: 10 });
-    expect(letter?.reason).toBe('untrusted: author not allowed');
+    expect(letter?.reason).toBe('untrusted author eve');
     expect(letter?.author).toEqual({ id: 'eve' });
   });
 
