@@ -39,7 +39,14 @@ export interface DemoConfig {
   readonly transport: DemoTransport;
   /** CONSUMER_STUCK_AFTER_MS and RELAY_STUCK_AFTER_MS: how long one batch may be retried before the page and `/readyz` say it is stuck. */
   readonly stuckAfterMs: { readonly consumer: number; readonly relay: number };
+  /**
+   * `--trust` or TRUST: `open` (default) applies hand-typed posts from anyone; `authors` (over X only)
+   * only the publisher's and those of the emulator's user `trusted_fan`, so both outcomes show live.
+   */
+  readonly trust?: DemoTrust;
 }
+
+export type DemoTrust = 'open' | 'authors';
 
 const port = (name: string, fallback: number) =>
   z.coerce
@@ -69,11 +76,11 @@ const envSchema = z.object({
 const demoDefaults = { REDIS_STREAM: 'tweetbus:demo', KAFKA_TOPIC: 'tweetbus.demo', CHECKPOINT_NAME: 'demo-consumer' };
 
 export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): DemoConfig {
-  let flags: { fresh?: boolean | undefined; transport?: string | undefined };
+  let flags: { fresh?: boolean | undefined; transport?: string | undefined; trust?: string | undefined };
   try {
-    flags = parseArgs({ args: [...argv], options: { fresh: { type: 'boolean' }, transport: { type: 'string' } }, strict: true }).values;
+    flags = parseArgs({ args: [...argv], options: { fresh: { type: 'boolean' }, transport: { type: 'string' }, trust: { type: 'string' } }, strict: true }).values;
   } catch (err) {
-    throw new ConfigError([`command line: ${err instanceof Error ? err.message : String(err)}; the demo takes --fresh and --transport x|redis-streams|kafka`]);
+    throw new ConfigError([`command line: ${err instanceof Error ? err.message : String(err)}; the demo takes --fresh, --transport x|redis-streams|kafka and --trust open|authors`]);
   }
   const legacy = applyLegacyAliases(env, 'demo');
   const parsed = envSchema.safeParse(legacy.env);
@@ -81,6 +88,10 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env, argv: reado
   const transport = readDemoTransport({ ...demoDefaults, ...legacy.env, ...(flags.transport === undefined ? {} : { TRANSPORT: flags.transport }) }, issues);
   const reader = createEnvReader(legacy.env);
   const stuckAfterMs = { consumer: readStuckAfterMs('CONSUMER_STUCK_AFTER_MS', reader), relay: readStuckAfterMs('RELAY_STUCK_AFTER_MS', reader) };
+  const trustName = flags.trust ?? reader.value('TRUST') ?? 'open';
+  const trust: DemoTrust = trustName === 'authors' ? 'authors' : 'open';
+  if (trustName !== 'open' && trustName !== 'authors') issues.push(`TRUST (or --trust) should be open or authors, not "${trustName}"`);
+  if (trust === 'authors' && transport.kind !== 'x') issues.push('TRUST=authors (--trust authors) trusts X accounts: it needs the demo over X');
   issues.push(...reader.issues);
   if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
   const e = parsed.data;
@@ -96,6 +107,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env, argv: reado
     hashtagPrefix: e.X_HASHTAG_PREFIX,
     transport,
     stuckAfterMs,
+    trust,
   };
 }
 

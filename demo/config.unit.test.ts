@@ -56,3 +56,13 @@ describe('the demo stuck bounds', () => {
     expect(() => loadDemoConfig({ RELAY_STUCK_AFTER_MS: 'later' }, [])).toThrow(/RELAY_STUCK_AFTER_MS should hold milliseconds/);
   });
 });
+
+describe('the demo trust policy', () => {
+  it('is open unless --trust or TRUST says authors, which needs X, and names a wrong value', () => {
+    expect(loadDemoConfig({}, []).trust).toBe('open');
+    expect(loadDemoConfig({}, ['--trust', 'authors']).trust).toBe('authors');
+    expect(loadDemoConfig({ TRUST: 'authors' }, []).trust).toBe('authors');
+    expect(() => loadDemoConfig({}, ['--trust', 'everyone'])).toThrow(/TRUST \(or --trust\) should be open or authors, not "everyone"/);
+    expect(() => loadDemoConfig({}, ['--trust', 'authors', '--transport', 'redis-streams'])).toThrow(/needs the demo over X/);
+  });
+});

@@ -12,6 +12,7 @@ import type { DemoConfig } from './config.js';
 import { startDemo, type Demo } from './demo.js';
 import type { XEmulator } from '../x-emulator/server.js';
 import { waitUntil } from '../common/wait.fixture.js';
+import { expectForgedPostsChangeNothing } from './forged-posts.fixture.js';
 
 /**
  * The whole loop through real HTTPS to the emulator, as `npm start` runs it: write side -> trigger ->
@@ -161,6 +162,11 @@ describe('the offline demo', () => {
     expect(letter?.text).toBe(text);
     expect(await readDocument('h-sur')).toBeUndefined();
     expect((await fetch(`${demo.urls.consumer}/readyz`)).status).toBe(200);
+  });
+
+  it('under open trust, no forged or hand-typed post changes a database order, and the page says whose posts apply', async () => {
+    await expectForgedPostsChangeNothing(demo, 'e2e-forged');
+    expect(await (await fetch(`${demo.urls.writeApp}/`)).text()).toContain('Trust: <b>open</b>, for demos only.');
   });
 
   it('answers invalid events with a problem that names the field and writes nothing', async () => {

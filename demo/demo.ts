@@ -14,7 +14,8 @@ import { createEventSigner, minimumKeyLength } from '../events/signature.js';
 import { startConsumer, type ConsumerService } from '../consumer/service.js';
 import { createEmbeddedReadModelStore } from '../consumer/stores/embedded/embedded-read-model-store.js';
 import type { ReadModelStore, StoredDocument } from '../consumer/stores/read-model-store.js';
-import { openTrust } from '../consumer/trust.js';
+import { authorsTrust, openTrust, type TrustPolicy } from '../consumer/trust.js';
+import { userIdForName } from '../x-emulator/state.js';
 import { createPostgresOutbox } from '../publisher/capture/postgres/postgres-outbox.js';
 import { createPgliteOutboxListener } from '../publisher/capture/postgres/outbox-listener.js';
 import { applyDemoOrdersSchema, applyOutboxSchema } from '../publisher/capture/postgres/schema.js';
@@ -96,6 +97,18 @@ const handPostSchema = z.object({ username: z.string().min(1).max(15), text: z.s
  * The parts talk to each other exactly as separate processes would (HTTPS to the emulator, the
  * outbox table between the write app and the relay); only the databases are embedded.
  */
+/** The emulator user whose hand-typed posts apply under `--trust authors`; any other name is a stranger. */
+export const trustedDemoUser = 'trusted_fan';
+
+/**
+ * The demo's trust policy. `authors` allows the publisher's own account (the emulator's owner) and
+ * `trusted_fan`, by their account ids, as X_TRUSTED_AUTHOR_IDS would list them.
+ */
+function demoTrust(config: DemoConfig, emulator: XEmulator | undefined): TrustPolicy {
+  if (config.trust !== 'authors' || emulator === undefined) return openTrust();
+  return authorsTrust([emulator.credentials.userId, userIdForName(trustedDemoUser)]);
+}
+
 /**
  * The demo's signing key: made once, at random, and kept in `DATA_DIR/hmac-key` (readable by the
  * owner only), so posts from an earlier run still verify when the consumer catches up; `--fresh`
@@ -215,7 +228,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       store,
       source,
       decode: options.decorateDecoder?.(recordRecent) ?? recordRecent,
-      trust: openTrust(),
+      trust: demoTrust(config, emulator),
       logger,
       sourceCheck: () => source.check(),
       stuckAfterMs: config.stuckAfterMs.consumer,
@@ -283,6 +296,8 @@ async function startWriteSide(options: WriteSideOptions): Promise<{ server: Serv
           hashtag,
           transport: transportLabel,
           handPosts: emulator !== undefined,
+          trust: options.config.trust === 'authors' && emulator !== undefined ? 'authors' : 'open',
+          trustedUser: trustedDemoUser,
           links: {
             'query API': publicUrl(options.config, options.config.ports.consumer, '/api/orders'),
             ...(emulator === undefined ? {} : { 'X emulator': emulator.url }),

@@ -9,6 +9,12 @@ export interface DemoPageModel {
   readonly transport: string;
   /** Whether the page offers hand posts (only X has posts to hand-type). */
   readonly handPosts: boolean;
+  /**
+   * Whose hand-typed posts apply: under `authors` the form offers an allow-listed user and a stranger,
+   * so both outcomes show live.
+   */
+  readonly trust: 'open' | 'authors';
+  readonly trustedUser: string;
   readonly links: Readonly<Record<string, string>>;
 }
 
@@ -18,10 +24,18 @@ export function renderDemoPage(model: DemoPageModel): string {
     model.transport === 'X'
       ? `its trigger's outbox row is posted to X as <b>#${escapeAttr(model.hashtag)}</b> (2)`
       : `its trigger's outbox row is sent over <b>${over}</b> (2)`;
+  const who =
+    model.trust === 'authors'
+      ? `<select name="username"><option value="${escapeAttr(model.trustedUser)}">@${escapeAttr(model.trustedUser)} (on the allow-list)</option><option value="stranger">@stranger (not on it)</option></select>`
+      : '<input name="username" value="speaker" size="10">';
+  const trustNote =
+    model.trust === 'authors'
+      ? `<p class="trust">Trust: <b>authors</b>. Only the publisher's posts and @${escapeAttr(model.trustedUser)}'s apply; anyone else's are dead-lettered as untrusted.</p>`
+      : '<p class="trust open">Trust: <b>open</b>, for demos only. Anyone may hand-type posts: they may add documents of their own, never change or delete the database\'s, and never set <code>_v</code>, <code>_e</code>, <code>_s</code> or <code>_t</code>.</p>';
   const handPostForm = model.handPosts
-    ? `<form id="post-form">
+    ? `${trustNote}<form id="post-form">
   <b>Hand-post to X as</b>
-  <input name="username" value="speaker" size="10">
+  ${who}
   <input name="text" value='#${escapeAttr(model.hashtag)} {"id":"h1","status":"OPEN"}' size="50">
   <button>Post</button>
 </form>`
@@ -59,6 +73,8 @@ export function renderDemoPage(model: DemoPageModel): string {
   .gone .mono { text-decoration: line-through; color: #536471; }
   .arrow { text-align: center; color: #536471; }
   #status { color: #536471; font-size: .8rem; }
+  .trust { font-size: .9rem; margin: .25rem 0 .5rem; }
+  .trust.open { color: #8a4b00; }
   #retrying:empty { display: none; }
   #retrying div { border-radius: 12px; padding: .5rem .75rem; margin: 0 0 1rem; font-size: .9rem; overflow-wrap: anywhere; }
   #retrying .slow { background: #fff3b0; border: 1px solid #e8c400; }
