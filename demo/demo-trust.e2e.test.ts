@@ -52,6 +52,21 @@ describe('the demo under --trust authors', () => {
     expect(doc.source).toBe(`x:@${trustedDemoUser}`);
   });
 
+  it('marks each post on the live page: handled, or dead-lettered with its reason', async () => {
+    const emulator = demo.emulator;
+    if (emulator === undefined) throw new Error('over X');
+    const trusted = await emulator.handPost(trustedDemoUser, '#orders {"id":"t-2","status":"FAN"}');
+    const stranger = await emulator.handPost('stranger', '#orders {"id":"t-3","status":"NOPE"}');
+    const outcomes = await waitUntil('both posts handled', async () => {
+      const state = (await (await fetch(`${demo.urls.writeApp}/demo/state`)).json()) as { posts: { id: string; outcome: { status: string; reason?: string } }[] };
+      const byId = new Map(state.posts.map((p) => [p.id, p.outcome]));
+      const pair = [byId.get(trusted.id), byId.get(stranger.id)];
+      return pair.every((o) => o !== undefined && o.status !== 'waiting') ? pair : undefined;
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    expect(outcomes[0]).toEqual({ status: 'handled' });
+    expect(outcomes[1]).toEqual({ status: 'dead-lettered', reason: expect.stringMatching(/^untrusted author \d+$/) as unknown });
+  });
+
   it('offers the allow-listed user and a stranger on the page, and says whose posts apply', async () => {
     const page = await (await fetch(`${demo.urls.writeApp}/`)).text();
     expect(page).toContain(`<option value="${trustedDemoUser}">@${trustedDemoUser} (on the allow-list)</option>`);

@@ -97,6 +97,9 @@ const handPostSchema = z.object({ username: z.string().min(1).max(15), text: z.s
  * The parts talk to each other exactly as separate processes would (HTTPS to the emulator, the
  * outbox table between the write app and the relay); only the databases are embedded.
  */
+/** Where the demo's consumer keeps its place on X. */
+const demoCheckpointName = 'demo-consumer';
+
 /** The emulator user whose hand-typed posts apply under `--trust authors`; any other name is a stranger. */
 export const trustedDemoUser = 'trusted_fan';
 
@@ -307,18 +310,30 @@ async function startWriteSide(options: WriteSideOptions): Promise<{ server: Serv
   });
 
   app.get('/demo/state', async (_req, res) => {
-    const [orders, documents, tombstones, deadLetters, pending] = await Promise.all([
+    const [orders, documents, tombstones, letters, pending, checkpoint] = await Promise.all([
       listOrders(writeDb, 15),
       store.find('orders', {}, { limit: 500 }),
       recentTombstones(writeDb, store, 15),
-      store.listDeadLetters({ limit: 5 }),
+      store.listDeadLetters({ limit: 100 }),
       writeDb.query('SELECT count(*)::int AS n FROM tweetbus_outbox WHERE published_at IS NULL AND failed_at IS NULL'),
+      emulator === undefined ? Promise.resolve(undefined) : store.load(demoCheckpointName),
     ]);
+    const deadLetters = letters.slice(0, 5);
+    const reasons = new Map(letters.map((l) => [l.messageId, l.reason]));
+    // Each post's fate: dead-lettered (with the reason), handled (the consumer's checkpoint is past it:
+    // applied, or older than what the read model holds), or still on its way. Over Redis or Kafka the
+    // messages shown are the ones the consumer has read.
+    const outcomeOf = (id: string): { status: 'dead-lettered'; reason: string } | { status: 'handled' | 'waiting' } => {
+      const reason = reasons.get(id);
+      if (reason !== undefined) return { status: 'dead-lettered', reason };
+      if (emulator === undefined) return { status: 'handled' };
+      return checkpoint !== undefined && /^\d+$/.test(checkpoint) && BigInt(checkpoint) >= BigInt(id) ? { status: 'handled' } : { status: 'waiting' };
+    };
     const relay = publisher.relay.stats();
     res.json({
       orders,
       transport: transportLabel,
-      posts: options.recent(),
+      posts: options.recent().map((p) => ({ ...p, outcome: outcomeOf(p.id) })),
       documents: [...documents, ...tombstones]
         .sort((a, b) => b.appliedAt.localeCompare(a.appliedAt))
         .slice(0, 15)
@@ -396,7 +411,7 @@ function transportConfigs(config: DemoConfig, emulator: XEmulator | undefined): 
   const c = emulator.credentials;
   return {
     publisher: { ...x, credentials: { appKey: c.apiKey, appSecret: c.apiSecret, accessToken: c.accessToken, accessSecret: c.accessSecret } },
-    consumer: { ...x, bearerToken: c.bearerToken, checkpointName: 'demo-consumer' },
+    consumer: { ...x, bearerToken: c.bearerToken, checkpointName: demoCheckpointName },
   };
 }
 

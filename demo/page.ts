@@ -71,6 +71,9 @@ export function renderDemoPage(model: DemoPageModel): string {
   .item button.del { float: right; margin-left: .5rem; padding: .1rem .45rem; font-size: .75rem; background: #f4212e; }
   .item button.del:disabled { background: #cfd9de; cursor: default; }
   .gone .mono { text-decoration: line-through; color: #536471; }
+  .outcome-dead-lettered { border-left: 4px solid #b42318; }
+  .outcome-dead-lettered .meta { color: #b42318; }
+  .outcome-handled { border-left: 4px solid #00ba7c; }
   .arrow { text-align: center; color: #536471; }
   #status { color: #536471; font-size: .8rem; }
   .trust { font-size: .9rem; margin: .25rem 0 .5rem; }
@@ -120,11 +123,17 @@ function fill(id, items, render) {
   }
   box.replaceChildren(...nodes);
 }
-function item(key, main, meta, action) {
+function item(key, main, meta, action, kind) {
   const d = el('div', 'item'); d.dataset.key = key;
+  if (kind) d.classList.add(kind);
   if (action) d.append(action);
   d.append(el('div', 'mono', main), el('div', 'meta', meta));
   return d;
+}
+// What became of a post: handled (applied, or older than the read model), dead-lettered and why, or on its way.
+function outcomeText(o) {
+  if (o.status === 'dead-lettered') return '✗ dead-lettered: ' + o.reason;
+  return o.status === 'handled' ? '✓ handled' : '… on its way';
 }
 function deleteButton(id) {
   const b = el('button', 'del', 'Delete');
@@ -169,7 +178,7 @@ async function refresh() {
     const res = await fetch('/demo/state');
     const s = await res.json();
     fill('orders', s.orders, (o) => item(JSON.stringify(o), o.id + ' · ' + o.status + ' · ' + (o.customer_name ?? '') + ' → ' + (o.shipping_destination ?? ''), 'updated ' + o.last_updated_timestamp, deleteButton(o.id)));
-    fill('posts', s.posts, (p) => item(p.id, p.text, p.meta));
+    fill('posts', s.posts, (p) => item(p.id, p.text, p.meta + ' · ' + outcomeText(p.outcome), null, 'outcome-' + p.outcome.status));
     fill('documents', s.documents, documentItem);
     fill('dead', s.deadLetters, (l) => item(l.messageId, l.text, l.reason));
     showRetrying(s.retrying);
