@@ -189,7 +189,7 @@ const handTypedSource = /^x:/;
  *   but not the database's: its rows are deleted in the database, and a tombstone versioned by a
  *   post id would sit above every later database version of the key.
  */
-export function handTypedProblem(event: ChangeEvent, owner: string | undefined, trustedAuthor: boolean): string | undefined {
+function handTypedProblem(event: ChangeEvent, owner: string | undefined, trustedAuthor: boolean): string | undefined {
   const ownedByDatabase = owner !== undefined && !handTypedSource.test(owner);
   const document = `${event.collection}/${event.key}`;
   if (trustedAuthor) {

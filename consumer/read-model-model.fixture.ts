@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import type { ChangeEvent } from '../events/envelope.js';
-import { canonicalJson } from '../events/hostile-input.fixture.js';
+import { canonicalJson } from '../events/json.js';
 import type { ReadModelReader, StoredDocument } from './stores/read-model-store.js';
 
 /** What the read model holds of a document, in the terms the version gate compares, the data as canonical JSON. */

@@ -2,10 +2,11 @@ import { PGlite } from '@electric-sql/pglite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
+import { waitUntil } from '../common/wait.fixture.js';
 import { createJsonDecoder } from '../events/json-codec.js';
 import { createInMemoryBus } from '../transports/in-memory/in-memory-bus.js';
 import type { EventSource } from '../transports/transport.js';
-import { startConsumer, type ConsumerService } from './service.js';
+import { startConsumer, type ConsumerService, type ConsumerServiceOptions } from './service.js';
 import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-model-store.js';
 import { anUpsert } from './stores/read-model-store.contract.js';
 import type { ReadModelStore } from './stores/read-model-store.js';
@@ -14,13 +15,11 @@ import { openTrust } from './trust.js';
 const logger = createLogger({ level: 'silent' });
 
 /** Polls until `probe` returns a value; the bus delivers asynchronously. */
-async function eventually<T>(probe: () => Promise<T | undefined>, attempts = 200): Promise<T> {
-  for (let i = 0; i < attempts; i += 1) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error('condition not reached');
+const eventually = <T>(probe: () => Promise<T | undefined>, what = 'the condition'): Promise<T> => waitUntil(what, probe, { timeoutMs: 10_000, intervalMs: 25 });
+
+/** What every consumer here shares: the orders collection, JSON envelopes, open trust. */
+function consumerOptions(store: ReadModelStore, source: EventSource, transportName = 'in-memory'): ConsumerServiceOptions {
+  return { port: 0, host: '127.0.0.1', collections: ['orders'], transportName, store, source, decode: createJsonDecoder({ collections: ['orders'] }), trust: openTrust(), logger };
 }
 
 describe('consumer service', () => {
@@ -50,17 +49,7 @@ describe('consumer service', () => {
   it('applies published events and serves them over HTTP, and dead-letters garbage', async () => {
     store = await newStore();
     const bus = createInMemoryBus();
-    service = await startConsumer({
-      port: 0,
-      host: '127.0.0.1',
-      collections: ['orders'],
-      transportName: 'in-memory',
-      store,
-      source: bus.source({ checkpoints: store, checkpointName: 'consumer', logger }),
-      decode: createJsonDecoder({ collections: ['orders'] }),
-      trust: openTrust(),
-      logger,
-    });
+    service = await startConsumer(consumerOptions(store, bus.source({ checkpoints: store, checkpointName: 'consumer', logger })));
 
     await bus.publisher().publish([anUpsert('h1', 1, { status: 'OPEN' })]);
     bus.appendRaw('{"this is": garbage', 'junk');
@@ -90,15 +79,7 @@ describe('consumer service', () => {
     };
     const bus = createInMemoryBus();
     service = await startConsumer({
-      port: 0,
-      host: '127.0.0.1',
-      collections: ['orders'],
-      transportName: 'in-memory',
-      store: flaky,
-      source: bus.source({ checkpoints: real, checkpointName: 'consumer', logger, handlerBackoff: () => 20 }),
-      decode: createJsonDecoder({ collections: ['orders'] }),
-      trust: openTrust(),
-      logger,
+      ...consumerOptions(flaky, bus.source({ checkpoints: real, checkpointName: 'consumer', logger, handlerBackoff: () => 20 })),
       stuckAfterMs: 1_000,
     });
     const { url } = service;
@@ -112,7 +93,7 @@ describe('consumer service', () => {
     const stuck = await eventually(async () => {
       const answer = await readyz();
       return answer.status === 503 ? answer : undefined;
-    }, 400);
+    }, 'the consumer to count as stuck');
 
     const stats = (await (await fetch(`${url}/api/_stats`)).json()) as { retrying: { subject: string; stuck: boolean } };
     expect(stats.retrying).toMatchObject({ subject: expect.stringMatching(/^the batch starting at message \S+$/) as unknown, stuck: true });
@@ -122,7 +103,7 @@ describe('consumer service', () => {
     expect(stuck.body.checks['store']).toBe('ok');
 
     down = false;
-    await eventually(async () => ((await readyz()).status === 200 ? true : undefined), 400);
+    await eventually(async () => ((await readyz()).status === 200 ? true : undefined), 'the batch to get through');
     expect(await real.get('orders', 's1')).toBeDefined();
     expect(((await (await fetch(`${url}/api/_stats`)).json()) as { retrying: unknown }).retrying).toBeNull();
   });
@@ -135,17 +116,7 @@ describe('consumer service', () => {
     };
 
     await expect(
-      startConsumer({
-        port: 0,
-        host: '127.0.0.1',
-        collections: ['orders'],
-        transportName: 'x',
-        store,
-        source: failing,
-        decode: createJsonDecoder({ collections: ['orders'] }),
-        trust: openTrust(),
-        logger,
-      }),
+      startConsumer(consumerOptions(store, failing, 'x')),
     ).rejects.toThrow('auth failed');
   });
 
@@ -159,17 +130,7 @@ describe('consumer service', () => {
         return Promise.resolve();
       },
     };
-    service = await startConsumer({
-      port: 0,
-      host: '127.0.0.1',
-      collections: ['orders'],
-      transportName: 'x',
-      store,
-      source,
-      decode: createJsonDecoder({ collections: ['orders'] }),
-      trust: openTrust(),
-      logger,
-    });
+    service = await startConsumer(consumerOptions(store, source, 'x'));
 
     await Promise.all([service.close(), service.close()]);
     await service.close();

@@ -8,6 +8,7 @@ import { createLogger } from '../common/logger.js';
 import { waitUntil } from '../common/wait.fixture.js';
 import type { DemoConfig, DemoTransport } from './config.js';
 import { startDemo, type Demo } from './demo.js';
+import { aDemoConfig } from './demo-config.fixture.js';
 
 /**
  * `npm start -- --transport redis-streams` against the real Redis on this machine: the same write side,
@@ -27,16 +28,7 @@ let dataDir: string;
 let redis: Redis;
 
 function configFor(overTransport: DemoTransport, dir: string): DemoConfig {
-  return {
-    dataDir: dir,
-    fresh: true,
-    host: '127.0.0.1',
-    ports: { writeApp: 0, publisher: 0, consumer: 0, xEmulator: 0 },
-    logLevel: 'silent',
-    hashtagPrefix: '',
-    stuckAfterMs: { consumer: 60_000, relay: 60_000 },
-    transport: overTransport,
-  };
+  return aDemoConfig(dir, { transport: overTransport });
 }
 
 async function statusOf(id: string): Promise<number> {

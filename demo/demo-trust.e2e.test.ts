@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../common/logger.js';
 import { waitUntil } from '../common/wait.fixture.js';
-import type { DemoConfig } from './config.js';
+import { aDemoConfig } from './demo-config.fixture.js';
 import { startDemo, trustedDemoUser, type Demo } from './demo.js';
 import { expectForgedPostsChangeNothing } from './forged-posts.fixture.js';
 
@@ -16,18 +16,7 @@ let dataDir: string;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'tweetbus-demo-trust-'));
-  const config: DemoConfig = {
-    dataDir,
-    fresh: true,
-    host: '127.0.0.1',
-    ports: { writeApp: 0, publisher: 0, consumer: 0, xEmulator: 0 },
-    logLevel: 'silent',
-    hashtagPrefix: '',
-    stuckAfterMs: { consumer: 60_000, relay: 60_000 },
-    transport: { kind: 'x' },
-    trust: 'authors',
-  };
-  demo = await startDemo(config, logger);
+  demo = await startDemo(aDemoConfig(dataDir, { trust: 'authors' }), logger);
 });
 
 afterAll(async () => {

@@ -8,7 +8,7 @@ import { openTrust } from '../consumer/trust.js';
 import { createHashtagMap, createPostDecoder } from '../events/post-codec.js';
 import { createEventSigner } from '../events/signature.js';
 import { createXSource } from '../transports/x/x-source.js';
-import type { DemoConfig } from './config.js';
+import { aDemoConfig } from './demo-config.fixture.js';
 import { startDemo, type Demo } from './demo.js';
 import type { XEmulator } from '../x-emulator/server.js';
 import { waitUntil } from '../common/wait.fixture.js';
@@ -67,17 +67,7 @@ async function send(method: string, url: string, body?: unknown): Promise<Respon
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'tweetbus-demo-'));
-  const config: DemoConfig = {
-    dataDir,
-    fresh: true,
-    host: '127.0.0.1',
-    ports: { writeApp: 0, publisher: 0, consumer: 0, xEmulator: 0 },
-    logLevel: 'silent',
-    hashtagPrefix: '',
-    stuckAfterMs: { consumer: 60_000, relay: 60_000 },
-    transport: { kind: 'x' },
-  };
-  demo = await startDemo(config, logger);
+  demo = await startDemo(aDemoConfig(dataDir), logger);
 });
 
 afterAll(async () => {

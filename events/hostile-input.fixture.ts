@@ -213,5 +213,3 @@ function writeString(value: string, how: StringStyle): string {
   if (how === 'escaped') return `"${Array.from({ length: value.length }, (_, i) => unicodeEscape(value.charCodeAt(i))).join('')}"`;
   return `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }
-
-export { canonicalJson } from './json.js';

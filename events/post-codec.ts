@@ -191,7 +191,7 @@ export interface PostDecodeOptions {
 }
 
 /** The meta only the publisher may write: with them a post could pick its own version, id, source or time. */
-export const publisherOnlyMeta = ['_v', '_e', '_s', '_t'] as const;
+const publisherOnlyMeta = ['_v', '_e', '_s', '_t'] as const;
 
 /**
  * Turns a post's text back into events. Never throws: a rejection carries the reason for the

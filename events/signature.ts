@@ -18,8 +18,8 @@ import { canonicalJson } from './json.js';
 
 const scheme = 'tweetbus-event-v1';
 const tagBytes = 8;
-export const signatureLength = 11;
-const signaturePattern = /^[A-Za-z0-9_-]{11}$/;
+/** base64url of the tag, unpadded: 11 characters. */
+const signaturePattern = new RegExp(`^[A-Za-z0-9_-]{${String(Math.ceil((tagBytes * 8) / 6))}}$`);
 
 /** The least a key may hold: 32 characters (e.g. `openssl rand -base64 32` gives 44). */
 export const minimumKeyLength = 32;
