@@ -8,7 +8,7 @@ import { readStuckAfterMs } from '../common/stall-watch.js';
 import { readSigningKeys, type SigningKeys } from '../common/signing-config.js';
 import { collectionNamePattern } from '../events/envelope.js';
 import { readConsumerTransport, type ConsumerTransportConfig } from '../transports/config.js';
-import type { TrustMode } from './trust.js';
+import { trustModes, type TrustMode } from './trust.js';
 
 /** Where the read model, checkpoints and dead letters live. */
 export type ConsumerStoreConfig =
@@ -72,12 +72,9 @@ const envSchema = z.object({
           .refine((names) => new Set(names.map((n) => n.toLowerCase())).size === names.length, 'COLLECTIONS must not name a collection twice (hashtags match in any letter case)'),
       ),
     TRUST: withDefault(z.string(), 'open').pipe(
-      z.string().superRefine((value, ctx) => {
-        if (value === 'signed' || value === 'signed,authors') {
-          ctx.addIssue({ code: 'custom', message: `TRUST=${value} comes in a later release; this release supports "open" and "authors"` });
-        } else if (value !== 'open' && value !== 'authors') {
-          ctx.addIssue({ code: 'custom', message: 'TRUST must be "open" (posts from anyone, demo only) or "authors" (only the X accounts in X_TRUSTED_AUTHOR_IDS)' });
-        }
+      z.enum(trustModes, {
+        message:
+          'TRUST must be "open" (posts from anyone, demo only), "authors" (only the X accounts in X_TRUSTED_AUTHOR_IDS), "signed" (only events the publisher signed with TRUST_HMAC_KEY) or "signed,authors" (both)',
       }),
     ),
     STORE: withDefault(z.string(), 'embedded').pipe(z.enum(['embedded', 'postgres', 'mongodb'], { message: 'STORE must be one of embedded (default), postgres, mongodb' })),
@@ -111,11 +108,18 @@ export function loadConfig(processEnv: Env = process.env): ConsumerConfig {
     'a comma-separated list of X account ids (digits, not @names: a name can be changed and then taken by someone else)',
   );
   const mode = parsed.success ? parsed.data.TRUST : undefined;
-  if (mode === 'authors' && trustedAuthorIds.length === 0 && reader.value('X_TRUSTED_AUTHOR_IDS') === undefined) {
-    reader.problem('X_TRUSTED_AUTHOR_IDS is required with TRUST=authors: the X account ids whose posts apply, the publisher\'s own account among them');
+  const byAuthors = mode === 'authors' || mode === 'signed,authors';
+  if (byAuthors && trustedAuthorIds.length === 0 && reader.value('X_TRUSTED_AUTHOR_IDS') === undefined) {
+    reader.problem(`X_TRUSTED_AUTHOR_IDS is required with TRUST=${mode}: the X account ids whose hand-typed posts apply${mode === 'authors' ? ', the publisher\'s own account among them' : ''}`);
   }
-  if (mode === 'authors' && transport.kind !== 'x') reader.problem(`TRUST=authors trusts X accounts, and needs TRANSPORT=x (not ${transport.kind})`);
-  const signing = readSigningKeys(reader, transport.kind === 'x' ? 'over X (TRANSPORT=x): it tells the publisher\'s signed posts from hand-typed ones' : undefined, { previous: true });
+  if (byAuthors && transport.kind !== 'x') reader.problem(`TRUST=${mode} trusts X accounts, and needs TRANSPORT=x (not ${transport.kind})`);
+  const keyNeeded =
+    mode === 'signed' || mode === 'signed,authors'
+      ? `with TRUST=${mode}: only events signed with it apply`
+      : transport.kind === 'x'
+        ? 'over X (TRANSPORT=x): it tells the publisher\'s signed posts from hand-typed ones'
+        : undefined;
+  const signing = readSigningKeys(reader, keyNeeded, { previous: true });
   const issues = [
     ...legacy.issues,
     ...(parsed.success ? [] : parsed.error.issues.map((issue) => issue.message)),
@@ -129,7 +133,7 @@ export function loadConfig(processEnv: Env = process.env): ConsumerConfig {
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
     collections: e.COLLECTIONS,
-    trust: e.TRUST === 'authors' ? 'authors' : 'open',
+    trust: e.TRUST,
     trustedAuthorIds,
     store: storeConfig(e),
     transport,

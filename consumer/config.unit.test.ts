@@ -107,9 +107,27 @@ describe('consumer configuration', () => {
     expect(error.issues).toEqual([expect.stringMatching(/^COLLECTIONS must be a comma-separated list/)]);
   });
 
-  it('says signed trust comes in a later release, and names the policies there are', () => {
-    expect(configErrorOf({ ...minimal, TRUST: 'signed' }).message).toContain('TRUST=signed comes in a later release');
-    expect(configErrorOf({ ...minimal, TRUST: 'anyone' }).issues).toEqual([expect.stringMatching(/^TRUST must be "open" \(posts from anyone, demo only\) or "authors"/)]);
+  it('names the policies there are when TRUST is none of them', () => {
+    expect(configErrorOf({ ...minimal, TRUST: 'anyone' }).issues).toEqual([
+      expect.stringMatching(/^TRUST must be "open" \(posts from anyone, demo only\), "authors" .*, "signed" .* or "signed,authors"/),
+    ]);
+  });
+
+  it('TRUST=signed needs TRUST_HMAC_KEY on every transport, and no author list', () => {
+    expect(loadConfig({ ...minimal, TRUST: 'signed' }).trust).toBe('signed');
+    const redis = { TRANSPORT: 'redis-streams', TRUST: 'signed' };
+    expect(configErrorOf(redis).issues).toEqual([expect.stringMatching(/^TRUST_HMAC_KEY is required with TRUST=signed: only events signed with it apply/)]);
+    expect(loadConfig({ ...redis, TRUST_HMAC_KEY: hmacKey }).signing).toEqual({ key: hmacKey });
+    expect(configErrorOf({ TRANSPORT: 'kafka', KAFKA_BROKERS: 'localhost:9092', TRUST: 'signed' }).issues).toEqual([expect.stringMatching(/^TRUST_HMAC_KEY is required with TRUST=signed/)]);
+  });
+
+  it('TRUST=signed,authors needs the author list, and X', () => {
+    const config = loadConfig({ ...minimal, TRUST: 'signed,authors', X_TRUSTED_AUTHOR_IDS: '2244994945' });
+    expect([config.trust, config.trustedAuthorIds]).toEqual(['signed,authors', ['2244994945']]);
+    expect(configErrorOf({ ...minimal, TRUST: 'signed,authors' }).issues).toEqual([expect.stringMatching(/^X_TRUSTED_AUTHOR_IDS is required with TRUST=signed,authors/)]);
+    expect(configErrorOf({ TRANSPORT: 'redis-streams', TRUST: 'signed,authors', X_TRUSTED_AUTHOR_IDS: '1', TRUST_HMAC_KEY: hmacKey }).issues).toEqual([
+      'TRUST=signed,authors trusts X accounts, and needs TRANSPORT=x (not redis-streams)',
+    ]);
   });
 
   it('TRUST=authors reads X_TRUSTED_AUTHOR_IDS, which must be account ids, and works over X only', () => {

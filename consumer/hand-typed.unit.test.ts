@@ -8,7 +8,7 @@ import type { InboundMessage, MessageHandler } from '../transports/transport.js'
 import { createConsumerPipeline } from './pipeline.js';
 import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-model-store.js';
 import type { ReadModelStore } from './stores/read-model-store.js';
-import { authorsTrust, openTrust } from './trust.js';
+import { authorsTrust, openTrust, signedAuthorsTrust, signedTrust } from './trust.js';
 
 /**
  * Who may say what on X (issue 21): the publisher signs its posts; a post without its signature was
@@ -167,5 +167,84 @@ describe('posts under TRUST=authors (the publisher\'s account and alice on the l
   it('still refuse the publisher\'s meta from a trusted author\'s hand-typed post', async () => {
     const post = aPost('#orders {"id":"a-5","status":"X","_v":"9000000000000000000"}', 'alice');
     expect((await reasons(post)).get(post.id)).toMatch(/^forbidden meta: _v/);
+  });
+});
+
+describe('posts under TRUST=signed', () => {
+  let handleSigned: MessageHandler;
+  beforeAll(() => {
+    handleSigned = createConsumerPipeline({ decode, trust: signedTrust(), store, logger, now: () => new Date(), transportName: 'x' });
+  });
+  const reasons = async (...batch: InboundMessage[]) => new Map(((await handleSigned(batch)) ?? { rejected: [] }).rejected.map((r) => [r.message.id, r.reason]));
+
+  it('apply only what the publisher signed: no hand-typed post applies, whoever typed it', async () => {
+    const genuine = publisherPost(fromDatabase('s-1', 1, 'NEW'));
+    const stranger = aPost('#orders {"id":"s-2","status":"MINE"}');
+    const alice = aPost('#orders {"id":"s-1","status":"FIXED BY HAND"}', 'alice');
+
+    const found = await reasons(genuine, stranger, alice);
+
+    const notSigned = 'not signed: TRUST=signed applies only events the publisher signed with TRUST_HMAC_KEY';
+    expect([found.get(stranger.id), found.get(alice.id)]).toEqual([notSigned, notSigned]);
+    expect(found.has(genuine.id)).toBe(false);
+    expect(await store.get('orders', 's-1')).toMatchObject({ source: 'dvx_orders', data: { status: 'NEW' } });
+    expect(await store.get('orders', 's-2')).toBeUndefined();
+  });
+
+  it('refuse an edited genuine post, and a delete or a version typed by hand, each with its reason', async () => {
+    const genuine = publisherPost(fromDatabase('s-3', 1, 'NEW'));
+    await handleSigned([genuine]);
+    const edited = aPost(genuine.text.replace('"NEW"', '"HACKED"'));
+    const deleting = aPost('#orders {"id":"s-3","_op":"d"}');
+    const freezing = aPost('#orders {"id":"s-3","status":"HACKED","_v":9000000000000000000}');
+
+    const found = await reasons(edited, deleting, freezing);
+
+    expect(found.get(edited.id)).toMatch(/^bad signature/);
+    expect(found.get(deleting.id)).toMatch(/^not signed/);
+    expect(found.get(freezing.id)).toMatch(/^forbidden meta: _v/);
+    expect(await store.get('orders', 's-3')).toMatchObject({ version: 1n, data: { status: 'NEW' } });
+  });
+
+  it('let a genuine post re-posted by anyone say only what the publisher said: the version gate skips it', async () => {
+    const genuine = publisherPost(fromDatabase('s-4', 1, 'NEW'));
+    await handleSigned([genuine, publisherPost(fromDatabase('s-4', 2, 'SHIPPED'))]);
+    const reposted = aPost(genuine.text);
+
+    expect((await reasons(reposted)).size).toBe(0);
+    expect(await store.get('orders', 's-4')).toMatchObject({ version: 2n, data: { status: 'SHIPPED' } });
+  });
+});
+
+describe('posts under TRUST=signed,authors (alice on the list)', () => {
+  let handleBoth: MessageHandler;
+  beforeAll(() => {
+    handleBoth = createConsumerPipeline({ decode, trust: signedAuthorsTrust([authorIds['alice'] ?? '']), store, logger, now: () => new Date(), transportName: 'x' });
+  });
+  const reasons = async (...batch: InboundMessage[]) => new Map(((await handleBoth(batch)) ?? { rejected: [] }).rejected.map((r) => [r.message.id, r.reason]));
+
+  it('apply the publisher\'s signed posts, and hand-typed posts only from the list', async () => {
+    const genuine = publisherPost(fromDatabase('sa-1', 1, 'NEW'));
+    const stranger = aPost('#orders {"id":"sa-2","status":"MINE"}');
+    const alice = aPost('#orders {"id":"sa-1","status":"FIXED BY HAND"}', 'alice');
+
+    const found = await reasons(genuine, stranger, alice);
+
+    expect(found.get(stranger.id)).toBe('untrusted author 4242: not signed by the publisher, and not on X_TRUSTED_AUTHOR_IDS');
+    expect(found.size).toBe(1);
+    expect(await store.get('orders', 'sa-1')).toMatchObject({ source: 'x:@alice', data: { status: 'FIXED BY HAND' } });
+    expect(await store.get('orders', 'sa-2')).toBeUndefined();
+  });
+
+  it('hold a trusted author to the rules for hand-typed posts: no meta, no deleting the database\'s rows', async () => {
+    await handleBoth([publisherPost(fromDatabase('sa-3', 1, 'NEW'))]);
+    const meta = aPost('#orders {"id":"sa-3","_v":9000000000000000000}', 'alice');
+    const deleting = aPost('#orders {"id":"sa-3","_op":"d"}', 'alice');
+
+    const found = await reasons(meta, deleting);
+
+    expect(found.get(meta.id)).toMatch(/^forbidden meta: _v/);
+    expect(found.get(deleting.id)).toMatch(/^orders\/sa-3 belongs to the write database/);
+    expect(await store.get('orders', 'sa-3')).toMatchObject({ version: 1n, source: 'dvx_orders' });
   });
 });

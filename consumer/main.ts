@@ -13,7 +13,7 @@ import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-mo
 import { createMongoReadModelStore } from './stores/mongodb/mongodb-read-model-store.js';
 import { createPostgresReadModelStore } from './stores/postgres/postgres-read-model-store.js';
 import type { ReadModelStore } from './stores/read-model-store.js';
-import { authorsTrust, openTrust } from './trust.js';
+import { trustPolicy } from './trust.js';
 
 /** What main built, closed in reverse: the service, then the store, then the clients. */
 interface Built {
@@ -56,16 +56,28 @@ async function main(): Promise<void> {
       const { source } = transport;
 
       // Whose posts apply, said at every start; loudly when it is anyone.
-      const trust = config.trust === 'authors' ? authorsTrust(config.trustedAuthorIds) : openTrust();
-      if (config.trust === 'authors') {
-        logger.info({ trust: config.trust, trustedAuthorIds: config.trustedAuthorIds, ...transport.describe }, 'TRUST=authors: only posts from the X accounts in X_TRUSTED_AUTHOR_IDS apply');
-      } else {
-        logger.warn(
-          { trust: config.trust, ...transport.describe },
-          config.transport.kind === 'x'
-            ? 'TRUST=open: ANY X account that posts these hashtags can write documents of its own (never the database\'s). Use this for demos only.'
-            : 'TRUST=open: anyone who can write to this topic or stream can change the read model.',
-        );
+      const trust = trustPolicy(config.trust, config.trustedAuthorIds);
+      const said = { trust: config.trust, ...transport.describe };
+      switch (config.trust) {
+        case 'authors':
+          logger.info({ ...said, trustedAuthorIds: config.trustedAuthorIds }, 'TRUST=authors: only posts from the X accounts in X_TRUSTED_AUTHOR_IDS apply');
+          break;
+        case 'signed':
+          logger.info(said, 'TRUST=signed: only events the publisher signed with TRUST_HMAC_KEY apply; nothing typed by hand does');
+          break;
+        case 'signed,authors':
+          logger.info(
+            { ...said, trustedAuthorIds: config.trustedAuthorIds },
+            'TRUST=signed,authors: the publisher\'s signed events apply, and hand-typed posts only from the X accounts in X_TRUSTED_AUTHOR_IDS',
+          );
+          break;
+        case 'open':
+          logger.warn(
+            said,
+            config.transport.kind === 'x'
+              ? 'TRUST=open: ANY X account that posts these hashtags can write documents of its own (never the database\'s). Use this for demos only.'
+              : 'TRUST=open: anyone who can write to this topic or stream can change the read model.',
+          );
       }
 
       built.consumer = await startConsumer({

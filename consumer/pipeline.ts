@@ -42,7 +42,8 @@ interface Applied {
 }
 
 /**
- * The consumer's core: trust -> decode (which validates) -> one version-gated `applyBatch` per
+ * The consumer's core: trust -> decode (which validates and checks signatures) -> trust again (was
+ * it signed?) -> the rules for hand-typed posts -> one version-gated `applyBatch` per
  * batch. Rejected messages become dead letters in the store, and are returned so the source can put
  * them on the transport's dead-letter queue; they never stop the batch (DESIGN.md rule 6).
  *
@@ -70,9 +71,12 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
       // Decoders give well-formed reasons; a lone surrogate that slipped into one is made U+FFFD here,
       // so the dead letter says the same on every store and dead-letter queue.
       if (!decoded.ok) return { ok: false, reason: decoded.reason.toWellFormed() };
+      const signed = decoded.signed === true;
+      const afterDecoding = trust.admitDecoded(message, signed);
+      if (!afterDecoding.ok) return { ok: false, reason: afterDecoding.reason };
       // An X post the publisher did not sign was typed by a person (the codec already refused the
       // publisher's meta in it). Messages of the other transports come from the publisher's side.
-      return { ok: true, events: decoded.events, handTyped: message.post !== undefined && decoded.signed !== true };
+      return { ok: true, events: decoded.events, handTyped: message.post !== undefined && !signed };
     } catch (err) {
       // Decoders promise not to throw; if one does, the input is still what we cannot handle.
       logger.error({ err, messageId: message.id }, 'decoder threw; dead-lettering the message');
@@ -185,7 +189,7 @@ const handTypedSource = /^x:/;
  * owns the documents it made (their source is not `x:…`), tombstones included.
  * - A stranger's post never changes them, and never deletes anything: a stranger's tombstone would
  *   hide a document for good.
- * - A trusted author's post (TRUST=authors) may change them, and may delete documents made by hand,
+ * - A trusted author's post (TRUST=authors or signed,authors) may change them, and may delete documents made by hand,
  *   but not the database's: its rows are deleted in the database, and a tombstone versioned by a
  *   post id would sit above every later database version of the key.
  */

@@ -4,6 +4,7 @@ import { createEnvReader } from '../common/env-reader.js';
 import { ConfigError } from '../common/errors.js';
 import { applyLegacyAliases } from '../common/legacy-env.js';
 import { readStuckAfterMs } from '../common/stall-watch.js';
+import { trustModes, type TrustMode } from '../consumer/trust.js';
 import { collectionNamePattern } from '../events/envelope.js';
 import {
   readConsumerTransport,
@@ -41,12 +42,12 @@ export interface DemoConfig {
   readonly stuckAfterMs: { readonly consumer: number; readonly relay: number };
   /**
    * `--trust` or TRUST: `open` (default) applies hand-typed posts from anyone; `authors` (over X only)
-   * only the publisher's and those of the emulator's user `trusted_fan`, so both outcomes show live.
+   * only the publisher's and those of the emulator's user `trusted_fan`, so both outcomes show live;
+   * `signed` only what the publisher signed (on any transport); `signed,authors` (over X only) that,
+   * and `trusted_fan`'s posts.
    */
-  readonly trust?: DemoTrust;
+  readonly trust?: TrustMode;
 }
-
-export type DemoTrust = 'open' | 'authors';
 
 const port = (name: string, fallback: number) =>
   z.coerce
@@ -80,7 +81,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env, argv: reado
   try {
     flags = parseArgs({ args: [...argv], options: { fresh: { type: 'boolean' }, transport: { type: 'string' }, trust: { type: 'string' } }, strict: true }).values;
   } catch (err) {
-    throw new ConfigError([`command line: ${err instanceof Error ? err.message : String(err)}; the demo takes --fresh, --transport x|redis-streams|kafka and --trust open|authors`]);
+    throw new ConfigError([`command line: ${err instanceof Error ? err.message : String(err)}; the demo takes --fresh, --transport x|redis-streams|kafka and --trust open|authors|signed|signed,authors`]);
   }
   const legacy = applyLegacyAliases(env, 'demo');
   const parsed = envSchema.safeParse(legacy.env);
@@ -89,9 +90,11 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env, argv: reado
   const reader = createEnvReader(legacy.env);
   const stuckAfterMs = { consumer: readStuckAfterMs('CONSUMER_STUCK_AFTER_MS', reader), relay: readStuckAfterMs('RELAY_STUCK_AFTER_MS', reader) };
   const trustName = flags.trust ?? reader.value('TRUST') ?? 'open';
-  const trust: DemoTrust = trustName === 'authors' ? 'authors' : 'open';
-  if (trustName !== 'open' && trustName !== 'authors') issues.push(`TRUST (or --trust) should be open or authors, not "${trustName}"`);
-  if (trust === 'authors' && transport.kind !== 'x') issues.push('TRUST=authors (--trust authors) trusts X accounts: it needs the demo over X');
+  const trust = trustModes.find((mode) => mode === trustName) ?? 'open';
+  if (trust !== trustName) issues.push(`TRUST (or --trust) should be one of ${trustModes.join(', ')}, not "${trustName}"`);
+  if ((trust === 'authors' || trust === 'signed,authors') && transport.kind !== 'x') {
+    issues.push(`TRUST=${trust} (--trust ${trust}) trusts X accounts: it needs the demo over X`);
+  }
   issues.push(...reader.issues);
   if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
   const e = parsed.data;

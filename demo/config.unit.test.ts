@@ -58,11 +58,14 @@ describe('the demo stuck bounds', () => {
 });
 
 describe('the demo trust policy', () => {
-  it('is open unless --trust or TRUST says authors, which needs X, and names a wrong value', () => {
+  it('is open unless --trust or TRUST says otherwise, where the allow-list needs X, and names a wrong value', () => {
     expect(loadDemoConfig({}, []).trust).toBe('open');
     expect(loadDemoConfig({}, ['--trust', 'authors']).trust).toBe('authors');
     expect(loadDemoConfig({ TRUST: 'authors' }, []).trust).toBe('authors');
-    expect(() => loadDemoConfig({}, ['--trust', 'everyone'])).toThrow(/TRUST \(or --trust\) should be open or authors, not "everyone"/);
+    expect(loadDemoConfig({}, ['--trust', 'signed,authors']).trust).toBe('signed,authors');
+    expect(loadDemoConfig({ TRANSPORT: 'redis-streams', REDIS_URL: 'redis://127.0.0.1:6379' }, ['--trust', 'signed']).trust).toBe('signed');
+    expect(() => loadDemoConfig({}, ['--trust', 'everyone'])).toThrow(/TRUST \(or --trust\) should be one of open, authors, signed, signed,authors, not "everyone"/);
     expect(() => loadDemoConfig({}, ['--trust', 'authors', '--transport', 'redis-streams'])).toThrow(/needs the demo over X/);
+    expect(() => loadDemoConfig({}, ['--trust', 'signed,authors', '--transport', 'redis-streams'])).toThrow(/TRUST=signed,authors \(--trust signed,authors\) trusts X accounts/);
   });
 });

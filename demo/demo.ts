@@ -14,7 +14,7 @@ import { createEventSigner, minimumKeyLength } from '../events/signature.js';
 import { startConsumer, type ConsumerService } from '../consumer/service.js';
 import { createEmbeddedReadModelStore } from '../consumer/stores/embedded/embedded-read-model-store.js';
 import type { ReadModelStore, StoredDocument } from '../consumer/stores/read-model-store.js';
-import { authorsTrust, openTrust, type TrustPolicy } from '../consumer/trust.js';
+import { trustPolicy, type TrustPolicy } from '../consumer/trust.js';
 import { userIdForName } from '../x-emulator/state.js';
 import { createPostgresOutbox } from '../publisher/capture/postgres/postgres-outbox.js';
 import { createPgliteOutboxListener } from '../publisher/capture/postgres/outbox-listener.js';
@@ -100,16 +100,17 @@ const handPostSchema = z.object({ username: z.string().min(1).max(15), text: z.s
 /** Where the demo's consumer keeps its place on X. */
 const demoCheckpointName = 'demo-consumer';
 
-/** The emulator user whose hand-typed posts apply under `--trust authors`; any other name is a stranger. */
+/** The emulator user whose hand-typed posts apply under `--trust authors` and `signed,authors`; any other name is a stranger. */
 export const trustedDemoUser = 'trusted_fan';
 
 /**
- * The demo's trust policy. `authors` allows the publisher's own account (the emulator's owner) and
- * `trusted_fan`, by their account ids, as X_TRUSTED_AUTHOR_IDS would list them.
+ * The demo's trust policy. The allow-list holds the publisher's own account (the emulator's owner)
+ * and `trusted_fan`, by their account ids, as X_TRUSTED_AUTHOR_IDS would list them.
  */
 function demoTrust(config: DemoConfig, emulator: XEmulator | undefined): TrustPolicy {
-  if (config.trust !== 'authors' || emulator === undefined) return openTrust();
-  return authorsTrust([emulator.credentials.userId, userIdForName(trustedDemoUser)]);
+  const mode = config.trust ?? 'open';
+  const authorIds = emulator === undefined ? [] : [emulator.credentials.userId, userIdForName(trustedDemoUser)];
+  return trustPolicy(mode, authorIds);
 }
 
 /**
@@ -299,7 +300,7 @@ async function startWriteSide(options: WriteSideOptions): Promise<{ server: Serv
           hashtag,
           transport: transportLabel,
           handPosts: emulator !== undefined,
-          trust: options.config.trust === 'authors' && emulator !== undefined ? 'authors' : 'open',
+          trust: options.config.trust ?? 'open',
           trustedUser: trustedDemoUser,
           links: {
             'query API': publicUrl(options.config, options.config.ports.consumer, '/api/orders'),

@@ -4,9 +4,10 @@ import { waitUntil } from '../common/wait.fixture.js';
 import type { Demo } from './demo.js';
 
 /**
- * Issue 21's corpus of forged and hand-typed posts, run against a demo over the X emulator: a database
- * order is made, then strangers try every way to change it. None may apply, and each is dead-lettered
- * with its reason; the order reads exactly as before.
+ * Issue 21's corpus of forged and hand-typed posts, run against a demo over the X emulator under each
+ * trust policy: a database order is made, then strangers try every way to change it. None may apply,
+ * and each is dead-lettered with its reason (the policy's or the rule's); the order reads exactly as
+ * before.
  */
 const deadLettersSchema = z.object({ items: z.array(z.object({ messageId: z.string(), reason: z.string() })) });
 
@@ -25,11 +26,11 @@ export async function expectForgedPostsChangeNothing(demo: Demo, key: string, st
   const genuineText = genuine?.text ?? '';
 
   const corpus: readonly (readonly [string, string, RegExp])[] = [
-    ['a stranger deleting', `#orders {"id":"${key}","_op":"d"}`, /^(untrusted author \d+|a hand-typed post may not delete)/],
+    ['a stranger deleting', `#orders {"id":"${key}","_op":"d"}`, /^(untrusted author \d+|not signed|a hand-typed post may not delete)/],
     ['a stranger setting _v as a number', `#orders {"id":"${key}","status":"HACKED","_v":9000000000000000000}`, /^(untrusted author \d+|forbidden meta: _v)/],
     ['a stranger setting _v as a string', `#orders {"id":"${key}","status":"HACKED","_v":"9000000000000000000"}`, /^(untrusted author \d+|forbidden meta: _v)/],
     ['a stranger deleting for good with _v', `#orders {"id":"${key}","_op":"d","_v":9000000000000000000}`, /^(untrusted author \d+|forbidden meta: _v)/],
-    ['a stranger overwriting', `#orders {"id":"${key}","status":"HACKED"}`, /^(untrusted author \d+|orders\/\S+ belongs to the write database)/],
+    ['a stranger overwriting', `#orders {"id":"${key}","status":"HACKED"}`, /^(untrusted author \d+|not signed|orders\/\S+ belongs to the write database)/],
     ['a genuine post replayed with its text edited', genuineText.replace('"NEW"', '"HACKED"'), /^(untrusted author \d+|bad signature)/],
   ];
   const letters: { id: string; reason: RegExp; what: string }[] = [];

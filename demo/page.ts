@@ -1,3 +1,5 @@
+import type { TrustMode } from '../consumer/trust.js';
+
 /**
  * The demo's live page: the write database, the posts on X and the read model side by side, refreshed
  * every second, so an audience can watch a row travel. Everything rendered comes from untrusted places
@@ -10,12 +12,29 @@ export interface DemoPageModel {
   /** Whether the page offers hand posts (only X has posts to hand-type). */
   readonly handPosts: boolean;
   /**
-   * Whose hand-typed posts apply: under `authors` the form offers an allow-listed user and a stranger,
-   * so both outcomes show live.
+   * Whose hand-typed posts apply: under `authors` and `signed,authors` the form offers an allow-listed
+   * user and a stranger, so both outcomes show live.
    */
-  readonly trust: 'open' | 'authors';
+  readonly trust: TrustMode;
   readonly trustedUser: string;
   readonly links: Readonly<Record<string, string>>;
+}
+
+/** What the trust policy means for the audience, in one line; `user` and `transport` come escaped. */
+function trustNotes(trust: TrustMode, user: string, transport: string, handPosts: boolean): string {
+  if (trust === 'open' && !handPosts) {
+    return `<p class="trust open">Trust: <b>open</b>, for demos only. Anyone who can write to this ${transport} can change the read model; <code>--trust signed</code> applies only the publisher's signed events.</p>`;
+  }
+  switch (trust) {
+    case 'authors':
+      return `<p class="trust">Trust: <b>authors</b>. Only the publisher's posts and @${user}'s apply; anyone else's are dead-lettered as untrusted.</p>`;
+    case 'signed':
+      return `<p class="trust">Trust: <b>signed</b>. Only events the publisher signed with its key apply; anything else on ${transport}, typed by hand or forged, is dead-lettered.</p>`;
+    case 'signed,authors':
+      return `<p class="trust">Trust: <b>signed,authors</b>. The publisher's signed posts apply, and hand-typed posts only from @${user}; anyone else's are dead-lettered as untrusted.</p>`;
+    case 'open':
+      return '<p class="trust open">Trust: <b>open</b>, for demos only. Anyone may hand-type posts: they may add documents of their own, never change or delete the database\'s, and never set <code>_v</code>, <code>_e</code>, <code>_s</code> or <code>_t</code>.</p>';
+  }
 }
 
 export function renderDemoPage(model: DemoPageModel): string {
@@ -24,16 +43,13 @@ export function renderDemoPage(model: DemoPageModel): string {
     model.transport === 'X'
       ? `its trigger's outbox row is posted to X as <b>#${escapeAttr(model.hashtag)}</b> (2)`
       : `its trigger's outbox row is sent over <b>${over}</b> (2)`;
-  const who =
-    model.trust === 'authors'
-      ? `<select name="username"><option value="${escapeAttr(model.trustedUser)}">@${escapeAttr(model.trustedUser)} (on the allow-list)</option><option value="stranger">@stranger (not on it)</option></select>`
-      : '<input name="username" value="speaker" size="10">';
-  const trustNote =
-    model.trust === 'authors'
-      ? `<p class="trust">Trust: <b>authors</b>. Only the publisher's posts and @${escapeAttr(model.trustedUser)}'s apply; anyone else's are dead-lettered as untrusted.</p>`
-      : '<p class="trust open">Trust: <b>open</b>, for demos only. Anyone may hand-type posts: they may add documents of their own, never change or delete the database\'s, and never set <code>_v</code>, <code>_e</code>, <code>_s</code> or <code>_t</code>.</p>';
+  const byAuthors = model.trust === 'authors' || model.trust === 'signed,authors';
+  const who = byAuthors
+    ? `<select name="username"><option value="${escapeAttr(model.trustedUser)}">@${escapeAttr(model.trustedUser)} (on the allow-list)</option><option value="stranger">@stranger (not on it)</option></select>`
+    : '<input name="username" value="speaker" size="10">';
+  const trustNote = trustNotes(model.trust, escapeAttr(model.trustedUser), escapeAttr(model.transport), model.handPosts);
   const handPostForm = model.handPosts
-    ? `${trustNote}<form id="post-form">
+    ? `<form id="post-form">
   <b>Hand-post to X as</b>
   ${who}
   <input name="text" value='#${escapeAttr(model.hashtag)} {"id":"h1","status":"OPEN"}' size="50">
@@ -96,6 +112,7 @@ export function renderDemoPage(model: DemoPageModel): string {
   <input name="shipping_destination" placeholder="destination" value="Amsterdam" size="12">
   <button>POST /orders (insert or update)</button>
 </form>
+${trustNote}
 ${handPostForm}
 <div id="retrying" role="status"></div>
 <div class="grid">

@@ -4,6 +4,7 @@ import type { DecodeResult } from './decoder.js';
 import { defaultDocumentLimits, type ChangeEvent } from './envelope.js';
 import { aChangeEvent } from './change-event.fixture.js';
 import { createJsonDecoder, encodeEventJson } from './json-codec.js';
+import { createEventSigner } from './signature.js';
 
 function anEvent(overrides: Partial<ChangeEvent> = {}): ChangeEvent {
   return aChangeEvent({ type: 'orders.upserted', data: { id: '8172', status: 'SHIPPED', site: 'example.com', customer: 'Smith & Sons <UK>' }, ...overrides });
@@ -58,5 +59,38 @@ describe('createJsonDecoder', () => {
   it('applies the limits it is given', () => {
     const strict = createJsonDecoder({ collections: ['orders'], limits: { ...defaultDocumentLimits, maxKeys: 2 } });
     expect(reasonOf(strict(message(encodeEventJson(anEvent()))))).toMatch(/more than 2 keys/);
+  });
+});
+
+describe('signed JSON envelopes', () => {
+  const signer = createEventSigner('test-key-test-key-test-key-test-key');
+  const sign = (event: ChangeEvent): string => signer.sign(event);
+  const verifying = createJsonDecoder({ collections: ['orders'], verify: (event, signature) => signer.verify(event, signature) });
+
+  it('writes the signature next to the envelope, and a verifying decoder says the event is signed', () => {
+    const text = encodeEventJson(anEvent(), sign);
+    expect(JSON.parse(text)).toMatchObject({ id: 'evt-1', signature: signer.sign(anEvent()) });
+    expect(verifying(message(text))).toEqual({ ok: true, events: [anEvent()], signed: true });
+  });
+
+  it('says an unsigned envelope is not signed; the trust policy decides what that means', () => {
+    expect(verifying(message(encodeEventJson(anEvent())))).toEqual({ ok: true, events: [anEvent()] });
+  });
+
+  it('refuses an edited envelope that keeps its signature, and one signed with another key', () => {
+    const genuine = encodeEventJson(anEvent(), sign);
+    expect(reasonOf(verifying(message(genuine.replace('SHIPPED', 'PAID'))))).toMatch(/^bad signature/);
+    const edited = anEvent({ version: 9_000_000_000_000_000_000n });
+    const other = createEventSigner('another-key-another-key-another-key');
+    expect(reasonOf(verifying(message(encodeEventJson(edited, (e) => other.sign(e)))))).toMatch(/^bad signature/);
+  });
+
+  it('refuses a signature that is not a string', () => {
+    const text = JSON.stringify({ ...JSON.parse(encodeEventJson(anEvent())), signature: 7 });
+    expect(reasonOf(verifying(message(text)))).toBe('signature must be a string');
+  });
+
+  it('decodes a signed envelope without checking when it has no key (the signature is not trusted then)', () => {
+    expect(decode(message(encodeEventJson(anEvent(), sign)))).toEqual({ ok: true, events: [anEvent()] });
   });
 });

@@ -40,10 +40,10 @@ export interface OpenedSource {
  * Builds the publisher's transport from its configuration: the one place that knows every adapter.
  * Nothing connects here; the adapters connect on first use, so a dead broker shows in `/readyz` and
  * in the relay's retries rather than as a failed start.
- */
-/**
- * @param signer TRUST_HMAC_KEY's signer: on X every post carries each event's signature (`_h`), the
- *   only way the consumer tells the publisher's posts from hand-typed ones.
+ *
+ * @param signer TRUST_HMAC_KEY's signer: every event carries its signature, as `_h` in a post (the
+ *   only way the consumer tells the publisher's posts from hand-typed ones) and as `signature` in a
+ *   Kafka or Redis envelope (so a consumer under TRUST=signed refuses a foreign producer's).
  */
 export async function openEventPublisher(
   config: PublisherTransportConfig,
@@ -51,11 +51,11 @@ export async function openEventPublisher(
   logger: Logger,
   signer?: EventSigner,
 ): Promise<OpenedPublisher> {
+  const sign = signer === undefined ? undefined : (event: ChangeEvent) => signer.sign(event);
   switch (config.kind) {
     case 'x': {
       const hashtags = xHashtagsOf(config, collections);
       const ca = config.caFile === undefined ? undefined : await readPemFile(config.caFile, 'X_CA_FILE');
-      const sign = signer === undefined ? undefined : (event: ChangeEvent) => signer.sign(event);
       const publisher = createXPublisher({ apiUrl: config.apiUrl, ca, credentials: config.credentials, hashtags, logger, sign });
       return {
         publisher,
@@ -73,11 +73,11 @@ export async function openEventPublisher(
     }
     case 'kafka': {
       const kafka = createKafkaClient({ ...config.connection, logger });
-      const publisher = createKafkaPublisher({ kafka, topic: config.topic, topicSpec: config.topicSpec, logger });
+      const publisher = createKafkaPublisher({ kafka, topic: config.topic, topicSpec: config.topicSpec, logger, sign });
       return { publisher, check: publisher, describe: { transport: 'kafka', brokers: config.connection.brokers, topic: config.topic } };
     }
     case 'redis-streams': {
-      const publisher = createRedisStreamsPublisher({ url: config.url, stream: config.stream, maxLen: config.maxLen, logger });
+      const publisher = createRedisStreamsPublisher({ url: config.url, stream: config.stream, maxLen: config.maxLen, logger, sign });
       return { publisher, check: publisher, describe: { transport: 'redis-streams', url: redactUrl(config.url), stream: config.stream, maxLen: config.maxLen } };
     }
   }
@@ -86,7 +86,8 @@ export async function openEventPublisher(
 /**
  * Builds the consumer's source. X keeps its checkpoint in `checkpoints`; Kafka and Redis keep theirs in the broker.
  *
- * @param signer checks the publisher's signatures (TRUST_HMAC_KEY and TRUST_HMAC_PREVIOUS_KEY); on X,
+ * @param signer checks the publisher's signatures (TRUST_HMAC_KEY and TRUST_HMAC_PREVIOUS_KEY): an
+ *   event that carries one that does not verify is refused, one that verifies is `signed`. On X,
  *   without it no post may carry the publisher's meta.
  */
 export async function openEventSource(
@@ -96,6 +97,7 @@ export async function openEventSource(
   logger: Logger,
   signer?: EventSigner,
 ): Promise<OpenedSource> {
+  const verify = signer === undefined ? undefined : (event: ChangeEvent, signature: string) => signer.verify(event, signature);
   switch (config.kind) {
     case 'x': {
       const hashtags = xHashtagsOf(config, collections);
@@ -109,7 +111,6 @@ export async function openEventSource(
         checkpointName: config.checkpointName,
         logger,
       });
-      const verify = signer === undefined ? undefined : (event: ChangeEvent, signature: string) => signer.verify(event, signature);
       return { source, decoder: createPostDecoder({ hashtags, ...(verify === undefined ? {} : { verify }) }), name: 'x', describe: { transport: 'x', xApiUrl: redactUrl(config.apiUrl), hashtags: hashtags.hashtags } };
     }
     case 'kafka': {
@@ -117,7 +118,7 @@ export async function openEventSource(
       const source = createKafkaSource({ kafka, topic: config.topic, groupId: config.groupId, deadLetterTopic: config.deadLetterTopic, topicSpec: config.topicSpec, logger });
       return {
         source,
-        decoder: createJsonDecoder({ collections }),
+        decoder: createJsonDecoder({ collections, verify }),
         name: 'kafka',
         describe: { transport: 'kafka', brokers: config.connection.brokers, topic: config.topic, group: config.groupId, deadLetterTopic: config.deadLetterTopic },
       };
@@ -134,7 +135,7 @@ export async function openEventSource(
       });
       return {
         source,
-        decoder: createJsonDecoder({ collections }),
+        decoder: createJsonDecoder({ collections, verify }),
         name: 'redis-streams',
         describe: { transport: 'redis-streams', url: redactUrl(config.url), stream: config.stream, group: config.group, consumer: config.consumerName, deadLetterStream: config.deadLetterStream },
       };

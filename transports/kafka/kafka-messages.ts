@@ -27,11 +27,12 @@ export function eventKey(event: ChangeEvent): string {
   return `${event.collection}/${event.key}`;
 }
 
-export function toKafkaMessage(event: ChangeEvent): Message {
+/** @param sign the publisher's signature of the event (TRUST_HMAC_KEY), written into the envelope. */
+export function toKafkaMessage(event: ChangeEvent, sign?: (event: ChangeEvent) => string): Message {
   const createdAt = Date.parse(event.createdAt);
   return {
     key: eventKey(event),
-    value: encodeEventJson(event),
+    value: encodeEventJson(event, sign),
     headers: {
       [eventHeaders.id]: event.id,
       [eventHeaders.type]: event.type,

@@ -1,6 +1,7 @@
 import { EventTooLargeError, TransportError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { within } from '../../common/timeout.js';
+import type { ChangeEvent } from '../../events/envelope.js';
 import type { EventPublisher, HealthCheck } from '../transport.js';
 import { kafkaFrom, type KafkaClientOptions, type KafkaLike } from './kafka-client.js';
 import { isMessageTooLarge, toTransportError } from './kafka-errors.js';
@@ -27,6 +28,8 @@ export interface KafkaPublisherOptions {
   readonly maxMessageBytes?: number | undefined;
   /** Deadline for `check()`. Default 5 s. */
   readonly checkTimeoutMs?: number | undefined;
+  /** The publisher's signature of each event (TRUST_HMAC_KEY), written into the envelope as `signature`. */
+  readonly sign?: ((event: ChangeEvent) => string) | undefined;
 }
 
 export interface KafkaPublisher extends EventPublisher, HealthCheck {
@@ -97,7 +100,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     async publish(events) {
       if (closed) throw new Error('the Kafka publisher is closed');
       if (events.length === 0) return;
-      const messages = events.map(toKafkaMessage);
+      const messages = events.map((event) => toKafkaMessage(event, options.sign));
       const sizes = messages.map(recordBytes);
       for (const [i, size] of sizes.entries()) {
         const event = events[i];

@@ -7,6 +7,7 @@ import { waitUntil } from '../../common/wait.fixture.js';
 import { aChangeEvent } from '../../events/change-event.fixture.js';
 import { createJsonDecoder } from '../../events/json-codec.js';
 import type { ChangeEvent } from '../../events/envelope.js';
+import { createEventSigner } from '../../events/signature.js';
 import type { InboundMessage, MessageHandler } from '../transport.js';
 import { aRecord, consumed, createFakeKafka, type FakeConsumer, type FakeKafka } from './fake-kafka.fixture.js';
 import { createKafkaClient, kafkaFrom, kafkaLogCreator, kafkaLogLevel } from './kafka-client.js';
@@ -124,6 +125,22 @@ describe('Kafka publisher', () => {
     const sentIds = fake.sent.flatMap((r) => r.messages.map((m) => headerText(m.headers, 'tweetbus-event-id')));
     expect(sentIds).toEqual(batch.map((e) => e.id));
     expect(fake.sent[0]?.messages.map((m) => m.key)).toEqual(['orders/k0', 'orders/k1']);
+    await publisher.close();
+  });
+
+  it('signs each record\'s envelope when given the key, so a consumer under TRUST=signed tells its records from a foreign producer\'s', async () => {
+    const fake = createFakeKafka();
+    fake.topics.add('tweetbus.events');
+    const signer = createEventSigner('kafka-test-key-kafka-test-key-kafka');
+    const publisher = createKafkaPublisher({ kafka: fake, topic: 'tweetbus.events', logger: silent, sign: (e) => signer.sign(e) });
+    const [event] = events(1);
+    await publisher.publish(event === undefined ? [] : [event]);
+    const value = fake.sent[0]?.messages[0]?.value;
+    const text = typeof value === 'string' ? value : (value?.toString('utf8') ?? '');
+    const verifying = createJsonDecoder({ collections: ['orders'], verify: (e, signature) => signer.verify(e, signature) });
+    const inbound: InboundMessage = { id: '0:0', text, receivedAt: at };
+    expect(verifying(inbound)).toEqual({ ok: true, events: [event], signed: true });
+    expect(verifying({ ...inbound, text: text.replace('SHIPPED', 'PAID') })).toMatchObject({ ok: false, reason: expect.stringMatching(/^bad signature/) as unknown });
     await publisher.close();
   });
 

@@ -23,6 +23,8 @@ export interface RedisStreamsPublisherOptions {
   readonly logger: Logger;
   /** Deadline of `check()`'s PING. Default 2 s. */
   readonly checkTimeoutMs?: number | undefined;
+  /** The publisher's signature of each event (TRUST_HMAC_KEY), written into the envelope as `signature`. */
+  readonly sign?: ((event: ChangeEvent) => string) | undefined;
 }
 
 export type RedisStreamsPublisher = EventPublisher & HealthCheck;
@@ -52,7 +54,7 @@ export function createRedisStreamsPublisher(options: RedisStreamsPublisherOption
 
   function entryFields(event: ChangeEvent): string[] {
     return [
-      'event', encodeEventJson(event),
+      'event', encodeEventJson(event, options.sign),
       'key', `${event.collection}/${event.key}`,
       'id', event.id,
       'type', event.type,
