@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,6 +58,19 @@ async function outcomesOf(demo: Demo, ids: readonly string[]): Promise<z.infer<t
   }, { timeoutMs: 15_000, intervalMs: 100 });
 }
 
+/** The emulator's own page, over its self-signed certificate. */
+function emulatorPage(demo: Demo): Promise<string> {
+  const emulator = emulatorOf(demo);
+  return new Promise((resolve, reject) => {
+    get(new URL('/', emulator.url), { agent: new Agent({ ca: emulator.ca }) }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => { resolve(body); });
+    }).on('error', reject);
+  });
+}
+
 function emulatorOf(demo: Demo): NonNullable<Demo['emulator']> {
   if (demo.emulator === undefined) throw new Error('the demo runs over X');
   return demo.emulator;
@@ -87,6 +101,9 @@ describe.each<TrustMode>(['authors', 'signed,authors'])('the demo under --trust 
     expect(page).toContain(`<option value="${trustedDemoUser}">@${trustedDemoUser} (on the allow-list)</option>`);
     expect(page).toContain('<option value="stranger">');
     expect(page).toContain(`Trust: <b>${trust}</b>`);
+    const handPostPage = await emulatorPage(demo());
+    expect(handPostPage).toContain(`<b>@${trustedDemoUser}</b> (on the allow-list: applies) or <b>@stranger</b> (not on it`);
+    expect(handPostPage).toContain(`value="${trustedDemoUser}" list="users"`);
   });
 });
 

@@ -14,7 +14,7 @@ import { createEventSigner, minimumKeyLength } from '../events/signature.js';
 import { startConsumer, type ConsumerService } from '../consumer/service.js';
 import { createEmbeddedReadModelStore } from '../consumer/stores/embedded/embedded-read-model-store.js';
 import type { ReadModelStore, StoredDocument } from '../consumer/stores/read-model-store.js';
-import { trustPolicy, type TrustPolicy } from '../consumer/trust.js';
+import { trustPolicy, type TrustMode, type TrustPolicy } from '../consumer/trust.js';
 import { userIdForName } from '../x-emulator/state.js';
 import { createPostgresOutbox } from '../publisher/capture/postgres/postgres-outbox.js';
 import { createPgliteOutboxListener } from '../publisher/capture/postgres/outbox-listener.js';
@@ -28,6 +28,7 @@ import type { EventSource, HealthCheck } from '../transports/transport.js';
 import { ConfigError } from '../common/errors.js';
 import { redactUrl } from '../common/logger.js';
 import { within } from '../common/timeout.js';
+import type { PageUser } from '../x-emulator/page.js';
 import { certFileName, HandPostError, startXEmulator, type XEmulator, type XEmulatorOptions } from '../x-emulator/server.js';
 import type { DemoConfig, DemoTransport } from './config.js';
 import { renderDemoPage } from './page.js';
@@ -103,6 +104,22 @@ const demoCheckpointName = 'demo-consumer';
 /** The emulator user whose hand-typed posts apply under `--trust authors` and `signed,authors`; any other name is a stranger. */
 export const trustedDemoUser = 'trusted_fan';
 
+/** Who the emulator's hand-post page offers to post as: under an allow-list, one on it and one not. */
+function emulatorPageUsers(trust: TrustMode): PageUser[] {
+  switch (trust) {
+    case 'authors':
+    case 'signed,authors':
+      return [
+        { username: trustedDemoUser, note: 'on the allow-list: applies' },
+        { username: 'stranger', note: 'not on it: dead-lettered as an untrusted author' },
+      ];
+    case 'signed':
+      return [{ username: 'speaker', note: 'not the publisher: dead-lettered as not signed' }];
+    case 'open':
+      return [{ username: 'speaker' }];
+  }
+}
+
 /**
  * The demo's trust policy. The allow-list holds the publisher's own account (the emulator's owner)
  * and `trusted_fan`, by their account ids, as X_TRUSTED_AUTHOR_IDS would list them.
@@ -157,6 +174,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
             certDir: emulatorCertDir(config),
             logger,
             rateLimits: options.emulator?.rateLimits,
+            pageUsers: emulatorPageUsers(config.trust ?? 'open'),
           })
         : undefined;
     if (emulator !== undefined) closers.push(() => emulator.close());

@@ -15,9 +15,16 @@ export interface PagePost {
   readonly createdAt: string;
 }
 
+/** A user the page offers to post as, and what is special about them (`on the allow-list`). */
+export interface PageUser {
+  readonly username: string;
+  readonly note?: string;
+}
+
 export interface PageModel {
   readonly posts: readonly PagePost[];
-  readonly defaultUsername: string;
+  /** The users offered, the first as the default; any other name can be typed. */
+  readonly users: readonly PageUser[];
   readonly defaultText: string;
   /** A fresh nonce per response: the only script the Content-Security-Policy lets run. */
   readonly nonce: string;
@@ -32,6 +39,11 @@ function renderPost(post: PagePost): string {
  * ever sets `textContent`. Post text is shown as X returns it (`&amp;` and t.co links included).
  */
 export function renderPage(model: PageModel): string {
+  const defaultUsername = model.users[0]?.username ?? 'speaker';
+  const options = model.users.map((u) => `<option value="${escapeHtml(u.username)}">${escapeHtml(u.note ?? '')}</option>`).join('');
+  const noted = model.users.filter((u) => u.note !== undefined);
+  const offer =
+    noted.length === 0 ? '' : `<p class="users">Post as ${noted.map((u) => `<b>@${escapeHtml(u.username)}</b> (${escapeHtml(u.note ?? '')})`).join(' or ')}, or any other name.</p>`;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -54,7 +66,9 @@ pre { white-space: pre-wrap; margin: .25rem 0; }
 <h1>x-emulator</h1>
 <p>A local X API v2. Post as anyone; the filtered stream delivers what matches its rules.</p>
 <form id="post-form">
-<label>User name <input id="username" name="username" value="${escapeHtml(model.defaultUsername)}" pattern="[A-Za-z0-9_]{1,15}" required></label>
+${offer}
+<label>User name <input id="username" name="username" value="${escapeHtml(defaultUsername)}" list="users" pattern="[A-Za-z0-9_]{1,15}" required></label>
+<datalist id="users">${options}</datalist>
 <label>Text <textarea id="text" name="text" required>${escapeHtml(model.defaultText)}</textarea></label>
 <button type="submit">Post</button>
 </form>

@@ -12,7 +12,7 @@ import type { JsonObject } from '../events/json.js';
 import { createFaultQueue, faultEndpoints, faultKinds, type FaultEndpoint, type FaultKind } from './faults.js';
 import { parseFieldSelection, renderIncludes, renderPost, renderUser, type FieldSelection } from './fields.js';
 import { safeEqual, verifyOAuth1 } from './oauth1.js';
-import { renderPage } from './page.js';
+import { renderPage, type PageUser } from './page.js';
 import * as problems from './problems.js';
 import { createRateLimiter, defaultRateLimits, type RateLimitedEndpoint, type RateLimitQuota } from './rate-limits.js';
 import { matchesRule, parseRule } from './rules.js';
@@ -39,6 +39,11 @@ export interface XEmulatorOptions {
   faultRateLimitResetMs?: number;
   /** Extra DNS names or IPs for the certificate, besides 127.0.0.1, ::1 and localhost (e.g. a compose service name). */
   certHosts?: readonly string[];
+  /**
+   * Who the hand-post page offers to post as, each with a note (`on the allow-list`), the first as
+   * the default. Any name can still be typed. Default: `speaker`, with no note.
+   */
+  pageUsers?: readonly PageUser[];
 }
 
 export interface XEmulatorCredentials {
@@ -685,7 +690,7 @@ export async function startXEmulator(options: XEmulatorOptions = {}): Promise<XE
       .send(
         renderPage({
           posts: latestPosts().map((p) => ({ id: p.id, username: p.username, text: p.text, createdAt: p.created_at })),
-          defaultUsername: 'speaker',
+          users: options.pageUsers ?? [{ username: 'speaker' }],
           defaultText: defaultHandPostText,
           nonce,
         }),
