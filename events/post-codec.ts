@@ -14,6 +14,7 @@ import {
 import { isJsonObject, type JsonObject, type JsonValue } from './json.js';
 import { findJson } from './json-scan.js';
 import { detectHashtags, measurePostText, restoreLinks, straightenQuotes, stringifyForX, unescapeHtmlEntities } from './text.js';
+import { versionTimeMs } from './version-clock.js';
 
 /**
  * Post codec v1: change events <-> the text of X posts.
@@ -168,7 +169,8 @@ function eventToWireObject(event: ChangeEvent, sign: ((event: ChangeEvent) => st
     _e: event.id,
     _v: versionToJson(event.version),
     _s: event.source,
-    _t: Date.parse(event.createdAt),
+    // The time a version on the shared clock already says is not written again (19 characters).
+    ...(Date.parse(event.createdAt) === versionTimeMs(event.version) ? {} : { _t: Date.parse(event.createdAt) }),
     ...(event.type === defaultEventType(event.collection, event.op) ? {} : { _y: event.type }),
     ...(event.correlationId === undefined ? {} : { _c: event.correlationId }),
     ...(sign === undefined ? {} : { _h: sign(event) }),
@@ -348,7 +350,7 @@ function wireObjectToEvent(item: unknown, context: WireContext): ParseResult<{ e
   if (resolvedId === undefined) return fail('no event id: _e is missing and there is no post id to take it from');
   const resolvedSource = source ?? (post === undefined ? undefined : post.username !== undefined && post.username !== '' ? `x:@${post.username}` : `x:${post.authorId}`);
   if (resolvedSource === undefined) return fail('no source: _s is missing and there is no post author to take it from');
-  const createdAt = time !== undefined ? new Date(time).toISOString() : post?.createdAt;
+  const createdAt = time !== undefined ? new Date(time).toISOString() : (timeOfVersion(version) ?? post?.createdAt);
   if (createdAt === undefined) return fail('no createdAt: _t is missing and the post has no creation time');
 
   const parsed = parseChangeEvent(
@@ -373,3 +375,16 @@ function wireObjectToEvent(item: unknown, context: WireContext): ParseResult<{ e
   }
   return { ok: true, value: { event: parsed.value, signed: true } };
 }
+
+/**
+ * The time a publisher's `_v` stands for, when `_t` is left out because it says the same: a version
+ * on the shared clock carries its millisecond (events/version-clock.ts). Undefined for no `_v`, and
+ * for one that is not a version (the schema then says why).
+ */
+function timeOfVersion(version: JsonValue | undefined): string | undefined {
+  const text = typeof version === 'number' && Number.isSafeInteger(version) ? String(version) : typeof version === 'string' ? version : '';
+  if (!/^\d{1,19}$/.test(text)) return undefined;
+  const ms = versionTimeMs(BigInt(text));
+  return Number.isFinite(ms) && Math.abs(ms) <= maxEpochMs ? new Date(ms).toISOString() : undefined;
+}
+

@@ -15,6 +15,7 @@ import {
 import { detectEntities, measurePostText } from './text.js';
 import { aChangeEvent } from './change-event.fixture.js';
 import { createEventSigner } from './signature.js';
+import { versionAt } from './version-clock.js';
 
 const hashtags = createHashtagMap(['orders', 'customers']);
 /** The publisher signs what it posts; the decoder checks it, so the publisher's meta is accepted. */
@@ -512,7 +513,8 @@ describe('decodePost rejections', () => {
     expect(rejectionWithoutPost('#orders {"id":"8172"}')).toMatch(/^no version: _v is missing and there is no post id/);
     expect(rejectionWithoutPost('#orders {"id":"8172","_v":1,"_h":"AAAAAAAAAAA"}')).toMatch(/^no event id/);
     expect(rejectionWithoutPost('#orders {"id":"8172","_v":1,"_e":"e","_h":"AAAAAAAAAAA"}')).toMatch(/^no source/);
-    expect(rejectionWithoutPost('#orders {"id":"8172","_v":1,"_e":"e","_s":"s","_h":"AAAAAAAAAAA"}')).toMatch(/^no createdAt/);
+    // Without _t, the time comes from a version; from one that is no version, there is none.
+    expect(rejectionWithoutPost('#orders {"id":"8172","_v":"x","_e":"e","_s":"s","_h":"AAAAAAAAAAA"}')).toMatch(/^no createdAt/);
   });
 
   it('rejects text far longer than any post', () => {
@@ -547,5 +549,28 @@ describe('createPostDecoder', () => {
   it('restores t.co links from the post meta', () => {
     const x = throughX('#orders {"id":"8172","site":"example.com"}');
     expect(eventsOf(decode(message({ text: x.text, post: x.post })))[0]?.data).toEqual({ id: '8172', site: 'http://example.com' });
+  });
+});
+
+describe('versions on the shared clock', () => {
+  const at = Date.parse('2026-12-06T10:00:00.123Z');
+  const onTheClock = anEvent({ version: versionAt(at) + 5n, createdAt: new Date(at).toISOString() });
+
+  it('leaves _t out when the version already says the time, and the decoder reads the time from _v', () => {
+    const text = encodeOne(onTheClock);
+    expect(text).not.toContain('"_t"');
+    expect(eventsOf(decodePost(text, aPost(), options))).toEqual([onTheClock]);
+  });
+
+  it('writes _t when the time differs from the version\'s, or the version is a small one of an older release', () => {
+    const later = { ...onTheClock, createdAt: new Date(at + 1).toISOString() };
+    expect(encodeOne(later)).toContain(`"_t":${String(at + 1)}`);
+    expect(eventsOf(decodePost(encodeOne(later), aPost(), options))).toEqual([later]);
+    expect(encodeOne(anEvent({ version: 42n }))).toContain('"_t":');
+  });
+
+  it('signs the time read from the version: a post whose _v is edited to another millisecond fails its signature', () => {
+    const text = encodeOne(onTheClock).replace(`"_v":"${String(onTheClock.version)}"`, `"_v":"${String(onTheClock.version + (1n << 22n))}"`);
+    expect(reasonOf(decodePost(text, aPost(), options))).toMatch(/^bad signature/);
   });
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { versionAt } from '../events/version-clock.js';
 
 /**
  * A random event id: 128 bits as 22 characters of base64url, the same shape the capture trigger
@@ -8,9 +9,6 @@ export function newEventId(): string {
   return randomBytes(16).toString('base64url');
 }
 
-/** X's snowflake epoch (2010-11-04T01:42:54.657Z). */
-export const snowflakeEpochMs = 1_288_834_974_657;
-const sequenceBits = 22n;
 
 /**
  * Versions for events that have no source version (the legacy `GET /order` callback): snowflake-like
@@ -28,7 +26,7 @@ const sequenceBits = 22n;
 export function createSnowflakeVersions(now: () => Date = () => new Date()): () => bigint {
   let last = 0n;
   return () => {
-    const candidate = BigInt(Math.max(0, now().getTime() - snowflakeEpochMs)) << sequenceBits;
+    const candidate = versionAt(now().getTime());
     last = candidate > last ? candidate : last + 1n;
     return last;
   };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createSnowflakeVersions, newEventId, snowflakeEpochMs } from './ids.js';
+import { snowflakeEpochMs } from '../events/version-clock.js';
+import { createSnowflakeVersions, newEventId } from './ids.js';
 
 describe('event ids and versions', () => {
   it('makes 22-character base64url event ids', () => {

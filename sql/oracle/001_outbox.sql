@@ -12,12 +12,23 @@
 
 WHENEVER SQLERROR EXIT SQL.SQLCODE
 
--- Versions for captured rows: one sequence for every captured table. A value taken in the trigger
--- always increases, so a delete followed by a re-insert of the same key still wins (unlike
--- old.version + 1). ORDER, because on RAC a NOORDER sequence hands each instance its own cache, and a
--- later change of a key could then get a lower version than an earlier one.
+-- Versions for captured rows: a hybrid logical clock on X's snowflake scale, as in
+-- sql/postgres/001_outbox.sql, so a database change and a hand-typed post (whose version is its post
+-- id) compare by time, and the later one wins. A version is (milliseconds since X's epoch,
+-- 2010-11-04T01:42:54.657Z) * 2^22, plus a counter below. The clock is one row: the last version
+-- handed out, moved only forward, so versions strictly increase, per key and overall, when two
+-- changes fall in one millisecond, when the clock steps back, when a deleted key is inserted again,
+-- and across RAC instances (the row lock orders them). An outbox of an earlier release, whose
+-- versions came from the small tweetbus_version_seq, upgrades by itself: the first version taken
+-- here is the clock, far above them. The old sequence is left in place, unused.
 BEGIN
-  EXECUTE IMMEDIATE 'CREATE SEQUENCE tweetbus_version_seq MAXVALUE 9223372036854775807 NOCYCLE CACHE 100 ORDER';
+  EXECUTE IMMEDIATE q'[
+    CREATE TABLE tweetbus_clock (
+      id           NUMBER(1) DEFAULT 1 CONSTRAINT tweetbus_clock_pk PRIMARY KEY
+                   CONSTRAINT tweetbus_clock_one_row CHECK (id = 1),
+      last_version NUMBER(20) NOT NULL
+                   CONSTRAINT tweetbus_clock_range CHECK (last_version BETWEEN 0 AND 9223372036854775807)
+    )]';
 EXCEPTION
   WHEN OTHERS THEN
     IF SQLCODE != -955 THEN RAISE; END IF; -- ORA-00955: name is already used by an existing object
@@ -43,7 +54,8 @@ BEGIN
                      CONSTRAINT tweetbus_outbox_version_range CHECK (version BETWEEN 0 AND 9223372036854775807),
       op             VARCHAR2(6) NOT NULL CONSTRAINT tweetbus_outbox_op CHECK (op IN ('upsert', 'delete')),
       source         VARCHAR2(256 CHAR) NOT NULL,
-      -- When the change was made; the closest to a commit time a trigger can know.
+      -- When the change was made: tweetbus_capture writes the time its version stands for. The
+      -- default is for rows written otherwise.
       created_at     TIMESTAMP WITH TIME ZONE DEFAULT SYSTIMESTAMP NOT NULL,
       correlation_id VARCHAR2(256 CHAR),
       -- Position in the outbox; per key, rows are published in seq order. ORDER for the same reason
@@ -109,6 +121,47 @@ BEGIN
 END tweetbus_new_id;
 /
 
+-- The next version: the clock's last version plus one, or the system clock when it has moved past
+-- it. An autonomous transaction, so the clock row is locked for this step alone and not until the
+-- caller commits (writers do not queue behind each other's transactions); a rolled-back change
+-- leaves a gap, which is harmless.
+CREATE OR REPLACE FUNCTION tweetbus_next_version RETURN NUMBER
+IS
+  PRAGMA AUTONOMOUS_TRANSACTION;
+  l_since   INTERVAL DAY(9) TO SECOND(6) := SYS_EXTRACT_UTC(SYSTIMESTAMP) - TIMESTAMP '1970-01-01 00:00:00';
+  l_ms      NUMBER;
+  l_clock   NUMBER;
+  l_version NUMBER;
+BEGIN
+  l_ms := EXTRACT(DAY FROM l_since) * 86400000 + EXTRACT(HOUR FROM l_since) * 3600000
+        + EXTRACT(MINUTE FROM l_since) * 60000 + FLOOR(EXTRACT(SECOND FROM l_since) * 1000);
+  l_clock := GREATEST(l_ms - 1288834974657, 0) * 4194304;
+  UPDATE tweetbus_clock SET last_version = GREATEST(last_version + 1, l_clock) WHERE id = 1
+    RETURNING last_version INTO l_version;
+  IF SQL%ROWCOUNT = 0 THEN
+    BEGIN
+      INSERT INTO tweetbus_clock (id, last_version) VALUES (1, l_clock);
+      l_version := l_clock;
+    EXCEPTION
+      WHEN DUP_VAL_ON_INDEX THEN -- another session made the row first
+        UPDATE tweetbus_clock SET last_version = GREATEST(last_version + 1, l_clock) WHERE id = 1
+          RETURNING last_version INTO l_version;
+    END;
+  END IF;
+  COMMIT;
+  RETURN l_version;
+END tweetbus_next_version;
+/
+
+-- The time a version stands for: a captured row's created_at, so a post need not carry it twice.
+CREATE OR REPLACE FUNCTION tweetbus_version_time (p_version IN NUMBER) RETURN TIMESTAMP WITH TIME ZONE
+IS
+BEGIN
+  RETURN FROM_TZ(TIMESTAMP '1970-01-01 00:00:00', 'UTC')
+       + NUMTODSINTERVAL((TRUNC(p_version / 4194304) + 1288834974657) / 1000, 'SECOND');
+END tweetbus_version_time;
+/
+
 -- Writes the outbox rows of one changed row; a capture trigger calls it (see 010_orders.sql):
 --   p_old_key   the key before the change (NULL for an insert)
 --   p_new_key   the key after the change (NULL for a delete)
@@ -123,21 +176,24 @@ CREATE OR REPLACE PROCEDURE tweetbus_capture (
   p_image      IN CLOB
 )
 IS
+  l_version NUMBER;
 BEGIN
   IF p_collection IS NULL THEN
     RAISE_APPLICATION_ERROR(-20100, 'tweetbus_capture on ' || p_source || ' needs a collection name');
   END IF;
 
   IF p_old_key IS NOT NULL AND (p_new_key IS NULL OR p_new_key <> p_old_key) THEN
-    INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source)
+    l_version := tweetbus_next_version;
+    INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source, created_at)
     VALUES (tweetbus_new_id, p_collection, p_old_key, p_collection || '.deleted', NULL,
-            tweetbus_version_seq.NEXTVAL, 'delete', p_source);
+            l_version, 'delete', p_source, tweetbus_version_time(l_version));
   END IF;
 
   IF p_new_key IS NOT NULL THEN
-    INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source)
+    l_version := tweetbus_next_version;
+    INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source, created_at)
     VALUES (tweetbus_new_id, p_collection, p_new_key, p_collection || '.upserted', p_image,
-            tweetbus_version_seq.NEXTVAL, 'upsert', p_source);
+            l_version, 'upsert', p_source, tweetbus_version_time(l_version));
   END IF;
 END tweetbus_capture;
 /

@@ -8,9 +8,58 @@
 --
 -- Idempotent: safe to run on every start. Objects are created in the first schema of search_path.
 
--- Versions for captured rows. One sequence for every table: a value taken in the trigger always
--- increases, so a delete followed by a re-insert of the same key still wins (unlike old.version + 1).
+-- Versions for captured rows: a hybrid logical clock on X's snowflake scale, so a database change
+-- and a hand-typed post (whose version is its post id) compare by time, and the later one wins.
+-- A version is (milliseconds since X's epoch, 2010-11-04T01:42:54.657Z) << 22, plus a counter in
+-- the low 22 bits: the layout of a post id. One sequence for every table holds the clock; it only
+-- ever moves forward, so versions strictly increase, per key and overall, when two changes fall in
+-- one millisecond, when the clock steps back (the counter runs on from the last version until the
+-- clock catches up) and when a deleted key is inserted again. An outbox from before this scheme
+-- upgrades by itself: its sequence's small values jump to the clock at the first change.
 CREATE SEQUENCE IF NOT EXISTS tweetbus_version_seq AS bigint;
+
+-- The next version: the sequence's next value, or, when the clock has moved past it, the clock.
+-- Moving the sequence up to the clock happens under an advisory lock held for that step alone (never
+-- to commit, so writers do not queue behind each other's transactions): without it, two sessions
+-- could move the sequence to two clock readings in the wrong order, and so back.
+-- The setting tweetbus.clock_ms pins the clock (milliseconds since 1970), for drills and tests that
+-- step the clock back; never set it in production.
+CREATE OR REPLACE FUNCTION tweetbus_next_version() RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  -- X's snowflake epoch, and the advisory lock key (any constant; 'tw' 'vr' in ASCII).
+  epoch_ms  constant bigint := 1288834974657;
+  lock_key  constant bigint := 1953986162;
+  pinned    text := current_setting('tweetbus.clock_ms', true);
+  now_ms    bigint := CASE WHEN pinned IS NULL OR pinned = '' THEN floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint ELSE pinned::bigint END;
+  clock     bigint := greatest(now_ms - epoch_ms, 0) << 22;
+  candidate bigint := nextval('tweetbus_version_seq');
+BEGIN
+  IF candidate > clock THEN
+    RETURN candidate;
+  END IF;
+  PERFORM pg_advisory_lock(lock_key);
+  BEGIN
+    IF (SELECT last_value FROM tweetbus_version_seq) < clock THEN
+      PERFORM setval('tweetbus_version_seq', clock);
+    END IF;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    -- A session-level lock outlives the transaction: never leave it held.
+    PERFORM pg_advisory_unlock(lock_key);
+    RAISE;
+  END;
+  PERFORM pg_advisory_unlock(lock_key);
+  RETURN nextval('tweetbus_version_seq');
+END;
+$$;
+
+-- The time a version stands for: a captured row's created_at, so a post need not carry it twice.
+CREATE OR REPLACE FUNCTION tweetbus_version_time(version bigint) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT timestamptz 'epoch' + ((version >> 22) + 1288834974657) * interval '1 millisecond'
+$$;
 
 -- Column names follow Debezium's outbox event router (id, aggregatetype, aggregateid, type, payload),
 -- so the table can also feed Kafka Connect unchanged.
@@ -27,8 +76,9 @@ CREATE TABLE IF NOT EXISTS tweetbus_outbox (
   version        bigint NOT NULL,
   op             text NOT NULL CHECK (op IN ('upsert', 'delete')),
   source         text NOT NULL,
-  -- now() is the transaction's start time, the closest PostgreSQL offers to a commit time inside a
-  -- trigger. Every row of one transaction carries the same value.
+  -- When the change was made: the capture trigger writes the time its version stands for (the clock
+  -- at the change, or just past the last version when the clock stepped back). The default is for
+  -- rows written otherwise (the publisher's POST /events).
   created_at     timestamptz NOT NULL DEFAULT now(),
   correlation_id text,
   -- The writing transaction (64-bit, never wraps). Rows are read only once tx_id is below the
@@ -95,6 +145,7 @@ DECLARE
   image       jsonb;
   old_key     text;
   new_key     text;
+  change_version bigint;
 BEGIN
   IF collection IS NULL OR collection = '' THEN
     RAISE EXCEPTION 'tweetbus_capture() on table % needs the collection name as its first argument', TG_TABLE_NAME;
@@ -114,19 +165,21 @@ BEGIN
   END IF;
 
   IF old_key IS NOT NULL AND old_key IS DISTINCT FROM new_key THEN
-    INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source)
+    change_version := tweetbus_next_version();
+    INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source, created_at)
     VALUES (
       translate(rtrim(encode(decode(replace(gen_random_uuid()::text, '-', ''), 'hex'), 'base64'), '='), '+/', '-_'),
-      collection, old_key, collection || '.deleted', NULL, nextval('tweetbus_version_seq'), 'delete', TG_TABLE_NAME
+      collection, old_key, collection || '.deleted', NULL, change_version, 'delete', TG_TABLE_NAME, tweetbus_version_time(change_version)
     );
   END IF;
 
   IF new_key IS NOT NULL THEN
-    INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source)
+    change_version := tweetbus_next_version();
+    INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source, created_at)
     VALUES (
       -- 22 characters of base64url for a random UUID: short, because a post holds 280 characters.
       translate(rtrim(encode(decode(replace(gen_random_uuid()::text, '-', ''), 'hex'), 'base64'), '='), '+/', '-_'),
-      collection, new_key, collection || '.upserted', image, nextval('tweetbus_version_seq'), 'upsert', TG_TABLE_NAME
+      collection, new_key, collection || '.upserted', image, change_version, 'upsert', TG_TABLE_NAME, tweetbus_version_time(change_version)
     );
   END IF;
 

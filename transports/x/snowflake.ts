@@ -2,7 +2,7 @@
  * X post ids are snowflakes: the top bits are milliseconds since X's epoch. That makes them
  * time-ordered, which the catch-up search uses to start a little before the last post handled.
  */
-export const snowflakeEpochMs = 1_288_834_974_657;
+import { versionAt, versionTimeMs } from '../../events/version-clock.js';
 
 const digits = /^\d{1,20}$/;
 
@@ -12,13 +12,12 @@ export function isPostId(value: string): boolean {
 
 /** Milliseconds since the Unix epoch at which the post was created. */
 export function snowflakeTimestampMs(id: string): number {
-  return Number(BigInt(id) >> 22n) + snowflakeEpochMs;
+  return versionTimeMs(BigInt(id));
 }
 
 /** The smallest id X could have given a post created at `ms`: usable as `since_id`. Never below 1. */
 export function snowflakeAt(ms: number): string {
-  const offset = BigInt(Math.max(0, Math.floor(ms - snowflakeEpochMs)));
-  const id = offset << 22n;
+  const id = versionAt(ms);
   return (id > 0n ? id : 1n).toString();
 }
 

@@ -122,8 +122,21 @@ describe('sql/oracle scripts', () => {
     const script = read(oracleScripts.outbox);
     const outbox = columns(createTable(oracleScripts.outbox, 'tweetbus_outbox'));
 
-    it('creates the version sequence, ordered across RAC instances', () => {
-      expect(script).toMatch(/CREATE SEQUENCE tweetbus_version_seq [^']*\bORDER\b/);
+    it('keeps the version clock in one row, moved only forward, in an autonomous transaction of its own', () => {
+      const clock = columns(createTable(oracleScripts.outbox, 'tweetbus_clock'));
+      expect(clock.get('id')).toMatch(/PRIMARY KEY\s+CONSTRAINT tweetbus_clock_one_row CHECK \(id = 1\)/);
+      expect(clock.get('last_version')).toMatch(/^NUMBER\(20\) NOT NULL/);
+      const next = allStatements.find((s) => /^CREATE OR REPLACE FUNCTION tweetbus_next_version\b/.test(s)) ?? '';
+      expect(next).toMatch(/PRAGMA AUTONOMOUS_TRANSACTION;/);
+      expect(next).toMatch(/l_clock := GREATEST\(l_ms - 1288834974657, 0\) \* 4194304;/);
+      expect(next.match(/SET last_version = GREATEST\(last_version \+ 1, l_clock\) WHERE id = 1/g)).toHaveLength(2);
+      expect(next).toMatch(/COMMIT;\s+RETURN l_version;/);
+      expect(script).not.toMatch(/CREATE SEQUENCE/);
+    });
+
+    it('stamps created_at with the time the version stands for', () => {
+      const time = allStatements.find((s) => /^CREATE OR REPLACE FUNCTION tweetbus_version_time\b/.test(s)) ?? '';
+      expect(time).toMatch(/NUMTODSINTERVAL\(\(TRUNC\(p_version \/ 4194304\) \+ 1288834974657\) \/ 1000, 'SECOND'\)/);
     });
 
     it('creates the outbox with the Debezium outbox column names and the envelope fields', () => {
@@ -158,11 +171,12 @@ describe('sql/oracle scripts', () => {
       expect(script).toMatch(/CREATE INDEX tweetbus_outbox_failed ON tweetbus_outbox \(failed_at\)/);
     });
 
-    it('captures with a version from the sequence, an upsert for the new key and a delete with no payload for an old one', () => {
+    it('captures with a version from the clock, an upsert for the new key and a delete with no payload for an old one', () => {
       const capture = allStatements.find((s) => /^CREATE OR REPLACE PROCEDURE tweetbus_capture\b/.test(s));
       expect(capture).toBeDefined();
-      expect(capture).toMatch(/p_collection \|\| '\.deleted', NULL,\s+tweetbus_version_seq\.NEXTVAL, 'delete', p_source/);
-      expect(capture).toMatch(/p_collection \|\| '\.upserted', p_image,\s+tweetbus_version_seq\.NEXTVAL, 'upsert', p_source/);
+      expect(capture?.match(/l_version := tweetbus_next_version;/g)).toHaveLength(2);
+      expect(capture).toMatch(/p_collection \|\| '\.deleted', NULL,\s+l_version, 'delete', p_source, tweetbus_version_time\(l_version\)/);
+      expect(capture).toMatch(/p_collection \|\| '\.upserted', p_image,\s+l_version, 'upsert', p_source, tweetbus_version_time\(l_version\)/);
       expect(capture).toMatch(/p_old_key IS NOT NULL AND \(p_new_key IS NULL OR p_new_key <> p_old_key\)/);
       expect(capture).not.toMatch(/COMMIT|UTL_HTTP/i);
     });
