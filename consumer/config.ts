@@ -5,6 +5,7 @@ import { createEnvReader } from '../common/env-reader.js';
 import { ConfigError } from '../common/errors.js';
 import { applyLegacyAliases } from '../common/legacy-env.js';
 import { readStuckAfterMs } from '../common/stall-watch.js';
+import { readMaxVersionAheadMs } from '../common/version-config.js';
 import { readSigningKeys, type SigningKeys } from '../common/signing-config.js';
 import { collectionNamePattern } from '../events/envelope.js';
 import { readConsumerTransport, type ConsumerTransportConfig } from '../transports/config.js';
@@ -28,6 +29,8 @@ export interface ConsumerConfig {
   readonly transport: ConsumerTransportConfig;
   /** CONSUMER_STUCK_AFTER_MS: how long one batch may be retried before `/readyz` fails. */
   readonly stuckAfterMs: number;
+  /** VERSION_MAX_AHEAD_MS: how far past this consumer's clock a version may stand before it is dead-lettered. */
+  readonly maxVersionAheadMs: number;
   /** TRUST_HMAC_KEY and TRUST_HMAC_PREVIOUS_KEY: check the publisher's signatures (required over X). */
   readonly signing: SigningKeys | undefined;
   /** Old variable names in use (the original demo's), for the log. */
@@ -101,6 +104,7 @@ export function loadConfig(processEnv: Env = process.env): ConsumerConfig {
   const reader = createEnvReader(env);
   const transport = readConsumerTransport(reader, parsed.success ? parsed.data.COLLECTIONS : undefined);
   const stuckAfterMs = readStuckAfterMs('CONSUMER_STUCK_AFTER_MS', reader);
+  const maxVersionAheadMs = readMaxVersionAheadMs(reader);
   const trustedAuthorIds = reader.read(
     'X_TRUSTED_AUTHOR_IDS',
     z.string().transform((list) => list.split(',').map((id) => id.trim()).filter((id) => id !== '')).pipe(z.array(z.string().regex(/^\d{1,19}$/)).min(1)),
@@ -138,6 +142,7 @@ export function loadConfig(processEnv: Env = process.env): ConsumerConfig {
     store: storeConfig(e),
     transport,
     stuckAfterMs,
+    maxVersionAheadMs,
     signing,
     notices: legacy.notices,
   };

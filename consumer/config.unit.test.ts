@@ -34,6 +34,7 @@ describe('consumer configuration', () => {
         checkpointName: 'consumer',
       },
       stuckAfterMs: 60_000,
+      maxVersionAheadMs: 3_600_000,
       signing: { key: hmacKey },
       trustedAuthorIds: [],
       notices: [],
@@ -111,6 +112,12 @@ describe('consumer configuration', () => {
     expect(configErrorOf({ ...minimal, TRUST: 'anyone' }).issues).toEqual([
       expect.stringMatching(/^TRUST must be "open" \(posts from anyone, demo only\), "authors" .*, "signed" .* or "signed,authors"/),
     ]);
+  });
+
+  it('reads VERSION_MAX_AHEAD_MS, an hour by default, from a second to a year', () => {
+    expect(loadConfig(minimal).maxVersionAheadMs).toBe(3_600_000);
+    expect(loadConfig({ ...minimal, VERSION_MAX_AHEAD_MS: '60000' }).maxVersionAheadMs).toBe(60_000);
+    expect(configErrorOf({ ...minimal, VERSION_MAX_AHEAD_MS: '10' }).issues).toEqual([expect.stringMatching(/^VERSION_MAX_AHEAD_MS should hold milliseconds a version may stand past the clock/)]);
   });
 
   it('TRUST=signed needs TRUST_HMAC_KEY on every transport, and no author list', () => {

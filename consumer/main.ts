@@ -92,6 +92,7 @@ async function main(): Promise<void> {
         logger,
         sourceCheck: () => source.check(),
         stuckAfterMs: config.stuckAfterMs,
+        maxVersionAheadMs: config.maxVersionAheadMs,
       });
       logger.info({ url: built.consumer.url, store: config.store.kind, ...transport.describe }, 'consumer ready');
     },

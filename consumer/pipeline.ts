@@ -3,6 +3,7 @@ import type { Logger } from '../common/logger.js';
 import type { StallWatch } from '../common/stall-watch.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import type { MessageDecoder } from '../events/decoder.js';
+import { defaultMaxVersionAheadMs, versionAheadProblem } from '../events/version-clock.js';
 import type { BatchResult, InboundMessage, MessageHandler, Rejection } from '../transports/transport.js';
 import type { ApplyOutcome, DeadLetter, ReadModelStore } from './stores/read-model-store.js';
 import { createConsumerStats, type ConsumerStats } from './stats.js';
@@ -20,6 +21,12 @@ export interface ConsumerPipelineOptions {
   readonly stats?: ConsumerStats;
   /** Hears of every batch that failed and every one that got through (`/readyz`, the live page). */
   readonly stalls?: StallWatch;
+  /**
+   * VERSION_MAX_AHEAD_MS: how far past this consumer's clock a version may stand (versions share X's
+   * snowflake scale, events/version-clock.ts). A version further ahead would hold its key against
+   * every later change until that time comes, so it is dead-lettered. Default one hour.
+   */
+  readonly maxVersionAheadMs?: number;
 }
 
 /** Raw text kept in a dead letter. Posts are far shorter; this bounds what other transports can make us store. */
@@ -60,6 +67,7 @@ interface Applied {
  */
 export function createConsumerPipeline(options: ConsumerPipelineOptions): MessageHandler {
   const { decode, trust, store, now, transportName, stalls } = options;
+  const maxAheadMs = options.maxVersionAheadMs ?? defaultMaxVersionAheadMs;
   const logger = options.logger.child({ component: 'consumerPipeline' });
   const stats = options.stats ?? createConsumerStats();
 
@@ -74,6 +82,8 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
       const signed = decoded.signed === true;
       const afterDecoding = trust.admitDecoded(message, signed);
       if (!afterDecoding.ok) return { ok: false, reason: afterDecoding.reason };
+      const ahead = futureVersionProblem(decoded.events, now(), maxAheadMs);
+      if (ahead !== undefined) return { ok: false, reason: ahead };
       // An X post the publisher did not sign was typed by a person (the codec already refused the
       // publisher's meta in it). Messages of the other transports come from the publisher's side.
       return { ok: true, events: decoded.events, handTyped: message.post !== undefined && !signed };
@@ -179,6 +189,20 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
       throw err;
     }
   };
+}
+
+/**
+ * Why a message claims the far future, or `undefined` when none of its versions stands more than
+ * `maxAheadMs` past `now`. Versions and post ids share one clock, so a version is a time.
+ */
+function futureVersionProblem(events: readonly ChangeEvent[], now: Date, maxAheadMs: number): string | undefined {
+  for (const event of events) {
+    const problem = versionAheadProblem(event.version, now, maxAheadMs);
+    if (problem !== undefined) {
+      return `version ${event.version.toString()} of ${event.collection}/${event.key} ${problem} this consumer's clock (VERSION_MAX_AHEAD_MS); it would hold the key against every change until then`;
+    }
+  }
+  return undefined;
 }
 
 /** The source of documents written by hand-typed posts: `x:@<username>` or `x:<author id>`. */

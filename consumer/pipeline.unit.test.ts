@@ -6,6 +6,7 @@ import { createLogger } from '../common/logger.js';
 import type { MessageDecoder } from '../events/decoder.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import type { InboundMessage } from '../transports/transport.js';
+import { versionAt } from '../events/version-clock.js';
 import { createConsumerPipeline } from './pipeline.js';
 import { createConsumerStats, type ConsumerStats } from './stats.js';
 import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-model-store.js';
@@ -302,4 +303,22 @@ describe('consumer pipeline', () => {
 
     expect(stats.snapshot().batches).toBe(0);
   });
+
+  it('dead-letters a version more than an hour past its clock, which would hold the key, and applies one within the hour', async () => {
+    const { store, whenBatchArrives } = await givenAPipeline();
+    const now = Date.parse('2026-03-01T10:00:02.000Z');
+    const farAhead = aMessage(upsertText('f', 9_000_000_000_000_000_000, 'FROZEN'));
+    const justPast = aMessage(upsertText('f', Number(versionAt(now + 3_600_000 + 1)), 'TOO SOON'));
+    const withinTheHour = aMessage(upsertText('g', Number(versionAt(now + 3_000_000)), 'SKEWED CLOCK'));
+
+    const result = await whenBatchArrives(farAhead, justPast, withinTheHour);
+
+    const reasons = new Map((result ?? { rejected: [] }).rejected.map((r) => [r.message.id, r.reason]));
+    expect(reasons.get(farAhead.id)).toMatch(/^version 9000000000000000000 of orders\/f stands for 2078-\S+, more than 3600000 ms past this consumer's clock \(VERSION_MAX_AHEAD_MS\)/);
+    expect(reasons.get(justPast.id)).toMatch(/stands for 2026-03-01T11:00:02\.001Z, more than 3600000 ms past/);
+    expect(reasons.has(withinTheHour.id)).toBe(false);
+    expect(await store.get('orders', 'f')).toBeUndefined();
+    expect(await store.get('orders', 'g')).toMatchObject({ data: { status: 'SKEWED CLOCK' } });
+  });
 });
+

@@ -27,6 +27,8 @@ export interface ConsumerServiceOptions {
   readonly sourceCheck?: () => Promise<void>;
   /** How long one batch may be retried before `/readyz` fails (CONSUMER_STUCK_AFTER_MS). Default 60 s. */
   readonly stuckAfterMs?: number;
+  /** How far past the clock a version may stand (VERSION_MAX_AHEAD_MS). Default one hour. */
+  readonly maxVersionAheadMs?: number;
 }
 
 export interface ConsumerService {
@@ -81,6 +83,7 @@ export async function startConsumer(options: ConsumerServiceOptions): Promise<Co
     transportName: options.transportName,
     stats,
     stalls,
+    ...(options.maxVersionAheadMs === undefined ? {} : { maxVersionAheadMs: options.maxVersionAheadMs }),
   });
 
   try {

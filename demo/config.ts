@@ -4,6 +4,7 @@ import { createEnvReader } from '../common/env-reader.js';
 import { ConfigError } from '../common/errors.js';
 import { applyLegacyAliases } from '../common/legacy-env.js';
 import { readStuckAfterMs } from '../common/stall-watch.js';
+import { readMaxVersionAheadMs } from '../common/version-config.js';
 import { trustModes, type TrustMode } from '../consumer/trust.js';
 import { collectionNamePattern } from '../events/envelope.js';
 import {
@@ -40,6 +41,8 @@ export interface DemoConfig {
   readonly transport: DemoTransport;
   /** CONSUMER_STUCK_AFTER_MS and RELAY_STUCK_AFTER_MS: how long one batch may be retried before the page and `/readyz` say it is stuck. */
   readonly stuckAfterMs: { readonly consumer: number; readonly relay: number };
+  /** VERSION_MAX_AHEAD_MS: how far past the consumer's clock a version may stand. Default one hour. */
+  readonly maxVersionAheadMs?: number;
   /**
    * `--trust` or TRUST: `open` (default) applies hand-typed posts from anyone; `authors` (over X only)
    * only the publisher's and those of the emulator's user `trusted_fan`, so both outcomes show live;
@@ -89,6 +92,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env, argv: reado
   const transport = readDemoTransport({ ...demoDefaults, ...legacy.env, ...(flags.transport === undefined ? {} : { TRANSPORT: flags.transport }) }, issues);
   const reader = createEnvReader(legacy.env);
   const stuckAfterMs = { consumer: readStuckAfterMs('CONSUMER_STUCK_AFTER_MS', reader), relay: readStuckAfterMs('RELAY_STUCK_AFTER_MS', reader) };
+  const maxVersionAheadMs = readMaxVersionAheadMs(reader);
   const trustName = flags.trust ?? reader.value('TRUST') ?? 'open';
   const trust = trustModes.find((mode) => mode === trustName) ?? 'open';
   if (trust !== trustName) issues.push(`TRUST (or --trust) should be one of ${trustModes.join(', ')}, not "${trustName}"`);
@@ -110,6 +114,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env, argv: reado
     hashtagPrefix: e.X_HASHTAG_PREFIX,
     transport,
     stuckAfterMs,
+    maxVersionAheadMs,
     trust,
   };
 }

@@ -221,6 +221,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       wake: wakeup.wake,
       retention: { ...defaultRetention, outbox },
       stuckAfterMs: config.stuckAfterMs.relay,
+      ...(config.maxVersionAheadMs === undefined ? {} : { maxVersionAheadMs: config.maxVersionAheadMs }),
     });
     closers.push(() => publisher.close());
 
@@ -254,6 +255,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       logger,
       sourceCheck: () => source.check(),
       stuckAfterMs: config.stuckAfterMs.consumer,
+      ...(config.maxVersionAheadMs === undefined ? {} : { maxVersionAheadMs: config.maxVersionAheadMs }),
     });
     closers.push(() => consumer.close());
     const recent = (): readonly RecentMessage[] =>

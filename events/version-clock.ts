@@ -24,3 +24,19 @@ export function versionAt(ms: number): bigint {
 export function versionTimeMs(version: bigint): number {
   return Number(version >> counterBits) + snowflakeEpochMs;
 }
+
+/** How far past the clock a version may stand by default (VERSION_MAX_AHEAD_MS): one hour. */
+export const defaultMaxVersionAheadMs = 3_600_000;
+
+/**
+ * Why a version stands too far in the future (`stands for <time>, more than <n> ms past …`), or
+ * `undefined` when it stands at most `maxAheadMs` past `now`. A version further ahead would win
+ * against every change to its key until that time comes.
+ */
+export function versionAheadProblem(version: bigint, now: Date, maxAheadMs: number): string | undefined {
+  if (version < versionAt(now.getTime() + maxAheadMs + 1)) return undefined;
+  const ms = versionTimeMs(version);
+  const when = ms < 8.64e15 ? new Date(ms).toISOString() : 'beyond any date';
+  return `stands for ${when}, more than ${String(maxAheadMs)} ms past`;
+}
+

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseOracleUrl } from './capture/oracle/oracle-url.js';
 import { booleanFlag, createEnvReader, wholeNumber } from '../common/env-reader.js';
 import { readStuckAfterMs } from '../common/stall-watch.js';
+import { readMaxVersionAheadMs } from '../common/version-config.js';
 import { readSigningKeys, type SigningKeys } from '../common/signing-config.js';
 import { ConfigError } from '../common/errors.js';
 import { applyLegacyAliases } from '../common/legacy-env.js';
@@ -59,6 +60,8 @@ export interface PublisherConfig {
   readonly transport: PublisherTransportConfig;
   /** TRUST_HMAC_KEY: signs every event (required over X, where it marks the publisher's posts). */
   readonly signing: SigningKeys | undefined;
+  /** VERSION_MAX_AHEAD_MS: how far past this clock a `POST /events` version may stand. */
+  readonly maxVersionAheadMs: number;
   /** Old variable names in use (the original demo's), for the log. */
   readonly notices: readonly string[];
 }
@@ -134,6 +137,7 @@ export function loadConfig(processEnv: Env = process.env): PublisherConfig {
   const instanceId = read('RELAY_INSTANCE_ID', z.string().regex(/^[\w.:-]{1,100}$/), `${hostname()}-${String(process.pid)}`, 'a name of up to 100 letters, digits and . _ : -');
   const leaderRetryMs = read('RELAY_LEADER_RETRY_MS', wholeNumber(100, 60_000), 2_000, 'milliseconds between leadership attempts, 100 to 60000');
   const stuckAfterMs = readStuckAfterMs('RELAY_STUCK_AFTER_MS', env);
+  const maxVersionAheadMs = readMaxVersionAheadMs(env);
   const claimLeaseMs = read('RELAY_CLAIM_LEASE_MS', wholeNumber(1_000, 3_600_000), 15_000, 'milliseconds a claim on Oracle outbox rows lasts, 1000 to 3600000');
   const retentionHours = read('OUTBOX_RETENTION_HOURS', z.coerce.number().min(0).max(24 * 3_650), defaultRetention.maxAgeMs / 3_600_000, 'hours published outbox rows are kept (0 keeps them forever)');
   const retentionBatch = read('OUTBOX_RETENTION_BATCH_SIZE', wholeNumber(1, 100_000), defaultRetention.batchSize, 'rows deleted per retention statement, 1 to 100000');
@@ -156,6 +160,7 @@ export function loadConfig(processEnv: Env = process.env): PublisherConfig {
     retention: { maxAgeMs: Math.round(retentionHours * 3_600_000), batchSize: retentionBatch, intervalMs: retentionIntervalMs },
     transport,
     signing,
+    maxVersionAheadMs,
     notices: legacy.notices,
   };
 }

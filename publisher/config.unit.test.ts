@@ -43,6 +43,7 @@ describe('publisher configuration', () => {
         hashtag: undefined,
       },
       signing: { key: 'hmac-key-hmac-key-hmac-key-hmac-key' },
+      maxVersionAheadMs: 3_600_000,
       notices: [],
     });
   });

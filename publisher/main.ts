@@ -76,6 +76,7 @@ async function main(): Promise<void> {
         sourceName: config.sourceName,
         batchSize: config.relay.batchSize,
         stuckAfterMs: config.relay.stuckAfterMs,
+        maxVersionAheadMs: config.maxVersionAheadMs,
         pollIntervalMs: config.relay.pollIntervalMs,
         ...(capture.wake === undefined ? {} : { wake: capture.wake }),
         ...(capture.leadership === undefined ? {} : { leadership: capture.leadership }),

@@ -51,6 +51,8 @@ export interface PublisherServiceOptions {
   readonly backoff?: Backoff;
   /** How long one outbox batch may be retried before `/readyz` fails (RELAY_STUCK_AFTER_MS). Default 60 s. */
   readonly stuckAfterMs?: number;
+  /** See `PublisherAppOptions.maxVersionAheadMs` (VERSION_MAX_AHEAD_MS). */
+  readonly maxVersionAheadMs?: number;
   readonly now?: () => Date;
   readonly newId?: () => string;
 }
@@ -121,6 +123,7 @@ export async function startPublisher(options: PublisherServiceOptions): Promise<
     ...(options.transportProblem === undefined ? {} : { transportProblem: options.transportProblem }),
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.newId === undefined ? {} : { newId: options.newId }),
+    ...(options.maxVersionAheadMs === undefined ? {} : { maxVersionAheadMs: options.maxVersionAheadMs }),
   });
   const server = createServer(app);
   const port = await listen(server, options.port, options.host);

@@ -11,6 +11,7 @@ import {
 import { within } from '../../common/timeout.js';
 import type { HealthCheck } from '../../transports/transport.js';
 import type { OutboxWriter } from '../capture/outbox.js';
+import { defaultMaxVersionAheadMs, versionAheadProblem } from '../../events/version-clock.js';
 import { createSnowflakeVersions, newEventId } from '../ids.js';
 import { legacyOrderEvent, legacyOrderQuerySchema, parseLegacyTimestamp } from './legacy-order.js';
 
@@ -58,6 +59,11 @@ export interface PublisherAppOptions {
   readonly transportProblem?: (event: ChangeEvent) => string | undefined;
   /** Versions for `GET /order` events. Default: time-ordered snowflakes (see `createSnowflakeVersions`). */
   readonly nextVersion?: () => bigint;
+  /**
+   * VERSION_MAX_AHEAD_MS: a `POST /events` version standing further past this clock is refused with a
+   * 400, as a consumer would dead-letter it (it would hold its key until then). Default one hour.
+   */
+  readonly maxVersionAheadMs?: number;
 }
 
 interface Problem {
@@ -96,6 +102,8 @@ export function createPublisherApp(options: PublisherAppOptions): express.Expres
   const collections = new Set(options.collections);
   const limits = options.limits ?? defaultDocumentLimits;
   const now = options.now ?? (() => new Date());
+  const maxAheadMs = options.maxVersionAheadMs ?? defaultMaxVersionAheadMs;
+  const aheadOf = (event: ChangeEvent): string | undefined => versionAheadProblem(event.version, now(), maxAheadMs);
   const newId = options.newId ?? newEventId;
   const nextVersion = options.nextVersion ?? createSnowflakeVersions(now);
   const sourceName = options.sourceName ?? 'legacy';
@@ -181,6 +189,11 @@ export function createPublisherApp(options: PublisherAppOptions): express.Expres
         errors.push({
           pointer: `/${index}/collection`,
           detail: `/${index}/collection: "${parsed.value.collection}" is not a configured collection (${[...collections].join(', ')})`,
+        });
+      } else if (aheadOf(parsed.value) !== undefined) {
+        errors.push({
+          pointer: `/${index}/version`,
+          detail: `/${index}/version: ${parsed.value.version.toString()} ${aheadOf(parsed.value) ?? ''} this publisher's clock (VERSION_MAX_AHEAD_MS); versions are times on X's snowflake scale, and one this far ahead would hold its key until then`,
         });
       } else {
         const unsendable = options.transportProblem?.(parsed.value);

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sqlFromPglite, type SqlDatabase } from '../../common/sql.js';
 import { changeEventToJson, type ChangeEvent } from '../../events/envelope.js';
+import { versionAt } from '../../events/version-clock.js';
 import type { OutboxWriter } from '../capture/outbox.js';
 import { createPostgresOutbox, type PostgresOutbox } from '../capture/postgres/postgres-outbox.js';
 import { applyOutboxSchema } from '../capture/postgres/schema.js';
@@ -94,6 +95,21 @@ describe('POST /events', () => {
       expect.objectContaining({ id: 'evt-1', key: '8172', version: 7n, data: { id: '8172', status: 'SHIPPED' } }),
       expect.objectContaining({ id: 'evt-2', key: '8173' }),
     ]);
+  });
+
+  it('refuses a version more than an hour past its clock, which would hold the key, and takes one within it', async () => {
+    const { url } = await serve();
+    const farAhead = envelope({ version: 9_000_000_000_000_000_000n });
+    const withinTheHour = envelope({ id: 'evt-2', version: versionAt(fixedNow.getTime() + 3_000_000) });
+
+    const refused = await postEvents(url, [withinTheHour, farAhead]);
+
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({
+      errors: [{ pointer: '/1/version', detail: expect.stringMatching(/^\/1\/version: 9000000000000000000 stands for 2078-\S+, more than 3600000 ms past this publisher's clock \(VERSION_MAX_AHEAD_MS\)/) as unknown }],
+    });
+    expect(await outboxCount()).toBe(0);
+    expect((await postEvents(url, [withinTheHour])).status).toBe(202);
   });
 
   it('accepts a retry of the same events without storing them twice', async () => {

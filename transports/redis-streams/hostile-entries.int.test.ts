@@ -10,6 +10,7 @@ import { createEmbeddedReadModelStore } from '../../consumer/stores/embedded/emb
 import type { ReadModelStore } from '../../consumer/stores/read-model-store.js';
 import { openTrust } from '../../consumer/trust.js';
 import { hostileEnvelopeText, hostileString } from '../../events/hostile-input.fixture.js';
+import { defaultMaxVersionAheadMs, versionAheadProblem } from '../../events/version-clock.js';
 import { createJsonDecoder } from '../../events/json-codec.js';
 import type { BatchResult, InboundMessage } from '../transport.js';
 import { createRedisStreamsSource, type RedisStreamsSource } from './redis-streams-source.js';
@@ -27,6 +28,8 @@ const decode = createJsonDecoder({ collections: ['orders'] });
 const stream = `tweetbus:test:hostile:${String(process.pid)}:${randomUUID()}`;
 const deadLetterStream = `${stream}:dead`;
 const group = 'hostile';
+/** The pipeline's clock. */
+const pipelineNow = new Date('2026-03-01T10:00:02.000Z');
 
 /** Bytes that break decoders: NUL, invalid UTF-8, an encoded surrogate (CESU-8), a BOM, a cut-off sequence. */
 const nastyBytes = [[0x00], [0xff], [0xfe, 0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xef, 0xbb, 0xbf], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80], [0x22], [0x5c]];
@@ -69,7 +72,7 @@ beforeAll(async () => {
   admin = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await admin.connect();
   store = await createEmbeddedReadModelStore();
-  const pipeline = createConsumerPipeline({ decode, trust: openTrust(), store, logger, now: () => new Date(), transportName: 'redis-streams' });
+  const pipeline = createConsumerPipeline({ decode, trust: openTrust(), store, logger, now: () => pipelineNow, transportName: 'redis-streams' });
   source = createRedisStreamsSource({ url: redisUrl, stream, group, consumer: 'hostile-1', deadLetterStream, blockMs: 100, claimIdleMs: 60_000, handlerBackoff: () => 20, reconnectBackoff: () => 50, logger });
   await source.start(async (batch): Promise<BatchResult> => {
     const result = (await pipeline(batch)) ?? { rejected: [] };
@@ -118,7 +121,12 @@ describe('hostile entries on the Redis Streams source (real Redis)', () => {
           expect(seen, `entry ${id} reached the handler`).toBeDefined();
           if (seen === undefined) continue;
           const decoded = decode(seen.message);
-          if (decoded.ok) {
+          const tooFar = decoded.ok && decoded.events.some((e) => versionAheadProblem(e.version, pipelineNow, defaultMaxVersionAheadMs) !== undefined);
+          if (tooFar) {
+            // A version more than an hour past the clock would hold its key: it is refused (issue 22).
+            expect(seen.rejected).toMatch(/^version \d+ of \S+ stands for .*, more than 3600000 ms past this consumer's clock/);
+            expect(dead.get(id)).toBe(seen.rejected);
+          } else if (decoded.ok) {
             expect(seen.rejected, `a decoded entry was refused: ${seen.message.text.slice(0, 200)}`).toBeUndefined();
             expect(dead.has(id)).toBe(false);
             for (const event of decoded.events) {
