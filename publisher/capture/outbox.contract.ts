@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../common/wait.fixture.js';
 import { aChangeEvent, compareBigints } from '../../events/change-event.fixture.js';
 import type { ChangeEvent } from '../../events/envelope.js';
+import { versionTimeMs } from '../../events/version-clock.js';
 import type { OutboxReader, OutboxRetention, OutboxRow, OutboxWriter } from './outbox.js';
 
 /** A `dvx_orders` row as a test writes it; columns left out are NULL. */
@@ -108,6 +109,22 @@ export function describeOutboxContract(name: string, open: () => Promise<OutboxU
 
     afterEach(async () => {
       await subject.dispose();
+    });
+
+    it('takes versions on the clock post ids use, and stamps each change with its version\'s time (issue 22)', async () => {
+      const before = Date.now();
+      await subject.writeOrders([{ op: 'insert', row: { id: 'clock', status: 'NEW' } }]);
+      await subject.writeOrders([{ op: 'update', id: 'clock', set: { status: 'PAID' } }]);
+      const after = Date.now();
+
+      const events = (await readUntil(outbox, 2)).map((r) => r.event);
+
+      for (const event of events) {
+        // A second either way for a database server whose clock is not this machine's.
+        expect(versionTimeMs(event.version)).toBeGreaterThanOrEqual(before - 1_000);
+        expect(versionTimeMs(event.version)).toBeLessThanOrEqual(after + 1_000);
+        expect(Date.parse(event.createdAt)).toBe(versionTimeMs(event.version));
+      }
     });
 
     it('captures an insert, an update and a delete as full row images with increasing versions', async () => {
