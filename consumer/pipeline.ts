@@ -212,10 +212,10 @@ const handTypedSource = /^x:/;
  * Why a hand-typed post may not write this event, or `undefined` when it may. The write database
  * owns the documents it made (their source is not `x:…`), tombstones included.
  * - A stranger's post never changes them, and never deletes anything: a stranger's tombstone would
- *   hide a document for good.
- * - A trusted author's post (TRUST=authors or signed,authors) may change them, and may delete documents made by hand,
- *   but not the database's: its rows are deleted in the database, and a tombstone versioned by a
- *   post id would sit above every later database version of the key.
+ *   hide other people's documents until someone wrote them again.
+ * - A trusted author's post (TRUST=authors or signed,authors) may change them, and may delete
+ *   documents made by hand, but not the database's: its rows are deleted in the database, or the read
+ *   model would say a row is gone that the write database still holds.
  */
 function handTypedProblem(event: ChangeEvent, owner: string | undefined, trustedAuthor: boolean): string | undefined {
   const ownedByDatabase = owner !== undefined && !handTypedSource.test(owner);
