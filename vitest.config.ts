@@ -12,5 +12,7 @@ export default defineConfig({
     // 2-core machines keep npm test well under five minutes (vitest's default leaves one core idle).
     maxWorkers: 2,
     reporters: ['default'],
+    // Starts kcat's mock Kafka cluster for the Kafka suites when KAFKA_BROKERS is not set.
+    globalSetup: ['test/kafka.global-setup.ts'],
   },
 });

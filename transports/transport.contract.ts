@@ -20,8 +20,12 @@ export interface TransportContractSubject {
   readonly decoder: MessageDecoder;
   /** Collections the decoder accepts; test events use the first two. */
   readonly collections: readonly [string, string, ...string[]];
-  /** Puts a message on the transport that the decoder must reject. */
-  sendPoison(): Promise<void>;
+  /**
+   * Puts a message on the transport that the decoder must reject, where the events of `collection/key`
+   * go (on Kafka: that key's partition), so it is ordered before the event the test sends next: a
+   * transport orders only within a key's partition or stream.
+   */
+  sendPoison(at: { readonly collection: string; readonly key: string }): Promise<void>;
   /**
    * Whether a restarted source may deliver again some of what it handled before it stopped (X's
    * catch-up search starts a little before the checkpoint). Version gating makes such repeats harmless.
@@ -209,8 +213,8 @@ export function describeTransportContract(name: string, factory: TransportContra
       const [orders] = subject.collections;
       const recorder = createRecorder(subject.decoder);
       await start(subject.source({ checkpoints: createInMemoryCheckpointStore(), checkpointName: 'poison' }), recorder);
-      await subject.sendPoison();
       const after = anEvent(orders, 'p1', 1n);
+      await subject.sendPoison({ collection: after.collection, key: after.key });
       await subject.publisher.publish([after]);
 
       await waitFor('the event after the poison message', () => ids(recorder.events).includes(after.id));

@@ -29,6 +29,11 @@ export interface KafkaSourceOptions {
   readonly heartbeatIntervalMs?: number | undefined;
   /** Default 60 s. */
   readonly rebalanceTimeoutMs?: number | undefined;
+  /**
+   * How long a broker may hold a fetch that finds nothing new. Default 5 s (KafkaJS's); a broker
+   * answers at once when records arrive, but not every Kafka-protocol peer does (librdkafka's mock).
+   */
+  readonly maxWaitTimeMs?: number | undefined;
   /** Bounds one batch: the most bytes fetched per partition per request. Default 1 MiB. */
   readonly maxBytesPerPartition?: number | undefined;
   /** Where a group without committed offsets starts: the oldest record (default) or only new ones. */
@@ -87,6 +92,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     heartbeatInterval: heartbeatIntervalMs,
     rebalanceTimeout: options.rebalanceTimeoutMs ?? 60_000,
     maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
+    maxWaitTimeInMs: options.maxWaitTimeMs ?? 5_000,
     allowAutoTopicCreation: false,
   });
   const deadLetters = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });

@@ -1,17 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer } from 'kafkajs';
-import { describe } from 'vitest';
+import { describe, inject } from 'vitest';
 import { createLogger } from '../../common/logger.js';
 import { createJsonDecoder } from '../../events/json-codec.js';
 import { describeTransportContract, type TransportDeadLetter } from '../transport.contract.js';
 import { createKafkaClient, type KafkaClientOptions } from './kafka-client.js';
+import { askAnyBrokerWhenNoBrokerIsTheController, createTopicsOnMock, isMockCluster } from './kafka-mock.fixture.js';
 import { deadLetterHeaders, headerText, messageId } from './kafka-messages.js';
 import { createKafkaPublisher } from './kafka-publisher.js';
 import { createKafkaSource } from './kafka-source.js';
 
-// Comma-separated bootstrap servers of a disposable cluster (e.g. localhost:9092); every test gets
-// topics and groups of its own, deleted afterwards.
-const brokers = process.env['KAFKA_BROKERS'];
+// A disposable cluster (KAFKA_BROKERS, e.g. localhost:9092) or kcat's mock cluster, from the global
+// setup (test/kafka.global-setup.ts); every test gets topics and groups of its own, deleted afterwards.
+const cluster = inject('kafka');
+const brokers = 'brokers' in cluster ? cluster.brokers : undefined;
+const onMock = 'mock' in cluster && cluster.mock;
+if (onMock) askAnyBrokerWhenNoBrokerIsTheController();
 
 const logger = createLogger({ level: 'silent' });
 const topicSpec = { partitions: 4, replicationFactor: -1 };
@@ -62,7 +66,7 @@ function deadLetterReader(kafka: ReturnType<typeof createKafkaClient>, topic: st
 }
 
 describe.skipIf(brokers === undefined)(
-  brokers === undefined ? 'Kafka transport contract (skipped: KAFKA_BROKERS not set)' : 'Kafka transport contract',
+  'skipped' in cluster ? `Kafka transport contract (skipped: ${cluster.skipped})` : `Kafka transport contract${onMock ? ' (kcat mock cluster)' : ''}`,
   () => {
     describeTransportContract('Kafka (KAFKA_BROKERS)', async () => {
       const run = randomUUID().slice(0, 8);
@@ -75,6 +79,7 @@ describe.skipIf(brokers === undefined)(
         retries: 3,
       };
       const kafka = createKafkaClient(connection);
+      if (onMock && (await isMockCluster(kafka))) await createTopicsOnMock(kafka, [topic, deadLetterTopic]);
       const publisher = createKafkaPublisher({ kafka: connection, topic, logger, topicSpec });
       await publisher.connect();
       const raw = kafka.producer({ allowAutoTopicCreation: false });
@@ -93,13 +98,16 @@ describe.skipIf(brokers === undefined)(
             logger,
             topicSpec,
             handlerBackoff: () => 50,
-            sessionTimeoutMs: 10_000,
-            heartbeatIntervalMs: 1_000,
+            sessionTimeoutMs: 6_000,
+            heartbeatIntervalMs: 500,
+            rebalanceTimeoutMs: 10_000,
+            maxWaitTimeMs: 200,
           }),
         decoder: createJsonDecoder({ collections }),
         collections,
-        async sendPoison() {
-          await raw.send({ topic, acks: -1, messages: [{ key: 'orders/poison', value: '{"id": not json' }] });
+        async sendPoison(at) {
+          // The record key of the event that follows: the same partition, so the poison comes first.
+          await raw.send({ topic, acks: -1, messages: [{ key: `${at.collection}/${at.key}`, value: '{"id": not json' }] });
         },
         mayRepeatAfterRestart: false,
         deadLetters: () => reader.read(),
