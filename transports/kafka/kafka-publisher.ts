@@ -1,3 +1,4 @@
+import kafkajs, { type Message, type PartitionMetadata } from 'kafkajs';
 import { EventTooLargeError, TransportError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { within } from '../../common/timeout.js';
@@ -95,6 +96,64 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     return ready;
   }
 
+  /** Partition ids and leaders of the topic, read once and again after a failed send. */
+  let partitions: Promise<PartitionMetadata[]> | undefined;
+
+  /** Where each record goes: KafkaJS's default partitioner (murmur2 of the key, as Java clients). */
+  async function partitioner(): Promise<(message: Message) => number> {
+    partitions ??= connectAdmin()
+      .then(() => admin.fetchTopicMetadata({ topics: [topic] }))
+      .then((metadata) => metadata.topics.find((t) => t.name === topic)?.partitions ?? [])
+      .catch((err: unknown) => {
+        partitions = undefined;
+        throw toTransportError(err, `reading the partitions of Kafka topic "${topic}"`);
+      });
+    const partitionMetadata = await partitions;
+    if (partitionMetadata.length === 0) throw new TransportError('retryable', `Kafka topic "${topic}" has no partitions in the metadata`);
+    const assign = kafkajs.Partitioners.DefaultPartitioner();
+    return (message) => assign({ topic, partitionMetadata, message });
+  }
+
+  /**
+   * Sends one request per partition, at once, and says exactly which were written. KafkaJS would
+   * send one request per leader broker anyway, and those are not atomic together: telling them apart
+   * is the only way to know what a partly failed send wrote. Per key, order holds: one key, one
+   * partition, one request.
+   */
+  async function sendByPartition(chunk: readonly Message[], partitionOf: (message: Message) => number): Promise<PartialFailure | undefined> {
+    const byPartition = new Map<number, number[]>();
+    for (const [i, message] of chunk.entries()) {
+      const partition = partitionOf(message);
+      byPartition.set(partition, [...(byPartition.get(partition) ?? []), i]);
+    }
+    const entries = [...byPartition.entries()];
+    const results = await Promise.allSettled(
+      entries.map(([partition, indexes]) => producer.send({ topic, acks: -1, messages: indexes.flatMap((i) => { const message = chunk[i]; return message === undefined ? [] : [{ ...message, partition }]; }) })),
+    );
+    const written: { partition: number; events: number }[] = [];
+    const failed: { partition: number; events: number; error: string }[] = [];
+    const writtenIndexes = new Set<number>();
+    let firstErr: unknown;
+    for (const [n, result] of results.entries()) {
+      const [partition, indexes] = entries[n] ?? [0, []];
+      if (result.status === 'fulfilled') {
+        written.push({ partition, events: indexes.length });
+        for (const i of indexes) writtenIndexes.add(i);
+      } else {
+        firstErr ??= result.reason;
+        failed.push({ partition, events: indexes.length, error: result.reason instanceof Error ? result.reason.message : String(result.reason) });
+      }
+    }
+    if (failed.length === 0) return undefined;
+    let writtenPrefix = 0;
+    while (writtenIndexes.has(writtenPrefix)) writtenPrefix += 1;
+    const report = [
+      ...written.map((w) => `partition ${String(w.partition)}: ${String(w.events)} written`),
+      ...failed.map((f) => `partition ${String(f.partition)}: ${String(f.events)} not written`),
+    ].join(', ');
+    return { err: firstErr, written, failed, writtenPrefix, report };
+  }
+
   return {
     connect,
     async publish(events) {
@@ -110,15 +169,18 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
       let published = 0;
       while (published < messages.length) {
         const chunk = messages.slice(published, published + maxBatch);
-        try {
-          await producer.send({ topic, acks: -1, messages: chunk });
-        } catch (err) {
+        const partitionOf = await partitioner();
+        const failure = await sendByPartition(chunk, partitionOf);
+        if (failure !== undefined) {
+          partitions = undefined; // a leader moved, or the topic grew: read the metadata again
           const event = events[published];
-          if (chunk.length === 1 && event !== undefined && isMessageTooLarge(err)) {
+          if (chunk.length === 1 && event !== undefined && isMessageTooLarge(failure.err)) {
             // The broker's limit is below ours; only this one event can never go.
             throw new KafkaEventTooLargeError(event.id, sizes[published] ?? 0, maxMessageBytes);
           }
-          throw toTransportError(err, `publishing ${chunk.length} events to Kafka topic "${topic}"`, published);
+          const error = toTransportError(failure.err, `publishing ${chunk.length} events to Kafka topic "${topic}" (${failure.report})`, published + failure.writtenPrefix);
+          logger.warn({ written: failure.written, failed: failure.failed, published: error.published }, 'a send to Kafka partly failed');
+          throw error;
         }
         published += chunk.length;
         logger.debug({ count: chunk.length, firstEventId: events[published - chunk.length]?.id }, 'published');
@@ -171,3 +233,15 @@ function byteLength(value: Buffer | string | null | undefined): number {
   if (value === null || value === undefined) return 0;
   return typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
 }
+
+/** What a partly failed send wrote, per partition. */
+interface PartialFailure {
+  readonly err: unknown;
+  readonly written: readonly { readonly partition: number; readonly events: number }[];
+  readonly failed: readonly { readonly partition: number; readonly events: number; readonly error: string }[];
+  /** How many leading events of the chunk are written (the rest may be, on partitions that took them). */
+  readonly writtenPrefix: number;
+  /** `partition 1: 2 written, partition 3: 1 not written`. */
+  readonly report: string;
+}
+

@@ -25,6 +25,12 @@ function events(count: number, key = 'k'): ChangeEvent[] {
   return Array.from({ length: count }, (_, i) => aChangeEvent({ id: `evt-${i}`, key: `${key}${i % 3}`, version: BigInt(i + 1) }));
 }
 
+/** The partition KafkaJS's default partitioner gives a record key, as the publisher assigns it. */
+function partitionOf(key: string, partitions = 4): number {
+  const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 1, partitionErrorCode: 0, replicas: [1], isr: [1] }));
+  return kafkajs.Partitioners.DefaultPartitioner()({ topic: 'tweetbus.events', partitionMetadata, message: { key, value: null } });
+}
+
 function protocolError(type: string, retriable = false): Error {
   return new kafkajs.KafkaJSProtocolError({ type, code: 0, retriable, message: `broker said ${type}` } as unknown as Error);
 }
@@ -117,14 +123,21 @@ describe('Kafka publisher', () => {
     const batch = events(5);
     await publisher.publish(batch);
     expect(fake.producerConfigs).toContainEqual(expect.objectContaining({ idempotent: true, maxInFlightRequests: 1 }));
-    expect(fake.sent.map((r) => [r.topic, r.acks, r.messages.length])).toEqual([
-      ['tweetbus.events', -1, 2],
-      ['tweetbus.events', -1, 2],
-      ['tweetbus.events', -1, 1],
-    ]);
+    expect(fake.sent.every((r) => r.topic === 'tweetbus.events' && r.acks === -1)).toBe(true);
+    // One request per partition of each chunk of 2, every record with its key's partition.
+    expect(fake.sent.every((r) => new Set(r.messages.map((m) => m.partition)).size === 1)).toBe(true);
+    for (const record of fake.sent) {
+      for (const m of record.messages) expect(m.partition).toBe(partitionOf(String(m.key)));
+    }
+    const chunks = [batch.slice(0, 2), batch.slice(2, 4), batch.slice(4)];
+    expect(fake.sent).toHaveLength(chunks.reduce((n, chunk) => n + new Set(chunk.map((e) => partitionOf(`orders/${e.key}`))).size, 0));
     const sentIds = fake.sent.flatMap((r) => r.messages.map((m) => headerText(m.headers, 'tweetbus-event-id')));
-    expect(sentIds).toEqual(batch.map((e) => e.id));
-    expect(fake.sent[0]?.messages.map((m) => m.key)).toEqual(['orders/k0', 'orders/k1']);
+    expect([...sentIds].sort()).toEqual(batch.map((e) => e.id).sort());
+    // Per key, in order.
+    for (const key of ['k0', 'k1', 'k2']) {
+      const ids = fake.sent.flatMap((r) => r.messages.filter((m) => m.key === `orders/${key}`).map((m) => headerText(m.headers, 'tweetbus-event-id')));
+      expect(ids).toEqual(batch.filter((e) => e.key === key).map((e) => e.id));
+    }
     await publisher.close();
   });
 
@@ -147,15 +160,35 @@ describe('Kafka publisher', () => {
   it('a connection failure is retryable and counts the events of the chunks already acknowledged', async () => {
     const fake = createFakeKafka();
     const publisher = publisherOn(fake);
-    let sends = 0;
-    fake.onSend = () => {
-      sends += 1;
-      if (sends === 2) throw retriesExceeded(new kafkajs.KafkaJSConnectionError('Connection error: connect ECONNREFUSED 10.0.0.1:9092'));
+    fake.onSend = (record) => {
+      if (record.messages.some((m) => m.key === 'orders/k2')) throw retriesExceeded(new kafkajs.KafkaJSConnectionError('Connection error: connect ECONNREFUSED 10.0.0.1:9092'));
     };
+    // k0, k1 in the first chunk; k2 opens the second.
     const error = await publisher.publish(events(5)).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(TransportError);
     expect(error).toMatchObject({ kind: 'retryable', published: 2 });
-    expect(fake.sent).toHaveLength(1);
+  });
+
+  it('tells the truth about a partly failed send: what each partition wrote, and the written events that lead', async () => {
+    const fake = createFakeKafka();
+    fake.partitions = 8;
+    const publisher = publisherOn(fake, 10);
+    const batch = [aChangeEvent({ id: 'a', key: 'a' }), aChangeEvent({ id: 'b', key: 'b' }), aChangeEvent({ id: 'c', key: 'c' })];
+    const [pa, pb, pc] = ['a', 'b', 'c'].map((k) => partitionOf(`orders/${k}`, 8));
+    expect(new Set([pa, pb, pc]).size).toBe(3);
+    fake.onSend = (record) => {
+      if (record.messages[0]?.partition === pb) throw nonRetriable(protocolError('MESSAGE_TOO_LARGE'));
+    };
+
+    const error = await publisher.publish(batch).catch((err: unknown) => err);
+
+    // a and c were written on their partitions; b was not. Only "a" leads unbroken.
+    expect(error).toMatchObject({ kind: 'invalid', published: 1 });
+    const message = error instanceof Error ? error.message : '';
+    expect(message).toContain(`partition ${String(pa)}: 1 written`);
+    expect(message).toContain(`partition ${String(pc)}: 1 written`);
+    expect(message).toContain(`partition ${String(pb)}: 1 not written`);
+    expect(fake.sent.flatMap((r) => r.messages.map((m) => m.key))).toEqual(expect.arrayContaining(['orders/a', 'orders/c']));
   });
 
   it('a refused SASL login or topic ACL is an auth error', async () => {
