@@ -34,6 +34,10 @@ export interface FakeKafka extends KafkaLike {
   joinError: Error | undefined;
   /** Partitions the fake reports per topic in metadata and assignments. */
   partitions: number;
+  /** Per partition: the high watermark `fetchTopicOffsets` reports (default 0; the low one is 0). */
+  readonly highWatermarks: Map<number, bigint>;
+  /** Per partition: the group's committed offset `fetchOffsets` reports (default -1, none). */
+  readonly groupOffsets: Map<number, bigint>;
 }
 
 export interface FakeConsumer extends KafkaConsumerLike {
@@ -60,6 +64,8 @@ export function createFakeKafka(): FakeKafka {
     connectError: undefined,
     joinError: undefined,
     partitions: 4,
+    highWatermarks: new Map(),
+    groupOffsets: new Map(),
     producer(config) {
       fake.producerConfigs.push(config);
       return fakeProducer(fake);
@@ -138,6 +144,24 @@ function fakeAdmin(fake: FakeKafka): KafkaAdminLike {
           })),
         })),
       });
+    },
+    fetchTopicOffsets(topic) {
+      fake.log.push(`fetchTopicOffsets:${topic}`);
+      return Promise.resolve(
+        Array.from({ length: fake.partitions }, (_, partition) => {
+          const high = (fake.highWatermarks.get(partition) ?? 0n).toString();
+          return { partition, offset: high, high, low: '0' };
+        }),
+      );
+    },
+    fetchOffsets(options) {
+      fake.log.push(`fetchOffsets:${options.groupId}`);
+      return Promise.resolve(
+        options.topics.map((topic) => ({
+          topic,
+          partitions: Array.from({ length: fake.partitions }, (_, partition) => ({ partition, offset: (fake.groupOffsets.get(partition) ?? -1n).toString() })),
+        })),
+      );
     },
   };
 }

@@ -35,6 +35,10 @@ export interface KafkaAdminLike {
   listTopics(): Promise<string[]>;
   createTopics(options: { waitForLeaders?: boolean; timeout?: number; topics: ITopicConfig[] }): Promise<boolean>;
   fetchTopicMetadata(options?: { topics: string[] }): Promise<{ topics: ITopicMetadata[] }>;
+  /** Per partition: the low and high watermarks. */
+  fetchTopicOffsets(topic: string): Promise<{ partition: number; offset: string; high: string; low: string }[]>;
+  /** A group's committed offsets (`-1`: none). */
+  fetchOffsets(options: { groupId: string; topics: string[] }): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
 }
 
 /** A consumed record, as KafkaJS hands it to `eachBatch`. */

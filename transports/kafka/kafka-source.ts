@@ -2,7 +2,7 @@ import { defaultExponentialBackoff, sleep, type Backoff } from '../../common/bac
 import { TransportError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { BatchResult, EventSource, HealthCheck, InboundMessage, MessageHandler, Rejection } from '../transport.js';
-import { kafkaFrom, type KafkaBatchPayload, type KafkaClientOptions, type KafkaLike, type KafkaRecord } from './kafka-client.js';
+import { kafkaFrom, type KafkaAdminLike, type KafkaBatchPayload, type KafkaClientOptions, type KafkaLike, type KafkaRecord } from './kafka-client.js';
 import { toTransportError } from './kafka-errors.js';
 import { deadLetterMessage, toInboundMessage } from './kafka-messages.js';
 import { ensureTopics, topicSpec, type TopicDefaults } from './kafka-topics.js';
@@ -34,6 +34,12 @@ export interface KafkaSourceOptions {
    * answers at once when records arrive, but not every Kafka-protocol peer does (librdkafka's mock).
    */
   readonly maxWaitTimeMs?: number | undefined;
+  /**
+   * A partition of this member with records waiting and none read for this long makes `check()` fail:
+   * a fetch that stalled (after a broker moved, say) reads nothing while the lag grows, and the member
+   * would otherwise still say it is ready. Default 60 s.
+   */
+  readonly partitionStalledAfterMs?: number | undefined;
   /** Bounds one batch: the most bytes fetched per partition per request. Default 1 MiB. */
   readonly maxBytesPerPartition?: number | undefined;
   /** Where a group without committed offsets starts: the oldest record (default) or only new ones. */
@@ -107,6 +113,11 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   let deadLettered = 0;
   let lastError: string | undefined;
   let lastBatchAt: Date | undefined;
+  /** Per assigned partition: when it was assigned, or last had a batch handled. */
+  const progressAt = new Map<number, Date>();
+  const stalledAfterMs = options.partitionStalledAfterMs ?? 60_000;
+  let watermarks: KafkaAdminLike | undefined;
+  let watermarksReady: Promise<void> | undefined;
   let started = false;
   let closed = false;
   /** A function, not the variable: the flag changes while we await, which narrowing cannot see. */
@@ -118,6 +129,9 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   consumer.on('consumer.group_join', (event) => {
     memberId = event.payload.memberId;
     assignedPartitions = [...(event.payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
+    progressAt.clear();
+    const joinedAt = now();
+    for (const partition of assignedPartitions) progressAt.set(partition, joinedAt);
     if (!isClosed()) state = 'running';
     logger.info({ memberId, partitions: assignedPartitions }, 'joined the consumer group');
   });
@@ -220,6 +234,34 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     }
     lastCommitted[partition] = next;
     lag[partition] = Math.max(0, Number(BigInt(payload.batch.highWatermark) - BigInt(next)));
+    progressAt.set(partition, now());
+  }
+
+  /**
+   * Assigned partitions that have records waiting and had none read for `stalledAfterMs`, each with
+   * its waiting count. Asks the brokers only when some partition has been quiet that long.
+   */
+  async function stalledPartitions(): Promise<{ partition: number; waiting: bigint; quietMs: number }[]> {
+    const at = now().getTime();
+    const quiet = assignedPartitions.filter((p) => at - (progressAt.get(p)?.getTime() ?? at) >= stalledAfterMs);
+    if (quiet.length === 0) return [];
+    watermarks ??= kafka.admin();
+    const admin = watermarks;
+    watermarksReady ??= admin.connect().catch((err: unknown) => {
+      watermarksReady = undefined;
+      throw err;
+    });
+    await watermarksReady;
+    const [offsets, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+    const committedAt = new Map((committed.find((t) => t.topic === topic)?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+    return quiet.flatMap((partition) => {
+      const marks = offsets.find((o) => o.partition === partition);
+      if (marks === undefined) return [];
+      const position = lastCommitted[partition] !== undefined ? BigInt(lastCommitted[partition]) : (committedAt.get(partition) ?? -1n);
+      const from = position >= 0n ? position : BigInt(marks.low);
+      const waiting = BigInt(marks.high) - from;
+      return waiting > 0n ? [{ partition, waiting, quietMs: at - (progressAt.get(partition)?.getTime() ?? at) }] : [];
+    });
   }
 
   async function connectAndRun(handler: MessageHandler): Promise<void> {
@@ -301,9 +343,15 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
       };
     },
     /** Ready while the consumer is a member of its group; otherwise the error says what it is doing. */
-    check() {
-      if (state === 'running' && memberId !== undefined) return Promise.resolve();
-      return Promise.reject(new Error(`Kafka source is ${state}${lastError === undefined ? '' : ` (last error: ${lastError})`}`));
+    async check() {
+      if (state !== 'running' || memberId === undefined) {
+        throw new Error(`Kafka source is ${state}${lastError === undefined ? '' : ` (last error: ${lastError})`}`);
+      }
+      const stalled = await stalledPartitions();
+      if (stalled.length > 0) {
+        const which = stalled.map((s) => `partition ${String(s.partition)} has ${s.waiting.toString()} records waiting and none read for ${String(Math.round(s.quietMs / 1000))} s`);
+        throw new Error(`Kafka source reads nothing from some of its partitions: ${which.join('; ')}`);
+      }
     },
     close() {
       closePromise ??= (async () => {
@@ -312,6 +360,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
         await starting?.catch(() => undefined);
         // Stops fetching, waits for the batch in flight (which sees `closed` and stops retrying), leaves the group.
         if (started) await disconnectAll();
+        if (watermarks !== undefined) await watermarks.disconnect().catch(() => undefined);
         state = 'closed';
         logger.info({ lastCommitted }, 'closed');
       })();

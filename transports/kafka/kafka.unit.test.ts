@@ -457,6 +457,32 @@ describe('Kafka source', () => {
     await source.close();
   });
 
+  it('is not ready while an assigned partition has records waiting and none was read for a minute, and names it', async () => {
+    const fake = createFakeKafka();
+    let clock = at.getTime();
+    const source = createKafkaSource({ kafka: fake, topic: 'events', groupId: 'readers', logger: silent, handlerBackoff: () => 1, now: () => new Date(clock), partitionStalledAfterMs: 60_000 });
+    await source.start(() => Promise.resolve());
+    const consumer = fake.consumers[0];
+    if (consumer === undefined) throw new Error('no consumer');
+    // Partition 0 is read up to 12; 1 had a commit at 5 by an earlier member; 2 and 3 have nothing new.
+    await consumer.deliver(0, [aRecord(10, 'a', 'orders/a'), aRecord(11, 'b', 'orders/b')]);
+    fake.highWatermarks.set(0, 12n);
+    fake.highWatermarks.set(1, 9n);
+    fake.groupOffsets.set(1, 5n);
+
+    clock += 59_000;
+    await source.check();
+    expect(fake.log.some((line) => line.startsWith('fetchTopicOffsets'))).toBe(false); // nobody quiet for a minute: no broker asked
+
+    clock += 2_000;
+    await expect(source.check()).rejects.toThrow('Kafka source reads nothing from some of its partitions: partition 1 has 4 records waiting and none read for 61 s');
+
+    // Once partition 1 is read, the source is ready again.
+    await consumer.deliver(1, [aRecord(5, 'c', 'orders/c'), aRecord(6, 'd', 'orders/d'), aRecord(7, 'e', 'orders/e'), aRecord(8, 'f', 'orders/f')]);
+    await source.check();
+    await source.close();
+  });
+
   it('start fails when the group cannot be joined', async () => {
     const fake = createFakeKafka();
     fake.joinError = protocolError('GROUP_AUTHORIZATION_FAILED');

@@ -115,6 +115,9 @@ describe('hostile entries on the Redis Streams source (real Redis)', () => {
 
         await waitUntil(`the probe ${probeKey} behind ${String(entries.length)} hostile entries`, () => store.get('orders', probeKey), { timeoutMs: 10_000, intervalMs: 10 });
 
+        // The probe is applied inside the handler; the dead letters and the acknowledgement follow it in
+        // one MULTI. Nothing pending means that MULTI ran, so the dead-letter stream is complete.
+        await waitUntil('the batch settled (nothing pending)', async () => ((await admin.xpending(stream, group))[0] === 0 ? true : undefined), { timeoutMs: 10_000, intervalMs: 10 });
         await readDeadLetters();
         for (const id of ids) {
           const seen = handled.get(id);
