@@ -7,18 +7,22 @@ import { defaultRedisUrl } from '../transports/config.js';
 
 export type BenchLogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
-export const benchTransportKinds = ['x', 'redis-streams'] as const;
+export const benchTransportKinds = ['x', 'redis-streams', 'kafka'] as const;
 export const benchStoreKinds = ['embedded', 'postgres'] as const;
 
 /** What carries the events from the relay to the consumer: the in-process X emulator, or a Redis the user runs. */
-export type BenchTransport = { readonly kind: 'x' } | { readonly kind: 'redis-streams'; readonly url: string };
+export type BenchTransport =
+  | { readonly kind: 'x' }
+  | { readonly kind: 'redis-streams'; readonly url: string }
+  /** `brokers` from KAFKA_BROKERS; without it, the bench runs kcat's mock cluster and says so. */
+  | { readonly kind: 'kafka'; readonly brokers: string | undefined };
 
 /** The consumer's read model: embedded (PGlite), or a PostgreSQL server, in a throwaway schema per run. */
 export type BenchStore = { readonly kind: 'embedded' } | { readonly kind: 'postgres'; readonly databaseUrl: string };
 
 /**
  * The pipeline benchmark's settings. Command-line values win over the environment:
- * `node dist/bench/pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--transport x|redis-streams] [--store embedded|postgres] [--dry-run]`.
+ * `node dist/bench/pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--transport x|redis-streams|kafka] [--store embedded|postgres] [--dry-run]`.
  */
 export interface BenchConfig {
   readonly transport: BenchTransport;
@@ -73,6 +77,8 @@ const envSchema = z.object({
   BENCH_STORE: oneOf('BENCH_STORE', benchStoreKinds).default('embedded'),
   // The services' own variable, so the bench finds the same Redis they use.
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// or rediss:// URL').default(defaultRedisUrl),
+  // The services' own variable: a Kafka cluster to run on instead of kcat's mock cluster.
+  KAFKA_BROKERS: z.string().min(1).optional(),
   ...sharedEnv,
 });
 
@@ -130,7 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
       store: { type: 'string' },
       'dry-run': { type: 'boolean' },
     },
-    'pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--transport x|redis-streams] [--store embedded|postgres] [--dry-run]',
+    'pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--transport x|redis-streams|kafka] [--store embedded|postgres] [--dry-run]',
   );
   const { env: e, args: a } = parseBoth(envSchema, env, argSchema, {
     events: stringValue(values, 'events') ?? positionals[0],
@@ -142,7 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
   const transport = a.transport ?? e.BENCH_TRANSPORT;
   const store = a.store ?? e.BENCH_STORE;
   return {
-    transport: transport === 'x' ? { kind: 'x' } : { kind: 'redis-streams', url: e.REDIS_URL },
+    transport: transport === 'x' ? { kind: 'x' } : transport === 'kafka' ? { kind: 'kafka', brokers: e.KAFKA_BROKERS } : { kind: 'redis-streams', url: e.REDIS_URL },
     store: store === 'embedded' ? { kind: 'embedded' } : { kind: 'postgres', databaseUrl: e.BENCH_DATABASE_URL },
     events: a.events ?? e.BENCH_EVENTS,
     runs: a.runs ?? e.BENCH_RUNS,

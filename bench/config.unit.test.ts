@@ -32,11 +32,16 @@ describe('bench configuration', () => {
   });
 
   it('refuses a transport or store it cannot run, naming the flag or variable', () => {
-    expect(() => loadConfig({}, ['--transport', 'kafka'])).toThrow(ConfigError);
-    expect(() => loadConfig({}, ['--transport', 'kafka'])).toThrow(/command line: --transport must be x or redis-streams/);
+    expect(() => loadConfig({}, ['--transport', 'nats'])).toThrow(ConfigError);
+    expect(() => loadConfig({}, ['--transport', 'nats'])).toThrow(/command line: --transport must be x, redis-streams or kafka/);
     expect(() => loadConfig({}, ['--store', 'mongodb'])).toThrow(/command line: --store must be embedded or postgres/);
-    expect(() => loadConfig({ BENCH_TRANSPORT: 'redis' }, [])).toThrow(/BENCH_TRANSPORT must be x or redis-streams/);
+    expect(() => loadConfig({ BENCH_TRANSPORT: 'redis' }, [])).toThrow(/BENCH_TRANSPORT must be x, redis-streams or kafka/);
     expect(() => loadConfig({ BENCH_STORE: 'pg' }, [])).toThrow(/BENCH_STORE must be embedded or postgres/);
+  });
+
+  it('runs Kafka on KAFKA_BROKERS, or on the mock cluster when it is unset', () => {
+    expect(loadConfig({}, ['--transport', 'kafka']).transport).toEqual({ kind: 'kafka', brokers: undefined });
+    expect(loadConfig({ KAFKA_BROKERS: 'k1:9092,k2:9092' }, ['--transport', 'kafka']).transport).toEqual({ kind: 'kafka', brokers: 'k1:9092,k2:9092' });
   });
 
   it('refuses a Redis URL that is not redis:// and a database URL that is not postgres://', () => {

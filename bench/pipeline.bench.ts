@@ -6,6 +6,8 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import { createLogger, redactUrl, type Logger } from '../common/logger.js';
 import { openPgSchema } from '../common/pg-test-schema.js';
+import { ConfigError } from '../common/errors.js';
+import { createKafkaClient } from '../transports/kafka/kafka-client.js';
 import { deleteStreams } from '../transports/redis-streams/redis-client.js';
 import type { SqlDatabase } from '../common/sql.js';
 import type { ChangeEvent } from '../events/envelope.js';
@@ -18,6 +20,7 @@ import { defaultRateLimits, type RateLimitQuota } from '../x-emulator/server.js'
 import { loadConfig, type BenchConfig, type BenchStore, type BenchTransport } from './config.js';
 import { seededRandom } from '../common/seeded-random.js';
 import { fixed, loadBenchConfig, machine, medianBy, print, resultDate, table, updateResults } from './report.js';
+import { askAnyBrokerWhenNoBrokerIsTheController, createTopicsOnMock, kcatAvailable, startKafkaMock } from './kafka-mock.js';
 import { renderResults, type ResultRow } from './results.js';
 
 const mib = 1024 * 1024;
@@ -275,9 +278,37 @@ async function cleanUp(steps: readonly (() => Promise<void>)[], logger: Logger):
   }
 }
 
-/** The demo's transport for one run: over Redis, a stream of this run's own, so runs never share entries. */
-function demoTransport(transport: BenchTransport, run: number): DemoTransport {
+/** The Kafka the bench runs on: KAFKA_BROKERS, or kcat's mock cluster, started for the bench and stopped after it. */
+interface BenchKafka {
+  readonly brokers: readonly string[];
+  readonly mock: boolean;
+  stop(): Promise<void>;
+}
+
+async function openBenchKafka(transport: Extract<BenchTransport, { kind: 'kafka' }>): Promise<BenchKafka> {
+  if (transport.brokers !== undefined) {
+    return { brokers: transport.brokers.split(',').map((b) => b.trim()), mock: false, stop: () => Promise.resolve() };
+  }
+  if (!kcatAvailable()) throw new ConfigError(['--transport kafka needs KAFKA_BROKERS (a Kafka cluster) or kcat (apt-get install -y kcat) for its mock cluster']);
+  const mock = await startKafkaMock();
+  askAnyBrokerWhenNoBrokerIsTheController();
+  return { brokers: mock.brokers.split(','), mock: true, stop: () => mock.stop() };
+}
+
+/** The demo's transport for one run: over Redis or Kafka, a stream or topic of this run's own, so runs never share entries. */
+function demoTransport(transport: BenchTransport, run: number, kafka: BenchKafka | undefined): DemoTransport {
   if (transport.kind === 'x') return { kind: 'x' };
+  if (transport.kind === 'kafka') {
+    const topic = `tweetbus.bench.${String(process.pid)}.${String(run)}`;
+    const common = {
+      kind: 'kafka' as const,
+      connection: { brokers: kafka?.brokers ?? [], clientId: 'tweetbus-bench', ssl: false, sasl: undefined },
+      topic,
+      topicSpec: { partitions: 4, replicationFactor: -1 },
+    };
+    // The mock answers a fetch only when its wait is over, not when records arrive: wait briefly.
+    return { kind: 'kafka', publisher: common, consumer: { ...common, groupId: 'bench', deadLetterTopic: `${topic}.dlq`, fetchMaxWaitMs: kafka?.mock === true ? 50 : 5_000 } };
+  }
   const stream = `tweetbus:bench:${process.pid}:${run}`;
   return {
     kind: 'redis-streams',
@@ -311,8 +342,22 @@ async function openPostgresReadModel(databaseUrl: string, logger: Logger): Promi
 }
 
 /** How a transport and a store are named in the report, URLs without passwords. */
-function describeTransport(transport: BenchTransport): string {
-  return transport.kind === 'x' ? 'x (the emulator, over HTTPS)' : `redis-streams (${redactUrl(transport.url)}, a stream per run)`;
+function describeTransport(transport: BenchTransport, kafka: BenchKafka | undefined): string {
+  switch (transport.kind) {
+    case 'x':
+      return 'x (the emulator, over HTTPS)';
+    case 'redis-streams':
+      return `redis-streams (${redactUrl(transport.url)}, a stream per run)`;
+    case 'kafka':
+      return kafka?.mock === true
+        ? `kafka on librdkafka's MOCK cluster (kcat, 3 brokers on loopback: not Apache Kafka), a topic per run`
+        : `kafka (${kafka?.brokers.join(',') ?? ''}), a topic per run`;
+  }
+}
+
+/** The name a run's transport gets in bench/results.md: a mock is never passed off as Kafka. */
+function transportLabel(transport: BenchTransport, kafka: BenchKafka | undefined): ResultRow['transport'] {
+  return transport.kind === 'kafka' && kafka?.mock === true ? 'kafka (mock)' : transport.kind;
 }
 
 function describeStore(store: BenchStore): string {
@@ -324,7 +369,7 @@ function realPostQuota(): RateLimitQuota | undefined {
   return defaultRateLimits.createTweet.find((q) => q.scope === 'user' && q.header === 'x-rate-limit');
 }
 
-async function runOnce(config: BenchConfig, run: number, logger: Logger): Promise<RunResult> {
+async function runOnce(config: BenchConfig, run: number, logger: Logger, kafka: BenchKafka | undefined): Promise<RunResult> {
   const setupStarted = performance.now();
   // From before setup to convergence: the peak includes starting the embedded databases.
   const runPeak: MemoryPeak = { rss: 0, heapUsed: 0 };
@@ -354,13 +399,18 @@ async function runOnce(config: BenchConfig, run: number, logger: Logger): Promis
       logLevel: config.logLevel,
       hashtagPrefix: '',
       stuckAfterMs: { consumer: 60_000, relay: 60_000 },
-      transport: demoTransport(config.transport, run),
+      transport: demoTransport(config.transport, run, kafka),
     };
     if (demoConfig.transport.kind === 'redis-streams') {
       const { url, stream, deadLetterStream } = demoConfig.transport.consumer;
       // A stream left by an earlier bench of the same pid would be replayed into this run's read model.
       await deleteStreams(url, [stream, deadLetterStream]);
       cleanups.push(() => deleteStreams(url, [stream, deadLetterStream]));
+    }
+    if (demoConfig.transport.kind === 'kafka' && kafka?.mock === true) {
+      // The mock has no CreateTopics: the run's topics are made by an auto-creating metadata request.
+      const client = createKafkaClient({ brokers: [...kafka.brokers], clientId: 'tweetbus-bench', logger });
+      await createTopicsOnMock(client, [demoConfig.transport.consumer.topic, demoConfig.transport.consumer.deadLetterTopic]);
     }
     let readModel: ReadModelStore | undefined;
     if (config.store.kind === 'postgres') {
@@ -490,7 +540,8 @@ async function main(): Promise<void> {
 
   const overX = config.transport.kind === 'x';
   print(`tweetbus pipeline benchmark: ${config.events} row changes per run, ${config.runs} run(s), ${config.writers} writers`);
-  print(`transport: ${describeTransport(config.transport)}; store: ${describeStore(config.store)}`);
+  const kafka = config.transport.kind === 'kafka' ? await openBenchKafka(config.transport) : undefined;
+  print(`transport: ${describeTransport(config.transport, kafka)}; store: ${describeStore(config.store)}`);
   print(`machine: ${machine()}`);
   if (overX) {
     print(
@@ -503,7 +554,10 @@ async function main(): Promise<void> {
   const peak: MemoryPeak = { rss: 0, heapUsed: 0 };
   const results: RunResult[] = [];
   for (let run = 1; run <= config.runs; run += 1) {
-    const result = await runOnce(config, run, logger);
+    const result = await runOnce(config, run, logger, kafka).catch(async (err: unknown) => {
+      await kafka?.stop();
+      throw err;
+    });
     results.push(result);
     peak.rss = Math.max(peak.rss, result.peakRssMiB * mib);
     peak.heapUsed = Math.max(peak.heapUsed, result.peakHeapMiB * mib);
@@ -513,6 +567,7 @@ async function main(): Promise<void> {
     );
   }
 
+  await kafka?.stop();
   const median = medianBy(results, (r) => r.eventsPerSecond);
 
   print('');
@@ -543,7 +598,7 @@ async function main(): Promise<void> {
   print('* the median run (by events/s)');
   const { posts } = median;
   print(
-    `\nmedian (transport ${config.transport.kind}, store ${config.store.kind}): ${fixed(median.eventsPerSecond)} events/s, ` +
+    `\nmedian (transport ${transportLabel(config.transport, kafka)}, store ${config.store.kind}): ${fixed(median.eventsPerSecond)} events/s, ` +
       `commit-to-applied p50 ${fixed(median.p50Ms)} ms, p99 ${fixed(median.p99Ms)} ms; ` +
       `peak over all runs: RSS ${fixed(peak.rss / mib, 0)} MiB, heap ${fixed(peak.heapUsed / mib, 0)} MiB; ` +
       (posts === undefined ? '' : `${posts} posts for ${median.events} events (${fixed(median.events / posts, 2)} events per post); `) +
@@ -566,7 +621,7 @@ async function main(): Promise<void> {
   const row: ResultRow = {
     date: resultDate(),
     machine: machine(),
-    transport: config.transport.kind,
+    transport: transportLabel(config.transport, kafka),
     store: config.store.kind,
     events: config.events,
     runs: config.runs,

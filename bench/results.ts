@@ -5,7 +5,8 @@ export interface ResultRow {
   /** ISO date and time (UTC, minutes). */
   readonly date: string;
   readonly machine: string;
-  readonly transport: BenchTransport['kind'];
+  /** The transport's kind; `kafka (mock)` for librdkafka's mock cluster, never passed off as Kafka. */
+  readonly transport: BenchTransport['kind'] | 'kafka (mock)';
   readonly store: BenchStore['kind'];
   readonly events: number;
   readonly runs: number;
@@ -50,7 +51,10 @@ them into the read model.
 
 - **transport** \`x\` (default): the X emulator over HTTPS, \`createXPublisher\` posting and \`createXSource\`
   reading the filtered stream. \`redis-streams\`: a Redis the user runs (\`REDIS_URL\`, default the local
-  one), a stream of its own per run, deleted afterwards.
+  one), a stream of its own per run, deleted afterwards. \`kafka\`: the cluster \`KAFKA_BROKERS\` names,
+  or else librdkafka's mock cluster started through \`kcat\` (three brokers in one process on loopback),
+  a topic of its own per run. A mock row is labelled \`kafka (mock)\`: it measures the adapter and the
+  protocol on loopback, not Apache Kafka.
 - **store** \`embedded\` (default): the embedded (PGlite) read model. \`postgres\`: the PostgreSQL read
   model on a real server (\`BENCH_DATABASE_URL\`, default the local \`test\` database), in a schema of its
   own per run, dropped afterwards.

@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { loadTestConfig } from './config.js';
-import { kcatAvailable, startKafkaMock } from './kafka-mock.js';
+import { kcatAvailable, startKafkaMock } from '../bench/kafka-mock.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -29,8 +29,8 @@ beforeAll(async () => {
     CONSUMER_PORT: String(ports.consumer),
     DATA_DIR: join(dir, 'consumer'),
   });
-  await services.eventually(ready(`http://127.0.0.1:${ports.publisher}`), 'the publisher to be ready');
-  await services.eventually(ready(`http://127.0.0.1:${ports.consumer}`), 'the consumer to be ready');
+  await services.eventually(ready(`http://127.0.0.1:${ports.publisher}`), 'the publisher to be ready', 60_000);
+  await services.eventually(ready(`http://127.0.0.1:${ports.consumer}`), 'the consumer to be ready', 60_000);
 }, 90_000);
 
 afterAll(async () => {

@@ -46,7 +46,12 @@ export type RedisPublisherTransport = RedisCommon & { readonly maxLen: number };
 export type PublisherTransportConfig = XPublisherTransport | KafkaPublisherTransport | RedisPublisherTransport;
 
 export type XConsumerTransport = XCommon & { readonly bearerToken: string; readonly checkpointName: string };
-export type KafkaConsumerTransport = KafkaCommon & { readonly groupId: string; readonly deadLetterTopic: string };
+export type KafkaConsumerTransport = KafkaCommon & {
+  readonly groupId: string;
+  readonly deadLetterTopic: string;
+  /** KAFKA_FETCH_MAX_WAIT_MS: how long a broker may hold a fetch that finds nothing new. */
+  readonly fetchMaxWaitMs?: number;
+};
 export type RedisConsumerTransport = RedisCommon & {
   readonly group: string;
   readonly consumerName: string;
@@ -114,7 +119,8 @@ export function readConsumerTransport(env: EnvReader, collections: readonly stri
     case 'kafka': {
       const common = readKafkaCommon(env, 'tweetbus-consumer');
       const deadLetterTopic = env.read('KAFKA_DLQ_TOPIC', kafkaTopic, `${common.topic}.dlq`, 'a Kafka topic name (letters, digits and . _ -) for messages the consumer rejects');
-      return { ...common, groupId: checkpointName, deadLetterTopic };
+      const fetchMaxWaitMs = env.read('KAFKA_FETCH_MAX_WAIT_MS', wholeNumber(10, 60_000), 5_000, 'milliseconds a broker may hold a fetch that finds nothing new, 10 to 60000');
+      return { ...common, groupId: checkpointName, deadLetterTopic, fetchMaxWaitMs };
     }
     case 'redis-streams': {
       const common = readRedisCommon(env);

@@ -47,6 +47,7 @@ describe('TRANSPORT=kafka', () => {
       KAFKA_TOPIC_PARTITIONS: '12',
       KAFKA_REPLICATION_FACTOR: '3',
       CHECKPOINT_NAME: 'read-model-eu',
+      KAFKA_FETCH_MAX_WAIT_MS: '250',
     });
     expect(config.transport).toEqual({
       kind: 'kafka',
@@ -55,6 +56,7 @@ describe('TRANSPORT=kafka', () => {
       topicSpec: { partitions: 12, replicationFactor: 3 },
       groupId: 'read-model-eu',
       deadLetterTopic: 'orders.cdc.rejected',
+      fetchMaxWaitMs: 250,
     });
   });
 

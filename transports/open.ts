@@ -115,7 +115,7 @@ export async function openEventSource(
     }
     case 'kafka': {
       const kafka = createKafkaClient({ ...config.connection, logger });
-      const source = createKafkaSource({ kafka, topic: config.topic, groupId: config.groupId, deadLetterTopic: config.deadLetterTopic, topicSpec: config.topicSpec, logger });
+      const source = createKafkaSource({ kafka, topic: config.topic, groupId: config.groupId, deadLetterTopic: config.deadLetterTopic, topicSpec: config.topicSpec, logger, maxWaitTimeMs: config.fetchMaxWaitMs });
       return {
         source,
         decoder: createJsonDecoder({ collections, verify }),

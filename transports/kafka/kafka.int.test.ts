@@ -5,7 +5,7 @@ import { createLogger } from '../../common/logger.js';
 import { createJsonDecoder } from '../../events/json-codec.js';
 import { describeTransportContract, type TransportDeadLetter } from '../transport.contract.js';
 import { createKafkaClient, type KafkaClientOptions } from './kafka-client.js';
-import { askAnyBrokerWhenNoBrokerIsTheController, createTopicsOnMock, isMockCluster } from './kafka-mock.fixture.js';
+import { askAnyBrokerWhenNoBrokerIsTheController, createTopicsOnMock, isMockCluster } from '../../bench/kafka-mock.js';
 import { deadLetterHeaders, headerText, messageId } from './kafka-messages.js';
 import { createKafkaPublisher } from './kafka-publisher.js';
 import { createKafkaSource } from './kafka-source.js';
