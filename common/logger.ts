@@ -33,7 +33,38 @@ export const redactPaths = [
   'apiKey',
   'apiSecret',
   'connectionString',
+  // A Redis command's arguments (ioredis puts them on a failed command's error): AUTH's are the password.
+  'command.args',
+  '*.command.args',
 ];
+
+/**
+ * pino's error serializer, then the arguments of a failed command blanked out, on the error and on
+ * every error in its `cause` chain and `errors` list: ioredis attaches `command: { name, args }`, and
+ * for AUTH and HELLO (and CONFIG, ACL, MIGRATE) the arguments are credentials. Every command keeps
+ * its name and loses its arguments: an XADD's are the event itself, and no list of commands whose
+ * arguments are safe would stay complete.
+ */
+function serializeError(err: unknown): unknown {
+  return scrubCommands(pino.stdSerializers.err(err instanceof Error ? err : new Error(String(err))), 0);
+}
+
+function scrubCommands(value: unknown, depth: number): unknown {
+  if (depth > 8 || typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map((item) => scrubCommands(item, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const field: unknown = Reflect.get(value, key);
+    if (key === 'command' && typeof field === 'object' && field !== null && 'args' in field) {
+      const named: unknown = Reflect.get(field, 'name');
+      const name = typeof named === 'string' ? named : undefined;
+      out[key] = { ...(name === undefined ? {} : { name }), args: '[redacted]' };
+    } else {
+      out[key] = scrubCommands(field, depth + 1);
+    }
+  }
+  return out;
+}
 
 export interface LoggerOptions {
   readonly level?: LevelWithSilent;
@@ -48,7 +79,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       name: options.name,
       level: options.level ?? 'info',
       redact: { paths: redactPaths, censor: '[redacted]' },
-      serializers: { err: pino.stdSerializers.err },
+      serializers: { err: serializeError },
     },
     options.destination ?? pino.destination(1),
   );
