@@ -90,18 +90,6 @@ export function askAnyBrokerWhenNoBrokerIsTheController(): void {
   };
 }
 
-/** Whether the cluster is one whose controller is no broker: librdkafka's mock. */
-export async function isMockCluster(kafka: Kafka): Promise<boolean> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const { brokers, controller } = await admin.describeCluster();
-    return !brokers.some((b) => b.nodeId === controller);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 /** Makes `topics` on the mock with a metadata request that allows auto-creation (a subscribing consumer's). */
 export async function createTopicsOnMock(kafka: Kafka, topics: readonly string[]): Promise<void> {
   const consumer = kafka.consumer({ groupId: `topic-maker-${String(process.pid)}`, allowAutoTopicCreation: true });

@@ -8,7 +8,7 @@ import type { InboundMessage, MessageHandler } from '../transports/transport.js'
 import { createConsumerPipeline } from './pipeline.js';
 import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-model-store.js';
 import type { ReadModelStore } from './stores/read-model-store.js';
-import { authorsTrust, openTrust, signedAuthorsTrust, signedTrust } from './trust.js';
+import { authorsTrust, openTrust, signedAuthorsTrust, signedTrust, type TrustPolicy } from './trust.js';
 
 /**
  * Who may say what on X (issue 21): the publisher signs its posts; a post without its signature was
@@ -40,22 +40,30 @@ const fromDatabase = (key: string, version: number, status: string): ChangeEvent
   aChangeEvent({ id: `db-${key}-${String(version)}`, source: 'dvx_orders', key, version: BigInt(version), data: { id: key, status } });
 
 let store: ReadModelStore;
-let handle: MessageHandler;
 
 // One store for the file: each test works on keys of its own.
 beforeAll(async () => {
   store = await createEmbeddedReadModelStore();
-  handle = createConsumerPipeline({ decode, trust: openTrust(), store, logger, now: () => new Date('2026-03-01T10:00:02.000Z'), transportName: 'x' });
 });
 
 afterAll(async () => {
   await store.close();
 });
 
-async function reasonsFor(...batch: InboundMessage[]): Promise<Map<string, string>> {
-  const result = (await handle(batch)) ?? { rejected: [] };
-  return new Map(result.rejected.map((r) => [r.message.id, r.reason]));
+/**
+ * A pipeline under `trust` over the file's store (made at its first batch, once the store is open).
+ * It hands each batch over and answers with the reasons of what it rejected, by message id.
+ */
+function pipelineUnder(trust: TrustPolicy): (...batch: InboundMessage[]) => Promise<Map<string, string>> {
+  let handle: MessageHandler | undefined;
+  return async (...batch) => {
+    handle ??= createConsumerPipeline({ decode, trust, store, logger, now: () => new Date('2026-03-01T10:00:02.000Z'), transportName: 'x' });
+    const result = (await handle(batch)) ?? { rejected: [] };
+    return new Map(result.rejected.map((r) => [r.message.id, r.reason]));
+  };
 }
+
+const reasonsFor = pipelineUnder(openTrust());
 
 describe('hand-typed posts under open trust', () => {
   it('never change a document the write database owns, and the publisher\'s signed post still does', async () => {
@@ -112,7 +120,7 @@ describe('hand-typed posts under open trust', () => {
     expect(reasons.get(asNumber.id)).toMatch(/^forbidden meta: _v may be written only by the publisher/);
     expect(reasons.get(asString.id)).toMatch(/^forbidden meta: _v may be written only by the publisher/);
     expect(await store.get('orders', 'h-v9s', { includeDeleted: true })).toBeUndefined();
-    await handle([publisherPost(fromDatabase('8175', 2, 'PAID'))]);
+    await reasonsFor(publisherPost(fromDatabase('8175', 2, 'PAID')));
     expect(await store.get('orders', '8175')).toMatchObject({ version: 2n, data: { status: 'PAID' } });
   });
 
@@ -128,11 +136,7 @@ describe('hand-typed posts under open trust', () => {
 });
 
 describe('posts under TRUST=authors (the publisher\'s account and alice on the list)', () => {
-  let handleAuthors: MessageHandler;
-  beforeAll(() => {
-    handleAuthors = createConsumerPipeline({ decode, trust: authorsTrust([authorIds['tweetbus'] ?? '', authorIds['alice'] ?? '']), store, logger, now: () => new Date(), transportName: 'x' });
-  });
-  const reasons = async (...batch: InboundMessage[]) => new Map(((await handleAuthors(batch)) ?? { rejected: [] }).rejected.map((r) => [r.message.id, r.reason]));
+  const reasons = pipelineUnder(authorsTrust([authorIds['tweetbus'] ?? '', authorIds['alice'] ?? '']));
 
   it('dead-letter a stranger\'s post as an untrusted author, even a genuine post of the publisher re-posted', async () => {
     const genuine = publisherPost(fromDatabase('a-1', 1, 'NEW'));
@@ -149,7 +153,7 @@ describe('posts under TRUST=authors (the publisher\'s account and alice on the l
   });
 
   it('let a trusted author change what the database owns, and delete what was made by hand, but not the database\'s rows', async () => {
-    await handleAuthors([publisherPost(fromDatabase('a-3', 1, 'NEW'))]);
+    await reasons(publisherPost(fromDatabase('a-3', 1, 'NEW')));
     const change = aPost('#orders {"id":"a-3","status":"FIXED BY HAND"}', 'alice');
     const made = aPost('#orders {"id":"a-4","status":"BY HAND"}', 'alice');
     const deleteMade = aPost('#orders {"id":"a-4","_op":"d"}', 'alice');
@@ -171,11 +175,7 @@ describe('posts under TRUST=authors (the publisher\'s account and alice on the l
 });
 
 describe('posts under TRUST=signed', () => {
-  let handleSigned: MessageHandler;
-  beforeAll(() => {
-    handleSigned = createConsumerPipeline({ decode, trust: signedTrust(), store, logger, now: () => new Date(), transportName: 'x' });
-  });
-  const reasons = async (...batch: InboundMessage[]) => new Map(((await handleSigned(batch)) ?? { rejected: [] }).rejected.map((r) => [r.message.id, r.reason]));
+  const reasons = pipelineUnder(signedTrust());
 
   it('apply only what the publisher signed: no hand-typed post applies, whoever typed it', async () => {
     const genuine = publisherPost(fromDatabase('s-1', 1, 'NEW'));
@@ -193,7 +193,7 @@ describe('posts under TRUST=signed', () => {
 
   it('refuse an edited genuine post, and a delete or a version typed by hand, each with its reason', async () => {
     const genuine = publisherPost(fromDatabase('s-3', 1, 'NEW'));
-    await handleSigned([genuine]);
+    await reasons(genuine);
     const edited = aPost(genuine.text.replace('"NEW"', '"HACKED"'));
     const deleting = aPost('#orders {"id":"s-3","_op":"d"}');
     const freezing = aPost('#orders {"id":"s-3","status":"HACKED","_v":9000000000000000000}');
@@ -208,7 +208,7 @@ describe('posts under TRUST=signed', () => {
 
   it('let a genuine post re-posted by anyone say only what the publisher said: the version gate skips it', async () => {
     const genuine = publisherPost(fromDatabase('s-4', 1, 'NEW'));
-    await handleSigned([genuine, publisherPost(fromDatabase('s-4', 2, 'SHIPPED'))]);
+    await reasons(genuine, publisherPost(fromDatabase('s-4', 2, 'SHIPPED')));
     const reposted = aPost(genuine.text);
 
     expect((await reasons(reposted)).size).toBe(0);
@@ -217,11 +217,7 @@ describe('posts under TRUST=signed', () => {
 });
 
 describe('posts under TRUST=signed,authors (alice on the list)', () => {
-  let handleBoth: MessageHandler;
-  beforeAll(() => {
-    handleBoth = createConsumerPipeline({ decode, trust: signedAuthorsTrust([authorIds['alice'] ?? '']), store, logger, now: () => new Date(), transportName: 'x' });
-  });
-  const reasons = async (...batch: InboundMessage[]) => new Map(((await handleBoth(batch)) ?? { rejected: [] }).rejected.map((r) => [r.message.id, r.reason]));
+  const reasons = pipelineUnder(signedAuthorsTrust([authorIds['alice'] ?? '']));
 
   it('apply the publisher\'s signed posts, and hand-typed posts only from the list', async () => {
     const genuine = publisherPost(fromDatabase('sa-1', 1, 'NEW'));
@@ -237,7 +233,7 @@ describe('posts under TRUST=signed,authors (alice on the list)', () => {
   });
 
   it('hold a trusted author to the rules for hand-typed posts: no meta, no deleting the database\'s rows', async () => {
-    await handleBoth([publisherPost(fromDatabase('sa-3', 1, 'NEW'))]);
+    await reasons(publisherPost(fromDatabase('sa-3', 1, 'NEW')));
     const meta = aPost('#orders {"id":"sa-3","_v":9000000000000000000}', 'alice');
     const deleting = aPost('#orders {"id":"sa-3","_op":"d"}', 'alice');
 

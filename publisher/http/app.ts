@@ -103,7 +103,6 @@ export function createPublisherApp(options: PublisherAppOptions): express.Expres
   const limits = options.limits ?? defaultDocumentLimits;
   const now = options.now ?? (() => new Date());
   const maxAheadMs = options.maxVersionAheadMs ?? defaultMaxVersionAheadMs;
-  const aheadOf = (event: ChangeEvent): string | undefined => versionAheadProblem(event.version, now(), maxAheadMs);
   const newId = options.newId ?? newEventId;
   const nextVersion = options.nextVersion ?? createSnowflakeVersions(now);
   const sourceName = options.sourceName ?? 'legacy';
@@ -190,15 +189,19 @@ export function createPublisherApp(options: PublisherAppOptions): express.Expres
           pointer: `/${index}/collection`,
           detail: `/${index}/collection: "${parsed.value.collection}" is not a configured collection (${[...collections].join(', ')})`,
         });
-      } else if (aheadOf(parsed.value) !== undefined) {
-        errors.push({
-          pointer: `/${index}/version`,
-          detail: `/${index}/version: ${parsed.value.version.toString()} ${aheadOf(parsed.value) ?? ''} this publisher's clock (VERSION_MAX_AHEAD_MS); versions are times on X's snowflake scale, and one this far ahead would hold its key until then`,
-        });
       } else {
-        const unsendable = options.transportProblem?.(parsed.value);
-        if (unsendable === undefined) events.push(parsed.value);
-        else errors.push({ pointer: `/${index}`, detail: `/${index}: ${unsendable}` });
+        const ahead = versionAheadProblem(parsed.value.version, now(), maxAheadMs);
+        const unsendable = ahead === undefined ? options.transportProblem?.(parsed.value) : undefined;
+        if (ahead !== undefined) {
+          errors.push({
+            pointer: `/${index}/version`,
+            detail: `/${index}/version: ${parsed.value.version.toString()} ${ahead} this publisher's clock (VERSION_MAX_AHEAD_MS); versions are times on X's snowflake scale, and one this far ahead would hold its key until then`,
+          });
+        } else if (unsendable !== undefined) {
+          errors.push({ pointer: `/${index}`, detail: `/${index}: ${unsendable}` });
+        } else {
+          events.push(parsed.value);
+        }
       }
     }
     const [first] = errors;

@@ -96,21 +96,25 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     return ready;
   }
 
-  /** Partition ids and leaders of the topic, read once and again after a failed send. */
+  /** Partition ids and leaders of the topic: read again after a failed send, and after 5 minutes (KafkaJS's metadata age). */
   let partitions: Promise<PartitionMetadata[]> | undefined;
+  let partitionsReadAt = 0;
+  const assign = kafkajs.Partitioners.DefaultPartitioner();
 
   /** Where each record goes: KafkaJS's default partitioner (murmur2 of the key, as Java clients). */
   async function partitioner(): Promise<(message: Message) => number> {
-    partitions ??= connectAdmin()
-      .then(() => admin.fetchTopicMetadata({ topics: [topic] }))
-      .then((metadata) => metadata.topics.find((t) => t.name === topic)?.partitions ?? [])
-      .catch((err: unknown) => {
-        partitions = undefined;
-        throw toTransportError(err, `reading the partitions of Kafka topic "${topic}"`);
-      });
+    if (partitions === undefined || Date.now() - partitionsReadAt > 300_000) {
+      partitionsReadAt = Date.now();
+      partitions = connectAdmin()
+        .then(() => admin.fetchTopicMetadata({ topics: [topic] }))
+        .then((metadata) => metadata.topics.find((t) => t.name === topic)?.partitions ?? [])
+        .catch((err: unknown) => {
+          partitions = undefined;
+          throw toTransportError(err, `reading the partitions of Kafka topic "${topic}"`);
+        });
+    }
     const partitionMetadata = await partitions;
     if (partitionMetadata.length === 0) throw new TransportError('retryable', `Kafka topic "${topic}" has no partitions in the metadata`);
-    const assign = kafkajs.Partitioners.DefaultPartitioner();
     return (message) => assign({ topic, partitionMetadata, message });
   }
 
@@ -124,7 +128,9 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     const byPartition = new Map<number, number[]>();
     for (const [i, message] of chunk.entries()) {
       const partition = partitionOf(message);
-      byPartition.set(partition, [...(byPartition.get(partition) ?? []), i]);
+      const indexes = byPartition.get(partition);
+      if (indexes === undefined) byPartition.set(partition, [i]);
+      else indexes.push(i);
     }
     const entries = [...byPartition.entries()];
     const results = await Promise.allSettled(
@@ -167,9 +173,9 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
       }
       await connect();
       let published = 0;
+      const partitionOf = await partitioner();
       while (published < messages.length) {
         const chunk = messages.slice(published, published + maxBatch);
-        const partitionOf = await partitioner();
         const failure = await sendByPartition(chunk, partitionOf);
         if (failure !== undefined) {
           partitions = undefined; // a leader moved, or the topic grew: read the metadata again

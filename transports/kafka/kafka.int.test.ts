@@ -6,7 +6,7 @@ import { createJsonDecoder } from '../../events/json-codec.js';
 import { describeTransportContract, type TransportDeadLetter } from '../transport.contract.js';
 import type { EventSource } from '../transport.js';
 import { createKafkaClient, type KafkaClientOptions } from './kafka-client.js';
-import { askAnyBrokerWhenNoBrokerIsTheController, createTopicsOnMock, isMockCluster } from '../../bench/kafka-mock.js';
+import { askAnyBrokerWhenNoBrokerIsTheController, createTopicsOnMock } from '../../bench/kafka-mock.js';
 import { deadLetterHeaders, headerText, messageId } from './kafka-messages.js';
 import { createKafkaPublisher } from './kafka-publisher.js';
 import { createKafkaSource } from './kafka-source.js';
@@ -105,7 +105,7 @@ describe.skipIf(brokers === undefined)(
         retries: 3,
       };
       const kafka = createKafkaClient(connection);
-      if (onMock && (await isMockCluster(kafka))) await createTopicsOnMock(kafka, [topic, deadLetterTopic]);
+      if (onMock) await createTopicsOnMock(kafka, [topic, deadLetterTopic]);
       const publisher = createKafkaPublisher({ kafka: connection, topic, logger, topicSpec });
       await publisher.connect();
       const raw = kafka.producer({ allowAutoTopicCreation: false });
