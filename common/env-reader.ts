@@ -52,3 +52,20 @@ export const wholeNumber = (min: number, max: number) => z.coerce.number().int()
 
 /** true/false, 1/0, yes/no. */
 export const booleanFlag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const durationUnits = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const durationUnitSchema = z.enum(['ms', 's', 'm', 'h', 'd']);
+
+/**
+ * A duration in milliseconds, from `0`, a whole number of milliseconds, or a number with a unit:
+ * `90s`, `30m`, `1h`, `7d`, `1.5h`. At most `maxMs`.
+ */
+export const duration = (maxMs: number) =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)?$/)
+    .transform((text) => {
+      const [, amount = '0', unit = 'ms'] = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/.exec(text) ?? [];
+      return Math.round(Number(amount) * durationUnits[durationUnitSchema.parse(unit === '' ? 'ms' : unit)]);
+    })
+    .pipe(z.number().int().min(0).max(maxMs));

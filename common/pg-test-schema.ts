@@ -32,6 +32,24 @@ export async function createPgSchema(databaseUrl: string, prefix: string): Promi
 }
 
 /**
+ * Creates a database named `<prefix>_<random hex>` on the server of `databaseUrl`, for a service
+ * whose schema names are fixed (the PostgreSQL read model's `read_model`); `drop` removes it, ending
+ * any session still in it.
+ */
+export async function createPgDatabase(databaseUrl: string, prefix: string): Promise<{ readonly url: string; readonly drop: () => Promise<void> }> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  await pgAdminQuery(databaseUrl, `CREATE DATABASE ${name}`);
+  const url = new URL(databaseUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await pgAdminQuery(databaseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+/**
  * A pool whose connections all use `schema` as their search_path. The caller ends it. Errors of idle
  * connections are ignored: tests kill backends on purpose, and that must not crash the process.
  */

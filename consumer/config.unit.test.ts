@@ -32,6 +32,7 @@ describe('consumer configuration', () => {
         hashtagPrefix: '',
         hashtag: undefined,
         checkpointName: 'consumer',
+        firstStartCatchUpMs: 3_600_000,
       },
       stuckAfterMs: 60_000,
       maxVersionAheadMs: 3_600_000,
@@ -112,6 +113,21 @@ describe('consumer configuration', () => {
     expect(configErrorOf({ ...minimal, TRUST: 'anyone' }).issues).toEqual([
       expect.stringMatching(/^TRUST must be "open" \(posts from anyone, demo only\), "authors" .*, "signed" .* or "signed,authors"/),
     ]);
+  });
+
+  it('reads X_CATCH_UP_ON_FIRST_START as 0 or a duration up to the 7 days recent search reaches', () => {
+    const window = (value: string): unknown => {
+      const { transport } = loadConfig({ ...minimal, X_CATCH_UP_ON_FIRST_START: value });
+      return transport.kind === 'x' ? transport.firstStartCatchUpMs : undefined;
+    };
+    expect(window('0')).toBe(0);
+    expect(window('30m')).toBe(1_800_000);
+    expect(window('1.5h')).toBe(5_400_000);
+    expect(window('7d')).toBe(604_800_000);
+    expect(window('90000')).toBe(90_000);
+    for (const bad of ['8d', 'an hour', '-1h', '1w']) {
+      expect(configErrorOf({ ...minimal, X_CATCH_UP_ON_FIRST_START: bad }).issues, bad).toEqual([expect.stringMatching(/^X_CATCH_UP_ON_FIRST_START should hold .*0 \(from now\)/)]);
+    }
   });
 
   it('reads VERSION_MAX_AHEAD_MS, an hour by default, from a second to a year', () => {

@@ -23,6 +23,7 @@ import { defaultRetention } from '../publisher/config.js';
 import { startPublisher, type PublisherService } from '../publisher/service.js';
 import type { ConsumerTransportConfig, PublisherTransportConfig } from '../transports/config.js';
 import { openEventPublisher, openEventSource, type OpenedPublisher } from '../transports/open.js';
+import { defaultFirstStartCatchUpMs } from '../transports/x/x-source.js';
 import { deleteStreams } from '../transports/redis-streams/redis-client.js';
 import type { EventSource, HealthCheck } from '../transports/transport.js';
 import { ConfigError } from '../common/errors.js';
@@ -432,7 +433,7 @@ function transportConfigs(config: DemoConfig, emulator: XEmulator | undefined): 
   const c = emulator.credentials;
   return {
     publisher: { ...x, credentials: { appKey: c.apiKey, appSecret: c.apiSecret, accessToken: c.accessToken, accessSecret: c.accessSecret } },
-    consumer: { ...x, bearerToken: c.bearerToken, checkpointName: demoCheckpointName },
+    consumer: { ...x, bearerToken: c.bearerToken, checkpointName: demoCheckpointName, firstStartCatchUpMs: defaultFirstStartCatchUpMs },
   };
 }
 

@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { booleanFlag, wholeNumber, type EnvReader } from '../common/env-reader.js';
+import { booleanFlag, duration, wholeNumber, type EnvReader } from '../common/env-reader.js';
 import { createHashtagMap, type HashtagMap } from '../events/post-codec.js';
 import type { XUserCredentials } from './x/x-client.js';
+import { defaultFirstStartCatchUpMs, recentSearchWindowMs } from './x/x-source.js';
 
 /** The transports a publisher and a consumer can use; `TRANSPORT` picks one. */
 export const transportKinds = ['x', 'kafka', 'redis-streams'] as const;
@@ -45,7 +46,12 @@ export type KafkaPublisherTransport = KafkaCommon;
 export type RedisPublisherTransport = RedisCommon & { readonly maxLen: number };
 export type PublisherTransportConfig = XPublisherTransport | KafkaPublisherTransport | RedisPublisherTransport;
 
-export type XConsumerTransport = XCommon & { readonly bearerToken: string; readonly checkpointName: string };
+export type XConsumerTransport = XCommon & {
+  readonly bearerToken: string;
+  readonly checkpointName: string;
+  /** X_CATCH_UP_ON_FIRST_START: without a checkpoint, how far back the first catch-up searches (0: from now). */
+  readonly firstStartCatchUpMs: number;
+};
 export type KafkaConsumerTransport = KafkaCommon & {
   readonly groupId: string;
   readonly deadLetterTopic: string;
@@ -114,7 +120,13 @@ export function readConsumerTransport(env: EnvReader, collections: readonly stri
       } else if (/\s/.test(bearerToken)) {
         env.problem('X_BEARER_TOKEN should hold the app-only bearer token, without spaces');
       }
-      return { ...readXCommon(env, collections), bearerToken: bearerToken ?? '', checkpointName };
+      const firstStartCatchUpMs = env.read(
+        'X_CATCH_UP_ON_FIRST_START',
+        duration(recentSearchWindowMs),
+        defaultFirstStartCatchUpMs,
+        'how far back a consumer without a checkpoint searches: 0 (from now), or a duration such as 30m, 1h (default) or 7d (the most recent search reaches)',
+      );
+      return { ...readXCommon(env, collections), bearerToken: bearerToken ?? '', checkpointName, firstStartCatchUpMs };
     }
     case 'kafka': {
       const common = readKafkaCommon(env, 'tweetbus-consumer');

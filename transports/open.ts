@@ -109,6 +109,7 @@ export async function openEventSource(
         hashtags,
         checkpoints,
         checkpointName: config.checkpointName,
+        firstStartCatchUpMs: config.firstStartCatchUpMs,
         logger,
       });
       return { source, decoder: createPostDecoder({ hashtags, ...(verify === undefined ? {} : { verify }) }), name: 'x', describe: { transport: 'x', xApiUrl: redactUrl(config.apiUrl), hashtags: hashtags.hashtags } };

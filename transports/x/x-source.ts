@@ -47,8 +47,12 @@ export interface XSourceOptions extends XConnectionOptions {
    * out of id order, so a post older than the checkpoint may still be unhandled. Default 60 s.
    */
   readonly catchUpOverlapMs?: number | undefined;
-  /** Without a checkpoint, search the last 7 days at the first start instead of starting from now. */
-  readonly catchUpOnFirstStart?: boolean | undefined;
+  /**
+   * Without a checkpoint (a first start, or a restart before the first batch was handled), how far
+   * back the catch-up searches, so that posts made before the consumer's first apply are not skipped.
+   * 0 starts from now. Capped at the 7 days recent search reaches. Default 1 hour.
+   */
+  readonly firstStartCatchUpMs?: number | undefined;
   readonly reconnectBackoff?: XReconnectBackoff | undefined;
   /** Wait before redelivering a batch whose handler threw. */
   readonly handlerBackoff?: Backoff | undefined;
@@ -74,7 +78,7 @@ export interface XSourceStatus {
  * `start` resolves once the stream is open and the catch-up has begun, or once the first attempt
  * failed (logged; the source keeps retrying and `status()` shows why), so a consumer can serve
  * `/readyz` while X is unreachable. Posts made meanwhile are found by the catch-up, which starts at
- * the checkpoint or, on a first start, at the start time.
+ * the checkpoint or, without one, `firstStartCatchUpMs` before the start.
  */
 export interface XSource extends EventSource, HealthCheck {
   status(): XSourceStatus;
@@ -82,6 +86,9 @@ export interface XSource extends EventSource, HealthCheck {
 
 /** Recent search reaches back 7 days; older posts cannot be recovered by a catch-up. */
 export const recentSearchWindowMs = 7 * 24 * 60 * 60 * 1000;
+
+/** Without a checkpoint, the catch-up searches the last hour (X_CATCH_UP_ON_FIRST_START). */
+export const defaultFirstStartCatchUpMs = 3_600_000;
 const seenLimit = 10_000;
 
 /**
@@ -105,6 +112,7 @@ export function createXSource(options: XSourceOptions): XSource {
   const backoff = options.reconnectBackoff ?? defaultXReconnectBackoff();
   const handlerBackoff = options.handlerBackoff ?? defaultExponentialBackoff({ initialMs: 500, maxMs: 30_000 });
   const stableAfterMs = options.stableAfterMs ?? 60_000;
+  const firstStartCatchUpMs = Math.min(options.firstStartCatchUpMs ?? defaultFirstStartCatchUpMs, recentSearchWindowMs - 120_000);
   const tagPrefix = options.ruleTagPrefix ?? defaultRuleTagPrefix;
   const rule: StreamRule = streamRuleFor(options.hashtags.hashtags, tagPrefix);
 
@@ -117,7 +125,7 @@ export function createXSource(options: XSourceOptions): XSource {
   let holding: InboundMessage[] | undefined;
   let checkpoint: string | undefined;
   let savedCheckpoint: string | undefined;
-  /** Without a checkpoint: the id the first catch-up starts from (the start time, or none for 7 days). */
+  /** Without a checkpoint: the id the catch-up starts from (the start time less firstStartCatchUpMs). */
   let floor: string | undefined;
   let state: XSourceState = 'idle';
   let reconnects = 0;
@@ -375,7 +383,7 @@ export function createXSource(options: XSourceOptions): XSource {
         savedCheckpoint = loaded;
       } else {
         if (loaded !== undefined) logger.warn({ checkpoint: loaded }, 'ignored a checkpoint that is not a post id');
-        floor = options.catchUpOnFirstStart === true ? undefined : snowflakeAt(now().getTime());
+        floor = snowflakeAt(now().getTime() - firstStartCatchUpMs);
       }
       logger.info({ checkpoint, rule: rule.value }, 'starting');
       deliveryLoop = runDelivery(handler);

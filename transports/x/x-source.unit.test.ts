@@ -9,7 +9,7 @@ import type { CheckpointStore, InboundMessage, MessageHandler } from '../transpo
 import { createLineReader } from './stream-reader.js';
 import { ensureStreamRule, streamRuleFor } from './stream-rules.js';
 import { snowflakeAt, snowflakeTimestampMs } from './snowflake.js';
-import { createXSource, type XSource } from './x-source.js';
+import { createXSource, recentSearchWindowMs, type XSource } from './x-source.js';
 import { waitUntil } from '../../common/wait.fixture.js';
 
 const api = 'https://x.test';
@@ -75,9 +75,11 @@ describe('X source (nock)', () => {
 
   function startSource(
     handler: MessageHandler,
-    options: { checkpoints?: CheckpointStore; heartbeatTimeoutMs?: number } = {},
+    options: { checkpoints?: CheckpointStore; heartbeatTimeoutMs?: number; firstStartCatchUpMs?: number; now?: () => Date } = {},
   ): Promise<void> {
     source = createXSource({
+      firstStartCatchUpMs: options.firstStartCatchUpMs,
+      now: options.now,
       apiUrl: api,
       bearerToken,
       hashtags,
@@ -204,6 +206,34 @@ describe('X source (nock)', () => {
     expect(queries[1]?.next_token).toBe('page2');
     await waitFor('the checkpoint', () => checkpoints.saves.length > 0);
     expect(await checkpoints.load('x')).toBe(p3);
+  });
+
+  it('without a checkpoint, searches back over the first-start window: an hour by default, 0 from now, never past 7 days', async () => {
+    const at = new Date('2026-12-06T12:00:00.000Z');
+    const cases: { window: number | undefined; expected: string }[] = [
+      { window: undefined, expected: snowflakeAt(at.getTime() - 3_600_000) },
+      { window: 30 * 60_000, expected: snowflakeAt(at.getTime() - 30 * 60_000) },
+      { window: 0, expected: snowflakeAt(at.getTime()) },
+      { window: 30 * 86_400_000, expected: snowflakeAt(at.getTime() - recentSearchWindowMs + 120_000) },
+    ];
+    for (const { window, expected } of cases) {
+      const queries: Record<string, string>[] = [];
+      rulesExist();
+      nock(api)
+        .get('/2/tweets/search/recent')
+        .query((q) => {
+          if ('query' in q) queries.push(Object.fromEntries(Object.entries(q).map(([k, v]) => [k, String(v)])));
+          return 'query' in q;
+        })
+        .reply(200, { meta: { result_count: 0 } });
+      streamOpens();
+      await startSource(collect([]), { firstStartCatchUpMs: window, now: () => at });
+      await waitFor('the catch-up search', () => queries.length > 0);
+      expect(queries[0]?.since_id, `window ${String(window)}`).toBe(expected);
+      await source?.close();
+      source = undefined;
+      nock.cleanAll();
+    }
   });
 
   it('moves the checkpoint only after the handler resolved, and redelivers the same batch after a throw', async () => {
