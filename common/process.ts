@@ -5,6 +5,13 @@ import { createLogger, type Logger } from './logger.js';
 /** After the first signal, a process exits within this even if closing hangs (Kubernetes waits 30 s). */
 export const defaultShutdownGraceMs = 25_000;
 
+/**
+ * On shutdown, how long the work in flight (a relay's batch) may take to finish by itself before the
+ * transport is closed under it, aborting its requests. Every transport's request timeout is shorter
+ * than the grace period too, so nothing waits on a silent peer past it.
+ */
+export const defaultShutdownDrainMs = 5_000;
+
 /** The parts of `process` that `stopOnSignals` and `runService` use; tests pass a fake. */
 export interface ProcessTarget {
   once(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;

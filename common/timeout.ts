@@ -19,3 +19,17 @@ export function within<T>(promise: Promise<T>, ms: number, what: string, onLate?
     );
   });
 }
+
+/** Resolves `true` once `promise` settles, or `false` after `ms` if it has not by then (it keeps running). */
+export function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      resolve(false);
+    }, ms);
+    const settled = (): void => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    promise.then(settled, settled);
+  });
+}

@@ -8,7 +8,8 @@ import { Pool } from 'pg';
 import { z } from 'zod';
 import { findUp } from '../common/find-up.js';
 import { createLogger, redactUrl, type Logger } from '../common/logger.js';
-import { loadConfigOrReport, runService } from '../common/process.js';
+import { defaultShutdownDrainMs, loadConfigOrReport, runService } from '../common/process.js';
+import { settlesWithin } from '../common/timeout.js';
 import { sqlFromPglite, sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
 import { openEventPublisher } from '../transports/open.js';
 import type { HealthCheck } from '../transports/transport.js';
@@ -22,9 +23,14 @@ import { applyOutboxSchema } from './capture/postgres/schema.js';
 import { loadConfig, type OutboxConfig, type PublisherConfig } from './config.js';
 import { startPublisher, type PublisherService } from './service.js';
 
-/** What main built, closed in this order: the service (drains the relay), the adapters, the clients. */
+/**
+ * What main built, closed in this order: the service (drains the relay; after `defaultShutdownDrainMs`
+ * the transport is closed under it, aborting a request that hangs), the adapters, the clients.
+ */
 interface Built {
   service?: PublisherService;
+  /** Closes the transport's publisher, aborting its requests in flight. */
+  transport?: () => Promise<void>;
   adapters: (() => Promise<void>)[];
   clients: (() => Promise<void>)[];
 }
@@ -45,7 +51,15 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel, name: 'publisher' });
   const built: Built = { adapters: [], clients: [] };
   const closeAll = async (): Promise<void> => {
-    await Promise.allSettled([built.service?.close()]);
+    const draining = Promise.allSettled([built.service?.close()]);
+    if (!(await settlesWithin(draining, defaultShutdownDrainMs))) {
+      logger.warn(
+        { drainMs: defaultShutdownDrainMs },
+        'the batch in flight did not finish in time; aborting its requests (its rows stay unpublished and go out after the restart)',
+      );
+    }
+    await Promise.allSettled([built.transport?.()]);
+    await draining;
     await Promise.allSettled(built.adapters.map((close) => close()));
     await Promise.allSettled(built.clients.map((close) => close()));
   };
@@ -62,7 +76,7 @@ async function main(): Promise<void> {
       const signer = config.signing === undefined ? undefined : createEventSigner(config.signing.key);
       const transport = await openEventPublisher(config.transport, config.collections, logger, signer);
       const publisher = transport.publisher;
-      built.adapters.push(() => publisher.close());
+      built.transport = () => publisher.close();
 
       built.service = await startPublisher({
         reader: capture.outbox,

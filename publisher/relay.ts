@@ -223,6 +223,10 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         return { handled: acknowledged, more: true };
       }
       case 'retryable': {
+        if (stopController.signal.aborted) {
+          logger.info({ pending: rest.length, reason: err.message }, 'publish aborted by the shutdown; its rows stay unpublished and go out after the restart');
+          return { handled: acknowledged, more: false };
+        }
         const waitMs = backoff(consecutiveFailures);
         logger.warn({ err, attempt: consecutiveFailures, retryInMs: waitMs, pending: rest.length }, 'publish failed; retrying');
         await wait(waitMs);

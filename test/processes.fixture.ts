@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -150,4 +151,33 @@ export async function startXEmulator(group: ServiceGroup): Promise<{ X_API_URL: 
   const caFile = join(certDir, 'cert.pem');
   await group.eventually(() => Promise.resolve(existsSync(caFile) ? true : undefined), 'the emulator certificate');
   return { X_API_URL: `https://127.0.0.1:${port}`, X_CA_FILE: caFile };
+}
+
+/**
+ * Calls the emulator's own API (`/_emulator/faults`, `/_emulator/posts`) over HTTPS, trusting its
+ * certificate: a JSON body is POSTed, no body is a GET. Resolves with the status and the parsed body.
+ */
+export function emulatorRequest(x: { X_API_URL: string; X_CA_FILE: string }, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  const url = new URL(path, x.X_API_URL);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: payload === undefined ? 'GET' : 'POST',
+        ca: readFileSync(x.X_CA_FILE, 'utf8'),
+        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, body: text === '' ? undefined : JSON.parse(text) });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
 }

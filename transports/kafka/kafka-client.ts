@@ -102,11 +102,17 @@ export interface KafkaClientOptions {
   readonly logger: Logger;
   /** TCP (and TLS) connect timeout per broker. Default 5 s; KafkaJS's 1 s is short for TLS to a cloud cluster. */
   readonly connectionTimeoutMs?: number | undefined;
-  /** Per request. Default 30 s. */
+  /** Per request. Default `defaultKafkaRequestTimeoutMs`. */
   readonly requestTimeoutMs?: number | undefined;
   /** KafkaJS's own retries per operation before it gives up. Default 5 (about 10 s with its backoff). */
   readonly retries?: number | undefined;
 }
+
+/**
+ * How long a broker may take to answer one request (KafkaJS's 30 s, shortened): under the 25 s a
+ * service has to shut down in, so a silent broker cannot hold a shutdown past it.
+ */
+export const defaultKafkaRequestTimeoutMs = 15_000;
 
 /** The brokers of clients built here, so error messages can name them for a client passed in. */
 const brokersOf = new WeakMap<object, readonly string[]>();
@@ -128,7 +134,7 @@ export function createKafkaClient(options: KafkaClientOptions): Kafka {
     ...(sasl === undefined ? {} : { sasl }),
     connectionTimeout: options.connectionTimeoutMs ?? 5_000,
     authenticationTimeout: 10_000,
-    requestTimeout: options.requestTimeoutMs ?? 30_000,
+    requestTimeout: options.requestTimeoutMs ?? defaultKafkaRequestTimeoutMs,
     retry: { initialRetryTime: 300, retries: options.retries ?? 5 },
     logLevel: kafkaLogLevel(options.logger.level),
     logCreator: kafkaLogCreator(options.logger),

@@ -5,6 +5,12 @@ import { TwitterApi, type ITwitterApiClientPlugin } from 'twitter-api-v2';
 /** X's production API. The emulator and tests point `apiUrl` elsewhere. */
 export const defaultXApiUrl = 'https://api.x.com';
 
+/**
+ * How long an ordinary request (a post, a search, the rules) may go without data before it fails as
+ * a timeout: well under the 25 s a service has to shut down in, and far above X's usual answer time.
+ */
+export const defaultXRequestTimeoutMs = 10_000;
+
 /** User-context OAuth 1.0a credentials: what posting needs. */
 export interface XUserCredentials {
   readonly appKey: string;
@@ -18,7 +24,7 @@ export interface XConnectionOptions {
   readonly apiUrl?: string | undefined;
   /** PEM of a CA to trust in addition to nothing else (the emulator's self-signed certificate). */
   readonly ca?: string | undefined;
-  /** Socket idle timeout for ordinary requests (not the stream). */
+  /** Socket idle timeout for ordinary requests (not the stream). Default `defaultXRequestTimeoutMs`. */
   readonly requestTimeoutMs?: number | undefined;
 }
 
@@ -66,7 +72,7 @@ export function baseUrlPlugin(base: URL, requestTimeoutMs?: number): ITwitterApi
 }
 
 /** A client that signs with the user's OAuth 1.0a tokens (posting). */
-export function createUserClient(credentials: XUserCredentials, endpoint: XEndpoint, requestTimeoutMs = 30_000): TwitterApi {
+export function createUserClient(credentials: XUserCredentials, endpoint: XEndpoint, requestTimeoutMs = defaultXRequestTimeoutMs): TwitterApi {
   return new TwitterApi(
     {
       appKey: credentials.appKey,
@@ -79,7 +85,7 @@ export function createUserClient(credentials: XUserCredentials, endpoint: XEndpo
 }
 
 /** A client with the app-only bearer token (rules, search, connections). */
-export function createAppClient(bearerToken: string, endpoint: XEndpoint, requestTimeoutMs = 30_000): TwitterApi {
+export function createAppClient(bearerToken: string, endpoint: XEndpoint, requestTimeoutMs = defaultXRequestTimeoutMs): TwitterApi {
   return new TwitterApi(bearerToken, {
     httpAgent: endpoint.agent,
     plugins: [baseUrlPlugin(endpoint.base, requestTimeoutMs)],

@@ -412,12 +412,13 @@ export function createXSource(options: XSourceOptions): XSource {
         closed = true;
         closing.abort();
         current?.close();
+        // Aborts a request in flight (a catch-up search X does not answer): nothing waits on X.
+        endpoint.close();
         wakeDelivery();
         await streamLoop;
         await deliveryLoop;
         await saveCheckpoint();
         state = 'closed';
-        endpoint.close();
         logger.info({ checkpoint }, 'closed');
       })();
       return closePromise;

@@ -1,0 +1,133 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../common/logger.js';
+import { createPgDatabase, createPgSchema, pgSchemaPool, pgTestDatabaseUrl } from '../common/pg-test-schema.js';
+import { sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
+import { createPostgresReadModelStore } from '../consumer/stores/postgres/postgres-read-model-store.js';
+import type { ReadModelStore } from '../consumer/stores/read-model-store.js';
+import { demoOrdersSchemaFiles, locateSqlDir } from '../publisher/capture/postgres/schema.js';
+import { emulatorRequest, exitCode, freePort, openServiceGroup, ready, startXEmulator, xEmulatorCredentials, type Service, type ServiceGroup } from './processes.fixture.js';
+import { expectReadModelEqualsWriteTable, noDrift } from './row-by-row.fixture.js';
+
+/**
+ * Issue 24, a drill as an operator would run it: SIGTERM reaches the publisher while X has accepted
+ * a post request and never answers. The publisher must abort the request, exit 0 within its grace
+ * period (25 s), and leave the outbox row unpublished, so that the next publisher sends it. The
+ * services are the built processes; the write table is dvx_orders on the real PostgreSQL.
+ */
+
+let services: ServiceGroup;
+let writePool: pg.Pool;
+let writeDb: SqlDatabase;
+let readStore: ReadModelStore | undefined;
+let outboxUrl: string;
+let xEnv: { X_API_URL: string; X_CA_FILE: string };
+let readUrl: string;
+let consumer: Service;
+const cleanups: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  services = await openServiceGroup('tweetbus-hung-post-');
+  const write = await createPgSchema(pgTestDatabaseUrl, 'e2e_hung_post');
+  cleanups.push(write.drop);
+  writePool = pgSchemaPool(pgTestDatabaseUrl, write.schema, { max: 2 });
+  writeDb = sqlFromPgPool(writePool, { owned: false });
+  outboxUrl = `${pgTestDatabaseUrl}?options=${encodeURIComponent(`-c search_path=${write.schema}`)}`;
+  const read = await createPgDatabase(pgTestDatabaseUrl, 'e2e_hung_post_read');
+  cleanups.push(read.drop);
+
+  xEnv = await startXEmulator(services);
+  readUrl = read.url;
+  consumer = await startConsumer('consumer');
+  readStore = await createPostgresReadModelStore({ connectionString: read.url }, { logger: createLogger({ level: 'silent' }) });
+}, 90_000);
+
+afterAll(async () => {
+  try {
+    await services.close();
+    await readStore?.close();
+    await writePool.end();
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  }
+});
+
+async function startPublisher(name: string): Promise<Service> {
+  const port = await freePort();
+  const service = services.start(name, 'publisher/main.js', {
+    ...xEnv,
+    ...xEmulatorCredentials.publisher,
+    PUBLISHER_PORT: String(port),
+    OUTBOX_DATABASE_URL: outboxUrl,
+    RELAY_POLL_INTERVAL_MS: '100',
+  });
+  await services.eventually(ready(`http://127.0.0.1:${String(port)}`), `${name} to be ready`, 60_000);
+  return service;
+}
+
+async function startConsumer(name: string): Promise<Service> {
+  const port = await freePort();
+  const service = services.start(name, 'consumer/main.js', { ...xEnv, ...xEmulatorCredentials.consumer, CONSUMER_PORT: String(port), STORE: 'postgres', POSTGRES_URL: readUrl });
+  await services.eventually(ready(`http://127.0.0.1:${String(port)}`), `${name} to be ready`, 60_000);
+  return service;
+}
+
+const emulatorLog = (): string => services.running.find((s) => s.name === 'x-emulator')?.output.join('') ?? '';
+
+/** Arms `endpoint` to hang once, then resolves when the emulator has taken a request there. */
+async function hangNext(endpoint: 'createTweet' | 'search', andThen: () => Promise<unknown>): Promise<void> {
+  const faultsBefore = emulatorLog().split('injected fault').length;
+  expect((await emulatorRequest(xEnv, '/_emulator/faults', { endpoint, kind: 'timeout', times: 1 })).status).toBe(200);
+  await andThen();
+  await services.eventually(() => Promise.resolve(emulatorLog().split('injected fault').length > faultsBefore ? true : undefined), `the ${endpoint} request to hang`);
+}
+
+describe('SIGTERM while X hangs on a request', () => {
+  it('a publisher aborts the post, exits 0 within the grace period, and leaves the row for the next publisher', async () => {
+    const first = await startPublisher('publisher-first');
+    const sqlDir = locateSqlDir();
+    for (const file of demoOrdersSchemaFiles) await writeDb.exec(await readFile(join(sqlDir, file), 'utf8'));
+    await writeDb.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ('before', 'NEW', 'Before')`);
+    await services.eventually(async () => ((await readStore?.get('orders', 'before')) === undefined ? undefined : true), 'the first row to arrive');
+
+    await hangNext('createTweet', () => writeDb.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ('hung', 'NEW', 'Hung')`));
+
+    first.child.kill('SIGTERM');
+    expect(await exitCode(first.child), services.logs()).toBe(0);
+    expect(first.output.join('')).not.toContain('shutdown took too long');
+    const { rows } = await writeDb.query(`SELECT published_at FROM tweetbus_outbox WHERE aggregateid = 'hung'`);
+    expect(rows).toEqual([{ published_at: null }]);
+
+    await startPublisher('publisher-next');
+    const store = readStore;
+    if (store === undefined) throw new Error('no read store');
+    const write = { db: writeDb };
+    await services.eventually(noDrift(write, store), 'the next publisher to send the row');
+    await expectReadModelEqualsWriteTable(write, store);
+  }, 120_000);
+
+  it('a consumer aborts its catch-up search, exits 0 within the grace period, and the next one catches up', async () => {
+    consumer.child.kill('SIGTERM');
+    expect(await exitCode(consumer.child)).toBe(0);
+    await writeDb.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ('while-down', 'NEW', 'Down')`);
+    await writeDb.query(`UPDATE dvx_orders SET status = 'PAID' WHERE id = 'before'`);
+
+    let hanging: Service | undefined;
+    await hangNext('search', async () => {
+      hanging = await startConsumer('consumer-hung-search');
+    });
+    if (hanging === undefined) throw new Error('the consumer did not start');
+    hanging.child.kill('SIGTERM');
+    expect(await exitCode(hanging.child), services.logs()).toBe(0);
+    expect(hanging.output.join('')).not.toContain('shutdown took too long');
+
+    consumer = await startConsumer('consumer-next');
+    const store = readStore;
+    if (store === undefined) throw new Error('no read store');
+    const write = { db: writeDb };
+    await services.eventually(noDrift(write, store), 'the next consumer to catch up');
+    await expectReadModelEqualsWriteTable(write, store);
+  }, 120_000);
+});
