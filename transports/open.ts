@@ -59,6 +59,7 @@ export async function openEventPublisher(
       const publisher = createXPublisher({ apiUrl: config.apiUrl, ca, credentials: config.credentials, hashtags, logger, sign });
       return {
         publisher,
+        check: publisher,
         problem: (event) => {
           try {
             encodePosts([event], { hashtags, ...(sign === undefined ? {} : { sign }) });

@@ -1,8 +1,12 @@
 export type FaultEndpoint = 'createTweet' | 'deleteTweet' | 'stream' | 'rules' | 'search' | 'me';
-export type FaultKind = 'rateLimit' | 'serverError' | 'authError' | 'tooManyConnections' | 'duplicate' | 'timeout';
+/**
+ * `timeout`: the request is accepted and never answered, and nothing happens. `lostResponse`: the
+ * request is carried out (a post is made) and the connection drops before the answer.
+ */
+export type FaultKind = 'rateLimit' | 'serverError' | 'authError' | 'tooManyConnections' | 'duplicate' | 'timeout' | 'lostResponse';
 
 export const faultEndpoints: readonly FaultEndpoint[] = ['createTweet', 'deleteTweet', 'stream', 'rules', 'search', 'me'];
-export const faultKinds: readonly FaultKind[] = ['rateLimit', 'serverError', 'authError', 'tooManyConnections', 'duplicate', 'timeout'];
+export const faultKinds: readonly FaultKind[] = ['rateLimit', 'serverError', 'authError', 'tooManyConnections', 'duplicate', 'timeout', 'lostResponse'];
 
 export interface FaultQueue {
   add(endpoint: FaultEndpoint, kind: FaultKind, times: number): void;

@@ -84,6 +84,7 @@ ${offer}
 <button data-endpoint="createTweet" data-kind="serverError">Next post: 503</button>
 <button data-endpoint="createTweet" data-kind="timeout">Next post: no answer</button>
 <button data-endpoint="createTweet" data-kind="duplicate">Next post: duplicate</button>
+<button data-endpoint="createTweet" data-kind="lostResponse">Next post: made, answer lost</button>
 <button data-endpoint="stream" data-kind="tooManyConnections">Next connect: TooManyConnections</button>
 <button data-action="reset">Reset faults</button>
 </section>

@@ -591,6 +591,16 @@ describe('x-emulator: faults and lifecycle', () => {
     await x.close();
   });
 
+  it('carries out a request whose answer is lost, then drops the connection: the retry is a duplicate', async () => {
+    const x = await emulator();
+    x.faults.fail('createTweet', 'lostResponse');
+    await expect(userClient(x).v2.tweet('made, answer lost')).rejects.toBeDefined();
+    expect(x.recentPosts(10).map((p) => p.text)).toEqual(['made, answer lost']);
+    const err = await apiError(userClient(x).v2.tweet('made, answer lost'));
+    expect(err.code).toBe(403);
+    expect(JSON.stringify(err.data)).toMatch(/duplicate content/);
+  });
+
   it('writes only the public certificate to certDir', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'x-emulator-'));
     try {

@@ -153,7 +153,7 @@ const handPostBody = z.object({ username: z.string(), text: z.string() });
 const faultBody = z.union([
   z.object({
     endpoint: z.enum(['createTweet', 'deleteTweet', 'stream', 'rules', 'search', 'me']),
-    kind: z.enum(['rateLimit', 'serverError', 'authError', 'tooManyConnections', 'duplicate', 'timeout']),
+    kind: z.enum(['rateLimit', 'serverError', 'authError', 'tooManyConnections', 'duplicate', 'timeout', 'lostResponse']),
     times: z.number().int().min(1).max(10_000).optional(),
   }),
   z.object({ action: z.literal('dropStreams') }),
@@ -163,12 +163,24 @@ const faultBody = z.union([
   z.object({ action: z.literal('reset') }),
 ]);
 
+/** Requests under a `lostResponse` fault: carried out, then their connection drops instead of the answer. */
+const lostResponses = new WeakSet<Response>();
+
+/** Drops the connection instead of answering, for a request under a `lostResponse` fault. */
+function answerLost(res: Response): boolean {
+  if (!lostResponses.has(res)) return false;
+  res.socket?.destroy();
+  return true;
+}
+
 function send(res: Response, error: problems.XErrorResponse): void {
+  if (answerLost(res)) return;
   const problem = typeof error.body.title === 'string' && typeof error.body.type === 'string';
   res.status(error.status).type(problem ? 'application/problem+json' : 'application/json').send(JSON.stringify(error.body));
 }
 
 function sendJson(res: Response, status: number, body: JsonObject): void {
+  if (answerLost(res)) return;
   res.status(status).type('application/json').send(JSON.stringify(body));
 }
 
@@ -291,30 +303,34 @@ export async function startXEmulator(options: XEmulatorOptions = {}): Promise<XE
     return { kind: 'user', appKey, user: owner };
   };
 
-  const applyFault = (res: Response, endpoint: RateLimitedEndpoint, caller: Caller, kind: FaultKind): void => {
+  /** Answers for the fault, or (`lostResponse`) marks the request and returns false: it is carried out. */
+  const applyFault = (res: Response, endpoint: RateLimitedEndpoint, caller: Caller, kind: FaultKind): boolean => {
     logger.info({ endpoint, kind }, 'injected fault');
     switch (kind) {
       case 'rateLimit': {
         const userId = caller.kind === 'user' ? caller.user.id : undefined;
         res.set(limiter.exhausted(endpoint, { appKey, userId }, new Date(now().getTime() + faultResetMs)));
         send(res, problems.rateLimitExceeded);
-        return;
+        return true;
       }
       case 'serverError':
         send(res, problems.serviceUnavailable);
-        return;
+        return true;
       case 'authError':
         send(res, problems.unauthorized);
-        return;
+        return true;
       case 'tooManyConnections':
         send(res, problems.tooManyConnections);
-        return;
+        return true;
       case 'duplicate':
         send(res, problems.duplicateContent);
-        return;
+        return true;
       case 'timeout':
         // Accepted and never answered; close() destroys the socket.
-        return;
+        return true;
+      case 'lostResponse':
+        lostResponses.add(res);
+        return false;
     }
   };
 
@@ -335,10 +351,7 @@ export async function startXEmulator(options: XEmulatorOptions = {}): Promise<XE
         return;
       }
       const fault = spec.fault === undefined ? undefined : faultQueue.take(spec.fault);
-      if (fault !== undefined) {
-        applyFault(res, spec.rateLimit, caller, fault);
-        return;
-      }
+      if (fault !== undefined && applyFault(res, spec.rateLimit, caller, fault)) return;
       const decision = limiter.take(spec.rateLimit, { appKey, userId: caller.kind === 'user' ? caller.user.id : undefined });
       res.set(decision.headers);
       if (!decision.allowed) {

@@ -10,7 +10,24 @@ const api = 'https://x.test';
 const credentials = { appKey: 'test-app-key', appSecret: 'test-app-secret', accessToken: 'test-access-token', accessSecret: 'test-access-secret' };
 
 function publisherWith(logger = logSink().logger) {
-  return createXPublisher({ apiUrl: api, credentials, hashtags: createHashtagMap(['orders', 'customers']), logger, retryBackoff: () => 1 });
+  return createXPublisher({ apiUrl: api, credentials, hashtags: createHashtagMap(['orders', 'customers']), logger, retryBackoff: () => 1, duplicateSearchDelaysMs: [1, 1, 1] });
+}
+
+const duplicate403 = { detail: 'You are not allowed to create a Tweet with duplicate content.', type: 'about:blank', title: 'Forbidden', status: 403 };
+const ourUserId = '1000000000000000001';
+
+/** GET /2/users/me, then `searches` recent searches answering `posts`; records each search's query. */
+function meAndSearch(posts: { id: string; text: string; author_id: string }[], searches: number, queries: string[] = []): nock.Scope {
+  return nock(api)
+    .get('/2/users/me')
+    .reply(200, { data: { id: ourUserId, name: 'Publisher', username: 'publisher' } })
+    .get('/2/tweets/search/recent')
+    .query(true)
+    .times(searches)
+    .reply(200, (uri) => {
+      queries.push(new URL(uri, api).searchParams.get('query') ?? '');
+      return posts.length === 0 ? { meta: { result_count: 0 } } : { data: posts, meta: { result_count: posts.length } };
+    });
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<TransportError> {
@@ -99,18 +116,69 @@ describe('X publisher', () => {
     expect(texts[0]).toBe(texts[1]);
   });
 
-  it('a duplicate 403 after a retry of an unknown outcome counts as posted and is logged as a warning', async () => {
+  it('a duplicate 403 after a retry of an unknown outcome counts as posted once recent search finds our post with every event id', async () => {
     const sink = logSink();
+    const event = anEvent('orders', 'o1', 1n);
+    const texts: string[] = [];
     nock(api)
-      .post('/2/tweets')
+      .post('/2/tweets', (body: { text: string }) => texts.push(body.text) > 0)
       .replyWithError('socket hang up')
       .post('/2/tweets')
-      .reply(403, { detail: 'You are not allowed to create a Tweet with duplicate content.', type: 'about:blank', title: 'Forbidden', status: 403 });
-    await publisherWith(sink.logger).publish([anEvent('orders', 'o1', 1n)]);
+      .reply(403, duplicate403);
+    const queries: string[] = [];
+    // The first search (index lag) finds nothing; the second finds the post the lost attempt made.
+    meAndSearch([], 1, queries);
+    nock(api)
+      .get('/2/tweets/search/recent')
+      .query(true)
+      .reply(200, (uri) => {
+        queries.push(new URL(uri, api).searchParams.get('query') ?? '');
+        return { data: [{ id: '77', text: texts[0] ?? '', author_id: ourUserId }], meta: { result_count: 1 } };
+      });
+    const publisher = publisherWith(sink.logger);
+    await publisher.publish([event]);
+    expect(queries).toEqual([`from:${ourUserId} "${event.id}"`, `from:${ourUserId} "${event.id}"`]);
     const warning = sink.lines.find((l) => /duplicate/.test(l.msg ?? ''));
     expect(warning?.level).toBe(40);
+    await expect(publisher.check()).resolves.toBeUndefined();
     expect(sink.raw.join('')).not.toContain('test-access-secret');
     expect(sink.raw.join('')).not.toContain('test-access-token');
+  });
+
+  it('a duplicate 403 for a post recent search cannot find fails the publish, is logged as an error, and fails check() until a post goes through', async () => {
+    const sink = logSink();
+    const event = anEvent('orders', 'o1', 1n);
+    nock(api).post('/2/tweets').reply(403, duplicate403);
+    // Someone else's post, and ours without this event id: neither confirms it.
+    meAndSearch(
+      [
+        { id: '70', text: `#orders {"_e":"${event.id}"}`, author_id: '999' },
+        { id: '71', text: '#orders {"_e":"another-event"}', author_id: ourUserId },
+      ],
+      3,
+    );
+    const publisher = publisherWith(sink.logger);
+    const err = await failureOf(publisher.publish([event]));
+    expect(err.kind).toBe('retryable');
+    expect(err.published).toBe(0);
+    expect(err.message).toMatch(/duplicate, but recent search does not find it/);
+    expect(err.message).toContain(event.id);
+    expect(sink.lines.find((l) => /does not find it/.test(l.msg ?? ''))?.level).toBe(50);
+    await expect(publisher.check()).rejects.toThrow(/does not find it/);
+
+    nock(api).post('/2/tweets').reply(201, created('80'));
+    await publisher.publish([event]);
+    await expect(publisher.check()).resolves.toBeUndefined();
+  });
+
+  it('a duplicate 403 whose confirming search fails is a retryable failure that says so', async () => {
+    nock(api).post('/2/tweets').reply(403, duplicate403);
+    nock(api).get('/2/users/me').reply(200, { data: { id: ourUserId } }).get('/2/tweets/search/recent').query(true).reply(503, { title: 'Service Unavailable' });
+    const publisher = publisherWith();
+    const err = await failureOf(publisher.publish([anEvent('orders', 'o1', 1n)]));
+    expect(err.kind).toBe('retryable');
+    expect(err.message).toMatch(/the recent search to confirm it failed/);
+    await expect(publisher.check()).rejects.toThrow(/confirm it failed/);
   });
 
   it('401 is an auth error that tells the operator which credentials to check', async () => {

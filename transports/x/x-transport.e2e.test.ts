@@ -28,6 +28,7 @@ function publisherFor(emulator: XEmulator): EventPublisher {
     hashtags,
     logger,
     retryBackoff: () => 20,
+    duplicateSearchDelaysMs: [20, 20],
     sign: (event) => signer.sign(event),
   });
 }
@@ -177,14 +178,26 @@ describe('X transport under the emulator faults', () => {
     expect(cu[cu.length - 1]).toBe(3n);
   });
 
-  it('the publisher retries a 5xx and counts a duplicate answer as posted', async () => {
+  it('the publisher retries a 5xx; a duplicate answer counts as posted only when recent search finds the post', async () => {
     await startConsumer();
     emulator.faults.fail('createTweet', 'serverError', 1);
     const retried = anEvent('orders', 'p1', 1n);
     await publisher.publish([retried]);
-    emulator.faults.fail('createTweet', 'duplicate', 1);
-    await publisher.publish([anEvent('orders', 'p2', 1n)]);
     await waitFor('the retried event', () => receivedIds().includes(retried.id));
+
+    // The post is made, the answer lost; the retry is X's own duplicate, and search finds the post.
+    emulator.faults.fail('createTweet', 'lostResponse', 1);
+    const lost = anEvent('orders', 'p2', 1n);
+    await publisher.publish([lost]);
+    await waitFor('the event whose answer was lost', () => receivedIds().includes(lost.id));
+    expect(emulator.recentPosts(100).filter((p) => p.text.includes(lost.id))).toHaveLength(1);
+
+    // "Duplicate" for a post never made: not posted, and the publish fails for the relay to retry.
+    emulator.faults.fail('createTweet', 'duplicate', 1);
+    const never = anEvent('orders', 'p3', 1n);
+    const err: unknown = await publisher.publish([never]).then(() => undefined, (e: unknown) => e);
+    expect(isTransportError(err) && err.kind).toBe('retryable');
+    expect(emulator.recentPosts(100).some((p) => p.text.includes(never.id))).toBe(false);
   });
 
   it('the publisher reports a 429 as rateLimited with the reset time', async () => {

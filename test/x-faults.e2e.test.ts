@@ -12,10 +12,13 @@ import { emulatorRequest, exitCode, freePort, openServiceGroup, ready, startXEmu
 import { expectReadModelEqualsWriteTable, noDrift } from './row-by-row.fixture.js';
 
 /**
- * Issue 24, a drill as an operator would run it: SIGTERM reaches the publisher while X has accepted
- * a post request and never answers. The publisher must abort the request, exit 0 within its grace
- * period (25 s), and leave the outbox row unpublished, so that the next publisher sends it. The
- * services are the built processes; the write table is dvx_orders on the real PostgreSQL.
+ * Issue 24, drills as an operator would run them, with faults injected into the X emulator:
+ * - SIGTERM while X has accepted a request and never answers: the publisher (a post) and the consumer
+ *   (its catch-up search) abort it, exit 0 within the grace period (25 s), and lose nothing;
+ * - X answers "duplicate" for a post it never made: the publisher does not count it as posted;
+ * - X makes a post and the answer is lost: the retry's "duplicate" is confirmed by recent search.
+ * The services are the built processes; the write table is dvx_orders on the real PostgreSQL, and
+ * each drill ends with the read model compared to it row by row.
  */
 
 let services: ServiceGroup;
@@ -54,8 +57,11 @@ afterAll(async () => {
   }
 });
 
+let publisherUrl = '';
+
 async function startPublisher(name: string): Promise<Service> {
   const port = await freePort();
+  publisherUrl = `http://127.0.0.1:${String(port)}`;
   const service = services.start(name, 'publisher/main.js', {
     ...xEnv,
     ...xEmulatorCredentials.publisher,
@@ -78,8 +84,13 @@ const emulatorLog = (): string => services.running.find((s) => s.name === 'x-emu
 
 /** Arms `endpoint` to hang once, then resolves when the emulator has taken a request there. */
 async function hangNext(endpoint: 'createTweet' | 'search', andThen: () => Promise<unknown>): Promise<void> {
+  await faultNext(endpoint, 'timeout', 1, andThen);
+}
+
+/** Arms `kind` on `endpoint` `times` times, runs `andThen`, and resolves once the emulator injected it once. */
+async function faultNext(endpoint: 'createTweet' | 'search', kind: string, times: number, andThen: () => Promise<unknown>): Promise<void> {
   const faultsBefore = emulatorLog().split('injected fault').length;
-  expect((await emulatorRequest(xEnv, '/_emulator/faults', { endpoint, kind: 'timeout', times: 1 })).status).toBe(200);
+  expect((await emulatorRequest(xEnv, '/_emulator/faults', { endpoint, kind, times })).status).toBe(200);
   await andThen();
   await services.eventually(() => Promise.resolve(emulatorLog().split('injected fault').length > faultsBefore ? true : undefined), `the ${endpoint} request to hang`);
 }
@@ -130,4 +141,54 @@ describe('SIGTERM while X hangs on a request', () => {
     await services.eventually(noDrift(write, store), 'the next consumer to catch up');
     await expectReadModelEqualsWriteTable(write, store);
   }, 120_000);
+});
+
+/** Posts on the emulator whose text carries `needle`. */
+async function postsCarrying(needle: string): Promise<number> {
+  const listed = await emulatorRequest(xEnv, '/_emulator/posts');
+  const posts = (listed.body as { data?: { text: string }[] }).data ?? [];
+  return posts.filter((p) => p.text.includes(needle)).length;
+}
+
+describe('X answers "duplicate"', () => {
+  it('for a post it never made: the publisher does not count it as posted, says so in the log and /readyz, and sends it again', async () => {
+    const publisher = services.running.find((s) => s.name === 'publisher-next');
+    if (publisher === undefined) throw new Error('no publisher');
+    const logBefore = publisher.output.join('').length;
+    // Twice, so the error stands while the second answer is searched for.
+    await faultNext('createTweet', 'duplicate', 2, () => writeDb.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ('dup-never', 'NEW', 'Never')`));
+    const readiness = await services.eventually(async () => {
+      const res = await fetch(`${publisherUrl}/readyz`);
+      return res.status === 503 ? await res.text() : undefined;
+    }, '/readyz to show the unconfirmed duplicate');
+    expect(readiness).toMatch(/duplicate, but recent search does not find it/);
+    const store = readStore;
+    if (store === undefined) throw new Error('no read store');
+    const write = { db: writeDb };
+    await services.eventually(noDrift(write, store), 'the row to go out on a later attempt', 60_000);
+    await expectReadModelEqualsWriteTable(write, store);
+    const log = publisher.output.join('').slice(logBefore);
+    expect(log).toMatch(/"level":50[^\n]*duplicate, but recent search does not find it/);
+    expect(log).not.toMatch(/counting it as posted/);
+    expect(await postsCarrying('dup-never')).toBe(1);
+    expect((await fetch(`${publisherUrl}/readyz`)).status).toBe(200);
+  }, 90_000);
+
+  it('for a post whose answer was lost: the retry is refused as a duplicate, recent search finds the post, and it is posted once', async () => {
+    const publisher = services.running.find((s) => s.name === 'publisher-next');
+    if (publisher === undefined) throw new Error('no publisher');
+    const logBefore = publisher.output.join('').length;
+    await faultNext('createTweet', 'lostResponse', 1, () => writeDb.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ('dup-lost', 'NEW', 'Lost')`));
+    const store = readStore;
+    if (store === undefined) throw new Error('no read store');
+    const write = { db: writeDb };
+    await services.eventually(noDrift(write, store), 'the row to arrive', 60_000);
+    await expectReadModelEqualsWriteTable(write, store);
+    await services.eventually(async () => {
+      const { rows } = await writeDb.query(`SELECT published_at FROM tweetbus_outbox WHERE aggregateid = 'dup-lost'`);
+      return rows[0]?.published_at === null ? undefined : true;
+    }, 'the row to be marked published');
+    expect(publisher.output.join('').slice(logBefore)).toMatch(/recent search shows it out: counting it as posted/);
+    expect(await postsCarrying('dup-lost')).toBe(1);
+  }, 90_000);
 });
