@@ -52,6 +52,7 @@ function observedReader(reader: OutboxReader, steps: Steps, backlog: number, onD
   const isOver = (): boolean => drainedAt !== undefined;
   return {
     readBatch: (limit) => timed(steps.read, isOver, () => reader.readBatch(limit)),
+    republishSince: (since) => reader.republishSince(since),
     async markPublished(rows) {
       await timed(steps.mark, isOver, () => reader.markPublished(rows));
       marked += rows.length;

@@ -25,6 +25,9 @@ function fakeOutbox() {
     markFailed() {
       return Promise.resolve();
     },
+    republishSince() {
+      return Promise.resolve(0);
+    },
   };
   return {
     reader,

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { defaultExponentialBackoff, sleep as abortableSleep, type Backoff } from '../common/backoff.js';
 import { EventTooLargeError, TransportError, type TransportErrorKind } from '../common/errors.js';
 import type { StallWatch } from '../common/stall-watch.js';
-import type { EventPublisher } from '../transports/transport.js';
+import type { EventPublisher, TransportLoss } from '../transports/transport.js';
 import type { OutboxReader, OutboxRow } from './capture/outbox.js';
 
 export interface OutboxRelayOptions {
@@ -57,6 +57,13 @@ export interface OutboxRelay {
    * left the outbox (published or dead-lettered). Passes never overlap.
    */
   tick(): Promise<number>;
+  /**
+   * The transport lost events it had acknowledged (a Redis stream reset or trimmed past a lagging
+   * group): marks the rows published since `loss.since` for publishing again, between two passes, and
+   * wakes the loop. Only while the relay runs; a standby leaves it to the instance that leads.
+   * Retries until it succeeds or the relay stops; resolves with how many rows go out again.
+   */
+  republish(loss: TransportLoss): Promise<number>;
 }
 
 interface PassResult {
@@ -279,6 +286,22 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     }
   }
 
+  async function republishLost(loss: TransportLoss): Promise<number> {
+    const since = loss.since?.toISOString() ?? 'any time';
+    for (let attempt = 1; !stopController.signal.aborted; attempt += 1) {
+      try {
+        const count = await reader.republishSince(loss.since);
+        logger.error({ since, count, reason: loss.reason }, 'the transport lost events it had acknowledged: publishing them again from the outbox');
+        return count;
+      } catch (err) {
+        recordError('outbox', err);
+        logger.error({ err, attempt, since }, 'could not mark the lost events for publishing again; retrying');
+        await wait(backoff(attempt));
+      }
+    }
+    return 0;
+  }
+
   function serialized(): Promise<PassResult> {
     const next = chain.then(safePass);
     chain = next;
@@ -330,6 +353,19 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         state = 'stopped';
       })();
       return stopping;
+    },
+
+    async republish(loss) {
+      if (state !== 'running') {
+        logger.info({ reason: loss.reason }, 'the transport lost events; the relay that runs (another instance) publishes them again');
+        return 0;
+      }
+      const done = chain.then(() => republishLost(loss));
+      chain = done;
+      const count = await done;
+      wakeups += 1;
+      pollWait?.abort();
+      return count;
     },
 
     stats() {

@@ -1,3 +1,4 @@
+import { waitUntil } from '../common/wait.fixture.js';
 import { describe, expect, it } from 'vitest';
 import { EventTooLargeError, TransportError } from '../common/errors.js';
 import { logSink } from '../common/log-sink.fixture.js';
@@ -45,6 +46,12 @@ function fakeOutbox(count: number) {
     markFailed(failures: readonly FailedOutboxRow[]) {
       for (const f of failures) failed.set(f.row.event.id, f.reason);
       return Promise.resolve();
+    },
+    republishSince() {
+      calls.push('republish');
+      const count = published.size;
+      published.clear();
+      return Promise.resolve(count);
     },
   };
   return {
@@ -345,6 +352,24 @@ describe('outbox relay', () => {
     await new Promise((resolve) => setImmediate(resolve));
 
     expect(outbox.calls.length).toBe(readsBefore + 1);
+    await relay.stop();
+  });
+
+  it('publishes again what the transport lost, between passes, and at once; a relay that does not run leaves it to the one that does', async () => {
+    const outbox = fakeOutbox(2);
+    const transport = scriptedPublisher();
+    const { relay, lines } = givenRelay(outbox, transport.publisher, { sleep: untilAborted });
+    const loss = { reason: 'the stream was reset', since: new Date('2024-05-01T09:00:00.000Z') };
+    expect(await relay.republish(loss)).toBe(0);
+    expect(outbox.calls).not.toContain('republish');
+
+    relay.start();
+    await waitUntil('the first pass', () => (outbox.published().length === 2 ? true : undefined), { timeoutMs: 2_000, intervalMs: 5 });
+    expect(await relay.republish(loss)).toBe(2);
+    // Woken at once, the relay sends the rows again without waiting for the poll interval.
+    await waitUntil('the rows sent again', () => (transport.attempts.length === 2 ? true : undefined), { timeoutMs: 2_000, intervalMs: 5 });
+    expect(transport.attempts).toEqual([['e1', 'e2'], ['e1', 'e2']]);
+    expect(lines.find((l) => /publishing them again from the outbox/.test(l.msg ?? ''))?.level).toBe(50);
     await relay.stop();
   });
 });

@@ -103,6 +103,11 @@ export async function startPublisher(options: PublisherServiceOptions): Promise<
     { name: 'relay', check: () => stalls.check() },
   ];
 
+  // A transport that lost acknowledged events (a Redis stream reset) gets them again from the outbox.
+  options.publisher.onLoss?.((loss) => {
+    void relay.republish(loss);
+  });
+
   const leader = options.leadership === undefined ? undefined : followLeadership({ relay, leadership: options.leadership, logger });
   let retention: OutboxRetentionJob | undefined;
   if (options.retention !== undefined) {

@@ -42,6 +42,7 @@ describe('capture from PostgreSQL to the read model', { timeout: 240_000 }, () =
       readBatch: (limit) => outbox.readBatch(limit),
       markPublished: (rows) => outbox.markPublished(rows),
       markFailed: (failures) => outbox.markFailed(failures),
+      republishSince: (since) => outbox.republishSince(since),
       ...overrides,
     };
   }

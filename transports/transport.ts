@@ -16,11 +16,27 @@ import type { ChangeEvent } from '../events/envelope.js';
  *   a consumer can see duplicates, which version gating makes harmless.
  * - **Errors.** Throws `TransportError` classified as `retryable`, `rateLimited` (wait until `resetAt`),
  *   `auth`, or `invalid`; or `EventTooLargeError` for an event the transport can never carry.
+ * - **Lost after acknowledgement.** A transport that can lose what it acknowledged (a Redis stream
+ *   restarted without persistence, or trimmed past a lagging group) says so through `onLoss`, with
+ *   the time from which events may be gone; the caller sends them again from its outbox.
  * - **Lifecycle.** `close()` releases only what the adapter created; calling it twice is harmless.
  */
 export interface EventPublisher {
   publish(events: readonly ChangeEvent[]): Promise<void>;
+  /** Only on transports that can lose acknowledged events: registers the listener told when they did. */
+  onLoss?(listener: (loss: TransportLoss) => void): void;
   close(): Promise<void>;
+}
+
+/** Events a transport acknowledged and then lost. */
+export interface TransportLoss {
+  /** In words, for the log. */
+  readonly reason: string;
+  /**
+   * Events published at or after this time may be lost; `undefined` when it cannot be told which, so
+   * any event published may be.
+   */
+  readonly since: Date | undefined;
 }
 
 /** What an X post adds to a message: the codec needs the links, the trust policy needs the author. */

@@ -282,6 +282,24 @@ export function describeOutboxContract(name: string, open: () => Promise<OutboxU
       expect(await subject.failedReasons()).toEqual({ a: 'too large for a post' });
     });
 
+    it('publishes again, in their order, the rows published since a time a transport lost them from, and never a failed row (issue 24)', async () => {
+      const ids = ['early', 'lost-1', 'lost-2', 'failed', 'pending'];
+      await outbox.append(ids.map((id) => orderEvent({ id })));
+      const rows = await readUntil(outbox, ids.length);
+      const byId = (id: string) => rows.filter((r) => r.event.id === id);
+      await outbox.markPublished(['early', 'lost-1', 'lost-2'].flatMap(byId));
+      await outbox.markFailed(byId('failed').map((row) => ({ row, reason: 'too large for a post' })));
+      await subject.setPublishedAt(['early'], new Date('2024-05-01T09:00:00.000Z'));
+      await subject.setPublishedAt(['lost-1', 'lost-2', 'failed'], new Date('2024-05-01T10:00:00.000Z'));
+
+      expect(await outbox.republishSince(new Date('2024-05-01T10:00:00.000Z'))).toBe(2);
+      expect((await readUntil(outbox, 3)).map((r) => r.event.id)).toEqual(['lost-1', 'lost-2', 'pending']);
+      // Without a time, every published row goes out again.
+      expect(await outbox.republishSince(undefined)).toBe(1);
+      expect((await readUntil(outbox, 4)).map((r) => r.event.id)).toEqual(['early', 'lost-1', 'lost-2', 'pending']);
+      expect(await subject.failedReasons()).toEqual({ failed: 'too large for a post' });
+    });
+
     it('deletes only published rows older than the cutoff, at most `limit` a call', async () => {
       const cutoff = new Date('2024-05-01T10:00:00.000Z');
       const ids = ['old-1', 'old-2', 'old-3', 'at-cutoff', 'recent', 'failed', 'pending'];

@@ -28,6 +28,12 @@ export interface OutboxReader {
    * `readBatch`, and is never deleted silently. Re-queuing it is an operator's decision.
    */
   markFailed(failures: readonly FailedOutboxRow[]): Promise<void>;
+  /**
+   * Marks published rows unpublished again, those published at or after `since` (all of them when it
+   * is undefined), because the transport lost them after acknowledging them. Failed rows stay as they
+   * are. Resolves with how many rows will be published again.
+   */
+  republishSince(since: Date | undefined): Promise<number>;
 }
 
 /** A row the relay gives up on, and why (the text an operator reads). */

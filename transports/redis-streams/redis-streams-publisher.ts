@@ -1,9 +1,11 @@
+import { z } from 'zod';
 import { defaultExponentialBackoff } from '../../common/backoff.js';
 import { ConfigError, TransportError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { ChangeEvent } from '../../events/envelope.js';
 import { encodeEventJson } from '../../events/json-codec.js';
-import type { EventPublisher, HealthCheck } from '../transport.js';
+import type { EventPublisher, HealthCheck, TransportLoss } from '../transport.js';
+import { findStreamLoss, readStreamInfo, type StreamInfo } from './stream-loss.js';
 import { defaultStreamName, openRedisConnection, pingRedis, toTransportError } from './redis-client.js';
 
 export interface RedisStreamsPublisherOptions {
@@ -25,9 +27,17 @@ export interface RedisStreamsPublisherOptions {
   readonly checkTimeoutMs?: number | undefined;
   /** The publisher's signature of each event (TRUST_HMAC_KEY), written into the envelope as `signature`. */
   readonly sign?: ((event: ChangeEvent) => string) | undefined;
+  /** How often the stream's counters are read to notice that it lost entries (`onLoss`). Default 2 s. */
+  readonly watchIntervalMs?: number | undefined;
 }
 
-export type RedisStreamsPublisher = EventPublisher & HealthCheck;
+/**
+ * A stream entry's id is Redis's clock; `published_at` in the outbox is the database's. Events are
+ * published again from this much before the first one that may be lost, so clock skew loses nothing.
+ */
+export const lossSkewMarginMs = 60_000;
+
+export type RedisStreamsPublisher = EventPublisher & HealthCheck & Required<Pick<EventPublisher, 'onLoss'>>;
 
 /**
  * Publishes each event as one stream entry, `XADD stream MAXLEN ~ n * event <json> key <collection/key>
@@ -37,6 +47,11 @@ export type RedisStreamsPublisher = EventPublisher & HealthCheck;
  * A batch is one pipeline: one round trip, entries appended in order. `publish` resolves once every
  * XADD has returned. On a failure `TransportError.published` counts the leading XADDs that returned;
  * later ones may have been appended too, so a retry can duplicate them (at least once).
+ *
+ * An XADD that returned is not forever: Redis without persistence loses the stream when it restarts,
+ * and MAXLEN trims entries a lagging group has not read. Every `watchIntervalMs` the publisher reads
+ * the stream's counters (`findStreamLoss`); when entries no group had read are gone, it logs an error
+ * saying from when, and tells `onLoss` listeners, which publish those events again from the outbox.
  */
 export function createRedisStreamsPublisher(options: RedisStreamsPublisherOptions): RedisStreamsPublisher {
   const stream = options.stream ?? defaultStreamName;
@@ -51,6 +66,51 @@ export function createRedisStreamsPublisher(options: RedisStreamsPublisherOption
     logger,
   });
   let closed = false;
+  const lossListeners: ((loss: TransportLoss) => void)[] = [];
+  const watchIntervalMs = options.watchIntervalMs ?? 2_000;
+  /** The last reading of the stream; `undefined` before the first one, or after the stream was gone. */
+  let lastReading: StreamInfo | undefined;
+  /** The group and position a trim loss was last reported for: reported once until the group moves. */
+  let trimReported: string | undefined;
+  let watching = false;
+
+  async function watch(): Promise<void> {
+    if (watching || closed) return;
+    watching = true;
+    try {
+      let reading: StreamInfo | undefined;
+      try {
+        reading = await readStreamInfo(connection, stream);
+      } catch (err) {
+        if (err instanceof z.ZodError) {
+          // Redis before 7.0 keeps no entries-added or max-deleted-entry-id.
+          logger.warn({ err }, 'Redis does not report the stream\'s counters (it is older than 7.0): a stream it loses cannot be noticed');
+          clearInterval(watchTimer);
+          return;
+        }
+        logger.debug({ err }, 'could not read the stream\'s counters; trying again');
+        return;
+      }
+      const finding = findStreamLoss(lastReading, reading);
+      lastReading = reading;
+      if (finding === undefined) return;
+      if (finding.kind === 'trimmed') {
+        const key = `${finding.group?.name ?? ''}@${finding.group?.position ?? ''}`;
+        if (key === trimReported) return;
+        trimReported = key;
+      }
+      const since = finding.sinceMs === undefined ? undefined : new Date(finding.sinceMs - lossSkewMarginMs);
+      logger.error(
+        { kind: finding.kind, since: since?.toISOString() ?? 'any time', reason: finding.reason, listeners: lossListeners.length },
+        `the stream lost entries no consumer had read: ${finding.reason}. The events published ${since === undefined ? 'at any time' : `since ${since.toISOString()}`} are published again from the outbox`,
+      );
+      for (const listener of lossListeners) listener({ reason: finding.reason, since });
+    } finally {
+      watching = false;
+    }
+  }
+  const watchTimer = watchIntervalMs > 0 ? setInterval(() => void watch(), watchIntervalMs) : undefined;
+  watchTimer?.unref();
 
   function entryFields(event: ChangeEvent): string[] {
     return [
@@ -83,8 +143,12 @@ export function createRedisStreamsPublisher(options: RedisStreamsPublisherOption
       throw toTransportError(results[failedAt]?.[0], connection, failedAt);
     },
     check: () => pingRedis(connection, checkTimeoutMs),
+    onLoss(listener) {
+      lossListeners.push(listener);
+    },
     async close() {
       closed = true;
+      clearInterval(watchTimer);
       await connection.close();
     },
   };

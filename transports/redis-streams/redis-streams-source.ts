@@ -16,6 +16,7 @@ import {
   toTransportError,
   type RedisConnection,
 } from './redis-client.js';
+import { compareEntryIds, entryTimeMs, findStreamLoss, readStreamInfo, unreadFrom, type StreamInfo } from './stream-loss.js';
 
 export interface RedisStreamsSourceOptions {
   /** The source builds and closes its own two clients (one is held by the blocking read). */
@@ -47,6 +48,8 @@ export interface RedisStreamsSourceOptions {
   readonly reconnectBackoff?: Backoff | undefined;
   /** Deadline of `check()`'s PING. Default 2 s. */
   readonly checkTimeoutMs?: number | undefined;
+  /** How often the stream's counters are read to notice entries lost before this group read them. Default 5 s. */
+  readonly watchIntervalMs?: number | undefined;
   readonly logger: Logger;
   readonly now?: (() => Date) | undefined;
 }
@@ -121,6 +124,10 @@ interface Session {
  *   The member stays registered in the group: `XGROUP DELCONSUMER` would drop its pending entries.
  * - **Failures.** `start` rejects when Redis cannot be reached. Afterwards the source retries on its
  *   own with `reconnectBackoff`; `status()` and `check()` say why it is waiting.
+ * - **Lost entries.** A group that is gone (NOGROUP: Redis restarted without persistence, or the
+ *   stream was deleted), a stream whose counters went back, and entries trimmed before this group read
+ *   them are logged at `error` level with the time from which entries may be lost. The group is made
+ *   again at `0`; what was lost comes back only when the publisher publishes it again from its outbox.
  */
 export function createRedisStreamsSource(options: RedisStreamsSourceOptions): RedisStreamsSource {
   const stream = options.stream ?? defaultStreamName;
@@ -133,6 +140,7 @@ export function createRedisStreamsSource(options: RedisStreamsSourceOptions): Re
   const handlerBackoff = options.handlerBackoff ?? defaultExponentialBackoff({ initialMs: 500, maxMs: 30_000 });
   const reconnectBackoff = options.reconnectBackoff ?? defaultExponentialBackoff({ initialMs: 200, maxMs: 10_000 });
   const checkTimeoutMs = options.checkTimeoutMs ?? 2_000;
+  const watchIntervalMs = options.watchIntervalMs ?? 5_000;
   const now = options.now ?? (() => new Date());
   const issues = [
     ...positiveInteger('batchSize', batchSize),
@@ -158,6 +166,40 @@ export function createRedisStreamsSource(options: RedisStreamsSourceOptions): Re
   const closing = new AbortController();
   let loop: Promise<void> = Promise.resolve();
   let closePromise: Promise<void> | undefined;
+  /** The newest entry this member was given, for saying what a lost stream may have held. */
+  let lastReadId: string | undefined;
+  /** The last reading of the stream, only this group in it; `undefined` before one or after a loss. */
+  let lastReading: StreamInfo | undefined;
+  let lastWatch = performance.now();
+  let trimReported: string | undefined;
+
+  function reportLoss(reason: string, sinceMs: number | undefined): void {
+    const since = sinceMs === undefined ? 'any time' : new Date(sinceMs).toISOString();
+    logger.error(
+      { reason, since, lastReadId },
+      `entries of the stream were lost before this group read them: ${reason}. Entries added since ${since} that the group had not read are gone from the stream; they come back only when the publisher publishes them again from its outbox`,
+    );
+  }
+
+  /** Reads the stream's counters and reports a loss this group suffered since the last reading. */
+  async function watch(connection: RedisConnection): Promise<void> {
+    lastWatch = performance.now();
+    const reading = await readStreamInfo(connection, stream).catch((err: unknown) => {
+      if (err instanceof z.ZodError) return null;
+      throw err;
+    });
+    if (reading === null) return;
+    const ours = reading === undefined ? undefined : { ...reading, groups: reading.groups.filter((g) => g.name === group) };
+    const finding = findStreamLoss(lastReading, ours);
+    lastReading = ours;
+    if (finding === undefined) return;
+    if (finding.kind === 'trimmed') {
+      const key = finding.group?.position ?? '';
+      if (key === trimReported) return;
+      trimReported = key;
+    }
+    reportLoss(finding.reason, finding.sinceMs);
+  }
 
   function markConnected(): void {
     if (isClosed()) return;
@@ -200,7 +242,7 @@ export function createRedisStreamsSource(options: RedisStreamsSourceOptions): Re
     );
     const [next, claimed, ...deleted] = reply;
     const gone = deleted.flat();
-    if (gone.length > 0) logger.warn({ entryIds: gone }, 'pending entries were trimmed before they were handled; Redis dropped them');
+    if (gone.length > 0) logger.error({ entryIds: gone }, 'pending entries were trimmed before they were handled; Redis dropped them, and they are lost to this group');
     const entries = claimed.map(([id, fields]) => ({ id, fields }));
     if (entries.length > 0) logger.info({ count: entries.length, firstId: entries[0]?.id }, 'claimed entries another member left pending');
     return { next, entries };
@@ -264,7 +306,9 @@ export function createRedisStreamsSource(options: RedisStreamsSourceOptions): Re
 
   async function deliver(connection: RedisConnection, entries: readonly StreamEntry[], handler: MessageHandler): Promise<void> {
     const gone = entries.filter((e) => e.fields === null).map((e) => e.id);
-    if (gone.length > 0) logger.warn({ entryIds: gone }, 'pending entries were trimmed before they were handled; acknowledging them');
+    if (gone.length > 0) logger.error({ entryIds: gone }, 'pending entries were trimmed before they were handled; they are lost to this group; acknowledging them');
+    const newest = entries[entries.length - 1]?.id;
+    if (newest !== undefined && (lastReadId === undefined || compareEntryIds(newest, lastReadId) > 0)) lastReadId = newest;
     const messages = entries.flatMap((e) => (e.fields === null ? [] : [toMessage({ id: e.id, fields: e.fields })]));
     let rejected: readonly Rejection[] = [];
     if (messages.length > 0) {
@@ -304,6 +348,7 @@ export function createRedisStreamsSource(options: RedisStreamsSourceOptions): Re
             lastClaimScan = performance.now();
           }
         } else {
+          if (performance.now() - lastWatch >= watchIntervalMs) await watch(commands);
           connection = blocking;
           entries = await read(blocking, ['BLOCK', blockMs, 'STREAMS', stream, '>']);
           if (performance.now() - lastClaimScan >= claimIdleMs) phase = 'claim';
@@ -314,10 +359,18 @@ export function createRedisStreamsSource(options: RedisStreamsSourceOptions): Re
         if (entries.length > 0) await deliver(commands, entries, handler);
       } catch (err) {
         if (isClosed()) break;
-        // A lost reply may have put entries in our PEL; a deleted stream or group is made again.
-        phase = replyCode(err) === 'NOGROUP' ? 'group' : 'own';
         ownCursor = '0';
         claimCursor = '0-0';
+        if (replyCode(err) === 'NOGROUP') {
+          // The group is gone with whatever it had not read; it is made again at once.
+          const sinceMs = lastReading?.groups[0] === undefined ? undefined : entryTimeMs(unreadFrom(lastReading.groups[0]));
+          reportLoss('the consumer group is gone (Redis restarted without persistence, or the stream or group was deleted)', sinceMs ?? (lastReadId === undefined ? undefined : entryTimeMs(lastReadId)));
+          lastReading = undefined;
+          phase = 'group';
+          continue;
+        }
+        // A lost reply may have put entries in our PEL.
+        phase = 'own';
         attempt += 1;
         await pause(err, connection, attempt);
       }

@@ -315,6 +315,10 @@ export function createOracleOutbox(options: OracleOutboxOptions): OracleOutbox {
                ORDER BY o.published_at
                  FOR UPDATE SKIP LOCKED`,
     deleteRow: `DELETE FROM ${table} WHERE id = :event_id`,
+    republish: `UPDATE ${table}
+                   SET published_at = NULL, claimed_by = NULL, claimed_until = NULL
+                 WHERE published_at IS NOT NULL AND failed_at IS NULL
+                   AND (:since IS NULL OR published_at >= ${fromIso(':since')})`,
     check: `SELECT 1 FROM ${table} WHERE 1 = 0`,
   };
 
@@ -421,6 +425,13 @@ export function createOracleOutbox(options: OracleOutboxOptions): OracleOutbox {
         if (!isUniqueViolation(err)) throw err;
         await write();
       }
+    },
+
+    async republishSince(since) {
+      return inTransaction(async (connection) => {
+        const result = await connection.execute(sql.republish, { since: since?.toISOString() ?? null });
+        return result.rowsAffected ?? 0;
+      });
     },
 
     async deletePublished(before, limit) {

@@ -115,6 +115,15 @@ export function createPostgresOutbox(options: PostgresOutboxOptions): PostgresOu
       );
     },
 
+    async republishSince(since) {
+      const result = await db.query(
+        `UPDATE tweetbus_outbox SET published_at = NULL
+          WHERE published_at IS NOT NULL AND failed_at IS NULL AND ($1::timestamptz IS NULL OR published_at >= $1::timestamptz)`,
+        [since?.toISOString() ?? null],
+      );
+      return result.rowCount;
+    },
+
     async markFailed(failures: readonly FailedOutboxRow[]) {
       await failRows(failures.map((f) => ({ id: f.row.event.id, reason: f.reason })));
     },
