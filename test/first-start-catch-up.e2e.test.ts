@@ -1,15 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../common/logger.js';
-import { createPgDatabase, createPgSchema, pgSchemaPool, pgTestDatabaseUrl } from '../common/pg-test-schema.js';
-import { sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
-import { createPostgresReadModelStore } from '../consumer/stores/postgres/postgres-read-model-store.js';
-import type { ReadModelStore } from '../consumer/stores/read-model-store.js';
-import { demoOrdersSchemaFiles, locateSqlDir } from '../publisher/capture/postgres/schema.js';
+import { openDrillDatabases, type DrillDatabases } from './drill.fixture.js';
 import { exitCode, freePort, openServiceGroup, ready, startXEmulator, xEmulatorCredentials, type ServiceGroup } from './processes.fixture.js';
-import { expectReadModelEqualsWriteTable, noDrift } from './row-by-row.fixture.js';
 
 /**
  * Issue 24, a drill as an operator would run it: an X consumer that has never applied a batch has no
@@ -20,44 +12,30 @@ import { expectReadModelEqualsWriteTable, noDrift } from './row-by-row.fixture.j
  */
 
 let services: ServiceGroup;
-let writeDb: SqlDatabase;
-let writePool: pg.Pool;
-let readStore: ReadModelStore | undefined;
-let readUrl: string;
-const cleanups: (() => Promise<void>)[] = [];
+let db: DrillDatabases;
 let xEnv: Record<string, string>;
 
 beforeAll(async () => {
   services = await openServiceGroup('tweetbus-first-start-');
-  const write = await createPgSchema(pgTestDatabaseUrl, 'e2e_first_start');
-  cleanups.push(write.drop);
-  writePool = pgSchemaPool(pgTestDatabaseUrl, write.schema, { max: 2 });
-  writeDb = sqlFromPgPool(writePool, { owned: false });
-  const read = await createPgDatabase(pgTestDatabaseUrl, 'e2e_first_start_read');
-  cleanups.push(read.drop);
-  readUrl = read.url;
-
+  db = await openDrillDatabases('e2e_first_start');
   xEnv = await startXEmulator(services);
   const publisherPort = await freePort();
   services.start('publisher', 'publisher/main.js', {
     ...xEnv,
     ...xEmulatorCredentials.publisher,
     PUBLISHER_PORT: String(publisherPort),
-    OUTBOX_DATABASE_URL: `${pgTestDatabaseUrl}?options=${encodeURIComponent(`-c search_path=${write.schema}`)}`,
+    OUTBOX_DATABASE_URL: db.outboxUrl,
     RELAY_POLL_INTERVAL_MS: '100',
   });
   await services.eventually(ready(`http://127.0.0.1:${String(publisherPort)}`), 'the publisher to be ready', 60_000);
-  const sqlDir = locateSqlDir();
-  for (const file of demoOrdersSchemaFiles) await writeDb.exec(await readFile(join(sqlDir, file), 'utf8'));
+  await db.createOrdersTable();
 }, 90_000);
 
 afterAll(async () => {
   try {
     await services.close();
-    await readStore?.close();
-    await writePool.end();
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup();
+    await db.close();
   }
 });
 
@@ -69,39 +47,27 @@ async function startConsumer(name: string, env: Record<string, string>): Promise
   return { url, child };
 }
 
-/** Resolves once the relay has published every captured row. */
-async function everythingPublished(): Promise<void> {
-  await services.eventually(async () => {
-    const { rows } = await writeDb.query('SELECT count(*)::int AS n FROM tweetbus_outbox WHERE published_at IS NULL');
-    return rows[0]?.n === 0 ? true : undefined;
-  }, 'the relay to publish every captured change');
-}
-
 describe('an X consumer without a checkpoint', () => {
   it('restarted before its first apply, finds every post made meanwhile, and the read model equals dvx_orders row by row', async () => {
-    const env = { STORE: 'postgres', POSTGRES_URL: readUrl, CHECKPOINT_NAME: 'first-start' };
+    const env = { STORE: 'postgres', POSTGRES_URL: db.readUrl, CHECKPOINT_NAME: 'first-start' };
     const first = await startConsumer('consumer-first', env);
     // It stops before anything was posted: it never applied a batch, so it never stored a checkpoint.
     first.child.kill('SIGTERM');
     expect(await exitCode(first.child)).toBe(0);
 
     // Meanwhile: inserts, updates and deletes, all posted to X while no consumer runs.
-    await writeDb.transaction(async (tx) => {
+    await db.writeDb.transaction(async (tx) => {
       for (let i = 1; i <= 12; i += 1) {
         await tx.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ($1, 'NEW', $2)`, [`fs-${String(i)}`, `Customer ${String(i)}`]);
       }
     });
-    await writeDb.query(`UPDATE dvx_orders SET status = 'PAID' WHERE id IN ('fs-1', 'fs-2', 'fs-3')`);
-    await writeDb.query(`DELETE FROM dvx_orders WHERE id IN ('fs-4', 'fs-5')`);
-    await everythingPublished();
+    await db.writeDb.query(`UPDATE dvx_orders SET status = 'PAID' WHERE id IN ('fs-1', 'fs-2', 'fs-3')`);
+    await db.writeDb.query(`DELETE FROM dvx_orders WHERE id IN ('fs-4', 'fs-5')`);
+    await db.everythingPublished(services);
 
     const restarted = await startConsumer('consumer-restarted', env);
-    readStore = await createPostgresReadModelStore({ connectionString: readUrl }, { logger: createLogger({ level: 'silent' }) });
-    const write = { db: writeDb };
-    const store = readStore;
-    await services.eventually(noDrift(write, store), 'the restarted consumer to catch up');
-    await expectReadModelEqualsWriteTable(write, store);
-    const { rows } = await writeDb.query('SELECT count(*)::int AS n FROM dvx_orders');
+    await db.expectReadModelEqualsWriteTable(services, 'the restarted consumer to catch up');
+    const { rows } = await db.writeDb.query('SELECT count(*)::int AS n FROM dvx_orders');
     expect(rows[0]?.n).toBe(10);
     // X allows one filtered-stream connection per app: the next test's consumer needs it.
     restarted.child.kill('SIGTERM');
@@ -110,7 +76,7 @@ describe('an X consumer without a checkpoint', () => {
 
   it('with X_CATCH_UP_ON_FIRST_START=0 starts from now: the posts before it are left alone, the next one applies', async () => {
     const { url } = await startConsumer('consumer-from-now', { X_CATCH_UP_ON_FIRST_START: '0', CHECKPOINT_NAME: 'from-now', DATA_DIR: join(services.dir, 'from-now') });
-    await writeDb.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ('fs-new', 'NEW', 'After the start')`);
+    await db.writeDb.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ('fs-new', 'NEW', 'After the start')`);
     const found = await services.eventually(async () => ((await fetch(`${url}/api/orders/fs-new`)).status === 200 ? true : undefined), 'the new row');
     expect(found).toBe(true);
     expect((await fetch(`${url}/api/orders/fs-1`)).status).toBe(404);

@@ -1,16 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../common/logger.js';
-import { createPgDatabase, createPgSchema, pgSchemaPool, pgTestDatabaseUrl } from '../common/pg-test-schema.js';
-import { sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
-import { createPostgresReadModelStore } from '../consumer/stores/postgres/postgres-read-model-store.js';
-import type { ReadModelStore } from '../consumer/stores/read-model-store.js';
-import { demoOrdersSchemaFiles, locateSqlDir } from '../publisher/capture/postgres/schema.js';
+import { openDrillDatabases, type DrillDatabases } from './drill.fixture.js';
 import { freePort, openServiceGroup, ready, type Service, type ServiceGroup } from './processes.fixture.js';
 import { startTestRedisServer, type TestRedisServer } from './redis-server.fixture.js';
-import { expectReadModelEqualsWriteTable, noDrift } from './row-by-row.fixture.js';
 
 /**
  * Issue 24, a drill as an operator would run it: Redis, without persistence, restarts while the
@@ -24,81 +15,57 @@ import { expectReadModelEqualsWriteTable, noDrift } from './row-by-row.fixture.j
 
 let services: ServiceGroup;
 let redis: TestRedisServer;
-let writePool: pg.Pool;
-let writeDb: SqlDatabase;
-let readStore: ReadModelStore | undefined;
-const cleanups: (() => Promise<void>)[] = [];
+let db: DrillDatabases;
 let publisher: Service;
 let consumer: Service;
 
 beforeAll(async () => {
   services = await openServiceGroup('tweetbus-lost-stream-');
   redis = await startTestRedisServer();
-  cleanups.push(() => redis.kill());
-  const write = await createPgSchema(pgTestDatabaseUrl, 'e2e_lost_stream');
-  cleanups.push(write.drop);
-  writePool = pgSchemaPool(pgTestDatabaseUrl, write.schema, { max: 2 });
-  writeDb = sqlFromPgPool(writePool, { owned: false });
-  const read = await createPgDatabase(pgTestDatabaseUrl, 'e2e_lost_stream_read');
-  cleanups.push(read.drop);
-
+  db = await openDrillDatabases('e2e_lost_stream');
   const transport = { TRANSPORT: 'redis-streams', REDIS_URL: redis.url };
   const [publisherPort, consumerPort] = [await freePort(), await freePort()];
   publisher = services.start('publisher', 'publisher/main.js', {
     ...transport,
     PUBLISHER_PORT: String(publisherPort),
-    OUTBOX_DATABASE_URL: `${pgTestDatabaseUrl}?options=${encodeURIComponent(`-c search_path=${write.schema}`)}`,
+    OUTBOX_DATABASE_URL: db.outboxUrl,
     RELAY_POLL_INTERVAL_MS: '100',
   });
-  consumer = services.start('consumer', 'consumer/main.js', { ...transport, CONSUMER_PORT: String(consumerPort), STORE: 'postgres', POSTGRES_URL: read.url });
+  consumer = services.start('consumer', 'consumer/main.js', { ...transport, CONSUMER_PORT: String(consumerPort), STORE: 'postgres', POSTGRES_URL: db.readUrl });
   await services.eventually(ready(`http://127.0.0.1:${String(publisherPort)}`), 'the publisher to be ready', 60_000);
   await services.eventually(ready(`http://127.0.0.1:${String(consumerPort)}`), 'the consumer to be ready', 60_000);
-  const sqlDir = locateSqlDir();
-  for (const file of demoOrdersSchemaFiles) await writeDb.exec(await readFile(join(sqlDir, file), 'utf8'));
-  readStore = await createPostgresReadModelStore({ connectionString: read.url }, { logger: createLogger({ level: 'silent' }) });
+  await db.createOrdersTable();
 }, 90_000);
 
 afterAll(async () => {
   try {
     consumer.child.kill('SIGCONT');
     await services.close();
-    await readStore?.close();
-    await writePool.end();
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup();
+    await db.close();
+    await redis.kill();
   }
 });
 
 async function writeOrders(prefix: string, count: number): Promise<void> {
-  await writeDb.transaction(async (tx) => {
+  await db.writeDb.transaction(async (tx) => {
     for (let i = 1; i <= count; i += 1) {
       await tx.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ($1, 'NEW', $2)`, [`${prefix}-${String(i)}`, `Customer ${String(i)}`]);
     }
   });
 }
 
-async function everythingPublished(): Promise<void> {
-  await services.eventually(async () => {
-    const { rows } = await writeDb.query('SELECT count(*)::int AS n FROM tweetbus_outbox WHERE published_at IS NULL');
-    return rows[0]?.n === 0 ? true : undefined;
-  }, 'the relay to publish every captured change');
-}
-
 describe('Redis restarted without persistence while the consumer lags', () => {
   it('is noticed by the publisher and the consumer, and the events it held are published again from the outbox', async () => {
-    const store = readStore;
-    if (store === undefined) throw new Error('no read store');
-    const write = { db: writeDb };
-
     await writeOrders('before', 50);
-    await services.eventually(noDrift(write, store), 'the first rows to arrive');
+    await db.expectReadModelEqualsWriteTable(services, 'the first rows to arrive');
 
     // The consumer stops reading; changes go on: new rows, updates and deletes, all in the stream only.
     consumer.child.kill('SIGSTOP');
     await writeOrders('lagged', 300);
-    await writeDb.query(`UPDATE dvx_orders SET status = 'PAID' WHERE id LIKE 'before-1%'`);
-    await writeDb.query(`DELETE FROM dvx_orders WHERE id IN ('before-2', 'before-3', 'lagged-7')`);
-    await everythingPublished();
+    await db.writeDb.query(`UPDATE dvx_orders SET status = 'PAID' WHERE id LIKE 'before-1%'`);
+    await db.writeDb.query(`DELETE FROM dvx_orders WHERE id IN ('before-2', 'before-3', 'lagged-7')`);
+    await db.everythingPublished(services);
     // Let the publisher read the stream's counters at least once with the lag in it.
     await new Promise((resolve) => setTimeout(resolve, 2_500));
 
@@ -106,8 +73,7 @@ describe('Redis restarted without persistence while the consumer lags', () => {
     await redis.restart();
     consumer.child.kill('SIGCONT');
 
-    await services.eventually(noDrift(write, store), 'the read model to equal dvx_orders again', 60_000);
-    await expectReadModelEqualsWriteTable(write, store);
+    await db.expectReadModelEqualsWriteTable(services, 'the read model to equal dvx_orders again', 60_000);
 
     const publisherLog = publisher.output.join('');
     const consumerLog = consumer.output.join('');

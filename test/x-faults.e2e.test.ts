@@ -1,15 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../common/logger.js';
-import { createPgDatabase, createPgSchema, pgSchemaPool, pgTestDatabaseUrl } from '../common/pg-test-schema.js';
-import { sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
-import { createPostgresReadModelStore } from '../consumer/stores/postgres/postgres-read-model-store.js';
-import type { ReadModelStore } from '../consumer/stores/read-model-store.js';
-import { demoOrdersSchemaFiles, locateSqlDir } from '../publisher/capture/postgres/schema.js';
+import { openDrillDatabases, type DrillDatabases } from './drill.fixture.js';
 import { emulatorRequest, exitCode, freePort, openServiceGroup, ready, startXEmulator, xEmulatorCredentials, type Service, type ServiceGroup } from './processes.fixture.js';
-import { expectReadModelEqualsWriteTable, noDrift } from './row-by-row.fixture.js';
 
 /**
  * Issue 24, drills as an operator would run them, with faults injected into the X emulator:
@@ -22,40 +13,27 @@ import { expectReadModelEqualsWriteTable, noDrift } from './row-by-row.fixture.j
  */
 
 let services: ServiceGroup;
-let writePool: pg.Pool;
-let writeDb: SqlDatabase;
-let readStore: ReadModelStore | undefined;
-let outboxUrl: string;
+let db: DrillDatabases;
 let xEnv: { X_API_URL: string; X_CA_FILE: string };
-let readUrl: string;
 let consumer: Service;
-const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
-  services = await openServiceGroup('tweetbus-hung-post-');
-  const write = await createPgSchema(pgTestDatabaseUrl, 'e2e_hung_post');
-  cleanups.push(write.drop);
-  writePool = pgSchemaPool(pgTestDatabaseUrl, write.schema, { max: 2 });
-  writeDb = sqlFromPgPool(writePool, { owned: false });
-  outboxUrl = `${pgTestDatabaseUrl}?options=${encodeURIComponent(`-c search_path=${write.schema}`)}`;
-  const read = await createPgDatabase(pgTestDatabaseUrl, 'e2e_hung_post_read');
-  cleanups.push(read.drop);
-
+  services = await openServiceGroup('tweetbus-x-faults-');
+  db = await openDrillDatabases('e2e_x_faults');
   xEnv = await startXEmulator(services);
-  readUrl = read.url;
   consumer = await startConsumer('consumer');
-  readStore = await createPostgresReadModelStore({ connectionString: read.url }, { logger: createLogger({ level: 'silent' }) });
 }, 90_000);
 
 afterAll(async () => {
   try {
     await services.close();
-    await readStore?.close();
-    await writePool.end();
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup();
+    await db.close();
   }
 });
+
+const insertOrder = (id: string, name: string): Promise<unknown> =>
+  db.writeDb.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ($1, 'NEW', $2)`, [id, name]);
 
 let publisherUrl = '';
 
@@ -66,7 +44,7 @@ async function startPublisher(name: string): Promise<Service> {
     ...xEnv,
     ...xEmulatorCredentials.publisher,
     PUBLISHER_PORT: String(port),
-    OUTBOX_DATABASE_URL: outboxUrl,
+    OUTBOX_DATABASE_URL: db.outboxUrl,
     RELAY_POLL_INTERVAL_MS: '100',
   });
   await services.eventually(ready(`http://127.0.0.1:${String(port)}`), `${name} to be ready`, 60_000);
@@ -75,7 +53,7 @@ async function startPublisher(name: string): Promise<Service> {
 
 async function startConsumer(name: string): Promise<Service> {
   const port = await freePort();
-  const service = services.start(name, 'consumer/main.js', { ...xEnv, ...xEmulatorCredentials.consumer, CONSUMER_PORT: String(port), STORE: 'postgres', POSTGRES_URL: readUrl });
+  const service = services.start(name, 'consumer/main.js', { ...xEnv, ...xEmulatorCredentials.consumer, CONSUMER_PORT: String(port), STORE: 'postgres', POSTGRES_URL: db.readUrl });
   await services.eventually(ready(`http://127.0.0.1:${String(port)}`), `${name} to be ready`, 60_000);
   return service;
 }
@@ -98,32 +76,27 @@ async function faultNext(endpoint: 'createTweet' | 'search', kind: string, times
 describe('SIGTERM while X hangs on a request', () => {
   it('a publisher aborts the post, exits 0 within the grace period, and leaves the row for the next publisher', async () => {
     const first = await startPublisher('publisher-first');
-    const sqlDir = locateSqlDir();
-    for (const file of demoOrdersSchemaFiles) await writeDb.exec(await readFile(join(sqlDir, file), 'utf8'));
-    await writeDb.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ('before', 'NEW', 'Before')`);
-    await services.eventually(async () => ((await readStore?.get('orders', 'before')) === undefined ? undefined : true), 'the first row to arrive');
+    await db.createOrdersTable();
+    await insertOrder('before', 'Before');
+    await db.expectReadModelEqualsWriteTable(services, 'the first row to arrive');
 
-    await hangNext('createTweet', () => writeDb.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ('hung', 'NEW', 'Hung')`));
+    await hangNext('createTweet', () => insertOrder('hung', 'Hung'));
 
     first.child.kill('SIGTERM');
     expect(await exitCode(first.child), services.logs()).toBe(0);
     expect(first.output.join('')).not.toContain('shutdown took too long');
-    const { rows } = await writeDb.query(`SELECT published_at FROM tweetbus_outbox WHERE aggregateid = 'hung'`);
+    const { rows } = await db.writeDb.query(`SELECT published_at FROM tweetbus_outbox WHERE aggregateid = 'hung'`);
     expect(rows).toEqual([{ published_at: null }]);
 
     await startPublisher('publisher-next');
-    const store = readStore;
-    if (store === undefined) throw new Error('no read store');
-    const write = { db: writeDb };
-    await services.eventually(noDrift(write, store), 'the next publisher to send the row');
-    await expectReadModelEqualsWriteTable(write, store);
+    await db.expectReadModelEqualsWriteTable(services, 'the next publisher to send the row');
   }, 120_000);
 
   it('a consumer aborts its catch-up search, exits 0 within the grace period, and the next one catches up', async () => {
     consumer.child.kill('SIGTERM');
     expect(await exitCode(consumer.child)).toBe(0);
-    await writeDb.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ('while-down', 'NEW', 'Down')`);
-    await writeDb.query(`UPDATE dvx_orders SET status = 'PAID' WHERE id = 'before'`);
+    await insertOrder('while-down', 'Down');
+    await db.writeDb.query(`UPDATE dvx_orders SET status = 'PAID' WHERE id = 'before'`);
 
     let hanging: Service | undefined;
     await hangNext('search', async () => {
@@ -135,11 +108,7 @@ describe('SIGTERM while X hangs on a request', () => {
     expect(hanging.output.join('')).not.toContain('shutdown took too long');
 
     consumer = await startConsumer('consumer-next');
-    const store = readStore;
-    if (store === undefined) throw new Error('no read store');
-    const write = { db: writeDb };
-    await services.eventually(noDrift(write, store), 'the next consumer to catch up');
-    await expectReadModelEqualsWriteTable(write, store);
+    await db.expectReadModelEqualsWriteTable(services, 'the next consumer to catch up');
   }, 120_000);
 });
 
@@ -156,17 +125,13 @@ describe('X answers "duplicate"', () => {
     if (publisher === undefined) throw new Error('no publisher');
     const logBefore = publisher.output.join('').length;
     // Twice, so the error stands while the second answer is searched for.
-    await faultNext('createTweet', 'duplicate', 2, () => writeDb.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ('dup-never', 'NEW', 'Never')`));
+    await faultNext('createTweet', 'duplicate', 2, () => insertOrder('dup-never', 'Never'));
     const readiness = await services.eventually(async () => {
       const res = await fetch(`${publisherUrl}/readyz`);
       return res.status === 503 ? await res.text() : undefined;
     }, '/readyz to show the unconfirmed duplicate');
     expect(readiness).toMatch(/duplicate, but recent search does not find it/);
-    const store = readStore;
-    if (store === undefined) throw new Error('no read store');
-    const write = { db: writeDb };
-    await services.eventually(noDrift(write, store), 'the row to go out on a later attempt', 60_000);
-    await expectReadModelEqualsWriteTable(write, store);
+    await db.expectReadModelEqualsWriteTable(services, 'the row to go out on a later attempt', 60_000);
     const log = publisher.output.join('').slice(logBefore);
     expect(log).toMatch(/"level":50[^\n]*duplicate, but recent search does not find it/);
     expect(log).not.toMatch(/counting it as posted/);
@@ -178,14 +143,10 @@ describe('X answers "duplicate"', () => {
     const publisher = services.running.find((s) => s.name === 'publisher-next');
     if (publisher === undefined) throw new Error('no publisher');
     const logBefore = publisher.output.join('').length;
-    await faultNext('createTweet', 'lostResponse', 1, () => writeDb.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ('dup-lost', 'NEW', 'Lost')`));
-    const store = readStore;
-    if (store === undefined) throw new Error('no read store');
-    const write = { db: writeDb };
-    await services.eventually(noDrift(write, store), 'the row to arrive', 60_000);
-    await expectReadModelEqualsWriteTable(write, store);
+    await faultNext('createTweet', 'lostResponse', 1, () => insertOrder('dup-lost', 'Lost'));
+    await db.expectReadModelEqualsWriteTable(services, 'the row to arrive', 60_000);
     await services.eventually(async () => {
-      const { rows } = await writeDb.query(`SELECT published_at FROM tweetbus_outbox WHERE aggregateid = 'dup-lost'`);
+      const { rows } = await db.writeDb.query(`SELECT published_at FROM tweetbus_outbox WHERE aggregateid = 'dup-lost'`);
       return rows[0]?.published_at === null ? undefined : true;
     }, 'the row to be marked published');
     expect(publisher.output.join('').slice(logBefore)).toMatch(/recent search shows it out: counting it as posted/);

@@ -40,6 +40,14 @@ function rulesExist(): nock.Scope {
   return nock(api).get('/2/tweets/search/stream/rules').reply(200, { data: [{ id: '1', value: rule.value, tag: rule.tag }], meta: { result_count: 1 } });
 }
 
+/** A nock query matcher for recent search that records each search's parameters into `queries`. */
+function recordingQueries(queries: Record<string, string>[]): (query: Record<string, unknown>) => boolean {
+  return (q) => {
+    if ('query' in q) queries.push(Object.fromEntries(Object.entries(q).map(([k, v]) => [k, String(v)])));
+    return 'query' in q;
+  };
+}
+
 function searchFindsNothing(times = 1): nock.Scope {
   return nock(api).get('/2/tweets/search/recent').query(true).times(times).reply(200, { meta: { result_count: 0 } });
 }
@@ -180,20 +188,14 @@ describe('X source (nock)', () => {
     rulesExist();
     nock(api)
       .get('/2/tweets/search/recent')
-      .query((q) => {
-        if ('query' in q) queries.push(Object.fromEntries(Object.entries(q).map(([k, v]) => [k, String(v)])));
-        return 'query' in q;
-      })
+      .query(recordingQueries(queries))
       .reply(200, {
         data: [searchPost(p3, '#orders {"id":"3"}'), searchPost(p2, '#orders {"id":"2"}')],
         includes: { users: [{ id: '42', username: 'alice' }] },
         meta: { result_count: 2, next_token: 'page2' },
       })
       .get('/2/tweets/search/recent')
-      .query((q) => {
-        if ('query' in q) queries.push(Object.fromEntries(Object.entries(q).map(([k, v]) => [k, String(v)])));
-        return 'query' in q;
-      })
+      .query(recordingQueries(queries))
       .reply(200, { data: [searchPost(p1, '#orders {"id":"1"}')], meta: { result_count: 1 } });
     streamOpens();
     const received: InboundMessage[] = [];
@@ -221,10 +223,7 @@ describe('X source (nock)', () => {
       rulesExist();
       nock(api)
         .get('/2/tweets/search/recent')
-        .query((q) => {
-          if ('query' in q) queries.push(Object.fromEntries(Object.entries(q).map(([k, v]) => [k, String(v)])));
-          return 'query' in q;
-        })
+        .query(recordingQueries(queries))
         .reply(200, { meta: { result_count: 0 } });
       streamOpens();
       await startSource(collect([]), { firstStartCatchUpMs: window, now: () => at });
