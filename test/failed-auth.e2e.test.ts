@@ -1,6 +1,6 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPasswordRefusingPostgres, type PasswordRefusingPostgres } from './password-refusing-postgres.fixture.js';
+import { openDrillDatabases } from './drill.fixture.js';
 import { exitCode, freePort, openServiceGroup, startXEmulator, xEmulatorCredentials, type Service, type ServiceGroup } from './processes.fixture.js';
 
 /**
@@ -61,41 +61,44 @@ describe('a wrong PostgreSQL password', () => {
 });
 
 describe('wrong X tokens', () => {
-  it('are refused by X, said, and never logged, by the publisher (OAuth 1.0a) and the consumer (bearer)', async () => {
+  it('are refused by X, said, and never logged, by the publisher (OAuth 1.0a) and the consumer (bearer); nothing is lost meanwhile', async () => {
     const x = await startXEmulator(services);
-    const wrong = { X_API_SECRET: secret('api'), X_ACCESS_SECRET: secret('access'), X_BEARER_TOKEN: secret('bearer') };
-    const port = await freePort();
-    const consumerPort = await freePort();
-    const publisher = start('publisher-x', 'publisher/main.js', {
-      ...x,
-      ...xEmulatorCredentials.publisher,
-      X_API_SECRET: wrong.X_API_SECRET,
-      X_ACCESS_SECRET: wrong.X_ACCESS_SECRET,
-      PUBLISHER_PORT: String(port),
-      DATA_DIR: join(services.dir, 'publisher'),
-    });
-    const consumer = start('consumer-x', 'consumer/main.js', {
-      ...x,
-      ...xEmulatorCredentials.consumer,
-      X_BEARER_TOKEN: wrong.X_BEARER_TOKEN,
-      CONSUMER_PORT: String(consumerPort),
-      DATA_DIR: join(services.dir, 'consumer'),
-    });
-    await services.eventually(async () => ((await fetch(`http://127.0.0.1:${String(port)}/healthz`)).ok ? true : undefined), 'the publisher to listen', 60_000);
-    const post = await fetch(`http://127.0.0.1:${String(port)}/order?orderId=fa-1&customerName=Ada&status=NEW&timestamp=2026-01-01T10:00:00Z`);
-    expect(post.status).toBe(202);
-    const publisherLog = await logged(publisher, /rejected the credentials \(401\)/, 'the publisher to log X refusing its tokens');
-    const consumerLog = await logged(consumer, /rejected the credentials \(401\)/, 'the consumer to log X refusing its token');
-    for (const log of [publisherLog, consumerLog]) {
-      for (const value of Object.values(wrong)) expect(log).not.toContain(value);
-      expect(log).not.toContain(xEmulatorCredentials.publisher.TRUST_HMAC_KEY);
+    const db = await openDrillDatabases('e2e_failed_auth');
+    try {
+      const wrong = { X_API_SECRET: secret('api'), X_ACCESS_SECRET: secret('access'), X_BEARER_TOKEN: secret('bearer') };
+      const port = await freePort();
+      const consumerPort = await freePort();
+      const publisherEnv = { ...x, ...xEmulatorCredentials.publisher, PUBLISHER_PORT: String(port), OUTBOX_DATABASE_URL: db.outboxUrl, RELAY_POLL_INTERVAL_MS: '100' };
+      const consumerEnv = { ...x, ...xEmulatorCredentials.consumer, CONSUMER_PORT: String(consumerPort), STORE: 'postgres', POSTGRES_URL: db.readUrl };
+      const publisher = start('publisher-x', 'publisher/main.js', { ...publisherEnv, X_API_SECRET: wrong.X_API_SECRET, X_ACCESS_SECRET: wrong.X_ACCESS_SECRET });
+      const consumer = start('consumer-x', 'consumer/main.js', { ...consumerEnv, X_BEARER_TOKEN: wrong.X_BEARER_TOKEN });
+      await services.eventually(async () => ((await fetch(`http://127.0.0.1:${String(port)}/healthz`)).ok ? true : undefined), 'the publisher to listen', 60_000);
+      await db.createOrdersTable();
+      await db.writeDb.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ('fa-1', 'NEW', 'Ada'), ('fa-2', 'NEW', 'Grace')`);
+      const publisherLog = await logged(publisher, /rejected the credentials \(401\)/, 'the publisher to log X refusing its tokens');
+      const consumerLog = await logged(consumer, /rejected the credentials \(401\)/, 'the consumer to log X refusing its token');
+      for (const log of [publisherLog, consumerLog]) {
+        for (const value of Object.values(wrong)) expect(log).not.toContain(value);
+        expect(log).not.toContain(xEmulatorCredentials.publisher.TRUST_HMAC_KEY);
+      }
+      // Both say so where an operator looks: /readyz fails, naming the refusal.
+      for (const [name, servicePort] of Object.entries({ publisher: port, consumer: consumerPort })) {
+        const res = await fetch(`http://127.0.0.1:${String(servicePort)}/readyz`);
+        const body = await res.text();
+        expect(res.status, `${name}: ${body}`).toBe(503);
+        expect(body, name).toMatch(/401|credentials/);
+      }
+
+      // The operator fixes the tokens: what waited in the outbox arrives, row for row.
+      for (const service of [publisher, consumer]) {
+        service.child.kill('SIGTERM');
+        expect(await exitCode(service.child)).toBe(0);
+      }
+      start('publisher-x-fixed', 'publisher/main.js', publisherEnv);
+      start('consumer-x-fixed', 'consumer/main.js', consumerEnv);
+      await db.expectReadModelEqualsWriteTable(services, 'the rows to arrive once the tokens are right', 60_000);
+    } finally {
+      await db.close();
     }
-    // Both say so where an operator looks: /readyz fails, naming the refusal.
-    for (const [name, servicePort] of Object.entries({ publisher: port, consumer: consumerPort })) {
-      const res = await fetch(`http://127.0.0.1:${String(servicePort)}/readyz`);
-      const body = await res.text();
-      expect(res.status, `${name}: ${body}`).toBe(503);
-      expect(body, name).toMatch(/401|credentials/);
-    }
-  }, 90_000);
+  }, 120_000);
 });
