@@ -1,6 +1,5 @@
 import { StoreRefusedError, TweetbusError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import type { StallWatch } from '../common/stall-watch.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import type { MessageDecoder } from '../events/decoder.js';
 import { defaultMaxVersionAheadMs, versionAheadProblem } from '../events/version-clock.js';
@@ -19,8 +18,6 @@ export interface ConsumerPipelineOptions {
   readonly transportName: string;
   /** Counters for `/api/_stats`; a private set is used when absent. */
   readonly stats?: ConsumerStats;
-  /** Hears of every batch that failed and every one that got through (`/readyz`, the live page). */
-  readonly stalls?: StallWatch;
   /**
    * VERSION_MAX_AHEAD_MS: how far past this consumer's clock a version may stand (versions share X's
    * snowflake scale, events/version-clock.ts). A version further ahead would hold its key against
@@ -62,11 +59,11 @@ interface Applied {
  * The handler resolves only after the dead letters and the applied events are durable, so the
  * source may then move its checkpoint (rule 4). Any other store failure propagates untouched: the
  * source redelivers the batch, the version gate makes the repeat harmless, and a transient failure
- * is never mistaken for bad input. `stalls` hears of every such failure, so a batch retried for too
- * long shows in `/readyz`.
+ * is never mistaken for bad input. The source's delivery loop (transports/source-runner.ts) counts
+ * every such failure, so a batch retried for too long shows in `/readyz`.
  */
 export function createConsumerPipeline(options: ConsumerPipelineOptions): MessageHandler {
-  const { decode, trust, store, now, transportName, stalls } = options;
+  const { decode, trust, store, now, transportName } = options;
   const maxAheadMs = options.maxVersionAheadMs ?? defaultMaxVersionAheadMs;
   const logger = options.logger.child({ component: 'consumerPipeline' });
   const stats = options.stats ?? createConsumerStats();
@@ -178,17 +175,7 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
     return { rejected };
   }
 
-  return async (batch) => {
-    if (batch.length === 0) return { rejected: [] };
-    try {
-      const result = await handle(batch);
-      stalls?.succeeded();
-      return result;
-    } catch (err) {
-      stalls?.failed(`the batch starting at message ${batch[0]?.id ?? ''}`, err);
-      throw err;
-    }
-  };
+  return async (batch) => (batch.length === 0 ? { rejected: [] } : handle(batch));
 }
 
 /**

@@ -1,7 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StoreRefusedError, StoreUnavailableError } from '../common/errors.js';
-import { createStallWatch, type StallWatch } from '../common/stall-watch.js';
 import { createLogger } from '../common/logger.js';
 import type { MessageDecoder } from '../events/decoder.js';
 import type { ChangeEvent } from '../events/envelope.js';
@@ -88,7 +87,7 @@ describe('consumer pipeline', () => {
   });
 
   /** given a pipeline over a fresh embedded store, with a log sink and its own stats */
-  async function givenAPipeline(options: { trust?: TrustPolicy; storeWrapper?: (s: ReadModelStore) => ReadModelStore; stalls?: StallWatch } = {}) {
+  async function givenAPipeline(options: { trust?: TrustPolicy; storeWrapper?: (s: ReadModelStore) => ReadModelStore; } = {}) {
     schemas += 1;
     store = await createEmbeddedReadModelStore({ pglite, schema: `pipeline_${schemas}` });
     const realStore = store;
@@ -110,7 +109,6 @@ describe('consumer pipeline', () => {
       now: () => new Date('2026-03-01T10:00:02.000Z'),
       transportName: 'x',
       stats,
-      ...(options.stalls === undefined ? {} : { stalls: options.stalls }),
     });
     return {
       store: realStore,
@@ -268,32 +266,6 @@ describe('consumer pipeline', () => {
     await expect(whenBatchArrives(aMessage(upsertText('1', 1, 'OPEN')), aMessage(upsertText('2', 1, 'OPEN')))).rejects.toBeInstanceOf(StoreUnavailableError);
 
     expect(await store.listDeadLetters({ limit: 10 })).toEqual([]);
-  });
-
-  it('tells its stall watch of each failed batch by its first message, and of the batch that got through', async () => {
-    let now = new Date('2026-03-01T10:00:00.000Z');
-    const stalls = createStallWatch({ stuckAfterMs: 60_000, now: () => now });
-    let down = true;
-    const { whenBatchArrives } = await givenAPipeline({
-      stalls,
-      storeWrapper: (s) => ({ ...s, applyBatch: (events) => (down ? Promise.reject(new StoreUnavailableError('read model: could not apply a batch', { cause: new Error('connection refused') })) : s.applyBatch(events)) }),
-    });
-    const first = aMessage(upsertText('1', 1, 'OPEN'));
-
-    await expect(whenBatchArrives(first, aMessage(upsertText('2', 1, 'OPEN')))).rejects.toThrow();
-    now = new Date('2026-03-01T10:01:00.000Z');
-    await expect(whenBatchArrives(first)).rejects.toThrow();
-
-    expect(stalls.retrying()).toEqual({
-      subject: `the batch starting at message ${first.id}`,
-      since: '2026-03-01T10:00:00.000Z',
-      attempts: 2,
-      lastError: 'read model: could not apply a batch: connection refused',
-      stuck: true,
-    });
-    down = false;
-    await whenBatchArrives(first);
-    expect(stalls.retrying()).toBeUndefined();
   });
 
   it('an empty batch touches nothing', async () => {

@@ -82,12 +82,11 @@ export async function startConsumer(options: ConsumerServiceOptions): Promise<Co
     now,
     transportName: options.transportName,
     stats,
-    stalls,
     ...(options.maxVersionAheadMs === undefined ? {} : { maxVersionAheadMs: options.maxVersionAheadMs }),
   });
 
   try {
-    await options.source.start(handler);
+    await options.source.start(handler, { stalls });
   } catch (err) {
     await closeServer(server);
     throw err;

@@ -1,3 +1,4 @@
+import type { StallWatch } from '../common/stall-watch.js';
 import type { ChangeEvent } from '../events/envelope.js';
 
 /**
@@ -95,8 +96,17 @@ export type MessageHandler = (batch: readonly InboundMessage[]) => Promise<Batch
  *   stores the checkpoint and releases what the adapter created. Calling it twice is harmless.
  */
 export interface EventSource {
-  start(handler: MessageHandler): Promise<void>;
+  start(handler: MessageHandler, hooks?: SourceHooks): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What the consumer hears from its source besides the batches. */
+export interface SourceHooks {
+  /**
+   * Told of every failed attempt to handle or settle a batch, and of every batch that got through,
+   * so that a batch retried too long shows in `/readyz` (CONSUMER_STUCK_AFTER_MS).
+   */
+  readonly stalls?: StallWatch | undefined;
 }
 
 /** Durable storage for a source's position. The consumer's store provides it. */

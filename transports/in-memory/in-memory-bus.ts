@@ -1,7 +1,10 @@
-import { defaultExponentialBackoff, sleep, type Backoff } from '../../common/backoff.js';
-import type { Logger } from '../../common/logger.js';
+import { defaultExponentialBackoff, type Backoff } from '../../common/backoff.js';
+import { createLogger, type Logger } from '../../common/logger.js';
 import { encodeEventJson } from '../../events/json-codec.js';
-import type { CheckpointStore, EventPublisher, EventSource, InboundMessage, MessageHandler } from '../transport.js';
+import { createSourceRunner, type PullAdapter } from '../source-runner.js';
+import type { CheckpointStore, EventPublisher, EventSource, InboundMessage } from '../transport.js';
+
+const silent = createLogger({ level: 'silent' });
 
 /**
  * A transport inside one process: an append-only log of JSON envelopes (`encodeEventJson`, so a
@@ -47,6 +50,12 @@ interface Entry {
   readonly offset: number;
   readonly text: string;
   readonly key: string;
+}
+
+interface InMemoryBatch {
+  readonly entries: readonly Entry[];
+  readonly partitions: ReadonlySet<number>;
+  readonly messages: readonly InboundMessage[];
 }
 
 interface Member {
@@ -101,19 +110,17 @@ export function createInMemoryBus(): InMemoryBus {
     },
     source(options) {
       const batchSize = options.batchSize ?? 50;
-      const handlerBackoff = options.handlerBackoff ?? defaultExponentialBackoff({ initialMs: 50, maxMs: 2_000 });
-      const logger = options.logger?.child({ component: 'inMemorySource', checkpointName: options.checkpointName });
+      const logger = (options.logger ?? silent).child({ component: 'inMemorySource', checkpointName: options.checkpointName });
+      const runner = createSourceRunner({
+        name: 'in-memory source',
+        logger,
+        handlerBackoff: options.handlerBackoff ?? defaultExponentialBackoff({ initialMs: 50, maxMs: 2_000 }),
+      });
       const now = options.now ?? (() => new Date());
       const grouped = options.group !== undefined;
       let group: ReaderGroup | undefined;
       const member: Member = { id: nextMemberId++, wake: () => undefined };
-      const closing = new AbortController();
-      let closed = false;
-      /** A function, not the variable: the flag changes while we await, which narrowing cannot see. */
-      const isClosed = (): boolean => closed;
       let loop: Promise<void> = Promise.resolve();
-      let closePromise: Promise<void> | undefined;
-      let started = false;
 
       const checkpointKey = (partition: number): string =>
         grouped ? `${options.checkpointName}:p${partition}` : options.checkpointName;
@@ -126,7 +133,7 @@ export function createInMemoryBus(): InMemoryBus {
         return mine;
       }
 
-      function nextBatch(g: ReaderGroup): Entry[] {
+      function nextEntries(g: ReaderGroup): Entry[] {
         const mine = new Set(owned(g));
         if (mine.size === 0) return [];
         const from = Math.min(...[...mine].map((p) => g.cursors[p] ?? -1)) + 1;
@@ -140,77 +147,74 @@ export function createInMemoryBus(): InMemoryBus {
         return batch;
       }
 
-      async function run(g: ReaderGroup, handler: MessageHandler): Promise<void> {
-        while (!isClosed()) {
-          const batch = nextBatch(g);
-          if (batch.length === 0) {
-            let wake: () => void = () => undefined;
-            await new Promise<void>((resolve) => {
-              wake = resolve;
-              member.wake = resolve;
-              waiters.add(resolve);
-            });
-            waiters.delete(wake);
-            continue;
-          }
-          const partitions = new Set(batch.map((e) => partitionOf(e.key, g.partitions)));
-          for (const p of partitions) g.busy.add(p);
-          const messages: InboundMessage[] = batch.map((e) => ({ id: String(e.offset), text: e.text, receivedAt: now() }));
-          try {
-            for (let attempt = 1; ; attempt += 1) {
-              try {
-                const result = await handler(messages);
-                for (const { message, reason } of result?.rejected ?? []) {
-                  deadLetters.push({ messageId: message.id, text: message.text, reason, checkpointName: options.checkpointName });
-                }
-                break;
-              } catch (err) {
-                logger?.error({ err, attempt, firstId: messages[0]?.id }, 'the handler failed; the same batch will be delivered again');
-                await sleep(handlerBackoff(attempt), closing.signal);
-                if (isClosed()) return;
-              }
+      /** Resolves on the next append, on a change in the group, or on close. */
+      async function nextChange(): Promise<void> {
+        let wake: () => void = () => undefined;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          member.wake = resolve;
+          waiters.add(resolve);
+        });
+        waiters.delete(wake);
+      }
+
+      /** How this source reads the log: the entries of its partitions, with those partitions held until settled. */
+      function pullFrom(g: ReaderGroup): PullAdapter<InMemoryBatch> {
+        return {
+          async next() {
+            const entries = nextEntries(g);
+            if (entries.length === 0) {
+              await nextChange();
+              return undefined;
             }
-            for (const p of partitions) {
-              const last = Math.max(...batch.filter((e) => partitionOf(e.key, g.partitions) === p).map((e) => e.offset));
+            const partitions = new Set(entries.map((e) => partitionOf(e.key, g.partitions)));
+            for (const p of partitions) g.busy.add(p);
+            return { entries, partitions, messages: entries.map((e) => ({ id: String(e.offset), text: e.text, receivedAt: now() })) };
+          },
+          async settle(batch, result) {
+            for (const { message, reason } of result.rejected) {
+              deadLetters.push({ messageId: message.id, text: message.text, reason, checkpointName: options.checkpointName });
+            }
+            for (const p of batch.partitions) {
+              const last = Math.max(...batch.entries.filter((e) => partitionOf(e.key, g.partitions) === p).map((e) => e.offset));
               const cursor = Math.max(g.cursors[p] ?? -1, last);
               g.cursors[p] = cursor;
               try {
                 await options.checkpoints.save(checkpointKey(p), String(cursor));
               } catch (err) {
-                logger?.warn({ err, partition: p, offset: cursor }, 'could not store the checkpoint; a restart may repeat messages');
+                logger.warn({ err, partition: p, offset: cursor }, 'could not store the checkpoint; a restart may repeat messages');
               }
             }
-          } finally {
-            for (const p of partitions) g.busy.delete(p);
+          },
+          release(batch) {
+            for (const p of batch.partitions) g.busy.delete(p);
             for (const m of g.members) if (m !== member) m.wake();
-          }
-        }
+          },
+        };
       }
 
       return {
-        async start(handler) {
-          if (started) throw new Error('this in-memory source was already started');
-          started = true;
-          if (options.group !== undefined) {
-            const existing = groups.get(options.group);
-            group = existing ?? { partitions: options.partitions ?? 4, cursors: [], busy: new Set(), members: [] };
-            groups.set(options.group, group);
-          } else {
-            group = { partitions: 1, cursors: [], busy: new Set(), members: [] };
-          }
-          for (let p = 0; p < group.partitions; p += 1) {
+        async start(handler, hooks) {
+          runner.begin(handler, hooks);
+          const g: ReaderGroup = (options.group === undefined ? undefined : groups.get(options.group)) ?? {
+            partitions: grouped ? (options.partitions ?? 4) : 1,
+            cursors: [],
+            busy: new Set(),
+            members: [],
+          };
+          if (options.group !== undefined) groups.set(options.group, g);
+          group = g;
+          for (let p = 0; p < g.partitions; p += 1) {
             const loaded = await options.checkpoints.load(checkpointKey(p));
             const offset = loaded === undefined ? -1 : Number.parseInt(loaded, 10);
-            if (Number.isSafeInteger(offset)) group.cursors[p] = Math.max(group.cursors[p] ?? -1, offset);
+            if (Number.isSafeInteger(offset)) g.cursors[p] = Math.max(g.cursors[p] ?? -1, offset);
           }
-          group.members.push(member);
-          for (const m of group.members) m.wake();
-          loop = run(group, handler);
+          g.members.push(member);
+          for (const m of g.members) m.wake();
+          loop = runner.pull(pullFrom(g));
         },
         close() {
-          closePromise ??= (async () => {
-            closed = true;
-            closing.abort();
+          return runner.close(async () => {
             member.wake();
             await loop;
             if (group !== undefined) {
@@ -218,8 +222,7 @@ export function createInMemoryBus(): InMemoryBus {
               if (index !== -1) group.members.splice(index, 1);
               for (const m of group.members) m.wake();
             }
-          })();
-          return closePromise;
+          });
         },
       };
     },

@@ -1,7 +1,8 @@
-import { defaultExponentialBackoff, sleep, type Backoff } from '../../common/backoff.js';
+import { defaultExponentialBackoff, type Backoff } from '../../common/backoff.js';
 import { TransportError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
-import type { BatchResult, EventSource, HealthCheck, InboundMessage, MessageHandler, Rejection } from '../transport.js';
+import { createSourceRunner, type DeliveryOptions } from '../source-runner.js';
+import type { EventSource, HealthCheck, InboundMessage, Rejection } from '../transport.js';
 import { kafkaFrom, type KafkaAdminLike, type KafkaBatchPayload, type KafkaClientOptions, type KafkaLike, type KafkaRecord } from './kafka-client.js';
 import { toTransportError } from './kafka-errors.js';
 import { deadLetterMessage, toInboundMessage } from './kafka-messages.js';
@@ -88,7 +89,8 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   const deadLetterTopic = options.deadLetterTopic ?? `${topic}.dlq`;
   const logger = options.logger.child({ component: 'kafkaSource', topic, groupId });
   const now = options.now ?? (() => new Date());
-  const handlerBackoff = options.handlerBackoff ?? defaultExponentialBackoff({ initialMs: 500, maxMs: 30_000 });
+  const runner = createSourceRunner({ name: 'Kafka source', logger, handlerBackoff: options.handlerBackoff ?? defaultExponentialBackoff({ initialMs: 500, maxMs: 30_000 }) });
+  const { isClosed } = runner;
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 3_000;
   const { kafka, bootstrapServers } = kafkaFrom(options.kafka);
 
@@ -119,12 +121,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   let watermarks: KafkaAdminLike | undefined;
   let watermarksReady: Promise<void> | undefined;
   let started = false;
-  let closed = false;
-  /** A function, not the variable: the flag changes while we await, which narrowing cannot see. */
-  const isClosed = (): boolean => closed;
   let starting: Promise<void> | undefined;
-  let closePromise: Promise<void> | undefined;
-  const closing = new AbortController();
 
   consumer.on('consumer.group_join', (event) => {
     memberId = event.payload.memberId;
@@ -148,52 +145,35 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   /** The batch may still be handled here: not closing, the consumer runs, and no rebalance took it away. */
   const isActive = (payload: KafkaBatchPayload): boolean => !isClosed() && payload.isRunning() && !payload.isStale();
 
-  async function handleUntilDone(payload: KafkaBatchPayload, handler: MessageHandler, messages: readonly InboundMessage[]): Promise<BatchResult | undefined> {
-    for (let attempt = 1; ; attempt += 1) {
-      const stopHeartbeats = keepAlive(payload);
-      try {
-        return (await handler(messages)) ?? { rejected: [] };
-      } catch (err) {
+  /** How a batch of this partition is retried: only while it is still ours, heartbeating meanwhile. */
+  function deliveryOf(payload: KafkaBatchPayload): DeliveryOptions {
+    return {
+      active: () => isActive(payload),
+      whileHandling: () => keepAlive(payload),
+      beforeRetry: () => payload.heartbeat(),
+      logFields: { partition: payload.batch.partition },
+      onFailure: (err) => {
         lastError = err instanceof Error ? err.message : String(err);
-        logger.error(
-          { err, attempt, partition: payload.batch.partition, size: messages.length, firstId: messages[0]?.id, lastId: messages[messages.length - 1]?.id },
-          'the handler failed; the same batch will be delivered again',
-        );
-      } finally {
-        stopHeartbeats();
-      }
-      await sleep(handlerBackoff(attempt), closing.signal);
-      if (!isActive(payload)) return undefined;
-      await payload.heartbeat();
-    }
+      },
+    };
   }
 
-  async function deadLetterUntilDone(payload: KafkaBatchPayload, rejected: readonly Rejection[], records: ReadonlyMap<string, KafkaRecord>): Promise<boolean> {
+  /** Produces the rejections to the dead-letter topic (acks=all) until it is done or the batch is no longer ours. */
+  function deadLetter(payload: KafkaBatchPayload, rejected: readonly Rejection[], records: ReadonlyMap<string, KafkaRecord>): Promise<boolean> {
     const { partition } = payload.batch;
     const at = now();
     const messages = rejected.map((rejection) =>
       deadLetterMessage(rejection, { topic, partition, group: groupId, record: records.get(rejection.message.id) ?? recordFromText(rejection.message), at }),
     );
-    for (let attempt = 1; ; attempt += 1) {
-      try {
+    return runner.retry(
+      `dead-letter ${String(messages.length)} rejected messages to ${deadLetterTopic} (the batch stays uncommitted)`,
+      async () => {
         await deadLetters.send({ topic: deadLetterTopic, acks: -1, messages });
         deadLettered += messages.length;
-        logger.warn(
-          { count: messages.length, partition, deadLetterTopic, ids: rejected.map((r) => r.message.id) },
-          'dead-lettered rejected messages',
-        );
-        return true;
-      } catch (err) {
-        lastError = err instanceof Error ? err.message : String(err);
-        logger.error(
-          { err, attempt, partition, count: messages.length, deadLetterTopic },
-          'could not dead-letter rejected messages; the batch stays uncommitted and the send is retried',
-        );
-      }
-      await sleep(handlerBackoff(attempt), closing.signal);
-      if (!isActive(payload)) return false;
-      await payload.heartbeat();
-    }
+        logger.warn({ count: messages.length, partition, deadLetterTopic, ids: rejected.map((r) => r.message.id) }, 'dead-lettered rejected messages');
+      },
+      deliveryOf(payload),
+    );
   }
 
   /** Heartbeats while a long handler runs, so the group does not give the partition away meanwhile. */
@@ -208,7 +188,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     };
   }
 
-  async function eachBatch(payload: KafkaBatchPayload, handler: MessageHandler): Promise<void> {
+  async function eachBatch(payload: KafkaBatchPayload): Promise<void> {
     const { partition, messages: records } = payload.batch;
     const last = records[records.length - 1];
     if (last === undefined || !isActive(payload)) return;
@@ -217,9 +197,9 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     const messages = records.map((record) => toInboundMessage(partition, record, receivedAt));
     const byId = new Map(records.map((record, i) => [messages[i]?.id ?? '', record]));
 
-    const result = await handleUntilDone(payload, handler, messages);
+    const result = await runner.deliver(messages, deliveryOf(payload));
     if (result === undefined) return;
-    if (result.rejected.length > 0 && !(await deadLetterUntilDone(payload, result.rejected, byId))) return;
+    if (result.rejected.length > 0 && !(await deadLetter(payload, result.rejected, byId))) return;
 
     const next = (BigInt(last.offset) + 1n).toString();
     payload.resolveOffset(last.offset);
@@ -264,7 +244,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     });
   }
 
-  async function connectAndRun(handler: MessageHandler): Promise<void> {
+  async function connectAndRun(): Promise<void> {
     let stage = `connecting to Kafka at ${bootstrapServers}`;
     try {
       const admin = kafka.admin();
@@ -289,7 +269,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
         eachBatchAutoResolve: false,
         // One batch at a time: the handler is never called concurrently by one source.
         partitionsConsumedConcurrently: 1,
-        eachBatch: (payload) => eachBatch(payload, handler),
+        eachBatch,
       });
     } catch (err) {
       throw err instanceof TransportError ? err : toTransportError(err, `Kafka source: ${stage}`);
@@ -309,12 +289,11 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
 
   return {
     /** Resolves once the consumer runs in its group; rejects with a `TransportError` saying what failed. */
-    async start(handler) {
-      if (started) throw new Error('this Kafka source was already started');
-      if (isClosed()) throw new Error('this Kafka source is closed');
+    async start(handler, hooks) {
+      runner.begin(handler, hooks);
       started = true;
       state = 'starting';
-      starting = connectAndRun(handler);
+      starting = connectAndRun();
       try {
         await starting;
       } catch (err) {
@@ -354,17 +333,14 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
       }
     },
     close() {
-      closePromise ??= (async () => {
-        closed = true;
-        closing.abort();
+      return runner.close(async () => {
         await starting?.catch(() => undefined);
         // Stops fetching, waits for the batch in flight (which sees `closed` and stops retrying), leaves the group.
         if (started) await disconnectAll();
         if (watermarks !== undefined) await watermarks.disconnect().catch(() => undefined);
         state = 'closed';
         logger.info({ lastCommitted }, 'closed');
-      })();
-      return closePromise;
+      });
     },
   };
 }

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { defaultExponentialBackoff, sleep, type Backoff } from '../../common/backoff.js';
 import { ConfigError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
-import type { EventSource, HealthCheck, InboundMessage, MessageHandler, Rejection } from '../transport.js';
+import { createSourceRunner, type PullAdapter, type PulledBatch } from '../source-runner.js';
+import type { EventSource, HealthCheck, InboundMessage, Rejection } from '../transport.js';
 import {
   classifyRedisError,
   defaultStreamName,
@@ -137,7 +138,6 @@ export function createRedisStreamsSource(options: RedisStreamsSourceOptions): Re
   const batchSize = options.batchSize ?? 100;
   const blockMs = options.blockMs ?? 2_000;
   const claimIdleMs = options.claimIdleMs ?? 30_000;
-  const handlerBackoff = options.handlerBackoff ?? defaultExponentialBackoff({ initialMs: 500, maxMs: 30_000 });
   const reconnectBackoff = options.reconnectBackoff ?? defaultExponentialBackoff({ initialMs: 200, maxMs: 10_000 });
   const checkTimeoutMs = options.checkTimeoutMs ?? 2_000;
   const watchIntervalMs = options.watchIntervalMs ?? 5_000;
@@ -150,6 +150,8 @@ export function createRedisStreamsSource(options: RedisStreamsSourceOptions): Re
   ];
   if (issues.length > 0) throw new ConfigError(issues);
   const logger = options.logger.child({ component: 'redisStreamsSource', stream, group, consumer });
+  const runner = createSourceRunner({ name: 'Redis Streams source', logger, handlerBackoff: options.handlerBackoff ?? defaultExponentialBackoff({ initialMs: 500, maxMs: 30_000 }) });
+  const { isClosed } = runner;
 
   let session: Session | undefined;
   let state: RedisStreamsSourceState = 'idle';
@@ -159,13 +161,7 @@ export function createRedisStreamsSource(options: RedisStreamsSourceOptions): Re
   let failures = 0;
   let lastError: string | undefined;
   let lastMessageAt: Date | undefined;
-  let started = false;
-  let closed = false;
-  /** A function, not the variable: the flag changes while we await, which narrowing cannot see. */
-  const isClosed = (): boolean => closed;
-  const closing = new AbortController();
   let loop: Promise<void> = Promise.resolve();
-  let closePromise: Promise<void> | undefined;
   /** The newest entry this member was given, for saying what a lost stream may have held. */
   let lastReadId: string | undefined;
   /** The last reading of the stream, only this group in it; `undefined` before one or after a loss. */
@@ -219,7 +215,7 @@ export function createRedisStreamsSource(options: RedisStreamsSourceOptions): Re
     if (fields.kind === 'auth') logger.error(fields, `Redis at ${connection.where} refused our credentials; retrying`);
     else if (attempt === 1) logger.warn(fields, `Redis at ${connection.where} failed; retrying`);
     else logger.debug(fields, 'Redis still failing; retrying');
-    await sleep(waitMs, closing.signal);
+    await sleep(waitMs, runner.signal);
   }
 
   async function createGroup(connection: RedisConnection): Promise<void> {
@@ -255,23 +251,6 @@ export function createRedisStreamsSource(options: RedisStreamsSourceOptions): Re
     return { id: entry.id, text: event ?? JSON.stringify(entry.fields), receivedAt: now() };
   }
 
-  /** The handler's result, or `undefined` when the source closed while the handler kept failing. */
-  async function handle(messages: readonly InboundMessage[], handler: MessageHandler): Promise<{ rejected: readonly Rejection[] } | undefined> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        const result = await handler(messages);
-        return { rejected: result?.rejected ?? [] };
-      } catch (err) {
-        logger.error(
-          { err, attempt, size: messages.length, firstId: messages[0]?.id, lastId: messages[messages.length - 1]?.id },
-          'the handler failed; the same batch will be delivered again',
-        );
-        await sleep(handlerBackoff(attempt), closing.signal);
-        if (isClosed()) return undefined;
-      }
-    }
-  }
-
   /** Dead-letters the rejections and acknowledges the batch in one MULTI; retries until done or closed. */
   async function settle(connection: RedisConnection, ids: readonly string[], rejected: readonly Rejection[]): Promise<void> {
     for (let attempt = 1; ; attempt += 1) {
@@ -304,77 +283,95 @@ export function createRedisStreamsSource(options: RedisStreamsSourceOptions): Re
     }
   }
 
-  async function deliver(connection: RedisConnection, entries: readonly StreamEntry[], handler: MessageHandler): Promise<void> {
-    const gone = entries.filter((e) => e.fields === null).map((e) => e.id);
-    if (gone.length > 0) logger.error({ entryIds: gone }, 'pending entries were trimmed before they were handled; they are lost to this group; acknowledging them');
-    const newest = entries[entries.length - 1]?.id;
-    if (newest !== undefined && (lastReadId === undefined || compareEntryIds(newest, lastReadId) > 0)) lastReadId = newest;
-    const messages = entries.flatMap((e) => (e.fields === null ? [] : [toMessage({ id: e.id, fields: e.fields })]));
-    let rejected: readonly Rejection[] = [];
-    if (messages.length > 0) {
-      lastMessageAt = messages[messages.length - 1]?.receivedAt;
-      logger.debug({ size: messages.length, firstId: messages[0]?.id }, 'delivering a batch');
-      const result = await handle(messages, handler);
-      if (result === undefined) return;
-      rejected = result.rejected;
-    }
-    await settle(connection, entries.map((e) => e.id), rejected);
+  /** A batch as read: every entry (trimmed ones too, to acknowledge them) and the messages to handle. */
+  interface ReadBatch extends PulledBatch {
+    readonly entries: readonly StreamEntry[];
   }
 
-  async function run({ commands, blocking }: Session, handler: MessageHandler): Promise<void> {
+  /**
+   * How this member reads: its own pending entries first, then entries other members left idle
+   * (`XAUTOCLAIM`, again every `claimIdleMs`), then new ones with a blocking read. A failure is waited
+   * out here; a group that is gone is reported and made again.
+   */
+  function readFrom({ commands, blocking }: Session): PullAdapter<ReadBatch> {
     let phase: Phase = 'own';
     let ownCursor = '0';
     let claimCursor = '0-0';
     let lastClaimScan = performance.now();
     let attempt = 0;
-    while (!isClosed()) {
-      let connection = commands;
-      try {
-        let entries: StreamEntry[] = [];
-        if (phase === 'group') {
+
+    async function nextEntries(): Promise<{ entries: StreamEntry[]; connection: RedisConnection }> {
+      switch (phase) {
+        case 'group':
           await createGroup(commands);
           phase = 'own';
-        } else if (phase === 'own') {
-          entries = await read(commands, ['STREAMS', stream, ownCursor]);
+          return { entries: [], connection: commands };
+        case 'own': {
+          const entries = await read(commands, ['STREAMS', stream, ownCursor]);
           const last = entries[entries.length - 1];
           if (last === undefined) phase = 'claim';
           else ownCursor = last.id;
-        } else if (phase === 'claim') {
+          return { entries, connection: commands };
+        }
+        case 'claim': {
           const claimed = await autoclaim(commands, claimCursor);
-          entries = claimed.entries;
           claimCursor = claimed.next;
           if (claimCursor === '0-0') {
             phase = 'new';
             lastClaimScan = performance.now();
           }
-        } else {
+          return { entries: claimed.entries, connection: commands };
+        }
+        case 'new': {
           if (performance.now() - lastWatch >= watchIntervalMs) await watch(commands);
-          connection = blocking;
-          entries = await read(blocking, ['BLOCK', blockMs, 'STREAMS', stream, '>']);
+          const entries = await read(blocking, ['BLOCK', blockMs, 'STREAMS', stream, '>']);
           if (performance.now() - lastClaimScan >= claimIdleMs) phase = 'claim';
+          return { entries, connection: blocking };
         }
-        markConnected();
-        attempt = 0;
-        if (isClosed()) break;
-        if (entries.length > 0) await deliver(commands, entries, handler);
-      } catch (err) {
-        if (isClosed()) break;
-        ownCursor = '0';
-        claimCursor = '0-0';
-        if (replyCode(err) === 'NOGROUP') {
-          // The group is gone with whatever it had not read; it is made again at once.
-          const sinceMs = lastReading?.groups[0] === undefined ? undefined : entryTimeMs(unreadFrom(lastReading.groups[0]));
-          reportLoss('the consumer group is gone (Redis restarted without persistence, or the stream or group was deleted)', sinceMs ?? (lastReadId === undefined ? undefined : entryTimeMs(lastReadId)));
-          lastReading = undefined;
-          phase = 'group';
-          continue;
-        }
-        // A lost reply may have put entries in our PEL.
-        phase = 'own';
-        attempt += 1;
-        await pause(err, connection, attempt);
       }
     }
+
+    return {
+      async next() {
+        let connection = phase === 'new' ? blocking : commands;
+        try {
+          const read = await nextEntries();
+          connection = read.connection;
+          markConnected();
+          attempt = 0;
+          const { entries } = read;
+          if (entries.length === 0 || isClosed()) return undefined;
+          const gone = entries.filter((e) => e.fields === null).map((e) => e.id);
+          if (gone.length > 0) logger.error({ entryIds: gone }, 'pending entries were trimmed before they were handled; they are lost to this group; acknowledging them');
+          const newest = entries[entries.length - 1]?.id;
+          if (newest !== undefined && (lastReadId === undefined || compareEntryIds(newest, lastReadId) > 0)) lastReadId = newest;
+          const messages = entries.flatMap((e) => (e.fields === null ? [] : [toMessage({ id: e.id, fields: e.fields })]));
+          if (messages.length > 0) {
+            lastMessageAt = messages[messages.length - 1]?.receivedAt;
+            logger.debug({ size: messages.length, firstId: messages[0]?.id }, 'delivering a batch');
+          }
+          return { entries, messages };
+        } catch (err) {
+          if (isClosed()) return undefined;
+          ownCursor = '0';
+          claimCursor = '0-0';
+          if (replyCode(err) === 'NOGROUP') {
+            // The group is gone with whatever it had not read; it is made again at once.
+            const sinceMs = lastReading?.groups[0] === undefined ? undefined : entryTimeMs(unreadFrom(lastReading.groups[0]));
+            reportLoss('the consumer group is gone (Redis restarted without persistence, or the stream or group was deleted)', sinceMs ?? (lastReadId === undefined ? undefined : entryTimeMs(lastReadId)));
+            lastReading = undefined;
+            phase = 'group';
+            return undefined;
+          }
+          // A lost reply may have put entries in our PEL.
+          phase = 'own';
+          attempt += 1;
+          await pause(err, connection, attempt);
+          return undefined;
+        }
+      },
+      settle: (batch, result) => settle(commands, batch.entries.map((e) => e.id), result.rejected),
+    };
   }
 
   /** Marks what this member still holds as idle since the epoch, so the next member claims it at once. */
@@ -390,10 +387,8 @@ export function createRedisStreamsSource(options: RedisStreamsSourceOptions): Re
   }
 
   return {
-    async start(handler) {
-      if (started) throw new Error('this Redis Streams source was already started');
-      if (isClosed()) throw new Error('this Redis Streams source is closed');
-      started = true;
+    async start(handler, hooks) {
+      runner.begin(handler, hooks);
       state = 'connecting';
       const opened: Session = {
         commands: openRedisConnection({ url: options.url, name: `tweetbus-source:${consumer}`, reconnectBackoff, logger }),
@@ -403,7 +398,7 @@ export function createRedisStreamsSource(options: RedisStreamsSourceOptions): Re
         await createGroup(opened.commands);
       } catch (err) {
         await Promise.all([opened.commands.close(), opened.blocking.close()]);
-        started = false;
+        runner.reset();
         state = 'idle';
         lastError = describeRedisFailure(err, opened.commands);
         throw toTransportError(err, opened.commands);
@@ -411,7 +406,7 @@ export function createRedisStreamsSource(options: RedisStreamsSourceOptions): Re
       session = opened;
       markConnected();
       logger.info({ deadLetterStream, batchSize, claimIdleMs }, 'started');
-      loop = run(opened, handler);
+      loop = runner.pull(readFrom(opened));
     },
     status() {
       return { state, connected, stream, group, consumer, acknowledged, deadLettered, failures, lastError, lastMessageAt };
@@ -424,9 +419,7 @@ export function createRedisStreamsSource(options: RedisStreamsSourceOptions): Re
       if (!connected) throw new Error(`the Redis Streams source is ${state}${lastError === undefined ? '' : ` (last error: ${lastError})`}`);
     },
     close() {
-      closePromise ??= (async () => {
-        closed = true;
-        closing.abort();
+      return runner.close(async () => {
         const current = session;
         if (current !== undefined) {
           current.blocking.client.disconnect();
@@ -437,8 +430,7 @@ export function createRedisStreamsSource(options: RedisStreamsSourceOptions): Re
         state = 'closed';
         connected = false;
         logger.info({ acknowledged, deadLettered }, 'closed');
-      })();
-      return closePromise;
+      });
     },
   };
 }

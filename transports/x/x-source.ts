@@ -2,7 +2,8 @@ import type { TwitterApi } from 'twitter-api-v2';
 import { defaultExponentialBackoff, linearBackoff, sleep, type Backoff } from '../../common/backoff.js';
 import type { Logger } from '../../common/logger.js';
 import type { HashtagMap } from '../../events/post-codec.js';
-import type { CheckpointStore, EventSource, HealthCheck, InboundMessage, MessageHandler } from '../transport.js';
+import type { CheckpointStore, EventSource, HealthCheck, InboundMessage } from '../transport.js';
+import { createSourceRunner, type PullAdapter, type PulledBatch } from '../source-runner.js';
 import { postFields, searchPageSchema, toInboundMessage, type StreamMessage } from './payloads.js';
 import { compareIds, isPostId, maxId, snowflakeAt, snowflakeTimestampMs } from './snowflake.js';
 import { openFilteredStream, StreamHttpError, type StreamConnection, type StreamEnd } from './stream-reader.js';
@@ -110,7 +111,6 @@ export function createXSource(options: XSourceOptions): XSource {
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 30_000;
   const overlapMs = options.catchUpOverlapMs ?? 60_000;
   const backoff = options.reconnectBackoff ?? defaultXReconnectBackoff();
-  const handlerBackoff = options.handlerBackoff ?? defaultExponentialBackoff({ initialMs: 500, maxMs: 30_000 });
   const stableAfterMs = options.stableAfterMs ?? 60_000;
   const firstStartCatchUpMs = Math.min(options.firstStartCatchUpMs ?? defaultFirstStartCatchUpMs, recentSearchWindowMs - 120_000);
   const tagPrefix = options.ruleTagPrefix ?? defaultRuleTagPrefix;
@@ -132,14 +132,10 @@ export function createXSource(options: XSourceOptions): XSource {
   let lastError: string | undefined;
   let lastMessageAt: Date | undefined;
   let current: StreamConnection | undefined;
-  let started = false;
-  let closed = false;
-  /** A function, not the variable: the flag changes while we await, which narrowing cannot see. */
-  const isClosed = (): boolean => closed;
-  let closePromise: Promise<void> | undefined;
+  const runner = createSourceRunner({ name: 'X source', logger, handlerBackoff: options.handlerBackoff ?? defaultExponentialBackoff({ initialMs: 500, maxMs: 30_000 }) });
+  const { isClosed } = runner;
   let streamLoop: Promise<void> = Promise.resolve();
   let deliveryLoop: Promise<void> = Promise.resolve();
-  const closing = new AbortController();
   let wakeDelivery: () => void = () => undefined;
 
   function enqueue(message: InboundMessage): void {
@@ -325,39 +321,29 @@ export function createXSource(options: XSourceOptions): XSource {
       if (wait > 0) {
         state = 'waiting';
         logger.info({ waitMs: wait }, 'reconnecting after a pause');
-        await sleep(wait, closing.signal);
+        await sleep(wait, runner.signal);
       }
     }
   }
 
-  async function runDelivery(handler: MessageHandler): Promise<void> {
-    while (!isClosed()) {
+  /** The queue the stream and the catch-up fill, read a batch at a time; the checkpoint moves after each. */
+  const delivery: PullAdapter<PulledBatch> = {
+    async next() {
       if (queue.length === 0) {
         await new Promise<void>((resolve) => {
           wakeDelivery = resolve;
         });
         wakeDelivery = () => undefined;
-        continue;
+        return undefined;
       }
-      const batch = queue.splice(0, batchSize);
-      for (let attempt = 1; ; attempt += 1) {
-        try {
-          await handler(batch);
-        } catch (err) {
-          logger.error(
-            { err, attempt, size: batch.length, firstId: batch[0]?.id, lastId: batch[batch.length - 1]?.id },
-            'the handler failed; the same batch will be delivered again',
-          );
-          await sleep(handlerBackoff(attempt), closing.signal);
-          if (isClosed()) return;
-          continue;
-        }
-        for (const message of batch) checkpoint = maxId(checkpoint, message.id);
-        await saveCheckpoint();
-        break;
-      }
-    }
-  }
+      return { messages: queue.splice(0, batchSize) };
+    },
+    async settle({ messages }) {
+      // Rejected posts are the read model's dead letters; X has no queue of its own for them.
+      for (const message of messages) checkpoint = maxId(checkpoint, message.id);
+      await saveCheckpoint();
+    },
+  };
 
   async function saveCheckpoint(): Promise<void> {
     if (checkpoint === undefined || checkpoint === savedCheckpoint) return;
@@ -373,10 +359,8 @@ export function createXSource(options: XSourceOptions): XSource {
   const isConnected = (): boolean => state === 'streaming' || state === 'catchingUp';
 
   return {
-    async start(handler) {
-      if (started) throw new Error('this X source was already started');
-      if (isClosed()) throw new Error('this X source is closed');
-      started = true;
+    async start(handler, hooks) {
+      runner.begin(handler, hooks);
       const loaded = await options.checkpoints.load(options.checkpointName);
       if (loaded !== undefined && isPostId(loaded)) {
         checkpoint = loaded;
@@ -386,7 +370,7 @@ export function createXSource(options: XSourceOptions): XSource {
         floor = snowflakeAt(now().getTime() - firstStartCatchUpMs);
       }
       logger.info({ checkpoint, rule: rule.value }, 'starting');
-      deliveryLoop = runDelivery(handler);
+      deliveryLoop = runner.pull(delivery);
       await new Promise<void>((resolve) => {
         streamLoop = runStream(resolve);
       });
@@ -408,9 +392,7 @@ export function createXSource(options: XSourceOptions): XSource {
       return Promise.reject(new Error(`X source is ${state}${lastError === undefined ? '' : ` (last error: ${lastError})`}`));
     },
     close() {
-      closePromise ??= (async () => {
-        closed = true;
-        closing.abort();
+      return runner.close(async () => {
         current?.close();
         // Aborts a request in flight (a catch-up search X does not answer): nothing waits on X.
         endpoint.close();
@@ -420,8 +402,7 @@ export function createXSource(options: XSourceOptions): XSource {
         await saveCheckpoint();
         state = 'closed';
         logger.info({ checkpoint }, 'closed');
-      })();
-      return closePromise;
+      });
     },
   };
 }
