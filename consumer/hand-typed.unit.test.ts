@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../common/logger.js';
 import { aChangeEvent } from '../events/change-event.fixture.js';
 import type { ChangeEvent } from '../events/envelope.js';
-import { createHashtagMap, createPostDecoder, encodePosts } from '../events/post-codec.js';
+import { createHashtagMap, createPostDecoder, encodePosts, postMessageFields } from '../transports/x/post-codec.js';
 import { createEventSigner } from '../events/signature.js';
 import type { InboundMessage, MessageHandler } from '../transports/transport.js';
 import { createConsumerPipeline } from './pipeline.js';
@@ -28,7 +28,7 @@ function aPost(text: string, username = 'stranger'): InboundMessage {
   postId += 1n;
   const id = postId.toString();
   const authorId = authorIds[username] ?? '9999';
-  return { id, text, receivedAt: new Date('2026-03-01T10:00:01.000Z'), post: { id, authorId, username, createdAt: '2026-03-01T10:00:00.000Z', urls: [] } };
+  return { id, text, receivedAt: new Date('2026-03-01T10:00:01.000Z'), ...postMessageFields({ id, authorId, username, createdAt: '2026-03-01T10:00:00.000Z', urls: [] }) };
 }
 
 function publisherPost(event: ChangeEvent): InboundMessage {

@@ -11,7 +11,7 @@ import { defaultMaxVersionAheadMs, versionAheadProblem } from '../events/version
 import { createJsonDecoder } from '../events/json-codec.js';
 import { propertyRuns } from '../common/property.fixture.js';
 import { isJsonObject } from '../events/json.js';
-import { createHashtagMap, createPostDecoder } from '../events/post-codec.js';
+import { createHashtagMap, createPostDecoder, postMessageFields } from '../transports/x/post-codec.js';
 import type { InboundMessage, MessageHandler } from '../transports/transport.js';
 import { createConsumerPipeline } from './pipeline.js';
 import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-model-store.js';
@@ -48,7 +48,7 @@ let postIds = 1_900_000_000_000_000_000n;
 function aPost(text: string): InboundMessage {
   postIds += 1n;
   const id = postIds.toString();
-  return { id, text, receivedAt: new Date('2026-03-01T10:00:01.000Z'), post: { id, authorId: '4242', username: 'stranger', createdAt: '2026-03-01T10:00:00.000Z', urls: [] } };
+  return { id, text, receivedAt: new Date('2026-03-01T10:00:01.000Z'), ...postMessageFields({ id, authorId: '4242', username: 'stranger', createdAt: '2026-03-01T10:00:00.000Z', urls: [] }) };
 }
 
 /**

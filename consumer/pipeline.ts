@@ -83,7 +83,7 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
       if (ahead !== undefined) return { ok: false, reason: ahead };
       // An X post the publisher did not sign was typed by a person (the codec already refused the
       // publisher's meta in it). Messages of the other transports come from the publisher's side.
-      return { ok: true, events: decoded.events, handTyped: message.post !== undefined && !signed };
+      return { ok: true, events: decoded.events, handTyped: message.author !== undefined && !signed };
     } catch (err) {
       // Decoders promise not to throw; if one does, the input is still what we cannot handle.
       logger.error({ err, messageId: message.id }, 'decoder threw; dead-lettering the message');
@@ -229,9 +229,9 @@ function deadLetterFor(message: InboundMessage, reason: string, transport: strin
     transport,
     text,
     reason,
-    ...(message.post === undefined
+    ...(message.author === undefined
       ? {}
-      : { author: { id: message.post.authorId, ...(message.post.username === undefined ? {} : { username: message.post.username }) } }),
+      : { author: { id: message.author.id, ...(message.author.username === undefined ? {} : { username: message.author.username }) } }),
     receivedAt: message.receivedAt.toISOString(),
   };
 }
@@ -239,7 +239,7 @@ function deadLetterFor(message: InboundMessage, reason: string, transport: strin
 /** Untrusted text goes under its own key, never spread into the log line. */
 function untrustedText(message: InboundMessage): Record<string, unknown> {
   const text = message.text.length > 1024 ? `${message.text.slice(0, 1024)}…` : message.text;
-  return message.post === undefined
+  return message.author === undefined
     ? { message: { id: message.id, text } }
-    : { post: { id: message.post.id, authorId: message.post.authorId, username: message.post.username, text } };
+    : { post: { id: message.id, authorId: message.author.id, username: message.author.username, text } };
 }

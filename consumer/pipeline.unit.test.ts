@@ -58,7 +58,7 @@ function aMessage(text: string, author?: { id: string; username?: string }): Inb
     id,
     text,
     receivedAt: new Date('2026-03-01T10:00:01.000Z'),
-    ...(author === undefined ? {} : { post: { id, authorId: author.id, username: author.username, urls: [] } }),
+    ...(author === undefined ? {} : { author: { id: author.id, username: author.username }, links: [] }),
   };
 }
 

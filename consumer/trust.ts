@@ -50,8 +50,8 @@ export function authorsTrust(authorIds: Iterable<string>): TrustPolicy {
     mode: 'authors',
     trustedAuthor,
     admit(message) {
-      if (message.post === undefined) return { ok: false, reason: 'untrusted: not an X post, and TRUST=authors trusts X accounts only' };
-      return trustedAuthor(message) ? admitted : { ok: false, reason: `untrusted author ${message.post.authorId}` };
+      if (message.author === undefined) return { ok: false, reason: 'untrusted: not an X post, and TRUST=authors trusts X accounts only' };
+      return trustedAuthor(message) ? admitted : { ok: false, reason: `untrusted author ${message.author.id}` };
     },
     admitDecoded: () => admitted,
   };
@@ -81,9 +81,9 @@ export function signedAuthorsTrust(authorIds: Iterable<string>): TrustPolicy {
     admit: () => admitted,
     admitDecoded(message, signed) {
       if (signed || trustedAuthor(message)) return admitted;
-      return message.post === undefined
+      return message.author === undefined
         ? { ok: false, reason: 'not signed: under TRUST=signed,authors only the publisher\'s signed events and posts from X_TRUSTED_AUTHOR_IDS apply' }
-        : { ok: false, reason: `untrusted author ${message.post.authorId}: not signed by the publisher, and not on X_TRUSTED_AUTHOR_IDS` };
+        : { ok: false, reason: `untrusted author ${message.author.id}: not signed by the publisher, and not on X_TRUSTED_AUTHOR_IDS` };
     },
   };
 }
@@ -104,5 +104,5 @@ export function trustPolicy(mode: TrustMode, authorIds: readonly string[]): Trus
 
 function allowList(authorIds: Iterable<string>): (message: InboundMessage) => boolean {
   const allowed = new Set(authorIds);
-  return (message) => message.post !== undefined && allowed.has(message.post.authorId);
+  return (message) => message.author !== undefined && allowed.has(message.author.id);
 }

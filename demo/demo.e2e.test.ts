@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../common/logger.js';
 import { startConsumer } from '../consumer/service.js';
 import { openTrust } from '../consumer/trust.js';
-import { createHashtagMap, createPostDecoder } from '../events/post-codec.js';
+import { createHashtagMap, createPostDecoder } from '../transports/x/post-codec.js';
 import { createEventSigner } from '../events/signature.js';
 import { createXSource } from '../transports/x/x-source.js';
 import { aDemoConfig } from './demo-config.fixture.js';

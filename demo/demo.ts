@@ -9,7 +9,7 @@ import { closeServer, listen, urlHost } from '../common/http-server.js';
 import type { Logger } from '../common/logger.js';
 import { sqlFromPglite, type SqlDatabase } from '../common/sql.js';
 import type { MessageDecoder } from '../events/decoder.js';
-import { createHashtagMap } from '../events/post-codec.js';
+import { createHashtagMap } from '../transports/x/post-codec.js';
 import { createEventSigner, minimumKeyLength } from '../events/signature.js';
 import { startConsumer, type ConsumerService } from '../consumer/service.js';
 import { createEmbeddedReadModelStore } from '../consumer/stores/embedded/embedded-read-model-store.js';

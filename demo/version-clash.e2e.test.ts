@@ -7,7 +7,7 @@ import { createLogger } from '../common/logger.js';
 import { waitUntil } from '../common/wait.fixture.js';
 import { aChangeEvent } from '../events/change-event.fixture.js';
 import { changeEventToJson } from '../events/envelope.js';
-import { createHashtagMap, encodePosts } from '../events/post-codec.js';
+import { createHashtagMap, encodePosts } from '../transports/x/post-codec.js';
 import { createEventSigner } from '../events/signature.js';
 import { aDemoConfig } from './demo-config.fixture.js';
 import { startDemo, trustedDemoUser, type Demo } from './demo.js';

@@ -1,5 +1,5 @@
 import type { ChangeEvent } from './envelope.js';
-import type { InboundMessage } from '../transports/transport.js';
+import type { InboundMessage } from './message.js';
 
 /** Decoding never throws: a message either yields events or a reason it was rejected (for the dead-letter store). */
 export type DecodeResult =

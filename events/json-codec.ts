@@ -1,4 +1,4 @@
-import type { InboundMessage } from '../transports/transport.js';
+import type { InboundMessage } from './message.js';
 import type { DecodeResult, MessageDecoder } from './decoder.js';
 import { isJsonObject, parseJsonText } from './json.js';
 import { changeEventToJson, parseChangeEvent, type ChangeEvent, type DocumentLimits } from './envelope.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { InboundMessage } from '../transports/transport.js';
+import type { InboundMessage } from './message.js';
 import type { DecodeResult } from './decoder.js';
 import { defaultDocumentLimits, type ChangeEvent } from './envelope.js';
 import { aChangeEvent } from './change-event.fixture.js';

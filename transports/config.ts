@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { booleanFlag, duration, wholeNumber, type EnvReader } from '../common/env-reader.js';
-import { createHashtagMap, type HashtagMap } from '../events/post-codec.js';
+import { createHashtagMap, type HashtagMap } from './x/post-codec.js';
 import type { XUserCredentials } from './x/x-client.js';
 import { defaultFirstStartCatchUpMs, recentSearchWindowMs } from './x/x-source.js';
 

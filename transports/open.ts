@@ -4,7 +4,7 @@ import { EventTooLargeError } from '../common/errors.js';
 import type { MessageDecoder } from '../events/decoder.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import { createJsonDecoder } from '../events/json-codec.js';
-import { createPostDecoder, encodePosts } from '../events/post-codec.js';
+import { createPostDecoder, encodePosts } from './x/post-codec.js';
 import type { EventSigner } from '../events/signature.js';
 import { xHashtagsOf, type ConsumerTransportConfig, type PublisherTransportConfig } from './config.js';
 import { createKafkaClient } from './kafka/kafka-client.js';

@@ -1,5 +1,8 @@
 import type { StallWatch } from '../common/stall-watch.js';
 import type { ChangeEvent } from '../events/envelope.js';
+import type { InboundMessage } from '../events/message.js';
+
+export type { InboundMessage } from '../events/message.js';
 
 /**
  * The two ports every transport implements (X, Kafka, Redis Streams, in-memory).
@@ -38,27 +41,6 @@ export interface TransportLoss {
    * any event published may be.
    */
   readonly since: Date | undefined;
-}
-
-/** What an X post adds to a message: the codec needs the links, the trust policy needs the author. */
-export interface PostMeta {
-  readonly id: string;
-  readonly authorId: string;
-  readonly username?: string | undefined;
-  readonly createdAt?: string | undefined;
-  /** t.co links with the text they replaced, from `entities.urls`. */
-  readonly urls: readonly { readonly url: string; readonly expandedUrl: string }[];
-  readonly editHistoryIds?: readonly string[] | undefined;
-}
-
-/** One message as a transport delivered it, before decoding. Its text is untrusted. */
-export interface InboundMessage {
-  /** The transport's position for this message: post id, `partition:offset`, stream entry id. */
-  readonly id: string;
-  readonly text: string;
-  readonly receivedAt: Date;
-  /** Present when the message is an X post. */
-  readonly post?: PostMeta | undefined;
 }
 
 /** A message the handler cannot use (untrusted, malformed, invalid), and why. */

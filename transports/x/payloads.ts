@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { InboundMessage, PostMeta } from '../transport.js';
+import type { InboundMessage } from '../../events/message.js';
+import { postMessageFields, type PostMeta } from './post-codec.js';
 
 /**
  * What we read from X's stream and search answers. Everything from the network is `unknown`
@@ -91,5 +92,5 @@ export function toInboundMessage(post: XPost, includes: XIncludes, receivedAt: D
     urls: entityUrls.map((u) => ({ url: u.url, expandedUrl: u.expanded_url ?? u.url })),
     editHistoryIds: post.edit_history_tweet_ids,
   };
-  return { id: post.id, text: post.note_tweet?.text ?? post.text, receivedAt, post: meta };
+  return { id: post.id, text: post.note_tweet?.text ?? post.text, receivedAt, ...postMessageFields(meta) };
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { sleep, type Backoff } from '../../common/backoff.js';
 import type { Logger } from '../../common/logger.js';
 import type { ChangeEvent } from '../../events/envelope.js';
-import { encodePosts, type HashtagMap } from '../../events/post-codec.js';
+import { encodePosts, type HashtagMap } from './post-codec.js';
 import { TransportError } from '../../common/errors.js';
 import type { EventPublisher, HealthCheck } from '../transport.js';
 import { searchPageSchema } from './payloads.js';

@@ -2,7 +2,7 @@ import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isTransportError, TransportError } from '../../common/errors.js';
 import { logSink } from '../../common/log-sink.fixture.js';
-import { createHashtagMap } from '../../events/post-codec.js';
+import { createHashtagMap } from './post-codec.js';
 import { anEvent } from '../transport.contract.js';
 import { createXPublisher } from './x-publisher.js';
 

@@ -1,7 +1,7 @@
 import type { TwitterApi } from 'twitter-api-v2';
 import { defaultExponentialBackoff, linearBackoff, sleep, type Backoff } from '../../common/backoff.js';
 import type { Logger } from '../../common/logger.js';
-import type { HashtagMap } from '../../events/post-codec.js';
+import type { HashtagMap } from './post-codec.js';
 import type { CheckpointStore, EventSource, HealthCheck, InboundMessage } from '../transport.js';
 import { createSourceRunner, type PullAdapter, type PulledBatch } from '../source-runner.js';
 import { postFields, searchPageSchema, toInboundMessage, type StreamMessage } from './payloads.js';

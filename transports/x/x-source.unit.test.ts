@@ -3,7 +3,7 @@ import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { logSink } from '../../common/log-sink.fixture.js';
 import { createLogger } from '../../common/logger.js';
-import { createHashtagMap } from '../../events/post-codec.js';
+import { createHashtagMap } from './post-codec.js';
 import { createInMemoryCheckpointStore } from '../in-memory/checkpoint-store.js';
 import type { CheckpointStore, InboundMessage, MessageHandler } from '../transport.js';
 import { createLineReader } from './stream-reader.js';
@@ -123,7 +123,7 @@ describe('X source (nock)', () => {
     stream.write('\r\n');
     await waitFor('the post', () => received.length === 1);
     expect(received[0]?.text).toBe(text);
-    expect(received[0]?.post).toMatchObject({ id, authorId: '42', username: 'alice', editHistoryIds: [id] });
+    expect(received[0]).toMatchObject({ id, author: { id: '42', username: 'alice' }, editHistoryIds: [id] });
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(received).toHaveLength(1);
   });
@@ -202,7 +202,7 @@ describe('X source (nock)', () => {
     await startSource(collect(received), { checkpoints });
     await waitFor('the three posts', () => received.length === 3);
     expect(received.map((m) => m.id)).toEqual([p1, p2, p3]);
-    expect(received[2]?.post?.username).toBe('alice');
+    expect(received[2]?.author?.username).toBe('alice');
     expect(queries[0]?.query).toBe(rule.value);
     expect(queries[0]?.since_id).toBe(snowflakeAt(snowflakeTimestampMs(checkpointId) - 60_000));
     expect(queries[1]?.next_token).toBe('page2');

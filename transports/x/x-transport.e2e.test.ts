@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isTransportError } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
 import type { ChangeEvent } from '../../events/envelope.js';
-import { createHashtagMap, createPostDecoder } from '../../events/post-codec.js';
+import { createHashtagMap, createPostDecoder } from './post-codec.js';
 import { createEventSigner } from '../../events/signature.js';
 import { startXEmulator, type XEmulator } from '../../x-emulator/server.js';
 import { createInMemoryCheckpointStore } from '../in-memory/checkpoint-store.js';

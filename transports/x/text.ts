@@ -1,5 +1,5 @@
 import twitterText from 'twitter-text';
-import type { JsonValue } from './json.js';
+import type { JsonValue } from '../../events/json.js';
 
 /**
  * What X does to post text, in both directions. `twitter-text` is X's reference implementation for

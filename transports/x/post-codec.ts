@@ -1,6 +1,6 @@
-import { ConfigError, EventTooLargeError } from '../common/errors.js';
-import type { InboundMessage, PostMeta } from '../transports/transport.js';
-import type { DecodeResult, MessageDecoder } from './decoder.js';
+import { ConfigError, EventTooLargeError } from '../../common/errors.js';
+import type { InboundMessage } from '../../events/message.js';
+import type { DecodeResult, MessageDecoder } from '../../events/decoder.js';
 import {
   collectionNamePattern,
   defaultDocumentLimits,
@@ -10,11 +10,11 @@ import {
   type ChangeEvent,
   type DocumentLimits,
   type ParseResult,
-} from './envelope.js';
-import { isJsonObject, type JsonObject, type JsonValue } from './json.js';
+} from '../../events/envelope.js';
+import { isJsonObject, type JsonObject, type JsonValue } from '../../events/json.js';
 import { findJson } from './json-scan.js';
 import { detectHashtags, measurePostText, restoreLinks, straightenQuotes, stringifyForX, unescapeHtmlEntities } from './text.js';
-import { versionTimeMs } from './version-clock.js';
+import { versionTimeMs } from '../../events/version-clock.js';
 
 /**
  * Post codec v1: change events <-> the text of X posts.
@@ -195,6 +195,40 @@ export interface PostDecodeOptions {
 /** The meta only the publisher may write: with them a post could pick its own version, id, source or time. */
 const publisherOnlyMeta = ['_v', '_e', '_s', '_t'] as const;
 
+/** What X says about a post besides its text: hand-typed posts take their version, event id, source and time from it. */
+export interface PostMeta {
+  readonly id: string;
+  readonly authorId: string;
+  readonly username?: string | undefined;
+  readonly createdAt?: string | undefined;
+  /** t.co links with the text they replaced, from `entities.urls`. */
+  readonly urls: readonly { readonly url: string; readonly expandedUrl: string }[];
+  readonly editHistoryIds?: readonly string[] | undefined;
+}
+
+/** A post's meta as the fields of the message that carries it. */
+export function postMessageFields(post: PostMeta): Pick<InboundMessage, 'author' | 'createdAt' | 'links' | 'editHistoryIds'> {
+  return {
+    author: { id: post.authorId, username: post.username },
+    createdAt: post.createdAt,
+    links: post.urls,
+    editHistoryIds: post.editHistoryIds,
+  };
+}
+
+/** The meta of an X post, from the message that carries it; `undefined` for a message without an author (another transport). */
+export function postMetaOf(message: InboundMessage): PostMeta | undefined {
+  if (message.author === undefined) return undefined;
+  return {
+    id: message.id,
+    authorId: message.author.id,
+    username: message.author.username,
+    createdAt: message.createdAt,
+    urls: message.links ?? [],
+    editHistoryIds: message.editHistoryIds,
+  };
+}
+
 /**
  * Turns a post's text back into events. Never throws: a rejection carries the reason for the
  * dead-letter store. It undoes, in this order, what X and people do to text:
@@ -264,8 +298,8 @@ export function decodePost(text: string, post: PostMeta | undefined, options: Po
  */
 export function createPostDecoder(options: PostDecodeOptions): MessageDecoder {
   return (message: InboundMessage) => {
-    const post = message.post === undefined ? undefined : { ...message.post, createdAt: message.post.createdAt ?? message.receivedAt.toISOString() };
-    return decodePost(message.text, post, options);
+    const post = postMetaOf(message);
+    return decodePost(message.text, post === undefined ? undefined : { ...post, createdAt: post.createdAt ?? message.receivedAt.toISOString() }, options);
   };
 }
 

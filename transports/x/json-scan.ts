@@ -35,7 +35,7 @@ export function scanJsonValue(text: string, start: number, maxDepth: number): Js
   return { ok: false, reason: inString ? 'JSON has an unterminated string' : 'JSON is not closed' };
 }
 
-import { parseJsonText, type JsonParse } from './json.js';
+import { parseJsonText, type JsonParse } from '../../events/json.js';
 
 const maxCandidates = 16;
 

@@ -1,21 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { EventTooLargeError } from '../common/errors.js';
-import type { InboundMessage, PostMeta } from '../transports/transport.js';
-import type { DecodeResult } from './decoder.js';
-import { defaultDocumentLimits, type ChangeEvent } from './envelope.js';
-import type { JsonObject } from './json.js';
+import { EventTooLargeError } from '../../common/errors.js';
+import type { InboundMessage } from '../../events/message.js';
+import type { DecodeResult } from '../../events/decoder.js';
+import { defaultDocumentLimits, type ChangeEvent } from '../../events/envelope.js';
+import type { JsonObject } from '../../events/json.js';
 import {
   createHashtagMap,
   createPostDecoder,
   decodePost,
   encodePosts,
   maxPostWeightedLength,
+  postMessageFields,
   type EncodedPost,
+  type PostMeta,
 } from './post-codec.js';
 import { detectEntities, measurePostText } from './text.js';
-import { aChangeEvent } from './change-event.fixture.js';
-import { createEventSigner } from './signature.js';
-import { versionAt } from './version-clock.js';
+import { aChangeEvent } from '../../events/change-event.fixture.js';
+import { createEventSigner } from '../../events/signature.js';
+import { versionAt } from '../../events/version-clock.js';
 
 const hashtags = createHashtagMap(['orders', 'customers']);
 /** The publisher signs what it posts; the decoder checks it, so the publisher's meta is accepted. */
@@ -534,7 +536,7 @@ describe('createPostDecoder', () => {
     id: '1876543210987654321',
     text: '#orders {"id":"8172"}',
     receivedAt: new Date('2026-01-02T11:00:00.000Z'),
-    post: aPost(),
+    ...postMessageFields(aPost()),
     ...overrides,
   });
 
@@ -543,12 +545,12 @@ describe('createPostDecoder', () => {
   });
 
   it('dates a post without a creation time by when it was received', () => {
-    expect(eventsOf(decode(message({ post: aPost({ createdAt: undefined }) })))[0]?.createdAt).toBe('2026-01-02T11:00:00.000Z');
+    expect(eventsOf(decode(message({ ...postMessageFields(aPost({ createdAt: undefined })) })))[0]?.createdAt).toBe('2026-01-02T11:00:00.000Z');
   });
 
   it('restores t.co links from the post meta', () => {
     const x = throughX('#orders {"id":"8172","site":"example.com"}');
-    expect(eventsOf(decode(message({ text: x.text, post: x.post })))[0]?.data).toEqual({ id: '8172', site: 'http://example.com' });
+    expect(eventsOf(decode(message({ text: x.text, ...postMessageFields(x.post) })))[0]?.data).toEqual({ id: '8172', site: 'http://example.com' });
   });
 });
 
