@@ -1,11 +1,13 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { logLevels } from '../common/config/readers.js';
 import { ConfigError } from '../common/errors.js';
+import type { LogLevel } from '../common/logger.js';
 import { pgTestDatabaseUrl } from '../common/pg-test-schema.js';
 import { maxRelayBatchSize } from '../publisher/config.js';
 import { defaultRedisUrl } from '../transports/config.js';
 
-export type BenchLogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type BenchLogLevel = LogLevel;
 
 export const benchTransportKinds = ['x', 'redis-streams', 'kafka'] as const;
 export const benchStoreKinds = ['embedded', 'postgres'] as const;
@@ -63,9 +65,7 @@ const sharedEnv = {
     .default(pgTestDatabaseUrl),
   BENCH_TIMEOUT_MS: timeoutMs.default(300_000),
   BENCH_LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-      message: 'BENCH_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
-    })
+    .enum(logLevels, { message: `BENCH_LOG_LEVEL must be one of ${logLevels.join(', ')}` })
     .default('warn'),
 };
 

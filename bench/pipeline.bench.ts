@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pino } from 'pino';
 import { z } from 'zod';
 import { createLogger, redactUrl, type Logger } from '../common/logger.js';
 import { openPgSchema } from '../common/pg-test-schema.js';
@@ -534,7 +533,7 @@ async function runOnce(config: BenchConfig, run: number, logger: Logger, kafka: 
 async function main(): Promise<void> {
   const config = loadBenchConfig(loadConfig);
   if (config === undefined) return;
-  const logger = createLogger({ level: config.logLevel, name: 'bench', destination: pino.destination(2) });
+  const logger = createLogger({ level: config.logLevel, name: 'bench', destination: 'stderr' });
   const quota = realPostQuota();
   const realLimit = quota === undefined ? 'a quota' : `${quota.limit} posts / ${quota.windowMs / 60_000} min per user`;
 

@@ -1,6 +1,5 @@
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { pino } from 'pino';
 import { z } from 'zod';
 import { createLogger, redactUrl, type Logger } from '../common/logger.js';
 import { openPgSchema, pgAdminQuery } from '../common/pg-test-schema.js';
@@ -232,7 +231,7 @@ async function runOnce(config: RelayBenchConfig, batchSize: number, logger: Logg
 async function main(): Promise<void> {
   const config = loadBenchConfig(loadRelayConfig);
   if (config === undefined) return;
-  const logger = createLogger({ level: config.logLevel, name: 'bench', destination: pino.destination(2) });
+  const logger = createLogger({ level: config.logLevel, name: 'bench', destination: 'stderr' });
   const postgres = await serverVersion(config.databaseUrl);
 
   print(

@@ -1,7 +1,6 @@
 import { Writable } from 'node:stream';
-import type { LevelWithSilent } from 'pino';
 import { z } from 'zod';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, type Logger, type LogLevel } from './logger.js';
 
 const logLine = z.looseObject({ level: z.number(), msg: z.string().optional() });
 
@@ -12,7 +11,7 @@ type LogLine = z.infer<typeof logLine>;
  * The service's own logger (redaction included) writing into memory instead of stdout. `lines` holds
  * each line parsed, in order; `raw` the text as written, to show that something never reached the log.
  */
-export function logSink(level: LevelWithSilent = 'debug'): { logger: Logger; lines: LogLine[]; raw: string[] } {
+export function logSink(level: LogLevel = 'debug'): { logger: Logger; lines: LogLine[]; raw: string[] } {
   const lines: LogLine[] = [];
   const raw: string[] = [];
   const destination = new Writable({

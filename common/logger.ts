@@ -2,6 +2,9 @@ import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 
 
 export type { Logger };
 
+/** A level a logger can be set to, `silent` included. */
+export type LogLevel = LevelWithSilent;
+
 /**
  * Paths pino blanks out wherever they appear. Connection strings are also passed through
  * `redactUrl` before they are logged, because a password inside a URL is not a separate field.
@@ -69,8 +72,8 @@ function scrubCommands(value: unknown, depth: number): unknown {
 export interface LoggerOptions {
   readonly level?: LevelWithSilent;
   readonly name?: string;
-  /** Where lines go; tests pass a sink stream and read it back. Defaults to stdout. */
-  readonly destination?: DestinationStream;
+  /** Where lines go: `stdout` (the default), `stderr` (the benchmarks, whose stdout is the report), or a stream tests read back. */
+  readonly destination?: DestinationStream | 'stdout' | 'stderr';
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -81,7 +84,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       redact: { paths: redactPaths, censor: '[redacted]' },
       serializers: { err: serializeError },
     },
-    options.destination ?? pino.destination(1),
+    options.destination === undefined || options.destination === 'stdout'
+      ? pino.destination(1)
+      : options.destination === 'stderr'
+        ? pino.destination(2)
+        : options.destination,
   );
 }
 

@@ -1,5 +1,5 @@
-import type { EnvReader } from './env-reader.js';
-import { wholeNumber } from './env-reader.js';
+import type { EnvReader } from './config/env-reader.js';
+import { wholeNumber } from './config/env-reader.js';
 import { describeError } from './logger.js';
 
 /** Work that keeps failing: what, since when, how often, and the last reason. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createEnvReader } from './env-reader.js';
+import { createEnvReader } from './config/env-reader.js';
 import { createStallWatch, readStuckAfterMs } from './stall-watch.js';
 
 describe('stall watch', () => {

@@ -1,13 +1,13 @@
+import type { LogLevel } from '../common/logger.js';
 import { join } from 'node:path';
-import type { LevelWithSilent } from 'pino';
 import { z } from 'zod';
-import { createEnvReader } from '../common/env-reader.js';
+import { createEnvReader, type Env, type EnvReader } from '../common/config/env-reader.js';
+import { readChoice, readCollections, readDataDir, readHost, readLogLevel, readPort, readUrl } from '../common/config/readers.js';
 import { ConfigError } from '../common/errors.js';
-import { applyLegacyAliases } from '../common/legacy-env.js';
+import { applyLegacyAliases } from '../common/config/legacy-env.js';
 import { readStuckAfterMs } from '../common/stall-watch.js';
-import { readMaxVersionAheadMs } from '../common/version-config.js';
-import { readSigningKeys, type SigningKeys } from '../common/signing-config.js';
-import { collectionNamePattern } from '../events/envelope.js';
+import { readMaxVersionAheadMs } from '../common/config/version.js';
+import { readSigningKeys, type SigningKeys } from '../common/config/signing.js';
 import { readConsumerTransport, type ConsumerTransportConfig } from '../transports/config.js';
 import { trustModes, type TrustMode } from './trust.js';
 
@@ -20,7 +20,7 @@ export type ConsumerStoreConfig =
 export interface ConsumerConfig {
   readonly port: number;
   readonly host: string;
-  readonly logLevel: LevelWithSilent;
+  readonly logLevel: LogLevel;
   readonly collections: readonly string[];
   readonly trust: TrustMode;
   /** X_TRUSTED_AUTHOR_IDS: the X account ids whose posts apply under TRUST=authors (the publisher's own among them). */
@@ -37,144 +37,71 @@ export interface ConsumerConfig {
   readonly notices: readonly string[];
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
 
-const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-/** An unset or blank variable takes the default. */
-const blankIsUnset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
-const optional = <T extends z.ZodType>(schema: T) => z.preprocess(blankIsUnset, schema.optional());
-const withDefault = <T extends z.ZodType<string>>(schema: T, fallback: string) =>
-  z.preprocess((value) => blankIsUnset(value) ?? fallback, schema);
-
-const urlWith = (protocols: readonly string[]) => (value: string) => {
-  try {
-    return protocols.includes(new URL(value).protocol);
-  } catch {
-    return false;
-  }
-};
-
-/**
- * Messages name the variable and what it should hold, and never repeat the value: it might be a
- * secret (a token, or a connection string with a password).
- */
-const envSchema = z.object({
-    CONSUMER_PORT: withDefault(z.string(), '3002').pipe(
-      z.string().regex(/^\d{1,5}$/, 'CONSUMER_PORT must be a TCP port number from 0 to 65535').transform(Number)
-        .pipe(z.number().max(65535, 'CONSUMER_PORT must be a TCP port number from 0 to 65535')),
-    ),
-    HOST: withDefault(z.string(), '127.0.0.1'),
-    LOG_LEVEL: withDefault(z.string(), 'info').pipe(z.enum(logLevels, { message: `LOG_LEVEL must be one of ${logLevels.join(', ')}` })),
-    COLLECTIONS: withDefault(z.string(), 'orders')
-      .transform((list) => list.split(',').map((name) => name.trim()).filter((name) => name !== ''))
-      .pipe(
-        z
-          .array(z.string().regex(collectionNamePattern, 'COLLECTIONS must be a comma-separated list of names made of letters, digits and _ (at most 64), each starting with a letter'))
-          .min(1, 'COLLECTIONS must list at least one collection, comma-separated (e.g. "orders,customers")')
-          .refine((names) => new Set(names.map((n) => n.toLowerCase())).size === names.length, 'COLLECTIONS must not name a collection twice (hashtags match in any letter case)'),
-      ),
-    TRUST: withDefault(z.string(), 'open').pipe(
-      z.enum(trustModes, {
-        message:
-          'TRUST must be "open" (posts from anyone, demo only), "authors" (only the X accounts in X_TRUSTED_AUTHOR_IDS), "signed" (only events the publisher signed with TRUST_HMAC_KEY) or "signed,authors" (both)',
-      }),
-    ),
-    STORE: withDefault(z.string(), 'embedded').pipe(z.enum(['embedded', 'postgres', 'mongodb'], { message: 'STORE must be one of embedded (default), postgres, mongodb' })),
-    DATA_DIR: withDefault(z.string(), './data'),
-    POSTGRES_URL: optional(
-      z.string().refine(urlWith(['postgres:', 'postgresql:']), 'POSTGRES_URL must be a PostgreSQL connection URL (postgres://user:password@host:5432/db)'),
-    ),
-    MONGODB_URL: optional(
-      z.string().refine(urlWith(['mongodb:', 'mongodb+srv:']), 'MONGODB_URL must be a MongoDB connection URL (mongodb://host:27017 or mongodb+srv://…)'),
-    ),
-    MONGODB_DATABASE: withDefault(z.string(), 'tweetbus').pipe(
-      z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'MONGODB_DATABASE must be a database name of letters, digits, _ and - (at most 63)'),
-    ),
-  });
+const storeKinds = ['embedded', 'postgres', 'mongodb'] as const;
 
 /**
  * Reads the consumer's configuration from environment variables (dotenv is loaded by `main.ts`
- * only). Every problem is reported at once in one `ConfigError`, each naming its variable.
+ * only). Every problem is reported at once in one `ConfigError`, each naming its variable and what it
+ * should hold, never the value: it might be a secret (a token, or a connection string with a password).
  */
 export function loadConfig(processEnv: Env = process.env): ConsumerConfig {
   const legacy = applyLegacyAliases(processEnv, 'consumer');
-  const env = legacy.env;
-  const parsed = envSchema.safeParse(env);
-  const reader = createEnvReader(env);
-  const transport = readConsumerTransport(reader, parsed.success ? parsed.data.COLLECTIONS : undefined);
-  const stuckAfterMs = readStuckAfterMs('CONSUMER_STUCK_AFTER_MS', reader);
-  const maxVersionAheadMs = readMaxVersionAheadMs(reader);
-  const trustedAuthorIds = reader.read(
+  const env = createEnvReader(legacy.env);
+  for (const issue of legacy.issues) env.problem(issue);
+
+  const port = readPort(env, 'CONSUMER_PORT', 3002);
+  const host = readHost(env);
+  const logLevel = readLogLevel(env);
+  const collections = readCollections(env);
+  const trust = readChoice(
+    env,
+    'TRUST',
+    trustModes,
+    'open',
+    '"open" (posts from anyone, demo only), "authors" (only the X accounts in X_TRUSTED_AUTHOR_IDS), "signed" (only events the publisher signed with TRUST_HMAC_KEY) or "signed,authors" (both)',
+  );
+  const store = readStore(env);
+  const transport = readConsumerTransport(env, collections);
+  const stuckAfterMs = readStuckAfterMs('CONSUMER_STUCK_AFTER_MS', env);
+  const maxVersionAheadMs = readMaxVersionAheadMs(env);
+  const trustedAuthorIds = env.read(
     'X_TRUSTED_AUTHOR_IDS',
     z.string().transform((list) => list.split(',').map((id) => id.trim()).filter((id) => id !== '')).pipe(z.array(z.string().regex(/^\d{1,19}$/)).min(1)),
     [],
     'a comma-separated list of X account ids (digits, not @names: a name can be changed and then taken by someone else)',
   );
-  const mode = parsed.success ? parsed.data.TRUST : undefined;
+  const mode = env.value('TRUST') === undefined || trustModes.some((m) => m === env.value('TRUST')) ? trust : undefined;
   const byAuthors = mode === 'authors' || mode === 'signed,authors';
-  if (byAuthors && trustedAuthorIds.length === 0 && reader.value('X_TRUSTED_AUTHOR_IDS') === undefined) {
-    reader.problem(`X_TRUSTED_AUTHOR_IDS is required with TRUST=${mode}: the X account ids whose hand-typed posts apply${mode === 'authors' ? ', the publisher\'s own account among them' : ''}`);
+  if (byAuthors && trustedAuthorIds.length === 0 && env.value('X_TRUSTED_AUTHOR_IDS') === undefined) {
+    env.problem(`X_TRUSTED_AUTHOR_IDS is required with TRUST=${mode}: the X account ids whose hand-typed posts apply${mode === 'authors' ? ', the publisher\'s own account among them' : ''}`);
   }
-  if (byAuthors && transport.kind !== 'x') reader.problem(`TRUST=${mode} trusts X accounts, and needs TRANSPORT=x (not ${transport.kind})`);
+  if (byAuthors && transport.kind !== 'x') env.problem(`TRUST=${mode} trusts X accounts, and needs TRANSPORT=x (not ${transport.kind})`);
   const keyNeeded =
     mode === 'signed' || mode === 'signed,authors'
       ? `with TRUST=${mode}: only events signed with it apply`
       : transport.kind === 'x'
         ? 'over X (TRANSPORT=x): it tells the publisher\'s signed posts from hand-typed ones'
         : undefined;
-  const signing = readSigningKeys(reader, keyNeeded, { previous: true });
-  const issues = [
-    ...legacy.issues,
-    ...(parsed.success ? [] : parsed.error.issues.map((issue) => issue.message)),
-    ...requiredTogether(env),
-    ...reader.issues,
-  ];
-  if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
-  const e = parsed.data;
-  return {
-    port: e.CONSUMER_PORT,
-    host: e.HOST,
-    logLevel: e.LOG_LEVEL,
-    collections: e.COLLECTIONS,
-    trust: e.TRUST,
-    trustedAuthorIds,
-    store: storeConfig(e),
-    transport,
-    stuckAfterMs,
-    maxVersionAheadMs,
-    signing,
-    notices: legacy.notices,
-  };
+  const signing = readSigningKeys(env, keyNeeded, { previous: true });
+  if (env.issues.length > 0) throw new ConfigError(env.issues);
+  return { port, host, logLevel, collections, trust, trustedAuthorIds, store, transport, stuckAfterMs, maxVersionAheadMs, signing, notices: legacy.notices };
 }
 
-function storeConfig(e: z.infer<typeof envSchema>): ConsumerStoreConfig {
-  switch (e.STORE) {
+/** STORE and the variables of the store it names. */
+function readStore(env: EnvReader): ConsumerStoreConfig {
+  const kind = readChoice(env, 'STORE', storeKinds, 'embedded', 'one of embedded (default), postgres, mongodb');
+  const postgresUrl = readUrl(env, 'POSTGRES_URL', ['postgres:', 'postgresql:'], 'a PostgreSQL connection URL (postgres://user:password@host:5432/db)');
+  const mongodbUrl = readUrl(env, 'MONGODB_URL', ['mongodb:', 'mongodb+srv:'], 'a MongoDB connection URL (mongodb://host:27017 or mongodb+srv://…)');
+  const database = env.read('MONGODB_DATABASE', z.string().regex(/^[A-Za-z0-9_-]{1,63}$/), 'tweetbus', 'a database name of letters, digits, _ and - (at most 63)');
+  switch (kind) {
     case 'embedded':
-      return { kind: 'embedded', dataDir: join(e.DATA_DIR, 'read-model') };
+      return { kind, dataDir: join(readDataDir(env), 'read-model') };
     case 'postgres':
-      return { kind: 'postgres', url: present(e.POSTGRES_URL, 'POSTGRES_URL must hold the PostgreSQL connection URL') };
+      if (env.value('POSTGRES_URL') === undefined) env.problem('POSTGRES_URL is required with STORE=postgres: the PostgreSQL connection URL');
+      return { kind, url: postgresUrl ?? '' };
     case 'mongodb':
-      return { kind: 'mongodb', url: present(e.MONGODB_URL, 'MONGODB_URL must hold the MongoDB connection URL'), database: e.MONGODB_DATABASE };
+      if (env.value('MONGODB_URL') === undefined) env.problem('MONGODB_URL is required with STORE=mongodb: the MongoDB connection URL');
+      return { kind, url: mongodbUrl ?? '', database };
   }
-}
-
-/** Variables required by the choice of another; checked on the raw values so every problem is reported at once. */
-function requiredTogether(env: Env): string[] {
-  const value = (name: string) => (blankIsUnset(env[name]) === undefined ? undefined : env[name]?.trim());
-  const issues: string[] = [];
-  const store = value('STORE');
-  if (store === 'postgres' && value('POSTGRES_URL') === undefined) {
-    issues.push('POSTGRES_URL must hold the PostgreSQL connection URL when STORE=postgres');
-  }
-  if (store === 'mongodb' && value('MONGODB_URL') === undefined) {
-    issues.push('MONGODB_URL must hold the MongoDB connection URL when STORE=mongodb');
-  }
-  return issues;
-}
-
-/** The schema's cross-field rules already guarantee these; this keeps the types honest without a cast. */
-function present(value: string | undefined, issue: string): string {
-  if (value === undefined) throw new ConfigError([issue]);
-  return value;
 }

@@ -94,24 +94,24 @@ describe('consumer configuration', () => {
   it('names STORE and its choices when it is not one of them', () => {
     const error = configErrorOf({ ...minimal, STORE: 'redis' });
 
-    expect(error.issues).toEqual(['STORE must be one of embedded (default), postgres, mongodb']);
+    expect(error.issues).toEqual(['STORE should hold one of embedded (default), postgres, mongodb']);
   });
 
   it('names POSTGRES_URL when STORE=postgres has none', () => {
     expect(configErrorOf({ ...minimal, STORE: 'postgres' }).issues).toEqual([
-      'POSTGRES_URL must hold the PostgreSQL connection URL when STORE=postgres',
+      'POSTGRES_URL is required with STORE=postgres: the PostgreSQL connection URL',
     ]);
   });
 
   it('names COLLECTIONS when a name could not be a hashtag', () => {
     const error = configErrorOf({ ...minimal, COLLECTIONS: 'orders,bad-name' });
 
-    expect(error.issues).toEqual([expect.stringMatching(/^COLLECTIONS must be a comma-separated list/)]);
+    expect(error.issues).toEqual([expect.stringMatching(/^COLLECTIONS should hold a comma-separated list of distinct collection names/)]);
   });
 
   it('names the policies there are when TRUST is none of them', () => {
     expect(configErrorOf({ ...minimal, TRUST: 'anyone' }).issues).toEqual([
-      expect.stringMatching(/^TRUST must be "open" \(posts from anyone, demo only\), "authors" .*, "signed" .* or "signed,authors"/),
+      expect.stringMatching(/^TRUST should hold "open" \(posts from anyone, demo only\), "authors" .*, "signed" .* or "signed,authors"/),
     ]);
   });
 

@@ -29,9 +29,9 @@ export interface TrustPolicy {
  *   any transport; nothing typed by hand applies.
  * - `signed,authors`: the publisher's signed events, and hand-typed posts from the allow-list.
  */
-export type TrustMode = 'open' | 'authors' | 'signed' | 'signed,authors';
+export const trustModes = ['open', 'authors', 'signed', 'signed,authors'] as const;
 
-export const trustModes: readonly TrustMode[] = ['open', 'authors', 'signed', 'signed,authors'];
+export type TrustMode = (typeof trustModes)[number];
 
 const admitted: TrustDecision = { ok: true };
 

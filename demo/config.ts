@@ -1,10 +1,12 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { createEnvReader } from '../common/env-reader.js';
+import { createEnvReader } from '../common/config/env-reader.js';
+import { readDataDir, readHost, readLogLevel, readPort } from '../common/config/readers.js';
+import type { LogLevel } from '../common/logger.js';
 import { ConfigError } from '../common/errors.js';
-import { applyLegacyAliases } from '../common/legacy-env.js';
+import { applyLegacyAliases } from '../common/config/legacy-env.js';
 import { readStuckAfterMs } from '../common/stall-watch.js';
-import { readMaxVersionAheadMs } from '../common/version-config.js';
+import { readMaxVersionAheadMs } from '../common/config/version.js';
 import { trustModes, type TrustMode } from '../consumer/trust.js';
 import { collectionNamePattern } from '../events/envelope.js';
 import {
@@ -36,7 +38,7 @@ export interface DemoConfig {
   readonly fresh: boolean;
   readonly host: string;
   readonly ports: { readonly writeApp: number; readonly publisher: number; readonly consumer: number; readonly xEmulator: number };
-  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly logLevel: LogLevel;
   readonly hashtagPrefix: string;
   readonly transport: DemoTransport;
   /** CONSUMER_STUCK_AFTER_MS and RELAY_STUCK_AFTER_MS: how long one batch may be retried before the page and `/readyz` say it is stuck. */
@@ -52,34 +54,10 @@ export interface DemoConfig {
   readonly trust?: TrustMode;
 }
 
-const port = (name: string, fallback: number) =>
-  z.coerce
-    .number({ message: `${name} must be a TCP port number` })
-    .int(`${name} must be a whole number`)
-    .min(0, `${name} must be between 0 and 65535`)
-    .max(65535, `${name} must be between 0 and 65535`)
-    .default(fallback);
-
-const envSchema = z.object({
-  DATA_DIR: z.string().min(1).default('./data'),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  WRITE_APP_PORT: port('WRITE_APP_PORT', 3000),
-  PUBLISHER_PORT: port('PUBLISHER_PORT', 3001),
-  CONSUMER_PORT: port('CONSUMER_PORT', 3002),
-  X_EMULATOR_PORT: port('X_EMULATOR_PORT', 3443),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-    message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
-  }).default('info'),
-  X_HASHTAG_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_]*$/, 'X_HASHTAG_PREFIX may hold only letters, digits and _ (a hashtag ends at - or .)')
-    .default(''),
-});
-
 /** The demo's own names, so it never shares a stream, topic or group with a service using the defaults. */
 const demoDefaults = { REDIS_STREAM: 'tweetbus:demo', KAFKA_TOPIC: 'tweetbus.demo', CHECKPOINT_NAME: 'demo-consumer' };
 
-export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): DemoConfig {
+export function loadDemoConfig(env: Readonly<Record<string, string | undefined>> = process.env, argv: readonly string[] = process.argv.slice(2)): DemoConfig {
   let flags: { fresh?: boolean | undefined; transport?: string | undefined; trust?: string | undefined };
   try {
     flags = parseArgs({ args: [...argv], options: { fresh: { type: 'boolean' }, transport: { type: 'string' }, trust: { type: 'string' } }, strict: true }).values;
@@ -87,10 +65,19 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env, argv: reado
     throw new ConfigError([`command line: ${err instanceof Error ? err.message : String(err)}; the demo takes --fresh, --transport x|redis-streams|kafka and --trust open|authors|signed|signed,authors`]);
   }
   const legacy = applyLegacyAliases(env, 'demo');
-  const parsed = envSchema.safeParse(legacy.env);
-  const issues = [...legacy.issues, ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`))];
+  const issues = [...legacy.issues];
   const transport = readDemoTransport({ ...demoDefaults, ...legacy.env, ...(flags.transport === undefined ? {} : { TRANSPORT: flags.transport }) }, issues);
   const reader = createEnvReader(legacy.env);
+  const dataDir = readDataDir(reader);
+  const host = readHost(reader);
+  const ports = {
+    writeApp: readPort(reader, 'WRITE_APP_PORT', 3000),
+    publisher: readPort(reader, 'PUBLISHER_PORT', 3001),
+    consumer: readPort(reader, 'CONSUMER_PORT', 3002),
+    xEmulator: readPort(reader, 'X_EMULATOR_PORT', 3443),
+  };
+  const logLevel = readLogLevel(reader);
+  const hashtagPrefix = reader.read('X_HASHTAG_PREFIX', z.string().regex(/^[A-Za-z0-9_]*$/), '', 'letters, digits and _ only (a hashtag ends at - or .)');
   const stuckAfterMs = { consumer: readStuckAfterMs('CONSUMER_STUCK_AFTER_MS', reader), relay: readStuckAfterMs('RELAY_STUCK_AFTER_MS', reader) };
   const maxVersionAheadMs = readMaxVersionAheadMs(reader);
   const trustName = flags.trust ?? reader.value('TRUST') ?? 'open';
@@ -99,19 +86,18 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env, argv: reado
   if ((trust === 'authors' || trust === 'signed,authors') && transport.kind !== 'x') {
     issues.push(`TRUST=${trust} (--trust ${trust}) trusts X accounts: it needs the demo over X`);
   }
-  issues.push(...reader.issues);
-  if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
-  const e = parsed.data;
-  if (!collectionNamePattern.test(`x${e.X_HASHTAG_PREFIX}orders`)) {
-    throw new ConfigError(['X_HASHTAG_PREFIX: the prefix plus a collection name must form a hashtag of at most 64 characters']);
+  if (!collectionNamePattern.test(`x${hashtagPrefix}orders`)) {
+    reader.problem('X_HASHTAG_PREFIX should hold a prefix that, with a collection name, forms a hashtag of at most 64 characters');
   }
+  issues.push(...reader.issues);
+  if (issues.length > 0) throw new ConfigError(issues);
   return {
-    dataDir: e.DATA_DIR,
+    dataDir,
     fresh: flags.fresh === true,
-    host: e.HOST,
-    ports: { writeApp: e.WRITE_APP_PORT, publisher: e.PUBLISHER_PORT, consumer: e.CONSUMER_PORT, xEmulator: e.X_EMULATOR_PORT },
-    logLevel: e.LOG_LEVEL,
-    hashtagPrefix: e.X_HASHTAG_PREFIX,
+    host,
+    ports,
+    logLevel,
+    hashtagPrefix,
     transport,
     stuckAfterMs,
     maxVersionAheadMs,
@@ -120,7 +106,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env, argv: reado
 }
 
 /** X needs nothing (the emulator runs inside); Redis and Kafka are read as the services read them. */
-function readDemoTransport(env: NodeJS.ProcessEnv, issues: string[]): DemoTransport {
+function readDemoTransport(env: Readonly<Record<string, string | undefined>>, issues: string[]): DemoTransport {
   const reader = createEnvReader(env);
   const kind = readTransportKind(reader);
   let transport: DemoTransport = { kind: 'x' };

@@ -1,15 +1,15 @@
+import type { LogLevel } from '../common/logger.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { LevelWithSilent } from 'pino';
 import { z } from 'zod';
 import { parseOracleUrl } from './capture/oracle/oracle-url.js';
-import { booleanFlag, createEnvReader, wholeNumber } from '../common/env-reader.js';
+import { booleanFlag, createEnvReader, wholeNumber, type Env } from '../common/config/env-reader.js';
 import { readStuckAfterMs } from '../common/stall-watch.js';
-import { readMaxVersionAheadMs } from '../common/version-config.js';
-import { readSigningKeys, type SigningKeys } from '../common/signing-config.js';
+import { readMaxVersionAheadMs } from '../common/config/version.js';
+import { readSigningKeys, type SigningKeys } from '../common/config/signing.js';
 import { ConfigError } from '../common/errors.js';
-import { applyLegacyAliases } from '../common/legacy-env.js';
-import { collectionNamePattern } from '../events/envelope.js';
+import { applyLegacyAliases } from '../common/config/legacy-env.js';
+import { readCollections, readDataDir, readHost, readLogLevel, readPort } from '../common/config/readers.js';
 import { readPublisherTransport, type PublisherTransportConfig } from '../transports/config.js';
 
 /** Where the relay reads events from, and where the HTTP ways in write them. */
@@ -50,7 +50,7 @@ export interface RetentionConfig {
 export interface PublisherConfig {
   readonly port: number;
   readonly host: string;
-  readonly logLevel: LevelWithSilent;
+  readonly logLevel: LogLevel;
   readonly collections: readonly string[];
   /** `source` of the events the legacy `GET /order` callback creates. */
   readonly sourceName: string;
@@ -66,10 +66,6 @@ export interface PublisherConfig {
   readonly notices: readonly string[];
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const logLevelSchema = z.enum(logLevels);
 
 /**
  * Reads and checks the publisher's configuration. Every problem is collected, each naming the
@@ -90,7 +86,7 @@ export function loadConfig(processEnv: Env = process.env): PublisherConfig {
     const kind = read('OUTBOX', z.enum(['embedded', 'postgres', 'oracle']), inferred, '"embedded" (PGlite in DATA_DIR), "postgres" or "oracle" (with OUTBOX_DATABASE_URL)');
     switch (kind) {
       case 'embedded': {
-        const dataDir = read('DATA_DIR', z.string(), './data', 'a directory path');
+        const dataDir = readDataDir(env);
         return { kind, dataDir, path: join(dataDir, 'outbox') };
       }
       case 'postgres': {
@@ -117,19 +113,10 @@ export function loadConfig(processEnv: Env = process.env): PublisherConfig {
     }
   }
 
-  const port = read('PUBLISHER_PORT', wholeNumber(0, 65_535), 3001, 'a TCP port number (0-65535; 0 picks a free one)');
-  const host = read('HOST', z.string(), '127.0.0.1', 'the address to listen on');
-  const logLevel = read('LOG_LEVEL', logLevelSchema, 'info', `one of ${logLevels.join(', ')}`);
-  const collections = read(
-    'COLLECTIONS',
-    z
-      .string()
-      .transform((s) => s.split(',').map((c) => c.trim()).filter((c) => c !== ''))
-      .pipe(z.array(z.string().regex(collectionNamePattern)).min(1))
-      .refine((list) => new Set(list).size === list.length),
-    ['orders'],
-    'a comma-separated list of distinct collection names (letters, digits and _, starting with a letter)',
-  );
+  const port = readPort(env, 'PUBLISHER_PORT', 3001);
+  const host = readHost(env);
+  const logLevel = readLogLevel(env);
+  const collections = readCollections(env);
   const sourceName = read('SOURCE_NAME', z.string().max(256), 'legacy', 'at most 256 characters');
   const batchSize = read('RELAY_BATCH_SIZE', wholeNumber(1, maxRelayBatchSize), 20, `a whole number of events per batch from 1 to ${String(maxRelayBatchSize)}`);
   const pollIntervalMs = read('RELAY_POLL_INTERVAL_MS', wholeNumber(10, 600_000), 500, 'milliseconds between outbox polls, 10 to 600000');

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../common/logger.js';
 import type { Leadership } from './capture/leadership.js';
 import type { OutboxRelay } from './relay.js';
 

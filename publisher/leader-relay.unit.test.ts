@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { createLogger } from '../common/logger.js';
 import { describe, expect, it } from 'vitest';
 import { waitUntil } from '../common/wait.fixture.js';
 import { aChangeEvent } from '../events/change-event.fixture.js';
@@ -8,7 +8,7 @@ import type { OutboxReader, OutboxRow } from './capture/outbox.js';
 import { followLeadership } from './leader-relay.js';
 import { createOutboxRelay } from './relay.js';
 
-const logger = pino({ level: 'silent' });
+const logger = createLogger({ level: 'silent' });
 
 /** An outbox in memory that the real relay reads and marks. */
 function fakeOutbox() {

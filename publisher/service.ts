@@ -1,5 +1,5 @@
+import type { Logger } from '../common/logger.js';
 import { createServer } from 'node:http';
-import type { Logger } from 'pino';
 import type { Backoff } from '../common/backoff.js';
 import { closeServer, listen, urlHost } from '../common/http-server.js';
 import { createStallWatch, defaultStuckAfterMs, type Retrying } from '../common/stall-watch.js';

@@ -1,5 +1,5 @@
+import { createLogger } from '../common/logger.js';
 import { PGlite } from '@electric-sql/pglite';
-import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TransportError } from '../common/errors.js';
 import { sqlFromPglite } from '../common/sql.js';
@@ -49,7 +49,7 @@ async function givenPublisher(publisher: EventPublisher, overrides: Overrides = 
     writer: outbox,
     outboxCheck: outbox,
     publisher,
-    logger: pino({ level: 'silent' }),
+    logger: createLogger({ level: 'silent' }),
     port: 0,
     host: '127.0.0.1',
     collections: ['orders'],

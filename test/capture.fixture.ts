@@ -1,9 +1,8 @@
 import pg from 'pg';
-import { pino } from 'pino';
 import { expect } from 'vitest';
 import { z } from 'zod';
 import { defaultExponentialBackoff, type Backoff } from '../common/backoff.js';
-import type { Logger } from '../common/logger.js';
+import { type Logger, createLogger } from '../common/logger.js';
 import { createPgSchema, pgSchemaPool, pgTestDatabaseUrl } from '../common/pg-test-schema.js';
 import { sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
 import { waitUntil, type WaitOptions } from '../common/wait.fixture.js';
@@ -36,7 +35,7 @@ import type { EventSource } from '../transports/transport.js';
 /** How long any condition may take to come true (`waitUntil`); generous, because the whole suite shares two cores. */
 export const patience: WaitOptions = { timeoutMs: 90_000, intervalMs: 25 };
 
-const logger: Logger = pino({ level: 'silent' });
+const logger: Logger = createLogger({ level: 'silent' });
 
 /** One entry of the bus log, as a reader of the whole log sees it. */
 export interface Delivery {

@@ -1,4 +1,4 @@
-import { createEnvReader } from '../common/env-reader.js';
+import { createEnvReader } from '../common/config/env-reader.js';
 import { ConfigError } from '../common/errors.js';
 import { z } from 'zod';
 

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { booleanFlag, duration, wholeNumber, type EnvReader } from '../common/env-reader.js';
+import { booleanFlag, duration, wholeNumber, type EnvReader } from '../common/config/env-reader.js';
+import { isUrlWith } from '../common/config/readers.js';
 import { createHashtagMap, type HashtagMap } from './x/post-codec.js';
 import type { XUserCredentials } from './x/x-client.js';
 import { defaultFirstStartCatchUpMs, recentSearchWindowMs } from './x/x-source.js';
@@ -68,14 +69,7 @@ export type ConsumerTransportConfig = XConsumerTransport | KafkaConsumerTranspor
 
 export const defaultRedisUrl = 'redis://127.0.0.1:6379';
 
-const urlWith = (...protocols: string[]) =>
-  z.string().refine((value) => {
-    try {
-      return protocols.includes(new URL(value).protocol);
-    } catch {
-      return false;
-    }
-  });
+const urlWith = (...protocols: string[]) => z.string().refine((value) => isUrlWith(protocols, value));
 const name = (max: number) => z.string().regex(new RegExp(`^[A-Za-z0-9._:-]{1,${String(max)}}$`));
 const kafkaTopic = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/);
 const hashtagPart = z.string().regex(/^[A-Za-z0-9_]{0,32}$/);

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { createEnvReader, type Env, type EnvReader } from '../common/config/env-reader.js';
+import { readHost, readLogLevel, readPort } from '../common/config/readers.js';
 import { ConfigError } from '../common/errors.js';
+import type { LogLevel } from '../common/logger.js';
 import type { XEmulatorCredentials } from './server.js';
-
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 /** x-emulator run on its own (`npm run x-emulator`, or its container), configured by environment alone. */
 export interface XEmulatorConfig {
@@ -17,56 +18,37 @@ export interface XEmulatorConfig {
   readonly logLevel: LogLevel;
 }
 
-const secret = (name: string, what: string) =>
-  z
-    .string()
-    .min(1, `${name} must be ${what} (leave it unset for the demo value)`)
-    .regex(/^\S+$/, `${name} must be ${what} without spaces`)
-    .optional();
 
-const envSchema = z.object({
-  X_EMULATOR_PORT: z.coerce
-    .number({ message: 'X_EMULATOR_PORT must be a TCP port number' })
-    .int('X_EMULATOR_PORT must be a whole number')
-    .min(0, 'X_EMULATOR_PORT must be between 0 and 65535')
-    .max(65535, 'X_EMULATOR_PORT must be between 0 and 65535')
-    .default(3443),
-  X_EMULATOR_HOST: z.string().min(1, 'X_EMULATOR_HOST must be an address to listen on, e.g. 127.0.0.1 or 0.0.0.0').default('127.0.0.1'),
-  X_EMULATOR_CERT_DIR: z.string().min(1, 'X_EMULATOR_CERT_DIR must be a directory path for cert.pem').default('data/x-emulator'),
-  X_EMULATOR_CERT_HOSTS: z
-    .string()
-    .regex(/^[A-Za-z0-9.:_-]*(,[A-Za-z0-9.:_-]+)*$/, 'X_EMULATOR_CERT_HOSTS must be comma-separated host names or IPs')
-    .default(''),
-  X_EMULATOR_BEARER_TOKEN: secret('X_EMULATOR_BEARER_TOKEN', 'the app-only bearer token clients will send'),
-  X_EMULATOR_API_KEY: secret('X_EMULATOR_API_KEY', 'the OAuth 1.0a consumer (API) key'),
-  X_EMULATOR_API_SECRET: secret('X_EMULATOR_API_SECRET', 'the OAuth 1.0a consumer (API) secret'),
-  X_EMULATOR_ACCESS_TOKEN: secret('X_EMULATOR_ACCESS_TOKEN', 'the OAuth 1.0a access token of the posting user'),
-  X_EMULATOR_ACCESS_SECRET: secret('X_EMULATOR_ACCESS_SECRET', 'the OAuth 1.0a access token secret'),
-  LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-      message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
-    })
-    .default('info'),
-});
+/** A credential the emulator accepts in place of its demo value; unset keeps the demo value. */
+function readSecret(env: EnvReader, name: string, what: string): string | undefined {
+  return env.read<string | undefined>(name, z.string().regex(/^\S+$/), undefined, `${what}, without spaces (leave it unset for the demo value)`);
+}
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): XEmulatorConfig {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  }
-  const e = parsed.data;
-  const credentials: Partial<XEmulatorCredentials> = {};
-  if (e.X_EMULATOR_BEARER_TOKEN !== undefined) credentials.bearerToken = e.X_EMULATOR_BEARER_TOKEN;
-  if (e.X_EMULATOR_API_KEY !== undefined) credentials.apiKey = e.X_EMULATOR_API_KEY;
-  if (e.X_EMULATOR_API_SECRET !== undefined) credentials.apiSecret = e.X_EMULATOR_API_SECRET;
-  if (e.X_EMULATOR_ACCESS_TOKEN !== undefined) credentials.accessToken = e.X_EMULATOR_ACCESS_TOKEN;
-  if (e.X_EMULATOR_ACCESS_SECRET !== undefined) credentials.accessSecret = e.X_EMULATOR_ACCESS_SECRET;
-  return {
-    port: e.X_EMULATOR_PORT,
-    host: e.X_EMULATOR_HOST,
-    certDir: e.X_EMULATOR_CERT_DIR,
-    certHosts: e.X_EMULATOR_CERT_HOSTS.split(',').filter((h) => h !== ''),
-    credentials,
-    logLevel: e.LOG_LEVEL,
-  };
+/**
+ * Reads the emulator's configuration, as the services read theirs: every problem at once in one
+ * `ConfigError`, each naming its variable, and a blank variable counts as unset.
+ */
+export function loadConfig(processEnv: Env = process.env): XEmulatorConfig {
+  const env = createEnvReader(processEnv);
+  const port = readPort(env, 'X_EMULATOR_PORT', 3443);
+  const host = readHost(env, 'X_EMULATOR_HOST');
+  const certDir = env.read('X_EMULATOR_CERT_DIR', z.string(), 'data/x-emulator', 'a directory path for cert.pem');
+  const certHosts = env.read(
+    'X_EMULATOR_CERT_HOSTS',
+    z.string().regex(/^[A-Za-z0-9.:_-]+(,[A-Za-z0-9.:_-]+)*$/).transform((list) => list.split(',')),
+    [],
+    'comma-separated host names or IP addresses',
+  );
+  const entries: [keyof XEmulatorCredentials, string | undefined][] = [
+    ['bearerToken', readSecret(env, 'X_EMULATOR_BEARER_TOKEN', 'the app-only bearer token clients will send')],
+    ['apiKey', readSecret(env, 'X_EMULATOR_API_KEY', 'the OAuth 1.0a consumer (API) key')],
+    ['apiSecret', readSecret(env, 'X_EMULATOR_API_SECRET', 'the OAuth 1.0a consumer (API) secret')],
+    ['accessToken', readSecret(env, 'X_EMULATOR_ACCESS_TOKEN', 'the OAuth 1.0a access token of the posting user')],
+    ['accessSecret', readSecret(env, 'X_EMULATOR_ACCESS_SECRET', 'the OAuth 1.0a access token secret')],
+  ];
+  const logLevel = readLogLevel(env);
+  if (env.issues.length > 0) throw new ConfigError(env.issues);
+  const credentials: Partial<Record<keyof XEmulatorCredentials, string>> = {};
+  for (const [key, value] of entries) if (value !== undefined) credentials[key] = value;
+  return { port, host, certDir, certHosts, credentials, logLevel };
 }

@@ -20,9 +20,13 @@ describe('x-emulator loadConfig', () => {
     expect(config.certHosts).toEqual(['x-emulator', '10.0.0.5']);
   });
 
+  it('treats a blank variable as unset, as the services do', () => {
+    expect(loadConfig({ X_EMULATOR_PORT: ' ', X_EMULATOR_BEARER_TOKEN: '', LOG_LEVEL: '' })).toMatchObject({ port: 3443, credentials: {}, logLevel: 'info' });
+  });
+
   it('names the variable and what it should hold when it is wrong', () => {
     expect(() => loadConfig({ X_EMULATOR_PORT: 'eighty' })).toThrow(ConfigError);
-    expect(() => loadConfig({ X_EMULATOR_PORT: '70000' })).toThrow(/X_EMULATOR_PORT must be between 0 and 65535/);
-    expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL must be one of/);
+    expect(() => loadConfig({ X_EMULATOR_PORT: '70000' })).toThrow(/X_EMULATOR_PORT should hold a TCP port number \(0-65535/);
+    expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL should hold one of fatal, error, warn, info, debug, trace, silent/);
   });
 });

@@ -1,14 +1,15 @@
 import { join } from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { createLogger } from '../common/logger.js';
-import { stopOnSignals } from '../common/process.js';
+import { loadConfigOrReport, stopOnSignals } from '../common/process.js';
 import { loadConfig } from './config.js';
 import { certFileName, startXEmulator } from './server.js';
 
 /** Composition root: x-emulator as a process of its own. */
 async function main(): Promise<void> {
   loadDotenv({ quiet: true });
-  const config = loadConfig();
+  const config = loadConfigOrReport(() => loadConfig(), 'x-emulator');
+  if (config === undefined) return;
   const logger = createLogger({ level: config.logLevel, name: 'x-emulator' });
   const emulator = await startXEmulator({
     port: config.port,

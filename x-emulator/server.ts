@@ -1,10 +1,10 @@
+import { createLogger, type Logger } from '../common/logger.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { createServer } from 'node:https';
 import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { pino, type Logger } from 'pino';
 import { generate } from 'selfsigned';
 import { z } from 'zod';
 import { listen } from '../common/http-server.js';
@@ -212,7 +212,7 @@ function isIp(value: string): boolean {
 
 /** Starts a local X API v2 over HTTPS. See ../shared/x-api-facts.md for what it imitates. */
 export async function startXEmulator(options: XEmulatorOptions = {}): Promise<XEmulator> {
-  const logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'xEmulator' });
+  const logger = (options.logger ?? createLogger({ level: 'silent' })).child({ component: 'xEmulator' });
   const now = options.now ?? (() => new Date());
   const credentials: XEmulatorCredentials = { ...defaultCredentials, ...options.credentials };
   const host = options.host ?? '127.0.0.1';

@@ -1,5 +1,5 @@
+import type { Logger } from '../common/logger.js';
 import type { ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
 import type { FieldSelection } from './fields.js';
 
 export interface StreamHubOptions {

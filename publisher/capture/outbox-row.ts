@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../../common/logger.js';
 import { z } from 'zod';
 import { describeIssues, parseChangeEvent, type ChangeEvent, type DocumentLimits, type ParseResult } from '../../events/envelope.js';
 

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../../common/logger.js';
 import { defaultExponentialBackoff, sleep as abortableSleep, type Backoff } from '../../common/backoff.js';
 import type { OutboxRetention } from './outbox.js';
 

@@ -1,5 +1,5 @@
+import type { Logger } from '../../common/logger.js';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
   defaultDocumentLimits,

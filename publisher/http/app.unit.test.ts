@@ -1,7 +1,7 @@
+import { createLogger } from '../../common/logger.js';
 import { PGlite } from '@electric-sql/pglite';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sqlFromPglite, type SqlDatabase } from '../../common/sql.js';
 import { changeEventToJson, type ChangeEvent } from '../../events/envelope.js';
@@ -39,7 +39,7 @@ async function serve(overrides: Partial<PublisherAppOptions> = {}): Promise<{ ur
   const app = createPublisherApp({
     writer: outbox,
     collections: ['orders', 'customers'],
-    logger: pino({ level: 'silent' }),
+    logger: createLogger({ level: 'silent' }),
     about: { name: 'tweetbus-publisher', version: '0.1.0', transport: 'x', outbox: 'embedded' },
     readiness: [{ name: 'outbox', check: () => outbox.check() }],
     now: () => fixedNow,

@@ -1,6 +1,6 @@
+import { createLogger, type Logger } from '../../../common/logger.js';
 import oracledb from 'oracledb';
 import type { BindDefinition, Connection, ExecuteOptions } from 'oracledb';
-import { pino, type Logger } from 'pino';
 import { z } from 'zod';
 import { defaultDocumentLimits, type ChangeEvent, type DocumentLimits, type ParseResult } from '../../../events/envelope.js';
 import type { HealthCheck } from '../../../transports/transport.js';
@@ -165,7 +165,7 @@ function bySeq(a: { readonly seq: bigint }, b: { readonly seq: bigint }): number
 }
 
 export function createOracleOutbox(options: OracleOutboxOptions): OracleOutbox {
-  const logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'oracleOutbox' });
+  const logger = (options.logger ?? createLogger({ level: 'silent' })).child({ component: 'oracleOutbox' });
   const limits = options.limits ?? defaultDocumentLimits;
   const { instanceId } = options;
   const leaseMs = options.leaseMs ?? defaultLeaseMs;

@@ -1,5 +1,5 @@
+import { createLogger, type Logger } from '../../../common/logger.js';
 import type { Pool, PoolClient } from 'pg';
-import { pino, type Logger } from 'pino';
 import { z } from 'zod';
 import { within } from '../../../common/timeout.js';
 import type { Leadership, LeadershipEvents } from '../leadership.js';
@@ -68,7 +68,7 @@ const lockRow = z.object({ locked: z.boolean().nullable() });
  *   never a second active relay.
  */
 export function createPgAdvisoryLeadership(pool: Pool, options: PgAdvisoryLeadershipOptions = {}): PgAdvisoryLeadership {
-  const logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'leadership' });
+  const logger = (options.logger ?? createLogger({ level: 'silent' })).child({ component: 'leadership' });
   const retryMs = options.retryMs ?? 2_000;
   const checkMs = options.checkMs ?? 2_000;
   const lockName = options.lockName ?? 'tweetbus_outbox';

@@ -1,6 +1,6 @@
+import { createLogger, type Logger } from '../../../common/logger.js';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Pool, PoolClient } from 'pg';
-import { pino, type Logger } from 'pino';
 
 /** The channel `tweetbus_capture()` notifies at commit. */
 export const outboxChannel = 'tweetbus_outbox';
@@ -47,7 +47,7 @@ export function createPgOutboxListener(
   pool: Pool,
   options: { logger?: Logger; reconnectMs?: number } = {},
 ): OutboxWakeup {
-  const logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'outboxListener' });
+  const logger = (options.logger ?? createLogger({ level: 'silent' })).child({ component: 'outboxListener' });
   const reconnectMs = options.reconnectMs ?? 5_000;
   const listeners = listenerSet(logger);
   let client: PoolClient | undefined;
@@ -121,7 +121,7 @@ export function createPgOutboxListener(
 
 /** The same wake-up on PGlite, whose NOTIFY is delivered in-process. */
 export function createPgliteOutboxListener(db: Pick<PGlite, 'listen'>, options: { logger?: Logger } = {}): OutboxWakeup {
-  const logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'outboxListener' });
+  const logger = (options.logger ?? createLogger({ level: 'silent' })).child({ component: 'outboxListener' });
   const listeners = listenerSet(logger);
   let closed = false;
   const unlisten = db.listen(outboxChannel, () => {

@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { createLogger, type Logger } from '../../../common/logger.js';
 import { z } from 'zod';
 import type { SqlDatabase } from '../../../common/sql.js';
 import { defaultDocumentLimits, type DocumentLimits } from '../../../events/envelope.js';
@@ -65,7 +65,7 @@ function rowToEvent(row: Record<string, unknown>, limits: DocumentLimits) {
 
 export function createPostgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {
   const { db } = options;
-  const logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'postgresOutbox' });
+  const logger = (options.logger ?? createLogger({ level: 'silent' })).child({ component: 'postgresOutbox' });
   const limits = options.limits ?? defaultDocumentLimits;
 
   async function failRows(failures: readonly { id: string; reason: string }[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { minimumKeyLength } from '../events/signature.js';
+import { minimumKeyLength } from '../../events/signature.js';
 import type { EnvReader } from './env-reader.js';
 
 /** The keys of `createEventSigner`: secrets, never logged. */

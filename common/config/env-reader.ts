@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
-type Env = Readonly<Record<string, string | undefined>>;
+/** The environment a configuration is read from: `process.env`, or a test's own. */
+export type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * Reads variables and collects every problem, so a service reports them all at once. Each issue

@@ -1,4 +1,4 @@
-type Env = Readonly<Record<string, string | undefined>>;
+import type { Env } from './env-reader.js';
 
 /** Which process reads the variables: `PORT` means a different port for each. */
 export type LegacyRole = 'publisher' | 'consumer' | 'demo';

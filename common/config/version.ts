@@ -1,4 +1,4 @@
-import { defaultMaxVersionAheadMs } from '../events/version-clock.js';
+import { defaultMaxVersionAheadMs } from '../../events/version-clock.js';
 import { wholeNumber, type EnvReader } from './env-reader.js';
 
 /**
