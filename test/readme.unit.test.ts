@@ -4,8 +4,9 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * README.md is the user's door: every environment variable the code reads is documented there. The
- * variables are found where the code reads them: the services' and the bench's `config.ts` (by the
- * quoted name they look up) and `process.env` in any source file (the test-only variables).
+ * variables are found where the code reads them: the services' and the bench's `config.ts` and the
+ * shared readers in `common/config/` (by the quoted name they look up) and `process.env` in any source
+ * file (the test-only variables).
  */
 
 const root = join(import.meta.dirname, '..');
@@ -31,9 +32,9 @@ function variablesReadByTheCode(): Map<string, Set<string>> {
   for (const file of sourceFiles(root)) {
     const text = readFileSync(file, 'utf8');
     for (const match of text.matchAll(/process\.env(?:\.|\[')([A-Z][A-Z0-9_]+)/g)) add(match[1] ?? '', file);
-    if (!file.endsWith('config.ts')) continue;
-    // read('NAME', …), required('NAME', …), secret('NAME', …): the services' config readers.
-    for (const match of text.matchAll(/\b\w+\(\s*'([A-Z][A-Z0-9]*_[A-Z0-9_]+|[A-Z]{4,})'/g)) add(match[1] ?? '', file);
+    if (!file.endsWith('config.ts') && !relative(root, file).startsWith(join('common', 'config'))) continue;
+    // read('NAME', …), required('NAME', …), readPort(env, 'NAME', …): the services' config readers.
+    for (const match of text.matchAll(/\b\w+\(\s*(?:\w+,\s*)?'([A-Z][A-Z0-9]*_[A-Z0-9_]+|[A-Z]{4,})'/g)) add(match[1] ?? '', file);
     // BENCH_X: z…: the bench's environment schema.
     for (const match of text.matchAll(/^\s+(BENCH_[A-Z0-9_]+):/gm)) add(match[1] ?? '', file);
   }
@@ -46,7 +47,7 @@ describe('README.md', () => {
     const variables = variablesReadByTheCode();
 
     // The scan itself must find the variables it exists for, or it would pass on nothing.
-    for (const known of ['OUTBOX_DATABASE_URL', 'RELAY_INSTANCE_ID', 'X_BEARER_TOKEN', 'ORACLE_CONNECT_STRING', 'BENCH_RELAY_ROWS']) {
+    for (const known of ['OUTBOX_DATABASE_URL', 'RELAY_INSTANCE_ID', 'X_BEARER_TOKEN', 'ORACLE_CONNECT_STRING', 'BENCH_RELAY_ROWS', 'CONSUMER_PORT', 'X_EMULATOR_HOST', 'POSTGRES_URL', 'DATA_DIR', 'LOG_LEVEL']) {
       expect([...variables.keys()]).toContain(known);
     }
     const undocumented = [...variables]
