@@ -49,7 +49,7 @@ interface Applied {
  * The consumer's core: trust -> decode (which validates and checks signatures) -> trust again (was
  * it signed?) -> the rules for hand-typed posts -> one version-gated `applyBatch` per
  * batch. Rejected messages become dead letters in the store, and are returned so the source can put
- * them on the transport's dead-letter queue; they never stop the batch (DESIGN.md rule 6).
+ * them on the transport's dead-letter queue; they never stop the batch (docs/design-notes.md, rule 6).
  *
  * The schema refuses what no store can hold, so a store should never refuse an event; when one
  * does anyway (`StoreRefusedError`), the batch is split in halves, in order, until the refused

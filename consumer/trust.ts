@@ -4,8 +4,8 @@ export type TrustDecision = { readonly ok: true } | { readonly ok: false; readon
 
 /**
  * Decides whether a message may change the read model at all. Anyone can post the hashtag on X, and
- * anyone with the password can write to a shared broker, so this is the first gate (DESIGN.md,
- * "Untrusted input"). A rejected message is dead-lettered with the reason.
+ * anyone with the password can write to a shared broker, so this is the first gate (README,
+ * "Who may say what"). A rejected message is dead-lettered with the reason.
  *
  * It decides twice: `admit` on who sent the message, before it is decoded (a stranger's post is
  * refused whatever it says), and `admitDecoded` on whether the publisher signed it, which only the

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { isJsonObject, type JsonObject, type JsonValue } from './json.js';
 
 /**
- * The change event: one envelope flows from capture to the read model (DESIGN.md, "The event").
+ * The change event: one envelope flows from capture to the read model (docs/design-notes.md, "The event").
  *
  * - `version` comes from the source (a sequence taken in the row trigger, or a post's snowflake id
  *   for a hand-typed post). It is a bigint because snowflake ids exceed 2^53.

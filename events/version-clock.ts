@@ -1,5 +1,5 @@
 /**
- * One version space for every change (DESIGN.md: "the later change wins"). Versions are 64-bit
+ * One version space for every change (docs/design-notes.md, "One version space"). Versions are 64-bit
  * integers on X's snowflake scale: milliseconds since X's epoch in the high bits, shifted left by 22,
  * and a counter in the low 22 bits.
  * - A hand-typed post's version is its post id, which X builds exactly so.

@@ -73,7 +73,7 @@ interface PassResult {
 }
 
 /**
- * Moves events from the outbox to the transport, at least once (DESIGN.md, rules 4, 7, 8).
+ * Moves events from the outbox to the transport, at least once (docs/design-notes.md, rules 4, 7, 8).
  *
  * - Rows are marked published only after `publish` resolved for them; after a failure, the
  *   acknowledged prefix (`TransportError.published`) is marked and the rest is read again.

@@ -1,12 +1,12 @@
-export type FaultEndpoint = 'createTweet' | 'deleteTweet' | 'stream' | 'rules' | 'search' | 'me';
+export const faultEndpoints = ['createTweet', 'deleteTweet', 'stream', 'rules', 'search', 'me'] as const;
+export type FaultEndpoint = (typeof faultEndpoints)[number];
+
 /**
  * `timeout`: the request is accepted and never answered, and nothing happens. `lostResponse`: the
  * request is carried out (a post is made) and the connection drops before the answer.
  */
-export type FaultKind = 'rateLimit' | 'serverError' | 'authError' | 'tooManyConnections' | 'duplicate' | 'timeout' | 'lostResponse';
-
-export const faultEndpoints: readonly FaultEndpoint[] = ['createTweet', 'deleteTweet', 'stream', 'rules', 'search', 'me'];
-export const faultKinds: readonly FaultKind[] = ['rateLimit', 'serverError', 'authError', 'tooManyConnections', 'duplicate', 'timeout', 'lostResponse'];
+export const faultKinds = ['rateLimit', 'serverError', 'authError', 'tooManyConnections', 'duplicate', 'timeout', 'lostResponse'] as const;
+export type FaultKind = (typeof faultKinds)[number];
 
 export interface FaultQueue {
   add(endpoint: FaultEndpoint, kind: FaultKind, times: number): void;

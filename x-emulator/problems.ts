@@ -1,7 +1,7 @@
 import type { JsonObject } from '../events/json.js';
 
 /**
- * Response bodies exactly as X sends them (see ../shared/x-api-facts.md). Keeping them in one place
+ * Response bodies exactly as X sends them. Keeping them in one place
  * lets a test compare against a single source and lets the X transport's nock tests copy them.
  */
 export interface XErrorResponse {

@@ -59,7 +59,7 @@ const duplicate: ApplyOutcome = { status: 'skipped', reason: 'duplicate' };
 const stale: ApplyOutcome = { status: 'skipped', reason: 'stale' };
 
 /**
- * The ReadModelStore contract (DESIGN.md rules 2 and 3). Call it inside a `describe` with a factory
+ * The ReadModelStore contract (docs/design-notes.md, rules 2 and 3). Call it inside a `describe` with a factory
  * that returns a fresh, empty store for every test; every adapter runs these same cases.
  */
 export function readModelStoreContract(createFixture: () => Promise<ReadModelStoreFixture>): void {

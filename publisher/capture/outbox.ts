@@ -11,7 +11,7 @@ export interface OutboxRow {
  * Reads captured changes for the relay.
  *
  * - **Order.** Each key's rows come in version order, and no committed row is ever skipped, however
- *   late its transaction commits (DESIGN.md, rule 5). How depends on the database: PostgreSQL reads
+ *   late its transaction commits (docs/design-notes.md, rule 5). How depends on the database: PostgreSQL reads
  *   rows of transactions below the snapshot's xmin, by seq, with one active relay (a `Leadership`); Oracle claims rows one by one, and only a key's oldest unpublished row, so several
  *   relays share the outbox. Across keys there is no order.
  * - **At least once.** A row stays unpublished until `markPublished`, so rows read but not marked are

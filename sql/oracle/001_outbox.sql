@@ -2,7 +2,7 @@
 -- are captured (see README.md):   SQL> @001_outbox.sql
 --
 -- A row trigger (010_orders.sql) writes each change into tweetbus_outbox in the same transaction as
--- the change (DESIGN.md, rule 1): rolled-back work never reaches the outbox, and nothing is visible to
+-- the change (docs/design-notes.md, rule 1): rolled-back work never reaches the outbox, and nothing is visible to
 -- a reader before its commit. The relay (publisher/capture/oracle/oracle-outbox.ts) keeps its state
 -- per row (claimed, published, failed) rather than a high-water mark, because a row with a lower seq
 -- can commit after one with a higher seq, and "seq > last" would skip it for good (rule 5).

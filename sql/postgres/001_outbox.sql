@@ -1,7 +1,7 @@
 -- tweetbus outbox for PostgreSQL (and PGlite, which runs the same SQL).
 --
 -- A row trigger writes each change into tweetbus_outbox in the same transaction as the change
--- (DESIGN.md, rule 1): rolled-back work never reaches the outbox, and nothing is visible to the
+-- (docs/design-notes.md, rule 1): rolled-back work never reaches the outbox, and nothing is visible to the
 -- relay before its commit. The relay reads unpublished rows of transactions below the snapshot's
 -- xmin, marks each row it published, and reads in seq order, so a transaction that commits late is
 -- never skipped (rule 5) and each key's changes go out in version order.

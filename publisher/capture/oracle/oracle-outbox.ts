@@ -62,7 +62,7 @@ export type OracleOutboxOptions = OracleOutboxSettings &
  * Per key, rows are handed out in `seq` order and never while an earlier row of the key is pending
  * elsewhere. A dead instance's claims run out, and another instance takes its rows over within the
  * lease. An instance that takes longer than the lease to publish may see its rows taken and published
- * a second time as well; duplicates are harmless (DESIGN.md, rule 2), so the lease trades only latency
+ * a second time as well; duplicates are harmless (docs/design-notes.md, rule 2), so the lease trades only latency
  * after a crash against such duplicates.
  *
  * A row that cannot be read as a valid change event (a bad payload, an invalid collection name) is
