@@ -1,10 +1,11 @@
 import { createServer } from 'node:http';
-import { closeServer, listen, urlHost } from '../common/http-server.js';
+import { closeServer, listen, urlHost } from '../common/http/server.js';
 import type { Logger } from '../common/logger.js';
 import { createStallWatch, defaultStuckAfterMs, type Retrying } from '../common/stall-watch.js';
 import type { MessageDecoder } from '../events/decoder.js';
 import type { EventSource } from '../transports/transport.js';
-import { createQueryApp, type ReadinessCheck } from './http/app.js';
+import { createQueryApp } from './http/app.js';
+import type { ReadinessCheck } from '../common/http/readiness.js';
 import { createConsumerPipeline } from './pipeline.js';
 import { createConsumerStats, type ConsumerStats } from './stats.js';
 import type { ReadModelStore } from './stores/read-model-store.js';

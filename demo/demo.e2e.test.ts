@@ -76,6 +76,15 @@ afterAll(async () => {
 });
 
 describe('the offline demo', () => {
+  it('answers a route nobody serves with a 404 problem document, on the write side too', async () => {
+    for (const base of [demo.urls.writeApp, demo.urls.publisher, demo.urls.consumer]) {
+      const res = await fetch(`${base}/no/such/route`);
+      expect(res.status).toBe(404);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      expect(((await res.json()) as { detail: string }).detail).toBe('no route for GET /no/such/route');
+    }
+  });
+
   it('turns an inserted row into a document, and an update replaces it', async () => {
     const created = await send('POST', `${demo.urls.writeApp}/orders`, {
       id: 'e2e-1',

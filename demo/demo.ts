@@ -1,3 +1,4 @@
+import { notFound, sendProblem } from '../common/http/problem.js';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -5,7 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import express from 'express';
 import { z } from 'zod';
-import { closeServer, listen, urlHost } from '../common/http-server.js';
+import { closeServer, listen, urlHost } from '../common/http/server.js';
 import type { Logger } from '../common/logger.js';
 import { sqlFromPglite, type SqlDatabase } from '../common/sql.js';
 import type { MessageDecoder } from '../events/decoder.js';
@@ -371,14 +372,13 @@ async function startWriteSide(options: WriteSideOptions): Promise<{ server: Serv
   app.post('/demo/hand-post', express.json({ limit: '8kb' }), async (req, res) => {
     const body = handPostSchema.safeParse(req.body);
     if (!body.success) {
-      res.status(400).type('application/problem+json').json({ type: 'about:blank', title: 'Invalid post', status: 400, detail: 'send {"username","text"}' });
+      sendProblem(res, { status: 400, title: 'Invalid post', detail: 'send {"username","text"}' });
       return;
     }
     if (emulator === undefined) {
-      res.status(409).type('application/problem+json').json({
-        type: 'about:blank',
-        title: 'No X here',
+      sendProblem(res, {
         status: 409,
+        title: 'No X here',
         detail: `hand posts go to X; this demo runs over ${transportLabel} (npm start without --transport runs it over X)`,
       });
       return;
@@ -388,11 +388,12 @@ async function startWriteSide(options: WriteSideOptions): Promise<{ server: Serv
       res.status(201).json(post);
     } catch (err) {
       if (!(err instanceof HandPostError)) throw err;
-      res.status(400).type('application/problem+json').json({ type: 'about:blank', title: 'X refused the post', status: 400, detail: err.message });
+      sendProblem(res, { status: 400, title: 'X refused the post', detail: err.message });
     }
   });
 
   app.use(createWriteApp({ db: writeDb, logger: options.logger, newId: () => randomUUID().slice(0, 8) }));
+  app.use(notFound());
 
   const server = createServer(app);
   const port = await listen(server, options.config.ports.writeApp, options.config.host);

@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { SqlDatabase } from '../common/sql.js';
+import { sendProblem } from '../common/http/problem.js';
 import type { Logger } from '../common/logger.js';
 import { describeIssues } from '../events/envelope.js';
 
@@ -42,9 +43,6 @@ export interface WriteAppOptions {
   readonly newId: () => string;
 }
 
-function problem(res: Response, status: number, title: string, detail: string): void {
-  res.status(status).type('application/problem+json').json({ type: 'about:blank', title, status, detail });
-}
 
 export async function listOrders(db: SqlDatabase, limit = 100): Promise<OrderRow[]> {
   const { rows } = await db.query(`SELECT ${columns} FROM dvx_orders ORDER BY last_updated_timestamp DESC, id LIMIT $1`, [limit]);
@@ -66,7 +64,7 @@ export function createWriteApp(options: WriteAppOptions): express.Express {
     const { rows } = await db.query(`SELECT ${columns} FROM dvx_orders WHERE id = $1`, [req.params.id]);
     const row = rows[0];
     if (row === undefined) {
-      problem(res, 404, 'Not Found', `order ${req.params.id} does not exist`);
+      sendProblem(res, { status: 404, title: 'Not Found', detail: `order ${req.params.id} does not exist` });
       return;
     }
     res.json(orderRowSchema.parse(row));
@@ -75,7 +73,7 @@ export function createWriteApp(options: WriteAppOptions): express.Express {
   app.post('/orders', async (req, res) => {
     const parsed = newOrderSchema.safeParse(req.body);
     if (!parsed.success) {
-      problem(res, 400, 'Invalid order', describeIssues(parsed.error));
+      sendProblem(res, { status: 400, title: 'Invalid order', detail: describeIssues(parsed.error) });
       return;
     }
     const order = parsed.data;
@@ -89,7 +87,7 @@ export function createWriteApp(options: WriteAppOptions): express.Express {
     );
     const row = rows[0];
     if (row === undefined) {
-      problem(res, 409, 'Conflict', `order ${id} already exists; use PUT /orders/${id} to change it`);
+      sendProblem(res, { status: 409, title: 'Conflict', detail: `order ${id} already exists; use PUT /orders/${id} to change it` });
       return;
     }
     log.info({ orderId: id }, 'order created');
@@ -99,7 +97,7 @@ export function createWriteApp(options: WriteAppOptions): express.Express {
   app.put('/orders/:id', async (req, res) => {
     const parsed = orderFieldsSchema.safeParse(req.body);
     if (!parsed.success) {
-      problem(res, 400, 'Invalid order', describeIssues(parsed.error));
+      sendProblem(res, { status: 400, title: 'Invalid order', detail: describeIssues(parsed.error) });
       return;
     }
     const order = parsed.data;
@@ -111,7 +109,7 @@ export function createWriteApp(options: WriteAppOptions): express.Express {
     );
     const row = rows[0];
     if (row === undefined) {
-      problem(res, 404, 'Not Found', `order ${req.params.id} does not exist`);
+      sendProblem(res, { status: 404, title: 'Not Found', detail: `order ${req.params.id} does not exist` });
       return;
     }
     log.info({ orderId: req.params.id }, 'order updated');
@@ -122,7 +120,7 @@ export function createWriteApp(options: WriteAppOptions): express.Express {
   app.delete('/orders/:id', async (req, res) => {
     const { rows } = await db.query('DELETE FROM dvx_orders WHERE id = $1 RETURNING id', [req.params.id]);
     if (rows.length === 0) {
-      problem(res, 404, 'Not Found', `order ${req.params.id} does not exist`);
+      sendProblem(res, { status: 404, title: 'Not Found', detail: `order ${req.params.id} does not exist` });
       return;
     }
     log.info({ orderId: req.params.id }, 'order deleted');
@@ -135,11 +133,11 @@ export function createWriteApp(options: WriteAppOptions): express.Express {
       return;
     }
     if (err instanceof SyntaxError || (typeof err === 'object' && err !== null && 'type' in err && err.type === 'entity.parse.failed')) {
-      problem(res, 400, 'Invalid JSON', 'the request body is not valid JSON');
+      sendProblem(res, { status: 400, title: 'Invalid JSON', detail: 'the request body is not valid JSON' });
       return;
     }
     log.error({ err }, 'write failed');
-    problem(res, 503, 'Write database unavailable', 'the order was not written; try again');
+    sendProblem(res, { status: 503, title: 'Write database unavailable', detail: 'the order was not written; try again' });
   });
 
   return app;

@@ -1,14 +1,15 @@
 import type { Logger } from '../common/logger.js';
 import { createServer } from 'node:http';
 import type { Backoff } from '../common/backoff.js';
-import { closeServer, listen, urlHost } from '../common/http-server.js';
+import { closeServer, listen, urlHost } from '../common/http/server.js';
 import { createStallWatch, defaultStuckAfterMs, type Retrying } from '../common/stall-watch.js';
 import type { ChangeEvent, DocumentLimits } from '../events/envelope.js';
 import type { EventPublisher, HealthCheck } from '../transports/transport.js';
 import type { Leadership } from './capture/leadership.js';
 import type { OutboxReader, OutboxRetention, OutboxWriter } from './capture/outbox.js';
 import { createOutboxRetentionJob, type OutboxRetentionJob } from './capture/retention.js';
-import { createPublisherApp, type PublisherAbout, type ReadinessCheck } from './http/app.js';
+import type { ReadinessCheck } from '../common/http/readiness.js';
+import { createPublisherApp, type PublisherAbout } from './http/app.js';
 import { followLeadership } from './leader-relay.js';
 import { createOutboxRelay, type OutboxRelay } from './relay.js';
 

@@ -1,3 +1,4 @@
+import { createLogger } from '../common/logger.js';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { request, Agent } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -18,8 +19,8 @@ import { startXEmulator, type XEmulator, type XEmulatorOptions } from './server.
 
 const started: XEmulator[] = [];
 
-async function emulator(options: XEmulatorOptions = {}): Promise<XEmulator> {
-  const x = await startXEmulator({ port: 0, ...options });
+async function emulator(options: Partial<XEmulatorOptions> = {}): Promise<XEmulator> {
+  const x = await startXEmulator({ port: 0, logger: createLogger({ level: 'silent' }), ...options });
   started.push(x);
   return x;
 }

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { createServer } from 'node:https';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { listen } from '../common/http-server.js';
-import { createLogger, type Logger } from '../common/logger.js';
+import { listen } from '../common/http/server.js';
+import type { Logger } from '../common/logger.js';
 import { createAuthenticator } from './auth.js';
 import { displayHost, makeCertificate } from './certificate.js';
 import { createPosting, type EmulatorContext } from './context.js';
@@ -28,7 +28,7 @@ export interface XEmulatorOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
-  logger?: Logger;
+  logger: Logger;
   now?: () => Date;
   /** Default 20000. */
   keepAliveMs?: number;
@@ -117,8 +117,8 @@ export { defaultHandPostText, maxQueryLength, maxRuleLength, maxRules } from './
  * lookups and users/me, with X's authentication, quotas and error shapes, plus faults to inject.
  * Each group of routes is a file of `routes/`; this file wires them to one context and runs the server.
  */
-export async function startXEmulator(options: XEmulatorOptions = {}): Promise<XEmulator> {
-  const logger = (options.logger ?? createLogger({ level: 'silent' })).child({ component: 'xEmulator' });
+export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulator> {
+  const logger = options.logger.child({ component: 'xEmulator' });
   const now = options.now ?? (() => new Date());
   const credentials: XEmulatorCredentials = { ...defaultCredentials, ...options.credentials };
   const host = options.host ?? '127.0.0.1';

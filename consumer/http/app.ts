@@ -1,17 +1,14 @@
 import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
 import { StoreUnavailableError } from '../../common/errors.js';
-import { describeError, type Logger } from '../../common/logger.js';
+import { notFound, sendProblem } from '../../common/http/problem.js';
+import { readinessHandler, type ReadinessCheck } from '../../common/http/readiness.js';
+import type { Logger } from '../../common/logger.js';
 import { collectionNamePattern, unsafeKeyReason } from '../../events/envelope.js';
 import type { JsonPrimitive } from '../../events/json.js';
 import type { Retrying } from '../../common/stall-watch.js';
 import type { ConsumerStats } from '../stats.js';
 import type { DeadLetter, DeadLetterStore, FieldFilter, ReadModelReader, StoredDocument } from '../stores/read-model-store.js';
 
-/** One dependency `/readyz` asks. `check` throws with the reason when it is not ready. */
-export interface ReadinessCheck {
-  readonly name: string;
-  check(): Promise<void>;
-}
 
 export interface QueryAppOptions {
   readonly store: ReadModelReader & Pick<DeadLetterStore, 'listDeadLetters'>;
@@ -48,7 +45,6 @@ export function createQueryApp(options: QueryAppOptions): Express {
   const { store, stats, readiness } = options;
   const logger = options.logger.child({ component: 'queryApi' });
   const collections = new Set(options.collections);
-  const readinessTimeoutMs = options.readinessTimeoutMs ?? 2000;
 
   const app = express();
   app.disable('x-powered-by');
@@ -59,22 +55,7 @@ export function createQueryApp(options: QueryAppOptions): Express {
     res.json({ status: 'ok' });
   });
 
-  app.get('/readyz', async (_req, res) => {
-    const results = await Promise.all(
-      readiness.map(async (dependency) => ({
-        name: dependency.name,
-        problem: await problemOf(() => dependency.check(), readinessTimeoutMs),
-      })),
-    );
-    const failed = results.filter((r) => r.problem !== undefined);
-    const checks = Object.fromEntries(results.map((r) => [r.name, r.problem ?? 'ok']));
-    if (failed.length === 0) {
-      res.json({ status: 'ready', checks });
-      return;
-    }
-    logger.warn({ checks }, 'not ready');
-    sendProblem(res, 503, 'Not ready', failed.map((r) => `${r.name}: ${r.problem ?? ''}`).join('; '), { checks });
-  });
+  app.get('/readyz', readinessHandler(readiness, logger, options.readinessTimeoutMs));
 
   app.get('/api/_stats', (_req, res) => {
     res.json({ ...stats.snapshot(), retrying: options.retrying?.() ?? null, collections: [...collections] });
@@ -83,7 +64,7 @@ export function createQueryApp(options: QueryAppOptions): Express {
   app.get('/api/_deadletters', async (req, res) => {
     const limit = parseLimit(req.query['limit']);
     if (typeof limit === 'string') {
-      sendProblem(res, 400, 'Invalid parameter', limit, { parameter: 'limit' });
+      sendProblem(res, { status: 400, title: 'Invalid parameter', detail: limit, parameter: 'limit' });
       return;
     }
     const letters = await store.listDeadLetters({ limit });
@@ -96,7 +77,7 @@ export function createQueryApp(options: QueryAppOptions): Express {
     const id = req.params.id;
     const doc = id.length > maxKeyLength || id.includes('\u0000') ? undefined : await store.get(collection, id);
     if (doc === undefined) {
-      sendProblem(res, 404, 'Not found', `${collection} has no document with this id`);
+      sendProblem(res, { status: 404, title: 'Not found', detail: `${collection} has no document with this id` });
       return;
     }
     res.json(documentJson(doc));
@@ -107,49 +88,47 @@ export function createQueryApp(options: QueryAppOptions): Express {
     if (!checkCollection(res, collection)) return;
     const limit = parseLimit(req.query['limit']);
     if (typeof limit === 'string') {
-      sendProblem(res, 400, 'Invalid parameter', limit, { parameter: 'limit' });
+      sendProblem(res, { status: 400, title: 'Invalid parameter', detail: limit, parameter: 'limit' });
       return;
     }
     const filter = parseFilter(req.query);
     if (!filter.ok) {
-      sendProblem(res, 400, 'Invalid parameter', filter.detail, filter.parameter === undefined ? {} : { parameter: filter.parameter });
+      sendProblem(res, { status: 400, title: 'Invalid parameter', detail: filter.detail, ...(filter.parameter === undefined ? {} : { parameter: filter.parameter }) });
       return;
     }
     const docs = await store.find(collection, filter.filter, { limit });
     res.json({ collection, count: docs.length, limit, items: docs.map(documentJson) });
   });
 
-  app.use((req, res) => {
-    sendProblem(res, 404, 'Not found', `no route for ${req.method} ${req.path}`);
-  });
+  app.use(notFound());
 
   // Express recognises an error handler by its four parameters, so `next` stays although unused.
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const onError: ErrorRequestHandler = (err: unknown, req, res, _next) => {
     const status = httpStatusOf(err);
     if (status !== undefined && status < 500) {
-      sendProblem(res, status, 'Bad request', 'the request could not be understood (is the path correctly percent-encoded?)');
+      sendProblem(res, { status, title: 'Bad request', detail: 'the request could not be understood (is the path correctly percent-encoded?)' });
       return;
     }
     if (err instanceof StoreUnavailableError) {
       logger.warn({ err, path: req.path }, 'read model unavailable');
-      sendProblem(res, 503, 'Read model unavailable', 'the read model cannot be reached; try again shortly');
+      sendProblem(res, { status: 503, title: 'Read model unavailable', detail: 'the read model cannot be reached; try again shortly' });
       return;
     }
     logger.error({ err, path: req.path }, 'query failed');
-    sendProblem(res, 500, 'Internal error', 'the query failed; the consumer log has the details');
+    sendProblem(res, { status: 500, title: 'Internal error', detail: 'the query failed; the consumer log has the details' });
   };
   app.use(onError);
 
   function checkCollection(res: Response, collection: string): boolean {
     if (!collectionNamePattern.test(collection)) {
-      sendProblem(res, 400, 'Invalid parameter', 'collection must be letters, digits and _ (at most 64), starting with a letter', {
+      sendProblem(res, { status: 400, title: 'Invalid parameter', detail: 'collection must be letters, digits and _ (at most 64), starting with a letter',
         parameter: 'collection',
       });
       return false;
     }
     if (!collections.has(collection)) {
-      sendProblem(res, 404, 'Unknown collection', `${collection} is not a configured collection`);
+      sendProblem(res, { status: 404, title: 'Unknown collection', detail: `${collection} is not a configured collection` });
       return false;
     }
     return true;
@@ -172,13 +151,6 @@ export function documentJson(doc: StoredDocument): Record<string, unknown> {
 
 function deadLetterJson(letter: DeadLetter): Record<string, unknown> {
   return { ...letter };
-}
-
-function sendProblem(res: Response, status: number, title: string, detail: string, extra: Record<string, unknown> = {}): void {
-  res
-    .status(status)
-    .type('application/problem+json')
-    .send(JSON.stringify({ type: 'about:blank', title, status, detail, ...extra }));
 }
 
 type QueryValue = Request['query'][string];
@@ -216,20 +188,6 @@ function valueAlternatives(text: string): JsonPrimitive[] {
   if (text === 'true') alternatives.push(true);
   if (text === 'false') alternatives.push(false);
   return alternatives;
-}
-
-async function problemOf(check: () => Promise<void>, timeoutMs: number): Promise<string | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<string>((resolve) => {
-    timer = setTimeout(() => {
-      resolve(`no answer within ${timeoutMs} ms`);
-    }, timeoutMs);
-  });
-  try {
-    return await Promise.race([check().then(() => undefined, describeError), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function httpStatusOf(err: unknown): number | undefined {

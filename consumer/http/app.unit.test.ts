@@ -7,7 +7,8 @@ import { createConsumerStats } from '../stats.js';
 import { createEmbeddedReadModelStore } from '../stores/embedded/embedded-read-model-store.js';
 import { aDeadLetter, aDelete, anUpsert } from '../stores/read-model-store.contract.js';
 import type { ReadModelStore } from '../stores/read-model-store.js';
-import { createQueryApp, type ReadinessCheck } from './app.js';
+import type { ReadinessCheck } from '../../common/http/readiness.js';
+import { createQueryApp } from './app.js';
 
 const silent = createLogger({ level: 'silent' });
 

@@ -8,17 +8,13 @@ import {
   type ChangeEvent,
   type DocumentLimits,
 } from '../../events/envelope.js';
-import { within } from '../../common/timeout.js';
-import type { HealthCheck } from '../../transports/transport.js';
+import { notFound, sendProblem } from '../../common/http/problem.js';
+import { readinessHandler, type ReadinessCheck } from '../../common/http/readiness.js';
 import type { OutboxWriter } from '../capture/outbox.js';
 import { defaultMaxVersionAheadMs, versionAheadProblem } from '../../events/version-clock.js';
 import { createSnowflakeVersions, newEventId } from '../ids.js';
 import { legacyOrderEvent, legacyOrderQuerySchema, parseLegacyTimestamp } from './legacy-order.js';
 
-/** A dependency `/readyz` checks, by the name it reports. */
-export interface ReadinessCheck extends HealthCheck {
-  readonly name: string;
-}
 
 /** What `/about` says. No secrets: kinds and names only. */
 export interface PublisherAbout {
@@ -66,23 +62,6 @@ export interface PublisherAppOptions {
   readonly maxVersionAheadMs?: number;
 }
 
-interface Problem {
-  readonly status: number;
-  readonly title: string;
-  readonly detail: string;
-  readonly errors?: readonly { readonly pointer: string; readonly detail: string }[];
-  /** `/readyz`: each dependency and `ok` or why not. */
-  readonly checks?: Readonly<Record<string, string>>;
-}
-
-/** RFC 9457 problem details. */
-function sendProblem(res: Response, problem: Problem): void {
-  res
-    .status(problem.status)
-    .type('application/problem+json')
-    .send(JSON.stringify({ type: 'about:blank', ...problem }));
-}
-
 const envelopeFields = ['id', 'source', 'type', 'collection', 'key', 'version', 'op', 'data', 'createdAt', 'correlationId'];
 
 /** `version: …` at index 3 becomes `/3/version: …`; a reason about the whole item becomes `/3: …`. */
@@ -108,7 +87,6 @@ export function createPublisherApp(options: PublisherAppOptions): express.Expres
   const sourceName = options.sourceName ?? 'legacy';
   const orderCollection = options.orderCollection ?? 'orders';
   const maxEvents = options.maxEventsPerRequest ?? 500;
-  const readinessTimeoutMs = options.readinessTimeoutMs ?? 2_000;
 
   const app = express();
   app.disable('x-powered-by');
@@ -221,32 +199,9 @@ export function createPublisherApp(options: PublisherAppOptions): express.Expres
     res.json({ status: 'alive' });
   });
 
-  app.get('/readyz', async (_req, res) => {
-    const checks = options.readiness ?? [];
-    const results = await Promise.allSettled(checks.map((c) => within(c.check(), readinessTimeoutMs, 'the answer')));
-    const failures: string[] = [];
-    const report: Record<string, string> = {};
-    for (const [i, result] of results.entries()) {
-      const name = checks[i]?.name ?? `check${i}`;
-      if (result.status === 'fulfilled') {
-        report[name] = 'ok';
-      } else {
-        const reason: unknown = result.reason;
-        const message = reason instanceof Error ? reason.message : String(reason);
-        report[name] = message;
-        failures.push(`${name}: ${message}`);
-      }
-    }
-    if (failures.length > 0) {
-      sendProblem(res, { status: 503, title: 'Not ready', detail: failures.join('; '), checks: report });
-      return;
-    }
-    res.json({ status: 'ready', checks: report });
-  });
+  app.get('/readyz', readinessHandler(options.readiness ?? [], logger, options.readinessTimeoutMs));
 
-  app.use((req, res) => {
-    sendProblem(res, { status: 404, title: 'Not found', detail: `no route for ${req.method} ${req.path}` });
-  });
+  app.use(notFound());
 
   // Express recognises an error handler by its four parameters.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {

@@ -1,10 +1,8 @@
 import { defaultExponentialBackoff, type Backoff } from '../../common/backoff.js';
-import { createLogger, type Logger } from '../../common/logger.js';
+import type { Logger } from '../../common/logger.js';
 import { encodeEventJson } from '../../events/json-codec.js';
 import { createSourceRunner, type PullAdapter } from '../source-runner.js';
 import type { CheckpointStore, EventPublisher, EventSource, InboundMessage } from '../transport.js';
-
-const silent = createLogger({ level: 'silent' });
 
 /**
  * A transport inside one process: an append-only log of JSON envelopes (`encodeEventJson`, so a
@@ -42,7 +40,7 @@ export interface InMemorySourceOptions {
   /** Partitions of a group (fixed by its first member). Default 4. */
   readonly partitions?: number | undefined;
   readonly handlerBackoff?: Backoff | undefined;
-  readonly logger?: Logger | undefined;
+  readonly logger: Logger;
   readonly now?: (() => Date) | undefined;
 }
 
@@ -110,7 +108,7 @@ export function createInMemoryBus(): InMemoryBus {
     },
     source(options) {
       const batchSize = options.batchSize ?? 50;
-      const logger = (options.logger ?? silent).child({ component: 'inMemorySource', checkpointName: options.checkpointName });
+      const logger = options.logger.child({ component: 'inMemorySource', checkpointName: options.checkpointName });
       const runner = createSourceRunner({
         name: 'in-memory source',
         logger,

@@ -1,3 +1,4 @@
+import { createLogger } from '../../common/logger.js';
 import { describe, expect, it } from 'vitest';
 import { createJsonDecoder } from '../../events/json-codec.js';
 import { anEvent, describeTransportContract } from '../transport.contract.js';
@@ -11,7 +12,7 @@ describeTransportContract('in-memory', () => {
   const publisher = bus.publisher();
   return Promise.resolve({
     publisher,
-    source: (options) => bus.source({ ...options, group: options.checkpointName, handlerBackoff: () => 5 }),
+    source: (options) => bus.source({ ...options, logger: quiet, group: options.checkpointName, handlerBackoff: () => 5 }),
     decoder: createJsonDecoder({ collections: ['orders', 'customers'] }),
     collections: ['orders', 'customers'],
     sendPoison: () => {
@@ -25,6 +26,7 @@ describeTransportContract('in-memory', () => {
   });
 });
 
+const quiet = createLogger({ level: 'silent' });
 const waitFor = (condition: () => boolean): Promise<true> => waitUntil('the condition', condition, { timeoutMs: 5_000, intervalMs: 5 });
 
 describe('in-memory bus', () => {
@@ -32,7 +34,7 @@ describe('in-memory bus', () => {
     const bus = createInMemoryBus();
     const checkpoints = createInMemoryCheckpointStore();
     const seen: InboundMessage[] = [];
-    const source = bus.source({ checkpoints, checkpointName: 'cp' });
+    const source = bus.source({ logger: quiet, checkpoints, checkpointName: 'cp' });
     await source.start((batch) => {
       seen.push(...batch);
       return Promise.resolve();
@@ -48,8 +50,8 @@ describe('in-memory bus', () => {
     const bus = createInMemoryBus();
     const a: string[] = [];
     const b: string[] = [];
-    const sa = bus.source({ checkpoints: createInMemoryCheckpointStore(), checkpointName: 'a' });
-    const sb = bus.source({ checkpoints: createInMemoryCheckpointStore(), checkpointName: 'b' });
+    const sa = bus.source({ logger: quiet, checkpoints: createInMemoryCheckpointStore(), checkpointName: 'a' });
+    const sb = bus.source({ logger: quiet, checkpoints: createInMemoryCheckpointStore(), checkpointName: 'b' });
     await sa.start((batch) => { a.push(...batch.map((m) => m.id)); return Promise.resolve(); });
     await sb.start((batch) => { b.push(...batch.map((m) => m.id)); return Promise.resolve(); });
     await bus.publisher().publish([anEvent('orders', 'a', 1n), anEvent('orders', 'b', 1n), anEvent('orders', 'c', 1n)]);
@@ -62,7 +64,7 @@ describe('in-memory bus', () => {
     const bus = createInMemoryBus();
     const checkpoints = createInMemoryCheckpointStore();
     const received = new Map<string, InboundMessage[]>([['m1', []], ['m2', []]]);
-    const members = ['m1', 'm2'].map((name) => ({ name, source: bus.source({ checkpoints, checkpointName: 'g', group: 'workers', batchSize: 3 }) }));
+    const members = ['m1', 'm2'].map((name) => ({ name, source: bus.source({ logger: quiet, checkpoints, checkpointName: 'g', group: 'workers', batchSize: 3 }) }));
     for (const { name, source } of members) {
       await source.start(async (batch) => {
         received.get(name)?.push(...batch);
@@ -93,7 +95,7 @@ describe('in-memory bus', () => {
     const bus = createInMemoryBus();
     let finished = false;
     let entered = false;
-    const source = bus.source({ checkpoints: createInMemoryCheckpointStore(), checkpointName: 'c' });
+    const source = bus.source({ logger: quiet, checkpoints: createInMemoryCheckpointStore(), checkpointName: 'c' });
     await source.start(async () => {
       entered = true;
       await new Promise((resolve) => setTimeout(resolve, 50));

@@ -1,4 +1,4 @@
-import { createLogger, type Logger } from '../../../common/logger.js';
+import type { Logger } from '../../../common/logger.js';
 import oracledb from 'oracledb';
 import type { BindDefinition, Connection, ExecuteOptions } from 'oracledb';
 import { z } from 'zod';
@@ -34,7 +34,7 @@ export interface OracleOutboxSettings {
    */
   readonly schema?: string;
   /** Where unreadable rows are reported. Defaults to a silent logger; the row's `failed_reason` always says why. */
-  readonly logger?: Logger;
+  readonly logger: Logger;
   /** Limits a row image must meet to be published (the consumer enforces the same ones). */
   readonly limits?: DocumentLimits;
 }
@@ -165,7 +165,7 @@ function bySeq(a: { readonly seq: bigint }, b: { readonly seq: bigint }): number
 }
 
 export function createOracleOutbox(options: OracleOutboxOptions): OracleOutbox {
-  const logger = (options.logger ?? createLogger({ level: 'silent' })).child({ component: 'oracleOutbox' });
+  const logger = options.logger.child({ component: 'oracleOutbox' });
   const limits = options.limits ?? defaultDocumentLimits;
   const { instanceId } = options;
   const leaseMs = options.leaseMs ?? defaultLeaseMs;

@@ -1,3 +1,4 @@
+import { createLogger } from '../../../common/logger.js';
 import { createServer, connect, type Socket } from 'node:net';
 import type { Pool } from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -84,7 +85,7 @@ async function partitionableProxy(): Promise<{ url: string; partition(): void; s
 
 /** A started leadership that records what it was told. */
 function campaign(pool: Pool): { leadership: PgAdvisoryLeadership; told: string[] } {
-  const leadership = createPgAdvisoryLeadership(pool, { retryMs: 100, checkMs: 1_000 });
+  const leadership = createPgAdvisoryLeadership(pool, { retryMs: 100, checkMs: 1_000, logger: createLogger({ level: 'silent' }) });
   const told: string[] = [];
   leadership.start({
     onElected: () => told.push('elected'),

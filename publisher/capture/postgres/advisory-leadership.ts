@@ -1,11 +1,11 @@
-import { createLogger, type Logger } from '../../../common/logger.js';
+import type { Logger } from '../../../common/logger.js';
 import type { Pool, PoolClient } from 'pg';
 import { z } from 'zod';
 import { within } from '../../../common/timeout.js';
 import type { Leadership, LeadershipEvents } from '../leadership.js';
 
 export interface PgAdvisoryLeadershipOptions {
-  readonly logger?: Logger;
+  readonly logger: Logger;
   /** How often a standby tries to take the lock. Defaults to 2000 ms. */
   readonly retryMs?: number;
   /** How often the leader checks its connection; a check that takes longer fails. Defaults to 2000 ms. */
@@ -67,8 +67,8 @@ const lockRow = z.object({ locked: z.boolean().nullable() });
  *   check time out when the loop resumes: it steps down and campaigns again, which costs a takeover,
  *   never a second active relay.
  */
-export function createPgAdvisoryLeadership(pool: Pool, options: PgAdvisoryLeadershipOptions = {}): PgAdvisoryLeadership {
-  const logger = (options.logger ?? createLogger({ level: 'silent' })).child({ component: 'leadership' });
+export function createPgAdvisoryLeadership(pool: Pool, options: PgAdvisoryLeadershipOptions): PgAdvisoryLeadership {
+  const logger = options.logger.child({ component: 'leadership' });
   const retryMs = options.retryMs ?? 2_000;
   const checkMs = options.checkMs ?? 2_000;
   const lockName = options.lockName ?? 'tweetbus_outbox';

@@ -1,4 +1,4 @@
-import { createLogger, type Logger } from '../../../common/logger.js';
+import type { Logger } from '../../../common/logger.js';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Pool, PoolClient } from 'pg';
 
@@ -45,9 +45,9 @@ function listenerSet(logger: Logger): { add: (listener: () => void) => () => voi
  */
 export function createPgOutboxListener(
   pool: Pool,
-  options: { logger?: Logger; reconnectMs?: number } = {},
+  options: { logger: Logger; reconnectMs?: number },
 ): OutboxWakeup {
-  const logger = (options.logger ?? createLogger({ level: 'silent' })).child({ component: 'outboxListener' });
+  const logger = options.logger.child({ component: 'outboxListener' });
   const reconnectMs = options.reconnectMs ?? 5_000;
   const listeners = listenerSet(logger);
   let client: PoolClient | undefined;
@@ -120,8 +120,8 @@ export function createPgOutboxListener(
 }
 
 /** The same wake-up on PGlite, whose NOTIFY is delivered in-process. */
-export function createPgliteOutboxListener(db: Pick<PGlite, 'listen'>, options: { logger?: Logger } = {}): OutboxWakeup {
-  const logger = (options.logger ?? createLogger({ level: 'silent' })).child({ component: 'outboxListener' });
+export function createPgliteOutboxListener(db: Pick<PGlite, 'listen'>, options: { logger: Logger }): OutboxWakeup {
+  const logger = options.logger.child({ component: 'outboxListener' });
   const listeners = listenerSet(logger);
   let closed = false;
   const unlisten = db.listen(outboxChannel, () => {

@@ -1,3 +1,4 @@
+import { createLogger } from '../../../common/logger.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SqlDatabase } from '../../../common/sql.js';
 import { describeOutboxContract, orderChangeStatement, orderEvent, readUntil, type OutboxUnderTest } from '../outbox.contract.js';
@@ -20,7 +21,7 @@ class Rollback extends Error {}
 async function postgresOutboxUnderTest(database: OutboxTestDatabase): Promise<OutboxUnderTest & { readonly outbox: PostgresOutbox }> {
   const { db } = database;
   await applyDemoOrdersSchema(db);
-  const outbox = createPostgresOutbox({ db });
+  const outbox = createPostgresOutbox({ db, logger: createLogger({ level: 'silent' }) });
   return {
     outbox,
     async writeOrders(changes, options = {}) {

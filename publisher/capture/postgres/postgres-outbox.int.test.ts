@@ -1,3 +1,4 @@
+import { createLogger } from '../../../common/logger.js';
 import type { PoolClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPgSchema, pgTestDatabaseUrl, type PgTestSchema } from '../../../common/pg-test-schema.js';
@@ -18,7 +19,7 @@ describe('PostgreSQL outbox with concurrent transactions', () => {
   beforeAll(async () => {
     database = await openSchema();
     await applyDemoOrdersSchema(database.db);
-    outbox = createPostgresOutbox({ db: database.db });
+    outbox = createPostgresOutbox({ db: database.db, logger: createLogger({ level: 'silent' }) });
   });
 
   afterAll(async () => {
@@ -94,7 +95,7 @@ describe('PostgreSQL outbox with concurrent transactions', () => {
   });
 
   it('wakes a LISTENing relay when a captured change commits, not before', async () => {
-    const listener = createPgOutboxListener(database.pool, { reconnectMs: 100 });
+    const listener = createPgOutboxListener(database.pool, { reconnectMs: 100, logger: createLogger({ level: 'silent' }) });
     await listener.ready;
     let wakeups = 0;
     const woken = new Promise<void>((resolve) =>

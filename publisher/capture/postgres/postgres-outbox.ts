@@ -1,4 +1,4 @@
-import { createLogger, type Logger } from '../../../common/logger.js';
+import type { Logger } from '../../../common/logger.js';
 import { z } from 'zod';
 import type { SqlDatabase } from '../../../common/sql.js';
 import { defaultDocumentLimits, type DocumentLimits } from '../../../events/envelope.js';
@@ -10,7 +10,7 @@ export interface PostgresOutboxOptions {
   /** The database holding `tweetbus_outbox` (see `applyOutboxSchema`). Not closed by the outbox. */
   readonly db: SqlDatabase;
   /** Where unreadable rows are reported. Defaults to a silent logger; the row's `failed_reason` always says why. */
-  readonly logger?: Logger;
+  readonly logger: Logger;
   /** Limits a row image must meet to be published (the consumer enforces the same ones). */
   readonly limits?: DocumentLimits;
 }
@@ -65,7 +65,7 @@ function rowToEvent(row: Record<string, unknown>, limits: DocumentLimits) {
 
 export function createPostgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {
   const { db } = options;
-  const logger = (options.logger ?? createLogger({ level: 'silent' })).child({ component: 'postgresOutbox' });
+  const logger = options.logger.child({ component: 'postgresOutbox' });
   const limits = options.limits ?? defaultDocumentLimits;
 
   async function failRows(failures: readonly { id: string; reason: string }[]): Promise<void> {

@@ -1,3 +1,4 @@
+import { createLogger } from '../../../common/logger.js';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sqlFromPglite } from '../../../common/sql.js';
@@ -30,7 +31,7 @@ describe('PGlite outbox wake-up', () => {
     const db = sqlFromPglite(pglite, { owned: false });
     await db.exec('CREATE SCHEMA wake_test; SET search_path TO wake_test');
     await applyDemoOrdersSchema(db);
-    const listener = createPgliteOutboxListener(pglite);
+    const listener = createPgliteOutboxListener(pglite, { logger: createLogger({ level: 'silent' }) });
     await listener.ready;
     const woken = new Promise<string>((resolve) => listener.wake(() => { resolve('woken'); }));
 

@@ -1,6 +1,6 @@
 import { Agent, createServer, request, type RequestListener, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeServer, listen, urlHost } from './http-server.js';
+import { closeServer, listen, urlHost } from './server.js';
 
 const host = '127.0.0.1';
 const servers: Server[] = [];
