@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
+import { config as loadDotenv } from 'dotenv';
 import { ConfigError } from './errors.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, type Logger, type LogLevel } from './logger.js';
+import { createScope, type Scope } from './scope.js';
 
 /** After the first signal, a process exits within this even if closing hangs (Kubernetes waits 30 s). */
 export const defaultShutdownGraceMs = 25_000;
@@ -137,4 +139,42 @@ export async function readPemFile(path: string, variable: string): Promise<strin
     const reason = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'unreadable';
     throw new ConfigError([`${variable} must be the path of a readable PEM certificate file (${reason})`]);
   }
+}
+
+export interface MainOptions<C extends { readonly logLevel: LogLevel }> {
+  /** The service's name: its logger's, and in the lines that say it failed to start. */
+  readonly name: string;
+  readonly loadConfig: () => C;
+  /** Logged when the first signal arrives: what shutting down waits for. */
+  readonly shutdownMessage: string;
+  /** Builds and starts the service; everything it opens is deferred to `scope`, which closes it on shutdown or a failed start. */
+  readonly start: (config: C, logger: Logger, scope: Scope) => Promise<void>;
+}
+
+/**
+ * The one way a service runs as a process of its own: `.env` (when there is one), its configuration
+ * (a ConfigError is one fatal line naming every variable, and exit code 1), its root logger, a scope
+ * that owns what `start` opens, and a clean stop on SIGTERM or SIGINT.
+ */
+export function runMain<C extends { readonly logLevel: LogLevel }>(options: MainOptions<C>): void {
+  const run = async (): Promise<void> => {
+    loadDotenv({ quiet: true });
+    const config = loadConfigOrReport(options.loadConfig, options.name);
+    if (config === undefined) return;
+    const logger = createLogger({ level: config.logLevel, name: options.name });
+    const scope = createScope(logger);
+    await runService({
+      logger,
+      close: () => scope.close(),
+      failedMessage: `${options.name} failed to start`,
+      message: options.shutdownMessage,
+      stoppedMessage: 'stopped',
+      start: () => options.start(config, logger, scope),
+    });
+  };
+  run().catch((err: unknown) => {
+    // Only reached for a failure before the logger exists (for example dotenv itself).
+    process.stderr.write(`${options.name} failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
 }

@@ -1,106 +1,85 @@
+import type { Scope } from '../common/scope.js';
 import { createEventSigner } from '../events/signature.js';
 import { mkdir } from 'node:fs/promises';
-import { config as loadDotenv } from 'dotenv';
 import { MongoClient } from 'mongodb';
 import { Pool } from 'pg';
-import { createLogger, redactUrl, type Logger } from '../common/logger.js';
-import { loadConfigOrReport, runService } from '../common/process.js';
+import { redactUrl, type Logger } from '../common/logger.js';
+import { runMain } from '../common/process.js';
 import { sqlFromPgPool } from '../common/sql.js';
 import { openEventSource } from '../transports/open.js';
 import { loadConfig, type ConsumerStoreConfig } from './config.js';
-import { startConsumer, type ConsumerService } from './service.js';
+import { startConsumer } from './service.js';
 import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-model-store.js';
 import { createMongoReadModelStore } from './stores/mongodb/mongodb-read-model-store.js';
 import { createPostgresReadModelStore } from './stores/postgres/postgres-read-model-store.js';
 import type { ReadModelStore } from './stores/read-model-store.js';
 import { trustPolicy } from './trust.js';
 
-/** What main built, closed in reverse: the service, then the store, then the clients. */
-interface Built {
-  consumer?: ConsumerService;
-  store?: ReadModelStore;
-  clients: (() => Promise<void>)[];
-}
-
 /**
  * Composition root of the consumer as a process of its own: configuration, root logger, one client
  * per database, the store, the X source, the pipeline and the query API. Nothing below reads the
  * environment.
  */
-async function main(): Promise<void> {
-  loadDotenv({ quiet: true });
-  const config = loadConfigOrReport(() => loadConfig(), 'consumer');
-  if (config === undefined) return;
+runMain({
+  name: 'consumer',
+  loadConfig: () => loadConfig(),
+  shutdownMessage: 'shutting down: draining the batch in flight and storing the checkpoint',
+  // Deferred as opened, so closed newest first: the service (which drains the source and stores its checkpoint), the store, its client.
+  start: async (config, logger, scope) => {
+    const store = await buildStore(config.store, logger, scope);
+    scope.defer(() => store.close());
 
-  const logger = createLogger({ level: config.logLevel, name: 'consumer' });
-  const built: Built = { clients: [] };
-  const closeAll = async (): Promise<void> => {
-    await Promise.allSettled([built.consumer?.close()]);
-    await Promise.allSettled([built.store?.close()]);
-    await Promise.allSettled(built.clients.map((close) => close()));
-  };
+    for (const notice of config.notices) logger.warn(notice);
+    const signer = config.signing === undefined ? undefined : createEventSigner(config.signing.key, config.signing.previousKey);
+    const transport = await openEventSource(config.transport, config.collections, store, logger, signer);
+    const { source } = transport;
 
-  await runService({
-    logger,
-    close: closeAll,
-    failedMessage: 'consumer failed to start',
-    message: 'shutting down: draining the batch in flight and storing the checkpoint',
-    stoppedMessage: 'stopped',
-    start: async () => {
-      const store = await buildStore(config.store, logger, built);
-      built.store = store;
+    // Whose posts apply, said at every start; loudly when it is anyone.
+    const trust = trustPolicy(config.trust, config.trustedAuthorIds);
+    const said = { trust: config.trust, ...transport.describe };
+    switch (config.trust) {
+      case 'authors':
+        logger.info({ ...said, trustedAuthorIds: config.trustedAuthorIds }, 'TRUST=authors: only posts from the X accounts in X_TRUSTED_AUTHOR_IDS apply');
+        break;
+      case 'signed':
+        logger.info(said, 'TRUST=signed: only events the publisher signed with TRUST_HMAC_KEY apply; nothing typed by hand does');
+        break;
+      case 'signed,authors':
+        logger.info(
+          { ...said, trustedAuthorIds: config.trustedAuthorIds },
+          'TRUST=signed,authors: the publisher\'s signed events apply, and hand-typed posts only from the X accounts in X_TRUSTED_AUTHOR_IDS',
+        );
+        break;
+      case 'open':
+        logger.warn(
+          said,
+          config.transport.kind === 'x'
+            ? 'TRUST=open: ANY X account that posts these hashtags can write documents of its own (never the database\'s). Use this for demos only.'
+            : 'TRUST=open: anyone who can write to this topic or stream can change the read model.',
+        );
+    }
 
-      for (const notice of config.notices) logger.warn(notice);
-      const signer = config.signing === undefined ? undefined : createEventSigner(config.signing.key, config.signing.previousKey);
-      const transport = await openEventSource(config.transport, config.collections, store, logger, signer);
-      const { source } = transport;
+    const consumer = await startConsumer({
+      port: config.port,
+      host: config.host,
+      collections: config.collections,
+      transportName: transport.name,
+      store,
+      source,
+      decode: transport.decoder,
+      trust,
+      logger,
+      sourceCheck: () => source.check(),
+      stuckAfterMs: config.stuckAfterMs,
+      maxVersionAheadMs: config.maxVersionAheadMs,
+    });
+    scope.defer(() => consumer.close());
+    logger.info({ url: consumer.url, store: config.store.kind, ...transport.describe }, 'consumer ready');
+  },
+});
 
-      // Whose posts apply, said at every start; loudly when it is anyone.
-      const trust = trustPolicy(config.trust, config.trustedAuthorIds);
-      const said = { trust: config.trust, ...transport.describe };
-      switch (config.trust) {
-        case 'authors':
-          logger.info({ ...said, trustedAuthorIds: config.trustedAuthorIds }, 'TRUST=authors: only posts from the X accounts in X_TRUSTED_AUTHOR_IDS apply');
-          break;
-        case 'signed':
-          logger.info(said, 'TRUST=signed: only events the publisher signed with TRUST_HMAC_KEY apply; nothing typed by hand does');
-          break;
-        case 'signed,authors':
-          logger.info(
-            { ...said, trustedAuthorIds: config.trustedAuthorIds },
-            'TRUST=signed,authors: the publisher\'s signed events apply, and hand-typed posts only from the X accounts in X_TRUSTED_AUTHOR_IDS',
-          );
-          break;
-        case 'open':
-          logger.warn(
-            said,
-            config.transport.kind === 'x'
-              ? 'TRUST=open: ANY X account that posts these hashtags can write documents of its own (never the database\'s). Use this for demos only.'
-              : 'TRUST=open: anyone who can write to this topic or stream can change the read model.',
-          );
-      }
-
-      built.consumer = await startConsumer({
-        port: config.port,
-        host: config.host,
-        collections: config.collections,
-        transportName: transport.name,
-        store,
-        source,
-        decode: transport.decoder,
-        trust,
-        logger,
-        sourceCheck: () => source.check(),
-        stuckAfterMs: config.stuckAfterMs,
-        maxVersionAheadMs: config.maxVersionAheadMs,
-      });
-      logger.info({ url: built.consumer.url, store: config.store.kind, ...transport.describe }, 'consumer ready');
-    },
-  });
-}
-
-/** Builds the store; a client main creates is registered in `built` so a failed start still closes it. */
-async function buildStore(config: ConsumerStoreConfig, logger: Logger, built: Built): Promise<ReadModelStore> {
+/** Builds the store; a client main creates is deferred to `scope`, so a failed start still closes it. */
+async function buildStore(config: ConsumerStoreConfig, logger: Logger, scope: Scope): Promise<ReadModelStore> {
   switch (config.kind) {
     case 'embedded': {
       await mkdir(config.dataDir, { recursive: true });
@@ -114,20 +93,14 @@ async function buildStore(config: ConsumerStoreConfig, logger: Logger, built: Bu
         logger.warn({ err }, 'idle PostgreSQL connection failed');
       });
       const db = sqlFromPgPool(pool, { owned: true });
-      built.clients.push(() => db.close());
+      scope.defer(() => db.close());
       return createPostgresReadModelStore({ db }, { logger });
     }
     case 'mongodb': {
       logger.info({ url: redactUrl(config.url), database: config.database }, 'read model: MongoDB');
       const client = new MongoClient(config.url);
-      built.clients.push(() => client.close());
+      scope.defer(() => client.close());
       return createMongoReadModelStore({ client }, { database: config.database });
     }
   }
 }
-
-main().catch((err: unknown) => {
-  // Only reached for a failure before the logger exists (for example dotenv itself).
-  process.stderr.write(`consumer failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});

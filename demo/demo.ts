@@ -1,3 +1,4 @@
+import { createScope } from '../common/scope.js';
 import { notFound, sendProblem } from '../common/http/problem.js';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -158,14 +159,8 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
   }
   await mkdir(config.dataDir, { recursive: true });
 
-  const closers: (() => Promise<void>)[] = [];
-  const closeAll = async (): Promise<void> => {
-    for (const close of closers.reverse()) {
-      const [result] = await Promise.allSettled([close()]);
-      if (result.status === 'rejected') log.warn({ err: result.reason }, 'a part did not close cleanly');
-    }
-    closers.length = 0;
-  };
+  // Closed newest first: the ways in, the services, then the databases.
+  const scope = createScope(log);
 
   try {
     const emulator =
@@ -179,13 +174,13 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
             pageUsers: emulatorPageUsers(config.trust ?? 'open'),
           })
         : undefined;
-    if (emulator !== undefined) closers.push(() => emulator.close());
+    if (emulator !== undefined) scope.defer(() => emulator.close());
 
     const writeDbPath = join(config.dataDir, 'write-db');
     await mkdir(writeDbPath, { recursive: true });
     const pglite = await PGlite.create(writeDbPath);
     const writeDb = sqlFromPglite(pglite, { owned: true });
-    closers.push(() => writeDb.close());
+    scope.defer(() => writeDb.close());
     await applyOutboxSchema(writeDb);
     await applyDemoOrdersSchema(writeDb);
 
@@ -194,7 +189,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
     // Publisher: its outbox is the write database's table, which the trigger fills.
     const outbox = createPostgresOutbox({ db: writeDb, logger });
     const wakeup = createPgliteOutboxListener(pglite, { logger });
-    closers.push(() => wakeup.close());
+    scope.defer(() => wakeup.close());
     // LISTEN is active before the first commit, so even that one wakes the relay at once.
     await wakeup.ready;
     const transports = transportConfigs(config, emulator);
@@ -202,7 +197,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
     // publisher's meta (_v, _e, _s, _t). The key is the demo's own, kept beside its data.
     const signer = createEventSigner(await demoSigningKey(config.dataDir));
     const outgoing = await openEventPublisher(transports.publisher, demoCollections, logger, signer);
-    closers.push(() => outgoing.publisher.close());
+    scope.defer(() => outgoing.publisher.close());
     if (config.transport.kind !== 'x') await ensureReachable(outgoing, config.transport);
     if (config.fresh && config.transport.kind === 'redis-streams') {
       // The read model starts empty, so the stream and its group do too; Kafka topics are left alone.
@@ -225,7 +220,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       stuckAfterMs: config.stuckAfterMs.relay,
       ...(config.maxVersionAheadMs === undefined ? {} : { maxVersionAheadMs: config.maxVersionAheadMs }),
     });
-    closers.push(() => publisher.close());
+    scope.defer(() => publisher.close());
 
     // Consumer: the transport into the read model (embedded, unless the caller brings one).
     let baseStore = options.store;
@@ -233,7 +228,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       const readModelPath = join(config.dataDir, 'read-model');
       await mkdir(readModelPath, { recursive: true });
       const embeddedStore = await createEmbeddedReadModelStore({ dataDir: readModelPath, logger });
-      closers.push(() => embeddedStore.close());
+      scope.defer(() => embeddedStore.close());
       baseStore = embeddedStore;
     }
     const store = options.decorateStore?.(baseStore) ?? baseStore;
@@ -259,14 +254,14 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       stuckAfterMs: config.stuckAfterMs.consumer,
       ...(config.maxVersionAheadMs === undefined ? {} : { maxVersionAheadMs: config.maxVersionAheadMs }),
     });
-    closers.push(() => consumer.close());
+    scope.defer(() => consumer.close());
     const recent = (): readonly RecentMessage[] =>
       emulator === undefined ? recentMessages : emulator.recentPosts(15).map((p) => ({ id: p.id, text: p.text, meta: `@${p.username} · post ${p.id}` }));
 
     const hashtag = hashtags.hashtagFor('orders');
     const writeServer = await startWriteSide({ config, logger, writeDb, emulator, store, publisher, consumer, hashtag, recent });
     // Its requests are short (a write, or the live page's poll): half a second, then they are cut.
-    closers.push(() => closeServer(writeServer.server, { graceMs: 500 }));
+    scope.defer(() => closeServer(writeServer.server, { graceMs: 500 }));
 
     const urls: DemoUrls = {
       writeApp: writeServer.url,
@@ -276,7 +271,6 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
     };
     log.info({ urls }, 'demo ready');
 
-    let closing: Promise<void> | undefined;
     return {
       urls,
       hashtag,
@@ -287,10 +281,10 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       publisher,
       source,
       consumer,
-      close: () => (closing ??= closeAll()),
+      close: () => scope.close(),
     };
   } catch (err) {
-    await closeAll();
+    await scope.close();
     throw err;
   }
 }

@@ -1,18 +1,18 @@
+import type { Scope } from '../common/scope.js';
 import { createEventSigner } from '../events/signature.js';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { config as loadDotenv } from 'dotenv';
 import { Pool } from 'pg';
 import { z } from 'zod';
 import { findUp } from '../common/find-up.js';
-import { createLogger, redactUrl, type Logger } from '../common/logger.js';
-import { defaultShutdownDrainMs, loadConfigOrReport, runService } from '../common/process.js';
+import { redactUrl, type Logger } from '../common/logger.js';
+import { defaultShutdownDrainMs, runMain } from '../common/process.js';
 import { settlesWithin } from '../common/timeout.js';
 import { sqlFromPglite, sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
 import { openEventPublisher } from '../transports/open.js';
-import type { HealthCheck } from '../transports/transport.js';
+import type { EventPublisher, HealthCheck } from '../transports/transport.js';
 import type { Leadership } from './capture/leadership.js';
 import { createOracleOutbox } from './capture/oracle/oracle-outbox.js';
 import type { OutboxReader, OutboxRetention, OutboxWriter } from './capture/outbox.js';
@@ -23,17 +23,6 @@ import { applyOutboxSchema } from './capture/postgres/schema.js';
 import { loadConfig, type OutboxConfig, type PublisherConfig } from './config.js';
 import { startPublisher, type PublisherService } from './service.js';
 
-/**
- * What main built, closed in this order: the service (drains the relay; after `defaultShutdownDrainMs`
- * the transport is closed under it, aborting a request that hangs), the adapters, the clients.
- */
-interface Built {
-  service?: PublisherService;
-  /** Closes the transport's publisher, aborting its requests in flight. */
-  transport?: () => Promise<void>;
-  adapters: (() => Promise<void>)[];
-  clients: (() => Promise<void>)[];
-}
 
 /**
  * Composition root of the publisher as a process of its own: configuration, root logger, the outbox
@@ -43,66 +32,44 @@ interface Built {
  * The outbox schema is applied at every start (it is idempotent), for the embedded outbox always and
  * for PostgreSQL unless OUTBOX_APPLY_SCHEMA=false, for databases whose DDL a DBA owns.
  */
-async function main(): Promise<void> {
-  loadDotenv({ quiet: true });
-  const config = loadConfigOrReport(() => loadConfig(), 'publisher');
-  if (config === undefined) return;
+runMain({
+  name: 'publisher',
+  loadConfig: () => loadConfig(),
+  shutdownMessage: 'shutting down: finishing requests and the batch in flight',
+  // Deferred as opened, so closed newest first: the service (which drains the relay), the transport, the outbox adapters, the database.
+  start: async (config, logger, scope) => {
+    for (const notice of config.notices) logger.warn(notice);
+    const capture = await openCapture(config, logger, scope);
+    const signer = config.signing === undefined ? undefined : createEventSigner(config.signing.key);
+    const transport = await openEventPublisher(config.transport, config.collections, logger, signer);
+    const publisher = transport.publisher;
+    scope.defer(() => publisher.close());
 
-  const logger = createLogger({ level: config.logLevel, name: 'publisher' });
-  const built: Built = { adapters: [], clients: [] };
-  const closeAll = async (): Promise<void> => {
-    const draining = Promise.allSettled([built.service?.close()]);
-    if (!(await settlesWithin(draining, defaultShutdownDrainMs))) {
-      logger.warn(
-        { drainMs: defaultShutdownDrainMs },
-        'the batch in flight did not finish in time; aborting its requests (its rows stay unpublished and go out after the restart)',
-      );
-    }
-    await Promise.allSettled([built.transport?.()]);
-    await draining;
-    await Promise.allSettled(built.adapters.map((close) => close()));
-    await Promise.allSettled(built.clients.map((close) => close()));
-  };
-
-  await runService({
-    logger,
-    close: closeAll,
-    failedMessage: 'publisher failed to start',
-    message: 'shutting down: finishing requests and the batch in flight',
-    stoppedMessage: 'stopped',
-    start: async () => {
-      for (const notice of config.notices) logger.warn(notice);
-      const capture = await openCapture(config, logger, built);
-      const signer = config.signing === undefined ? undefined : createEventSigner(config.signing.key);
-      const transport = await openEventPublisher(config.transport, config.collections, logger, signer);
-      const publisher = transport.publisher;
-      built.transport = () => publisher.close();
-
-      built.service = await startPublisher({
-        reader: capture.outbox,
-        writer: capture.outbox,
-        outboxCheck: capture.outbox,
-        publisher,
-        logger,
-        port: config.port,
-        host: config.host,
-        collections: config.collections,
-        sourceName: config.sourceName,
-        batchSize: config.relay.batchSize,
-        stuckAfterMs: config.relay.stuckAfterMs,
-        maxVersionAheadMs: config.maxVersionAheadMs,
-        pollIntervalMs: config.relay.pollIntervalMs,
-        ...(capture.wake === undefined ? {} : { wake: capture.wake }),
-        ...(capture.leadership === undefined ? {} : { leadership: capture.leadership }),
-        ...(config.retention.maxAgeMs > 0 ? { retention: { outbox: capture.outbox, ...config.retention } } : {}),
-        ...(transport.problem === undefined ? {} : { transportProblem: transport.problem }),
-        ...(transport.check === undefined ? {} : { transportCheck: transport.check }),
-        about: { name: 'tweetbus-publisher', version: packageVersion(), transport: config.transport.kind, outbox: config.outbox.kind, instance: config.relay.instanceId },
-      });
-      logger.info({ url: built.service.url, outbox: config.outbox.kind, ...transport.describe }, 'publisher ready');
-    },
-  });
-}
+    const service = await startPublisher({
+      reader: capture.outbox,
+      writer: capture.outbox,
+      outboxCheck: capture.outbox,
+      publisher,
+      logger,
+      port: config.port,
+      host: config.host,
+      collections: config.collections,
+      sourceName: config.sourceName,
+      batchSize: config.relay.batchSize,
+      stuckAfterMs: config.relay.stuckAfterMs,
+      maxVersionAheadMs: config.maxVersionAheadMs,
+      pollIntervalMs: config.relay.pollIntervalMs,
+      ...(capture.wake === undefined ? {} : { wake: capture.wake }),
+      ...(capture.leadership === undefined ? {} : { leadership: capture.leadership }),
+      ...(config.retention.maxAgeMs > 0 ? { retention: { outbox: capture.outbox, ...config.retention } } : {}),
+      ...(transport.problem === undefined ? {} : { transportProblem: transport.problem }),
+      ...(transport.check === undefined ? {} : { transportCheck: transport.check }),
+      about: { name: 'tweetbus-publisher', version: packageVersion(), transport: config.transport.kind, outbox: config.outbox.kind, instance: config.relay.instanceId },
+    });
+    scope.defer(() => drainThenAbort(service, publisher, logger));
+    logger.info({ url: service.url, outbox: config.outbox.kind, ...transport.describe }, 'publisher ready');
+  },
+});
 
 /** The outbox the publisher reads and writes, and how its relay learns of commits and shares the outbox. */
 interface Capture {
@@ -115,9 +82,9 @@ interface Capture {
 
 /**
  * Opens the outbox database once, the outbox adapter on it, and what wakes and elects its relay. All
- * of it is registered in `built` for closing; the leadership is closed by the service, before the pool.
+ * of it is deferred to `scope` for closing; the leadership is closed by the service, before the pool.
  */
-async function openCapture(config: PublisherConfig, logger: Logger, built: Built): Promise<Capture> {
+async function openCapture(config: PublisherConfig, logger: Logger, scope: Scope): Promise<Capture> {
   const outboxConfig = config.outbox;
   if (outboxConfig.kind === 'oracle') {
     // The schema is a DBA's (sql/oracle/); rows are claimed one by one, so every instance relays at once.
@@ -129,16 +96,16 @@ async function openCapture(config: PublisherConfig, logger: Logger, built: Built
       leaseMs: config.relay.claimLeaseMs,
       logger,
     });
-    built.clients.push(() => outbox.close());
+    scope.defer(() => outbox.close());
     return { outbox };
   }
 
   const { db, listener, pool } = await openPostgresDatabase(outboxConfig, config.relay.instanceId, logger);
-  built.clients.push(() => db.close());
-  built.adapters.push(() => listener.close());
+  scope.defer(() => db.close());
+  scope.defer(() => listener.close());
   if (outboxConfig.kind === 'embedded' || outboxConfig.applySchema) await applyOutboxSchema(db);
   const outbox = createPostgresOutbox({ db, logger });
-  built.adapters.push(() => outbox.close());
+  scope.defer(() => outbox.close());
   // PGlite is one process's own database: there is nobody to elect against.
   const leadership = pool === undefined ? undefined : createPgAdvisoryLeadership(pool, { logger, retryMs: config.relay.leaderRetryMs });
   return { outbox, wake: listener.wake, ...(leadership === undefined ? {} : { leadership }) };
@@ -164,6 +131,23 @@ async function openPostgresDatabase(
   return { db: sqlFromPgPool(pool, { owned: true }), listener: createPgOutboxListener(pool, { logger }), pool };
 }
 
+/**
+ * Closes the service, which drains the relay's batch in flight; one that has not finished after
+ * `defaultShutdownDrainMs` has the transport closed under it, which aborts a request that hangs (its
+ * rows stay unpublished and go out after the restart).
+ */
+async function drainThenAbort(service: PublisherService, publisher: EventPublisher, logger: Logger): Promise<void> {
+  const draining = service.close();
+  if (!(await settlesWithin(draining, defaultShutdownDrainMs))) {
+    logger.warn(
+      { drainMs: defaultShutdownDrainMs },
+      'the batch in flight did not finish in time; aborting its requests (its rows stay unpublished and go out after the restart)',
+    );
+    await publisher.close();
+  }
+  await draining;
+}
+
 /** The version in the nearest package.json above this module (works from the sources and from dist/). */
 function packageVersion(): string {
   const root = findUp('package.json', import.meta.url);
@@ -171,9 +155,3 @@ function packageVersion(): string {
   const parsed = z.object({ version: z.string() }).safeParse(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')));
   return parsed.success ? parsed.data.version : 'unknown';
 }
-
-main().catch((err: unknown) => {
-  // Only reached for a failure before the logger exists (for example dotenv itself).
-  process.stderr.write(`publisher failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
