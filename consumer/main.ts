@@ -6,9 +6,8 @@ import { Pool } from 'pg';
 import { redactUrl, type Logger } from '../common/logger.js';
 import { runMain } from '../common/process.js';
 import { sqlFromPgPool } from '../common/sql.js';
-import { openEventSource } from '../transports/open.js';
-import { loadConfig, type ConsumerStoreConfig } from './config.js';
-import { startConsumer } from './service.js';
+import { loadConfig, type ConsumerConfig, type ConsumerStoreConfig } from './config.js';
+import { wireConsumer } from './wiring.js';
 import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-model-store.js';
 import { createMongoReadModelStore } from './stores/mongodb/mongodb-read-model-store.js';
 import { createPostgresReadModelStore } from './stores/postgres/postgres-read-model-store.js';
@@ -30,53 +29,55 @@ runMain({
     scope.defer(() => store.close());
 
     for (const notice of config.notices) logger.warn(notice);
-    const signer = config.signing === undefined ? undefined : createEventSigner(config.signing.key, config.signing.previousKey);
-    const transport = await openEventSource(config.transport, config.collections, store, logger, signer);
-    const { source } = transport;
-
-    // Whose posts apply, said at every start; loudly when it is anyone.
-    const trust = trustPolicy(config.trust, config.trustedAuthorIds);
-    const said = { trust: config.trust, ...transport.describe };
-    switch (config.trust) {
-      case 'authors':
-        logger.info({ ...said, trustedAuthorIds: config.trustedAuthorIds }, 'TRUST=authors: only posts from the X accounts in X_TRUSTED_AUTHOR_IDS apply');
-        break;
-      case 'signed':
-        logger.info(said, 'TRUST=signed: only events the publisher signed with TRUST_HMAC_KEY apply; nothing typed by hand does');
-        break;
-      case 'signed,authors':
-        logger.info(
-          { ...said, trustedAuthorIds: config.trustedAuthorIds },
-          'TRUST=signed,authors: the publisher\'s signed events apply, and hand-typed posts only from the X accounts in X_TRUSTED_AUTHOR_IDS',
-        );
-        break;
-      case 'open':
-        logger.warn(
-          said,
-          config.transport.kind === 'x'
-            ? 'TRUST=open: ANY X account that posts these hashtags can write documents of its own (never the database\'s). Use this for demos only.'
-            : 'TRUST=open: anyone who can write to this topic or stream can change the read model.',
-        );
-    }
-
-    const consumer = await startConsumer({
-      port: config.port,
-      host: config.host,
-      collections: config.collections,
-      transportName: transport.name,
-      store,
-      source,
-      decode: transport.decoder,
-      trust,
+    const { consumer, transport } = await wireConsumer(
+      {
+        transport: config.transport,
+        store,
+        signer: config.signing === undefined ? undefined : createEventSigner(config.signing.key, config.signing.previousKey),
+        service: {
+          port: config.port,
+          host: config.host,
+          collections: config.collections,
+          trust: trustPolicy(config.trust, config.trustedAuthorIds),
+          stuckAfterMs: config.stuckAfterMs,
+          maxVersionAheadMs: config.maxVersionAheadMs,
+        },
+        beforeStart: (opened) => {
+          sayWhoseMessagesApply(config, opened.describe, logger);
+        },
+      },
       logger,
-      sourceCheck: () => source.check(),
-      stuckAfterMs: config.stuckAfterMs,
-      maxVersionAheadMs: config.maxVersionAheadMs,
-    });
-    scope.defer(() => consumer.close());
+      scope,
+    );
     logger.info({ url: consumer.url, store: config.store.kind, ...transport.describe }, 'consumer ready');
   },
 });
+
+/** Whose messages apply, said at every start; loudly when it is anyone. */
+function sayWhoseMessagesApply(config: ConsumerConfig, describe: Record<string, unknown>, logger: Logger): void {
+  const said = { trust: config.trust, ...describe };
+  switch (config.trust) {
+    case 'authors':
+      logger.info({ ...said, trustedAuthorIds: config.trustedAuthorIds }, 'TRUST=authors: only posts from the X accounts in X_TRUSTED_AUTHOR_IDS apply');
+      break;
+    case 'signed':
+      logger.info(said, 'TRUST=signed: only events the publisher signed with TRUST_HMAC_KEY apply; nothing typed by hand does');
+      break;
+    case 'signed,authors':
+      logger.info(
+        { ...said, trustedAuthorIds: config.trustedAuthorIds },
+        'TRUST=signed,authors: the publisher\'s signed events apply, and hand-typed posts only from the X accounts in X_TRUSTED_AUTHOR_IDS',
+      );
+      break;
+    case 'open':
+      logger.warn(
+        said,
+        config.transport.kind === 'x'
+          ? 'TRUST=open: ANY X account that posts these hashtags can write documents of its own (never the database\'s). Use this for demos only.'
+          : 'TRUST=open: anyone who can write to this topic or stream can change the read model.',
+      );
+  }
+}
 
 /** Builds the store; a client main creates is deferred to `scope`, so a failed start still closes it. */
 async function buildStore(config: ConsumerStoreConfig, logger: Logger, scope: Scope): Promise<ReadModelStore> {

@@ -13,18 +13,18 @@ import { sqlFromPglite, type SqlDatabase } from '../common/sql.js';
 import type { MessageDecoder } from '../events/decoder.js';
 import { createHashtagMap } from '../transports/x/post-codec.js';
 import { createEventSigner, minimumKeyLength } from '../events/signature.js';
-import { startConsumer, type ConsumerService } from '../consumer/service.js';
+import type { ConsumerService } from '../consumer/service.js';
 import { createEmbeddedReadModelStore } from '../consumer/stores/embedded/embedded-read-model-store.js';
 import type { ReadModelStore, StoredDocument } from '../consumer/stores/read-model-store.js';
 import { trustPolicy, type TrustMode, type TrustPolicy } from '../consumer/trust.js';
 import { userIdForName } from '../x-emulator/state.js';
-import { createPostgresOutbox } from '../publisher/capture/postgres/postgres-outbox.js';
-import { createPgliteOutboxListener } from '../publisher/capture/postgres/outbox-listener.js';
 import { applyDemoOrdersSchema, applyOutboxSchema } from '../publisher/capture/postgres/schema.js';
 import { defaultRetention } from '../publisher/config.js';
-import { startPublisher, type PublisherService } from '../publisher/service.js';
+import type { PublisherService } from '../publisher/service.js';
 import type { ConsumerTransportConfig, PublisherTransportConfig } from '../transports/config.js';
-import { openEventPublisher, openEventSource, type OpenedPublisher } from '../transports/open.js';
+import type { OpenedPublisher } from '../transports/open.js';
+import { wireConsumer } from '../consumer/wiring.js';
+import { openPgliteCapture, wirePublisher } from '../publisher/wiring.js';
 import { defaultFirstStartCatchUpMs } from '../transports/x/x-source.js';
 import { deleteStreams } from '../transports/redis-streams/redis-client.js';
 import type { EventSource, HealthCheck } from '../transports/transport.js';
@@ -187,40 +187,38 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
     const hashtags = createHashtagMap(demoCollections, config.hashtagPrefix);
 
     // Publisher: its outbox is the write database's table, which the trigger fills.
-    const outbox = createPostgresOutbox({ db: writeDb, logger });
-    const wakeup = createPgliteOutboxListener(pglite, { logger });
-    scope.defer(() => wakeup.close());
-    // LISTEN is active before the first commit, so even that one wakes the relay at once.
-    await wakeup.ready;
+    const capture = await openPgliteCapture(pglite, writeDb, logger, scope);
     const transports = transportConfigs(config, emulator);
     // The publisher signs every event, the consumer checks: hand-typed posts can never carry the
     // publisher's meta (_v, _e, _s, _t). The key is the demo's own, kept beside its data.
     const signer = createEventSigner(await demoSigningKey(config.dataDir));
-    const outgoing = await openEventPublisher(transports.publisher, demoCollections, logger, signer);
-    scope.defer(() => outgoing.publisher.close());
-    if (config.transport.kind !== 'x') await ensureReachable(outgoing, config.transport);
-    if (config.fresh && config.transport.kind === 'redis-streams') {
-      // The read model starts empty, so the stream and its group do too; Kafka topics are left alone.
-      await deleteStreams(config.transport.publisher.url, [config.transport.consumer.stream, config.transport.consumer.deadLetterStream]);
-      log.info({ stream: config.transport.consumer.stream }, '--fresh: Redis stream and dead-letter stream deleted');
-    }
-    const publisher = await startPublisher({
-      reader: outbox,
-      writer: outbox,
-      outboxCheck: outbox,
-      publisher: outgoing.publisher,
-      ...(outgoing.check === undefined ? {} : { transportCheck: outgoing.check }),
+    const { service: publisher } = await wirePublisher(
+      {
+        capture,
+        transport: transports.publisher,
+        collections: demoCollections,
+        signer,
+        service: {
+          port: config.ports.publisher,
+          host: config.host,
+          collections: demoCollections,
+          about: { name: 'tweetbus publisher (demo)', version: '0.1.0', transport: emulator === undefined ? config.transport.kind : 'x (emulator)', outbox: 'embedded write database' },
+          retention: { ...defaultRetention, outbox: capture.outbox },
+          stuckAfterMs: config.stuckAfterMs.relay,
+          ...(config.maxVersionAheadMs === undefined ? {} : { maxVersionAheadMs: config.maxVersionAheadMs }),
+        },
+        beforeStart: async (outgoing) => {
+          if (config.transport.kind !== 'x') await ensureReachable(outgoing, config.transport);
+          if (config.fresh && config.transport.kind === 'redis-streams') {
+            // The read model starts empty, so the stream and its group do too; Kafka topics are left alone.
+            await deleteStreams(config.transport.publisher.url, [config.transport.consumer.stream, config.transport.consumer.deadLetterStream]);
+            log.info({ stream: config.transport.consumer.stream }, '--fresh: Redis stream and dead-letter stream deleted');
+          }
+        },
+      },
       logger,
-      port: config.ports.publisher,
-      host: config.host,
-      collections: demoCollections,
-      about: { name: 'tweetbus publisher (demo)', version: '0.1.0', transport: emulator === undefined ? config.transport.kind : 'x (emulator)', outbox: 'embedded write database' },
-      wake: wakeup.wake,
-      retention: { ...defaultRetention, outbox },
-      stuckAfterMs: config.stuckAfterMs.relay,
-      ...(config.maxVersionAheadMs === undefined ? {} : { maxVersionAheadMs: config.maxVersionAheadMs }),
-    });
-    scope.defer(() => publisher.close());
+      scope,
+    );
 
     // Consumer: the transport into the read model (embedded, unless the caller brings one).
     let baseStore = options.store;
@@ -232,29 +230,31 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       baseStore = embeddedStore;
     }
     const store = options.decorateStore?.(baseStore) ?? baseStore;
-    const incoming = await openEventSource(transports.consumer, demoCollections, store, logger, signer);
     const recentMessages: RecentMessage[] = [];
-    const recordRecent: MessageDecoder = (message) => {
+    const recording = (decode: MessageDecoder): MessageDecoder => (message) => {
       recentMessages.unshift({ id: message.id, text: message.text, meta: `${transportLabels[config.transport.kind]} · ${message.id}` });
       recentMessages.length = Math.min(recentMessages.length, 15);
-      return incoming.decoder(message);
+      return decode(message);
     };
-    const source = incoming.source;
-    const consumer = await startConsumer({
-      port: config.ports.consumer,
-      host: config.host,
-      collections: demoCollections,
-      transportName: incoming.name,
-      store,
-      source,
-      decode: options.decorateDecoder?.(recordRecent) ?? recordRecent,
-      trust: demoTrust(config, emulator),
+    const { consumer, transport: incoming } = await wireConsumer(
+      {
+        transport: transports.consumer,
+        store,
+        signer,
+        service: {
+          port: config.ports.consumer,
+          host: config.host,
+          collections: demoCollections,
+          trust: demoTrust(config, emulator),
+          stuckAfterMs: config.stuckAfterMs.consumer,
+          ...(config.maxVersionAheadMs === undefined ? {} : { maxVersionAheadMs: config.maxVersionAheadMs }),
+        },
+        decorateDecoder: (decode) => options.decorateDecoder?.(recording(decode)) ?? recording(decode),
+      },
       logger,
-      sourceCheck: () => source.check(),
-      stuckAfterMs: config.stuckAfterMs.consumer,
-      ...(config.maxVersionAheadMs === undefined ? {} : { maxVersionAheadMs: config.maxVersionAheadMs }),
-    });
-    scope.defer(() => consumer.close());
+      scope,
+    );
+    const source = incoming.source;
     const recent = (): readonly RecentMessage[] =>
       emulator === undefined ? recentMessages : emulator.recentPosts(15).map((p) => ({ id: p.id, text: p.text, meta: `@${p.username} · post ${p.id}` }));
 
