@@ -43,7 +43,7 @@ let store: ReadModelStore;
 
 // One store for the file: each test works on keys of its own.
 beforeAll(async () => {
-  store = await createEmbeddedReadModelStore();
+  store = await createEmbeddedReadModelStore({}, { logger: createLogger({ level: 'silent' }) });
 });
 
 afterAll(async () => {

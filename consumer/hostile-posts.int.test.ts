@@ -138,7 +138,7 @@ const stores: readonly StoreUnderTest[] = [
   {
     name: 'the embedded store (PGlite)',
     async open() {
-      const store = await createEmbeddedReadModelStore();
+      const store = await createEmbeddedReadModelStore({}, { logger: createLogger({ level: 'silent' }) });
       return { store, dispose: () => store.close() };
     },
   },
@@ -146,7 +146,7 @@ const stores: readonly StoreUnderTest[] = [
     name: 'the real PostgreSQL',
     async open() {
       const schema = `hostile_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
-      const store = await createPostgresReadModelStore({ connectionString: postgresUrl }, { schema });
+      const store = await createPostgresReadModelStore({ connectionString: postgresUrl }, { schema, logger: createLogger({ level: 'silent' }) });
       return {
         store,
         async dispose() {

@@ -85,7 +85,7 @@ async function buildStore(config: ConsumerStoreConfig, logger: Logger, scope: Sc
     case 'embedded': {
       await mkdir(config.dataDir, { recursive: true });
       logger.info({ dataDir: config.dataDir }, 'read model: embedded PGlite');
-      return createEmbeddedReadModelStore({ dataDir: config.dataDir, logger });
+      return createEmbeddedReadModelStore({ dataDir: config.dataDir }, { logger });
     }
     case 'postgres': {
       logger.info({ url: redactUrl(config.url) }, 'read model: PostgreSQL');
@@ -101,7 +101,7 @@ async function buildStore(config: ConsumerStoreConfig, logger: Logger, scope: Sc
       logger.info({ url: redactUrl(config.url), database: config.database }, 'read model: MongoDB');
       const client = new MongoClient(config.url);
       scope.defer(() => client.close());
-      return createMongoReadModelStore({ client }, { database: config.database });
+      return createMongoReadModelStore({ client }, { database: config.database, logger });
     }
   }
 }

@@ -89,7 +89,7 @@ describe('consumer pipeline', () => {
   /** given a pipeline over a fresh embedded store, with a log sink and its own stats */
   async function givenAPipeline(options: { trust?: TrustPolicy; storeWrapper?: (s: ReadModelStore) => ReadModelStore; } = {}) {
     schemas += 1;
-    store = await createEmbeddedReadModelStore({ pglite, schema: `pipeline_${schemas}` });
+    store = await createEmbeddedReadModelStore({ pglite }, { schema: `pipeline_${schemas}`, logger: createLogger({ level: 'silent' }) });
     const realStore = store;
     const logs: Record<string, unknown>[] = [];
     const logger = createLogger({

@@ -29,7 +29,7 @@ describe('consumer service', () => {
   let schemas = 0;
   const newStore = () => {
     schemas += 1;
-    return createEmbeddedReadModelStore({ pglite, schema: `service_${schemas}` });
+    return createEmbeddedReadModelStore({ pglite }, { schema: `service_${schemas}`, logger });
   };
 
   beforeAll(async () => {

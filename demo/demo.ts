@@ -225,7 +225,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
     if (baseStore === undefined) {
       const readModelPath = join(config.dataDir, 'read-model');
       await mkdir(readModelPath, { recursive: true });
-      const embeddedStore = await createEmbeddedReadModelStore({ dataDir: readModelPath, logger });
+      const embeddedStore = await createEmbeddedReadModelStore({ dataDir: readModelPath }, { logger });
       scope.defer(() => embeddedStore.close());
       baseStore = embeddedStore;
     }

@@ -42,7 +42,7 @@ describe('query API', () => {
   let sourceReady = true;
 
   beforeAll(async () => {
-    store = await createEmbeddedReadModelStore({ now: () => new Date('2026-03-01T12:00:00.000Z') });
+    store = await createEmbeddedReadModelStore({}, { now: () => new Date('2026-03-01T12:00:00.000Z'), logger: createLogger({ level: 'silent' }) });
     await store.applyBatch([
       anUpsert('1001', 1_900_000_000_000_000_001n, { status: 'SHIPPED', total: 12, paid: true }),
       anUpsert('1002', 2, { status: 'OPEN', total: '12' }),

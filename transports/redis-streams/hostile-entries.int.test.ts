@@ -71,7 +71,7 @@ const handled = new Map<string, { message: InboundMessage; rejected?: string }>(
 beforeAll(async () => {
   admin = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await admin.connect();
-  store = await createEmbeddedReadModelStore();
+  store = await createEmbeddedReadModelStore({}, { logger: createLogger({ level: 'silent' }) });
   const pipeline = createConsumerPipeline({ decode, trust: openTrust(), store, logger, now: () => pipelineNow, transportName: 'redis-streams' });
   source = createRedisStreamsSource({ url: redisUrl, stream, group, consumer: 'hostile-1', deadLetterStream, blockMs: 100, claimIdleMs: 60_000, handlerBackoff: () => 20, reconnectBackoff: () => 50, logger });
   await source.start(async (batch): Promise<BatchResult> => {

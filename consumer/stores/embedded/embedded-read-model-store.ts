@@ -4,14 +4,16 @@ import { sqlFromPglite } from '../../../common/sql.js';
 import type { ReadModelStore } from '../read-model-store.js';
 import { createPostgresReadModelStore } from '../postgres/postgres-read-model-store.js';
 
+/**
+ * Where the database is: files in `dataDir` (in memory when absent: tests, throwaway demos), or a
+ * PGlite instance of the caller's, which is left open on `close()`.
+ */
+export type EmbeddedReadModelConnection = { readonly dataDir?: string } | { readonly pglite: PGlite };
+
 export interface EmbeddedReadModelStoreOptions {
-  /** Directory for the database files; in memory when absent (tests, throwaway demos). Ignored with `pglite`. */
-  readonly dataDir?: string;
-  /** A PGlite instance to use instead of creating one; it is left open on `close()`. */
-  readonly pglite?: PGlite;
+  readonly logger: Logger;
   readonly schema?: string;
   readonly now?: () => Date;
-  readonly logger?: Logger;
 }
 
 /**
@@ -19,16 +21,16 @@ export interface EmbeddedReadModelStoreOptions {
  * It is the PostgreSQL store on a PGlite connection, so both run the very same SQL.
  * `close()` closes the PGlite instance only when this store created it.
  */
-export async function createEmbeddedReadModelStore(options: EmbeddedReadModelStoreOptions = {}): Promise<ReadModelStore> {
-  const owned = options.pglite === undefined;
-  const pglite = options.pglite ?? (options.dataDir === undefined ? new PGlite() : new PGlite(options.dataDir));
+export async function createEmbeddedReadModelStore(connection: EmbeddedReadModelConnection, options: EmbeddedReadModelStoreOptions): Promise<ReadModelStore> {
+  const owned = !('pglite' in connection);
+  const pglite = 'pglite' in connection ? connection.pglite : connection.dataDir === undefined ? new PGlite() : new PGlite(connection.dataDir);
   const db = sqlFromPglite(pglite, { owned });
   const store = await createPostgresReadModelStore(
     { db },
     {
       ...(options.schema === undefined ? {} : { schema: options.schema }),
       ...(options.now === undefined ? {} : { now: options.now }),
-      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      logger: options.logger,
     },
   ).catch(async (err: unknown) => {
     await db.close();

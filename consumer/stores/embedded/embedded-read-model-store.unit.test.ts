@@ -1,3 +1,4 @@
+import { createLogger } from '../../../common/logger.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ describe('embedded (PGlite) read-model store', () => {
   readModelStoreContract(async () => {
     schemas += 1;
     const schema = `contract_${schemas}`;
-    const store = await createEmbeddedReadModelStore({ pglite, schema, now: contractClock.now });
+    const store = await createEmbeddedReadModelStore({ pglite }, { schema, now: contractClock.now, logger: createLogger({ level: 'silent' }) });
     return {
       store,
       async dispose() {
@@ -37,13 +38,13 @@ describe('embedded read-model store on disk', () => {
   it('keeps documents and checkpoints across a restart, and closing twice is harmless', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tweetbus-read-model-'));
     try {
-      const first = await createEmbeddedReadModelStore({ dataDir: join(dir, 'read-model') });
+      const first = await createEmbeddedReadModelStore({ dataDir: join(dir, 'read-model') }, { logger: createLogger({ level: 'silent' }) });
       await first.applyBatch([anUpsert('1001', 3, { status: 'OPEN' })]);
       await first.save('consumer', '77');
       await first.close();
       await first.close();
 
-      const second = await createEmbeddedReadModelStore({ dataDir: join(dir, 'read-model') });
+      const second = await createEmbeddedReadModelStore({ dataDir: join(dir, 'read-model') }, { logger: createLogger({ level: 'silent' }) });
       try {
         expect(await second.get('orders', '1001')).toMatchObject({ version: 3n, data: { status: 'OPEN' } });
         expect(await second.load('consumer')).toBe('77');

@@ -1,3 +1,4 @@
+import { createLogger } from '../../../common/logger.js';
 import { randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe } from 'vitest';
@@ -23,7 +24,7 @@ describe.skipIf(mongoUrl === undefined)(
 
     readModelStoreContract(async () => {
       const database = `tweetbus_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-      const store = await createMongoReadModelStore({ client }, { database, now: contractClock.now });
+      const store = await createMongoReadModelStore({ client }, { database, now: contractClock.now, logger: createLogger({ level: 'silent' }) });
       return {
         store,
         async dispose() {

@@ -1,3 +1,4 @@
+import type { Logger } from '../../../common/logger.js';
 import {
   Long,
   MongoBulkWriteError,
@@ -32,6 +33,7 @@ export type MongoReadModelConnection = { readonly client: MongoClient } | { read
 
 export interface MongoReadModelStoreOptions {
   readonly database: string;
+  readonly logger: Logger;
   readonly now?: () => Date;
 }
 

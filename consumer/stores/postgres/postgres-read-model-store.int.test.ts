@@ -1,3 +1,4 @@
+import { createLogger } from '../../../common/logger.js';
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +26,7 @@ describe('PostgreSQL read-model store', () => {
   describe('through its own pool', () => {
     readModelStoreContract(async () => {
       const schema = uniqueSchema();
-      const store = await createPostgresReadModelStore({ connectionString: postgresUrl }, { schema, now: contractClock.now });
+      const store = await createPostgresReadModelStore({ connectionString: postgresUrl }, { schema, now: contractClock.now, logger: createLogger({ level: 'silent' }) });
       return {
         store,
         async dispose() {
@@ -41,8 +42,8 @@ describe('PostgreSQL read-model store', () => {
     const db = sqlFromPgPool(new Pool({ connectionString: postgresUrl, max: 2 }), { owned: true });
     try {
       const [first, second] = await Promise.all([
-        createPostgresReadModelStore({ db }, { schema }),
-        createPostgresReadModelStore({ db }, { schema }),
+        createPostgresReadModelStore({ db }, { schema, logger: createLogger({ level: 'silent' }) }),
+        createPostgresReadModelStore({ db }, { schema, logger: createLogger({ level: 'silent' }) }),
       ]);
       await first.applyBatch([anUpsert('1', 1, { status: 'OPEN' })]);
       await first.close();
@@ -58,8 +59,8 @@ describe('PostgreSQL read-model store', () => {
 
   it('a concurrent writer of the same key never lets an older version win', async () => {
     const schema = uniqueSchema();
-    const a = await createPostgresReadModelStore({ connectionString: postgresUrl }, { schema });
-    const b = await createPostgresReadModelStore({ connectionString: postgresUrl }, { schema });
+    const a = await createPostgresReadModelStore({ connectionString: postgresUrl }, { schema, logger: createLogger({ level: 'silent' }) });
+    const b = await createPostgresReadModelStore({ connectionString: postgresUrl }, { schema, logger: createLogger({ level: 'silent' }) });
     try {
       const versions = Array.from({ length: 20 }, (_, i) => i + 1);
       const outcomes = await Promise.all(

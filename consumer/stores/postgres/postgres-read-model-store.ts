@@ -29,7 +29,7 @@ export interface PostgresReadModelStoreOptions {
   readonly schema?: string;
   readonly now?: () => Date;
   /** Receives errors of idle pooled connections (only for a pool this store created). */
-  readonly logger?: Logger;
+  readonly logger: Logger;
 }
 
 /**
@@ -43,7 +43,7 @@ export interface PostgresReadModelStoreOptions {
  */
 export async function createPostgresReadModelStore(
   connection: PostgresReadModelConnection,
-  options: PostgresReadModelStoreOptions = {},
+  options: PostgresReadModelStoreOptions,
 ): Promise<ReadModelStore> {
   const schema = options.schema ?? defaultReadModelSchema;
   const s = quoteSchemaName(schema);

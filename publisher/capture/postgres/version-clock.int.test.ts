@@ -132,7 +132,7 @@ describe.each(databases)('the capture clock on %s', (_name, open) => {
     await db.query(`ALTER TABLE dvx_orders DISABLE TRIGGER dvx_orders_capture`);
     await db.query(`INSERT INTO dvx_orders (id, status) VALUES ('old', 'PAID'), ('posted', 'BY HAND')`);
     await db.query(`ALTER TABLE dvx_orders ENABLE TRIGGER dvx_orders_capture`);
-    const store = await createEmbeddedReadModelStore();
+    const store = await createEmbeddedReadModelStore({}, { logger: createLogger({ level: 'silent' }) });
     try {
       const aYearAgo = versionAt(Date.now() - 365 * 86_400_000) + 123n;
       await store.applyBatch([
