@@ -166,7 +166,7 @@ async function runOnce(config: RelayBenchConfig, batchSize: number, logger: Logg
     const done = new Promise<void>((resolve) => {
       drained = resolve;
     });
-    const reader = observedReader(createPostgresOutbox({ db, logger }), steps, config.rows, (at) => {
+    const reader = observedReader(createPostgresOutbox({ db }, { logger }), steps, config.rows, (at) => {
       drainedAt = at;
       drained();
     });

@@ -70,13 +70,10 @@ async function openCapture(config: PublisherConfig, logger: Logger, scope: Scope
     case 'oracle': {
       // The schema is a DBA's (sql/oracle/); rows are claimed one by one, so every instance relays at once.
       logger.info({ url: redactUrl(outboxConfig.databaseUrl), instance: config.relay.instanceId, claimLeaseMs: config.relay.claimLeaseMs }, 'outbox: Oracle (Thin mode)');
-      const outbox = createOracleOutbox({
-        url: outboxConfig.databaseUrl,
-        urlName: 'OUTBOX_DATABASE_URL',
-        instanceId: config.relay.instanceId,
-        leaseMs: config.relay.claimLeaseMs,
-        logger,
-      });
+      const outbox = createOracleOutbox(
+        { url: outboxConfig.databaseUrl, urlName: 'OUTBOX_DATABASE_URL' },
+        { instanceId: config.relay.instanceId, leaseMs: config.relay.claimLeaseMs, logger },
+      );
       scope.defer(() => outbox.close());
       return { outbox };
     }
@@ -101,7 +98,7 @@ async function openCapture(config: PublisherConfig, logger: Logger, scope: Scope
       const listener = createPgOutboxListener(pool, { logger });
       scope.defer(() => listener.close());
       if (outboxConfig.applySchema) await applyOutboxSchema(db);
-      const outbox = createPostgresOutbox({ db, logger });
+      const outbox = createPostgresOutbox({ db }, { logger });
       scope.defer(() => outbox.close());
       const leadership = createPgAdvisoryLeadership(pool, { logger, retryMs: config.relay.leaderRetryMs });
       return { outbox, wake: listener.wake, leadership };

@@ -41,7 +41,7 @@ async function givenPublisher(publisher: EventPublisher, overrides: Overrides = 
   schemas += 1;
   await db.exec(`CREATE SCHEMA service_test_${schemas}; SET search_path TO service_test_${schemas}`);
   await applyDemoOrdersSchema(db);
-  const outbox = createPostgresOutbox({ db, logger: createLogger({ level: 'silent' }) });
+  const outbox = createPostgresOutbox({ db }, { logger: createLogger({ level: 'silent' }) });
   const listener = createPgliteOutboxListener(pg, { logger: createLogger({ level: 'silent' }) });
   await listener.ready;
   const service = await startPublisher({

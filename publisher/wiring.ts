@@ -37,7 +37,7 @@ export async function openPgliteCapture(pglite: PGlite, db: SqlDatabase, logger:
   const listener = createPgliteOutboxListener(pglite, { logger });
   scope.defer(() => listener.close());
   await listener.ready;
-  const outbox = createPostgresOutbox({ db, logger });
+  const outbox = createPostgresOutbox({ db }, { logger });
   scope.defer(() => outbox.close());
   return { outbox, wake: listener.wake };
 }

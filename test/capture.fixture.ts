@@ -227,7 +227,7 @@ export async function openCaptureHarness(): Promise<CaptureHarness> {
 
     function relayNode(name: string, options: RelayNodeOptions = {}): RelayNode {
       const pool = openPool(`relay-${name}`, options.poolSize ?? 3);
-      const outbox = createPostgresOutbox({ db: sqlFromPgPool(pool, { owned: false }), logger });
+      const outbox = createPostgresOutbox({ db: sqlFromPgPool(pool, { owned: false }) }, { logger });
       const listener = createPgOutboxListener(pool, { logger, reconnectMs: 100 });
       const relay = createOutboxRelay({
         reader: options.wrapReader?.(outbox) ?? outbox,

@@ -26,7 +26,7 @@ beforeEach(async () => {
   schemas += 1;
   await db.exec(`CREATE SCHEMA http_test_${schemas}; SET search_path TO http_test_${schemas}`);
   await applyOutboxSchema(db);
-  outbox = createPostgresOutbox({ db, logger: createLogger({ level: 'silent' }) });
+  outbox = createPostgresOutbox({ db }, { logger: createLogger({ level: 'silent' }) });
 });
 afterEach(async () => {
   await db.exec(`SET search_path TO public; DROP SCHEMA http_test_${schemas} CASCADE`);

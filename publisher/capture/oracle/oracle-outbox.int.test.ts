@@ -141,7 +141,7 @@ const bySeq = (a: OutboxRow, b: OutboxRow) => compareBigints(a.seq, b.seq);
 describe.skipIf(adminUrl === undefined)(adminUrl === undefined ? 'Oracle outbox (skipped: ORACLE_CONNECT_STRING not set)' : 'Oracle outbox', () => {
   describeOutboxContract('Oracle', async () => {
     const schema = await openOracleSchema();
-    return oracleOutboxUnderTest(schema, createOracleOutbox({ logger: quietLogger, pool: schema.pool, instanceId: 'contract' }));
+    return oracleOutboxUnderTest(schema, createOracleOutbox({ pool: schema.pool }, { logger: quietLogger, instanceId: 'contract' }));
   });
 
   describe('Oracle outbox with several sessions and relay instances', () => {
@@ -151,7 +151,7 @@ describe.skipIf(adminUrl === undefined)(adminUrl === undefined ? 'Oracle outbox 
 
     beforeEach(async () => {
       schema = await openOracleSchema();
-      outbox = createOracleOutbox({ logger: quietLogger, pool: schema.pool, instanceId: 'relay-a', leaseMs: 60_000 });
+      outbox = createOracleOutbox({ pool: schema.pool }, { logger: quietLogger, instanceId: 'relay-a', leaseMs: 60_000 });
       subject = oracleOutboxUnderTest(schema, outbox);
     });
 
@@ -202,7 +202,7 @@ describe.skipIf(adminUrl === undefined)(adminUrl === undefined ? 'Oracle outbox 
         { op: 'update', id: 'k', set: { status: 'v2' } },
         { op: 'update', id: 'k', set: { status: 'v3' } },
       ]);
-      const other = createOracleOutbox({ logger: quietLogger, pool: schema.pool, instanceId: 'relay-b', leaseMs: 60_000 });
+      const other = createOracleOutbox({ pool: schema.pool }, { logger: quietLogger, instanceId: 'relay-b', leaseMs: 60_000 });
 
       const first = await outbox.readBatch(1);
       expect(first.map((r) => r.event.data?.status)).toEqual(['v1']);
@@ -235,7 +235,7 @@ describe.skipIf(adminUrl === undefined)(adminUrl === undefined ? 'Oracle outbox 
           await instance.markPublished(rows);
         }
       };
-      const other = createOracleOutbox({ logger: quietLogger, pool: schema.pool, instanceId: 'relay-b', leaseMs: 60_000 });
+      const other = createOracleOutbox({ pool: schema.pool }, { logger: quietLogger, instanceId: 'relay-b', leaseMs: 60_000 });
 
       await Promise.all([relay(outbox, 'a'), relay(other, 'b')]);
 
@@ -256,7 +256,7 @@ describe.skipIf(adminUrl === undefined)(adminUrl === undefined ? 'Oracle outbox 
           { op: 'update', id: key, set: { status: 'PAID' } },
         ]);
       }
-      const stopped = createOracleOutbox({ logger: quietLogger, pool: schema.pool, instanceId: 'stopped', leaseMs: 1_000 });
+      const stopped = createOracleOutbox({ pool: schema.pool }, { logger: quietLogger, instanceId: 'stopped', leaseMs: 1_000 });
       const taken = await stopped.readBatch(100);
       expect(taken).toHaveLength(6);
 

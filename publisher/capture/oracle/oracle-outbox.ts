@@ -33,25 +33,23 @@ export interface OracleOutboxSettings {
    * sql/oracle/020_relay_grants.sql). Default: the URL's `?schema=`, else the user's own schema.
    */
   readonly schema?: string;
-  /** Where unreadable rows are reported. Defaults to a silent logger; the row's `failed_reason` always says why. */
+  /** Where unreadable rows are reported; the row's `failed_reason` always says why. */
   readonly logger: Logger;
   /** Limits a row image must meet to be published (the consumer enforces the same ones). */
   readonly limits?: DocumentLimits;
 }
 
 /** Either a pool the caller owns (never closed by the outbox) or a URL to build one the outbox owns. */
-export type OracleOutboxOptions = OracleOutboxSettings &
-  (
-    | { readonly pool: OraclePool }
-    | {
-        /** `oracle://user:password@host:port/service[?schema=OWNER]` (see `parseOracleUrl`). */
-        readonly url: string;
-        /** Most connections in the pool. Default 4: one for the relay, the rest for HTTP appends and checks. */
-        readonly poolMax?: number;
-        /** How errors about the URL name it, e.g. the variable it came from. */
-        readonly urlName?: string;
-      }
-  );
+export type OracleOutboxConnection =
+  | { readonly pool: OraclePool }
+  | {
+      /** `oracle://user:password@host:port/service[?schema=OWNER]` (see `parseOracleUrl`). */
+      readonly url: string;
+      /** Most connections in the pool. Default 4: one for the relay, the rest for HTTP appends and checks. */
+      readonly poolMax?: number;
+      /** How errors about the URL name it, e.g. the variable it came from. */
+      readonly urlName?: string;
+    };
 
 /**
  * The outbox in Oracle (sql/oracle/001_outbox.sql), read through node-oracledb in Thin mode. It is the
@@ -164,7 +162,7 @@ function bySeq(a: { readonly seq: bigint }, b: { readonly seq: bigint }): number
   return a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0;
 }
 
-export function createOracleOutbox(options: OracleOutboxOptions): OracleOutbox {
+export function createOracleOutbox(connection: OracleOutboxConnection, options: OracleOutboxSettings): OracleOutbox {
   const logger = options.logger.child({ component: 'oracleOutbox' });
   const limits = options.limits ?? defaultDocumentLimits;
   const { instanceId } = options;
@@ -174,7 +172,7 @@ export function createOracleOutbox(options: OracleOutboxOptions): OracleOutbox {
 
   // Parsed now, so a wrong URL fails at start rather than at the first poll.
   const connect =
-    'url' in options ? { url: options.url, poolMax: options.poolMax, name: options.urlName, schema: parseOracleUrl(options.url, options.urlName).schema } : undefined;
+    'url' in connection ? { url: connection.url, poolMax: connection.poolMax, name: connection.urlName, schema: parseOracleUrl(connection.url, connection.urlName).schema } : undefined;
   const schema = options.schema ?? connect?.schema;
   if (schema !== undefined && !identifier.test(schema)) throw new RangeError('schema must be an unquoted Oracle identifier (letters, digits, _ $ #)');
   const table = schema === undefined ? 'tweetbus_outbox' : `${schema}.tweetbus_outbox`;
@@ -182,7 +180,7 @@ export function createOracleOutbox(options: OracleOutboxOptions): OracleOutbox {
   let owned: Promise<ClosableOraclePool> | undefined;
   let closed = false;
   function pool(): Promise<OraclePool> {
-    if ('pool' in options) return Promise.resolve(options.pool);
+    if ('pool' in connection) return Promise.resolve(connection.pool);
     if (closed || connect === undefined) return Promise.reject(new Error('the Oracle outbox is closed'));
     // Built on first use, and again after a failed attempt (the database may not be up yet).
     owned ??= createOraclePool(connect.url, { poolMax: connect.poolMax, name: connect.name }).catch((err: unknown) => {

@@ -91,7 +91,7 @@ function outboxRow(id: string, seq: bigint): OutboxRow {
 describe('Oracle outbox relay (fake connection)', () => {
   it('claims key heads with FOR UPDATE SKIP LOCKED, fetching no more than the limit, and commits the claim', async () => {
     const oracle = fakeOracle((sql) => (isHeads(sql) ? { rows: [oracleRow({ id: 'a', seq: 1, key: 'k1' }), oracleRow({ id: 'b', seq: 2, key: 'k2' })] } : {}));
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a', leaseMs: 20_000 });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a', leaseMs: 20_000 });
 
     const rows = await outbox.readBatch(2);
 
@@ -113,7 +113,7 @@ describe('Oracle outbox relay (fake connection)', () => {
 
   it('fetches NUMBER columns and the payload CLOB as strings', async () => {
     const oracle = fakeOracle();
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a' });
 
     await outbox.readBatch(10);
 
@@ -126,7 +126,7 @@ describe('Oracle outbox relay (fake connection)', () => {
     const version = 9_007_199_254_740_993n;
     const seq = 9_007_199_254_740_995n;
     const oracle = fakeOracle((sql) => (isHeads(sql) ? { rows: [oracleRow({ id: 'big', seq, version, CORRELATION_ID: 'corr-1' })] } : {}));
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a' });
 
     const [row] = await outbox.readBatch(1);
 
@@ -148,7 +148,7 @@ describe('Oracle outbox relay (fake connection)', () => {
   it('reads a delete with no payload as a delete with null data', async () => {
     const deletion = oracleRow({ id: 'd', seq: 3, OP: 'delete', TYPE: 'orders.deleted', PAYLOAD: null });
     const oracle = fakeOracle((sql) => (isHeads(sql) ? { rows: [deletion] } : {}));
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a' });
 
     const [row] = await outbox.readBatch(5);
 
@@ -172,7 +172,7 @@ describe('Oracle outbox relay (fake connection)', () => {
       if (isLockFollowers(sql)) return { rows: [{ ID: 'k1-2' }, { ID: 'k2-2' }, { ID: 'k1-4' }] };
       return {};
     });
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a' });
 
     const rows = await outbox.readBatch(10);
 
@@ -191,7 +191,7 @@ describe('Oracle outbox relay (fake connection)', () => {
 
   it('commits without claiming anything when no row is claimable', async () => {
     const oracle = fakeOracle();
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a' });
 
     expect(await outbox.readBatch(10)).toEqual([]);
 
@@ -212,7 +212,7 @@ describe('Oracle outbox relay (fake connection)', () => {
         : {},
     );
     const { logger, lines } = logSink();
-    const outbox = createOracleOutbox({ pool: oracle.pool, instanceId: 'relay-a', logger });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { instanceId: 'relay-a', logger });
 
     const rows = await outbox.readBatch(3);
 
@@ -238,7 +238,7 @@ describe('Oracle outbox relay (fake connection)', () => {
       if (sql.includes('SET claimed_by')) return new Error('ORA-00060: deadlock detected');
       return {};
     });
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a' });
 
     await expect(outbox.readBatch(1)).rejects.toThrow('ORA-00060');
 
@@ -248,7 +248,7 @@ describe('Oracle outbox relay (fake connection)', () => {
   it('returns the connection when the commit fails', async () => {
     const oracle = fakeOracle();
     oracle.state.failCommit = true;
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a' });
 
     await expect(outbox.markPublished([outboxRow('a', 1n)])).rejects.toThrow('ORA-03113');
 
@@ -257,7 +257,7 @@ describe('Oracle outbox relay (fake connection)', () => {
 
   it('marks published rows with one executeMany by event id, then commits', async () => {
     const oracle = fakeOracle();
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a' });
 
     await outbox.markPublished([outboxRow('a', 1n), outboxRow('b', 2n)]);
 
@@ -272,7 +272,7 @@ describe('Oracle outbox relay (fake connection)', () => {
 
   it('marks failed rows with their reasons in one executeMany, cutting a reason to the column', async () => {
     const oracle = fakeOracle();
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a' });
 
     await outbox.markFailed([
       { row: outboxRow('a', 1n), reason: 'too large for a post' },
@@ -290,7 +290,7 @@ describe('Oracle outbox relay (fake connection)', () => {
 
   it('does nothing for empty marks and appends', async () => {
     const oracle = fakeOracle();
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a' });
 
     await outbox.markPublished([]);
     await outbox.markFailed([]);
@@ -302,7 +302,7 @@ describe('Oracle outbox relay (fake connection)', () => {
 
   it('appends with MERGE … WHEN NOT MATCHED in one executeMany and one commit', async () => {
     const oracle = fakeOracle();
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a' });
     const upsert = aChangeEvent({ id: 'e1', version: 1_801_234_567_890_123_456n, correlationId: 'corr-1' });
     const deletion = aChangeEvent({ id: 'e2', op: 'delete', key: '9', version: 7n });
 
@@ -340,7 +340,7 @@ describe('Oracle outbox relay (fake connection)', () => {
       attempts += 1;
       return attempts === 1 ? Object.assign(new Error('ORA-00001: unique constraint violated'), { errorNum: 1 }) : { rowsAffected: 0 };
     });
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a' });
 
     await outbox.append([aChangeEvent()]);
 
@@ -350,7 +350,7 @@ describe('Oracle outbox relay (fake connection)', () => {
 
   it('does not retry an append that failed for another reason', async () => {
     const oracle = fakeOracle(() => Object.assign(new Error('ORA-02290: check constraint violated'), { errorNum: 2290 }));
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a' });
 
     await expect(outbox.append([aChangeEvent()])).rejects.toThrow('ORA-02290');
 
@@ -360,7 +360,7 @@ describe('Oracle outbox relay (fake connection)', () => {
 
   it('deletes at most `limit` published, not failed rows older than the cutoff, skipping rows others hold', async () => {
     const oracle = fakeOracle((sql) => (sql.includes('FOR UPDATE SKIP LOCKED') ? { rows: [{ ID: 'a' }, { ID: 'b' }] } : { rowsAffected: 2 }));
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a' });
 
     expect(await outbox.deletePublished(new Date('2024-05-01T10:00:00Z'), 3)).toBe(2);
 
@@ -378,7 +378,7 @@ describe('Oracle outbox relay (fake connection)', () => {
 
   it('deletes nothing and says so when no published row is old enough', async () => {
     const oracle = fakeOracle();
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a' });
 
     expect(await outbox.deletePublished(new Date('2024-05-01T10:00:00Z'), 3)).toBe(0);
 
@@ -387,7 +387,7 @@ describe('Oracle outbox relay (fake connection)', () => {
 
   it('names the owner schema in every statement when the relay user is another one', async () => {
     const oracle = fakeOracle();
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a', schema: 'TWEETBUS' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a', schema: 'TWEETBUS' });
 
     await outbox.readBatch(1);
     await outbox.markPublished([outboxRow('a', 1n)]);
@@ -398,7 +398,7 @@ describe('Oracle outbox relay (fake connection)', () => {
 
   it('checks the outbox table and returns the connection even when the check fails', async () => {
     const oracle = fakeOracle(() => new Error('ORA-00942: table or view does not exist'));
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a' });
 
     await expect(outbox.check()).rejects.toThrow('ORA-00942');
 
@@ -408,7 +408,7 @@ describe('Oracle outbox relay (fake connection)', () => {
 
   it('leaves a given pool open on close, and close can be called twice', async () => {
     const oracle = fakeOracle();
-    const outbox = createOracleOutbox({ logger: quietLogger, pool: oracle.pool, instanceId: 'relay-a' });
+    const outbox = createOracleOutbox({ pool: oracle.pool }, { logger: quietLogger, instanceId: 'relay-a' });
 
     await outbox.close();
     await outbox.close();
@@ -419,10 +419,10 @@ describe('Oracle outbox relay (fake connection)', () => {
 
   it('refuses settings that cannot work', () => {
     const { pool } = fakeOracle();
-    expect(() => createOracleOutbox({ logger: quietLogger, pool, instanceId: '' })).toThrow(/instanceId/);
-    expect(() => createOracleOutbox({ logger: quietLogger, pool, instanceId: 'a', leaseMs: 0 })).toThrow(/leaseMs/);
-    expect(() => createOracleOutbox({ logger: quietLogger, pool, instanceId: 'a', schema: 'x; DROP TABLE y' })).toThrow(/schema/);
-    expect(() => createOracleOutbox({ logger: quietLogger, url: 'postgres://u:p@h/db', instanceId: 'a' })).toThrow(ConfigError);
+    expect(() => createOracleOutbox({ pool }, { logger: quietLogger, instanceId: '' })).toThrow(/instanceId/);
+    expect(() => createOracleOutbox({ pool }, { logger: quietLogger, instanceId: 'a', leaseMs: 0 })).toThrow(/leaseMs/);
+    expect(() => createOracleOutbox({ pool }, { logger: quietLogger, instanceId: 'a', schema: 'x; DROP TABLE y' })).toThrow(/schema/);
+    expect(() => createOracleOutbox({ url: 'postgres://u:p@h/db' }, { logger: quietLogger, instanceId: 'a' })).toThrow(ConfigError);
   });
 });
 

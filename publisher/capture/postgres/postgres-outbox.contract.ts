@@ -21,7 +21,7 @@ class Rollback extends Error {}
 async function postgresOutboxUnderTest(database: OutboxTestDatabase): Promise<OutboxUnderTest & { readonly outbox: PostgresOutbox }> {
   const { db } = database;
   await applyDemoOrdersSchema(db);
-  const outbox = createPostgresOutbox({ db, logger: createLogger({ level: 'silent' }) });
+  const outbox = createPostgresOutbox({ db }, { logger: createLogger({ level: 'silent' }) });
   return {
     outbox,
     async writeOrders(changes, options = {}) {

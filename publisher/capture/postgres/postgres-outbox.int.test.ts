@@ -19,7 +19,7 @@ describe('PostgreSQL outbox with concurrent transactions', () => {
   beforeAll(async () => {
     database = await openSchema();
     await applyDemoOrdersSchema(database.db);
-    outbox = createPostgresOutbox({ db: database.db, logger: createLogger({ level: 'silent' }) });
+    outbox = createPostgresOutbox({ db: database.db }, { logger: createLogger({ level: 'silent' }) });
   });
 
   afterAll(async () => {

@@ -6,10 +6,13 @@ import type { HealthCheck } from '../../../transports/transport.js';
 import type { FailedOutboxRow, OutboxReader, OutboxRetention, OutboxRow, OutboxWriter } from '../outbox.js';
 import { cutReason, digits, logDeadLettered, outboxRowToEvent, type DeadLetteredRow } from '../outbox-row.js';
 
-export interface PostgresOutboxOptions {
-  /** The database holding `tweetbus_outbox` (see `applyOutboxSchema`). Not closed by the outbox. */
+/** The database holding `tweetbus_outbox` (see `applyOutboxSchema`). Not closed by the outbox. */
+export interface PostgresOutboxConnection {
   readonly db: SqlDatabase;
-  /** Where unreadable rows are reported. Defaults to a silent logger; the row's `failed_reason` always says why. */
+}
+
+export interface PostgresOutboxOptions {
+  /** Where unreadable rows are reported; the row's `failed_reason` always says why. */
   readonly logger: Logger;
   /** Limits a row image must meet to be published (the consumer enforces the same ones). */
   readonly limits?: DocumentLimits;
@@ -63,8 +66,8 @@ function rowToEvent(row: Record<string, unknown>, limits: DocumentLimits) {
   );
 }
 
-export function createPostgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {
-  const { db } = options;
+export function createPostgresOutbox(connection: PostgresOutboxConnection, options: PostgresOutboxOptions): PostgresOutbox {
+  const { db } = connection;
   const logger = options.logger.child({ component: 'postgresOutbox' });
   const limits = options.limits ?? defaultDocumentLimits;
 

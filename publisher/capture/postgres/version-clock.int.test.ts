@@ -142,7 +142,7 @@ describe.each(databases)('the capture clock on %s', (_name, open) => {
 
       // The upgraded trigger's first changes: on the clock, far above 41 and above last year's post.
       await at(undefined, `UPDATE dvx_orders SET status = 'SHIPPED' WHERE id IN ('old', 'posted')`);
-      const outbox = createPostgresOutbox({ db, logger: createLogger({ level: 'silent' }) });
+      const outbox = createPostgresOutbox({ db }, { logger: createLogger({ level: 'silent' }) });
       const rows = (await outbox.readBatch(100)).filter((r) => ['old', 'posted'].includes(r.event.key));
       const versions = rows.map((r) => r.event.version).sort(compareBigints);
       expect(versions[0]).toBe(41n);
