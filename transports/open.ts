@@ -56,7 +56,7 @@ export async function openEventPublisher(
     case 'x': {
       const hashtags = xHashtagsOf(config, collections);
       const ca = config.caFile === undefined ? undefined : await readPemFile(config.caFile, 'X_CA_FILE');
-      const publisher = createXPublisher({ apiUrl: config.apiUrl, ca, credentials: config.credentials, hashtags, logger, sign });
+      const publisher = createXPublisher({ apiUrl: config.apiUrl, ca, credentials: config.credentials }, { hashtags, logger, sign });
       return {
         publisher,
         check: publisher,
@@ -74,11 +74,11 @@ export async function openEventPublisher(
     }
     case 'kafka': {
       const kafka = createKafkaClient({ ...config.connection, logger });
-      const publisher = createKafkaPublisher({ kafka, topic: config.topic, topicSpec: config.topicSpec, logger, sign });
+      const publisher = createKafkaPublisher({ kafka }, { topic: config.topic, topicSpec: config.topicSpec, logger, sign });
       return { publisher, check: publisher, describe: { transport: 'kafka', brokers: config.connection.brokers, topic: config.topic } };
     }
     case 'redis-streams': {
-      const publisher = createRedisStreamsPublisher({ url: config.url, stream: config.stream, maxLen: config.maxLen, logger, sign });
+      const publisher = createRedisStreamsPublisher({ url: config.url }, { stream: config.stream, maxLen: config.maxLen, logger, sign });
       return { publisher, check: publisher, describe: { transport: 'redis-streams', url: redactUrl(config.url), stream: config.stream, maxLen: config.maxLen } };
     }
   }
@@ -103,21 +103,21 @@ export async function openEventSource(
     case 'x': {
       const hashtags = xHashtagsOf(config, collections);
       const ca = config.caFile === undefined ? undefined : await readPemFile(config.caFile, 'X_CA_FILE');
-      const source = createXSource({
-        apiUrl: config.apiUrl,
-        ca,
-        bearerToken: config.bearerToken,
-        hashtags,
-        checkpoints,
-        checkpointName: config.checkpointName,
-        firstStartCatchUpMs: config.firstStartCatchUpMs,
-        logger,
-      });
+      const source = createXSource(
+        { apiUrl: config.apiUrl, ca, bearerToken: config.bearerToken },
+        {
+          hashtags,
+          checkpoints,
+          checkpointName: config.checkpointName,
+          firstStartCatchUpMs: config.firstStartCatchUpMs,
+          logger,
+        },
+      );
       return { source, decoder: createPostDecoder({ hashtags, ...(verify === undefined ? {} : { verify }) }), name: 'x', describe: { transport: 'x', xApiUrl: redactUrl(config.apiUrl), hashtags: hashtags.hashtags } };
     }
     case 'kafka': {
       const kafka = createKafkaClient({ ...config.connection, logger });
-      const source = createKafkaSource({ kafka, topic: config.topic, groupId: config.groupId, deadLetterTopic: config.deadLetterTopic, topicSpec: config.topicSpec, logger, maxWaitTimeMs: config.fetchMaxWaitMs });
+      const source = createKafkaSource({ kafka }, { topic: config.topic, groupId: config.groupId, deadLetterTopic: config.deadLetterTopic, topicSpec: config.topicSpec, logger, maxWaitTimeMs: config.fetchMaxWaitMs });
       return {
         source,
         decoder: createJsonDecoder({ collections, verify }),
@@ -126,15 +126,17 @@ export async function openEventSource(
       };
     }
     case 'redis-streams': {
-      const source = createRedisStreamsSource({
-        url: config.url,
-        stream: config.stream,
-        group: config.group,
-        consumer: config.consumerName,
-        deadLetterStream: config.deadLetterStream,
-        claimIdleMs: config.claimIdleMs,
-        logger,
-      });
+      const source = createRedisStreamsSource(
+        { url: config.url },
+        {
+          stream: config.stream,
+          group: config.group,
+          consumer: config.consumerName,
+          deadLetterStream: config.deadLetterStream,
+          claimIdleMs: config.claimIdleMs,
+          logger,
+        },
+      );
       return {
         source,
         decoder: createJsonDecoder({ collections, verify }),

@@ -37,19 +37,21 @@ describe.skipIf(unavailable !== undefined)(unavailable === undefined ? 'Kafka un
     const topic = `tweetbus-faults-${run}`;
     const connection: KafkaClientOptions = { brokers: mock.brokers.split(','), clientId: 'tweetbus-faults', logger, retries: 8 };
     await createTopicsOnMock(createKafkaClient(connection), [topic, `${topic}.dlq`]);
-    publisher = createKafkaPublisher({ kafka: connection, topic, logger });
+    publisher = createKafkaPublisher({ kafka: connection }, { topic, logger });
     await publisher.connect();
-    source = createKafkaSource({
-      kafka: connection,
-      topic,
-      groupId: `faults-${run}`,
-      logger,
-      handlerBackoff: () => 50,
-      sessionTimeoutMs: 6_000,
-      heartbeatIntervalMs: 500,
-      rebalanceTimeoutMs: 10_000,
-      maxWaitTimeMs: 100,
-    });
+    source = createKafkaSource(
+      { kafka: connection },
+      {
+        topic,
+        groupId: `faults-${run}`,
+        logger,
+        handlerBackoff: () => 50,
+        sessionTimeoutMs: 6_000,
+        heartbeatIntervalMs: 500,
+        rebalanceTimeoutMs: 10_000,
+        maxWaitTimeMs: 100,
+      },
+    );
     await source.start((batch) => {
       for (const message of batch) {
         const decoded = decode(message);

@@ -46,6 +46,11 @@ export class KafkaEventTooLargeError extends EventTooLargeError {
   }
 }
 
+/** The KafkaJS client (or a fake), or the options to build one. */
+export type KafkaPublisherConnection = Pick<KafkaPublisherOptions, 'kafka'>;
+/** Everything else the factory takes: the logger (required), names, limits, clocks. */
+export type KafkaPublisherSettings = Omit<KafkaPublisherOptions, 'kafka'>;
+
 /**
  * Publishes events to one topic, keyed by aggregate (`collection/key`) so the default partitioner
  * keeps every change of one row in one partition, in order.
@@ -54,7 +59,8 @@ export class KafkaEventTooLargeError extends EventTooLargeError {
  * duplicate records within a partition. Each chunk of `maxBatch` records is one `send` with
  * acks=all; a failed call reports the events of the chunks already acknowledged as `published`.
  */
-export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPublisher {
+export function createKafkaPublisher(connection: KafkaPublisherConnection, settings: KafkaPublisherSettings): KafkaPublisher {
+  const options: KafkaPublisherOptions = { ...connection, ...settings };
   const { topic } = options;
   const logger = options.logger.child({ component: 'kafkaPublisher', topic });
   const { kafka, bootstrapServers } = kafkaFrom(options.kafka);

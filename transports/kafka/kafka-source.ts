@@ -72,6 +72,11 @@ export interface KafkaSource extends EventSource, HealthCheck {
   status(): KafkaSourceStatus;
 }
 
+/** The KafkaJS client (or a fake), or the options to build one. */
+export type KafkaSourceConnection = Pick<KafkaSourceOptions, 'kafka'>;
+/** Everything else the factory takes: the logger (required), names, limits, clocks. */
+export type KafkaSourceSettings = Omit<KafkaSourceOptions, 'kafka'>;
+
 /**
  * Consumes one topic as a member of a consumer group and hands each fetched batch (one partition,
  * in offset order) to the handler in one call.
@@ -84,7 +89,8 @@ export interface KafkaSource extends EventSource, HealthCheck {
  *
  * Offsets live in the group, so the `CheckpointStore` of other sources is not used.
  */
-export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
+export function createKafkaSource(connection: KafkaSourceConnection, settings: KafkaSourceSettings): KafkaSource {
+  const options: KafkaSourceOptions = { ...connection, ...settings };
   const { topic, groupId } = options;
   const deadLetterTopic = options.deadLetterTopic ?? `${topic}.dlq`;
   const logger = options.logger.child({ component: 'kafkaSource', topic, groupId });

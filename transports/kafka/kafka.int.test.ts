@@ -106,7 +106,7 @@ describe.skipIf(brokers === undefined)(
       };
       const kafka = createKafkaClient(connection);
       if (onMock) await createTopicsOnMock(kafka, [topic, deadLetterTopic]);
-      const publisher = createKafkaPublisher({ kafka: connection, topic, logger, topicSpec });
+      const publisher = createKafkaPublisher({ kafka: connection }, { topic, logger, topicSpec });
       await publisher.connect();
       const raw = kafka.producer({ allowAutoTopicCreation: false });
       await raw.connect();
@@ -116,19 +116,21 @@ describe.skipIf(brokers === undefined)(
       return {
         publisher,
         source: ({ checkpointName }) =>
-          joinAgainOnMock(() => createKafkaSource({
-            kafka: connection,
-            topic,
-            groupId: `${checkpointName}-${run}`,
-            deadLetterTopic,
-            logger,
-            topicSpec,
-            handlerBackoff: () => 50,
-            sessionTimeoutMs: 6_000,
-            heartbeatIntervalMs: 500,
-            rebalanceTimeoutMs: 10_000,
-            maxWaitTimeMs: 200,
-          })),
+          joinAgainOnMock(() => createKafkaSource(
+            { kafka: connection },
+            {
+              topic,
+              groupId: `${checkpointName}-${run}`,
+              deadLetterTopic,
+              logger,
+              topicSpec,
+              handlerBackoff: () => 50,
+              sessionTimeoutMs: 6_000,
+              heartbeatIntervalMs: 500,
+              rebalanceTimeoutMs: 10_000,
+              maxWaitTimeMs: 200,
+            },
+          )),
         decoder: createJsonDecoder({ collections }),
         collections,
         async sendPoison(at) {

@@ -114,7 +114,7 @@ describe('Kafka error classification', () => {
 describe('Kafka publisher', () => {
   function publisherOn(fake: FakeKafka, maxBatch = 2) {
     fake.topics.add('tweetbus.events');
-    return createKafkaPublisher({ kafka: fake, topic: 'tweetbus.events', logger: silent, maxBatch });
+    return createKafkaPublisher({ kafka: fake }, { topic: 'tweetbus.events', logger: silent, maxBatch });
   }
 
   it('sends with acks=all from an idempotent producer, in chunks of maxBatch, in order', async () => {
@@ -145,7 +145,7 @@ describe('Kafka publisher', () => {
     const fake = createFakeKafka();
     fake.topics.add('tweetbus.events');
     const signer = createEventSigner('kafka-test-key-kafka-test-key-kafka');
-    const publisher = createKafkaPublisher({ kafka: fake, topic: 'tweetbus.events', logger: silent, sign: (e) => signer.sign(e) });
+    const publisher = createKafkaPublisher({ kafka: fake }, { topic: 'tweetbus.events', logger: silent, sign: (e) => signer.sign(e) });
     const [event] = events(1);
     await publisher.publish(event === undefined ? [] : [event]);
     const value = fake.sent[0]?.messages[0]?.value;
@@ -219,7 +219,7 @@ describe('Kafka publisher', () => {
   it('an event larger than maxMessageBytes is refused before anything is sent', async () => {
     const fake = createFakeKafka();
     fake.topics.add('t');
-    const publisher = createKafkaPublisher({ kafka: fake, topic: 't', logger: silent, maxMessageBytes: 2_000 });
+    const publisher = createKafkaPublisher({ kafka: fake }, { topic: 't', logger: silent, maxMessageBytes: 2_000 });
     const big = aChangeEvent({ id: 'evt-big', data: { id: '1', blob: 'x'.repeat(3_000) } });
     const error = await publisher.publish([aChangeEvent({ id: 'evt-small' }), big]).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(EventTooLargeError);
@@ -229,7 +229,7 @@ describe('Kafka publisher', () => {
 
   it('creates a missing topic once, with the configured partitions, and close disconnects once', async () => {
     const fake = createFakeKafka();
-    const publisher = createKafkaPublisher({ kafka: fake, topic: 'new.topic', logger: silent, topicSpec: { partitions: 12, replicationFactor: 3 } });
+    const publisher = createKafkaPublisher({ kafka: fake }, { topic: 'new.topic', logger: silent, topicSpec: { partitions: 12, replicationFactor: 3 } });
     await publisher.publish(events(1));
     await publisher.publish(events(1));
     expect(fake.created).toEqual([{ topic: 'new.topic', numPartitions: 12, replicationFactor: 3 }]);
@@ -290,7 +290,7 @@ interface SourceUnderTest {
 }
 
 async function startedSource(handler: MessageHandler, fake = createFakeKafka()): Promise<SourceUnderTest> {
-  const source = createKafkaSource({ kafka: fake, topic: 'events', groupId: 'readers', logger: silent, handlerBackoff: () => 1, now: () => at });
+  const source = createKafkaSource({ kafka: fake }, { topic: 'events', groupId: 'readers', logger: silent, handlerBackoff: () => 1, now: () => at });
   await source.start(handler);
   const consumer = fake.consumers[0];
   if (consumer === undefined) throw new Error('the source made no consumer');
@@ -448,7 +448,7 @@ describe('Kafka source', () => {
   it('start fails with a clear retryable error when the brokers cannot be reached', async () => {
     const fake = createFakeKafka();
     fake.connectError = retriesExceeded(new kafkajs.KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092'));
-    const source = createKafkaSource({ kafka: fake, topic: 'events', groupId: 'readers', logger: silent });
+    const source = createKafkaSource({ kafka: fake }, { topic: 'events', groupId: 'readers', logger: silent });
     const error = await source.start(() => Promise.resolve()).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(TransportError);
     expect(error).toMatchObject({ kind: 'retryable' });
@@ -460,7 +460,7 @@ describe('Kafka source', () => {
   it('is not ready while an assigned partition has records waiting and none was read for a minute, and names it', async () => {
     const fake = createFakeKafka();
     let clock = at.getTime();
-    const source = createKafkaSource({ kafka: fake, topic: 'events', groupId: 'readers', logger: silent, handlerBackoff: () => 1, now: () => new Date(clock), partitionStalledAfterMs: 60_000 });
+    const source = createKafkaSource({ kafka: fake }, { topic: 'events', groupId: 'readers', logger: silent, handlerBackoff: () => 1, now: () => new Date(clock), partitionStalledAfterMs: 60_000 });
     await source.start(() => Promise.resolve());
     const consumer = fake.consumers[0];
     if (consumer === undefined) throw new Error('no consumer');
@@ -486,7 +486,7 @@ describe('Kafka source', () => {
   it('start fails when the group cannot be joined', async () => {
     const fake = createFakeKafka();
     fake.joinError = protocolError('GROUP_AUTHORIZATION_FAILED');
-    const source = createKafkaSource({ kafka: fake, topic: 'events', groupId: 'readers', logger: silent });
+    const source = createKafkaSource({ kafka: fake }, { topic: 'events', groupId: 'readers', logger: silent });
     await expect(source.start(() => Promise.resolve())).rejects.toThrow(/joining consumer group "readers"/);
     expect(fake.log).toContain('consumer.disconnect');
   });

@@ -73,7 +73,7 @@ beforeAll(async () => {
   await admin.connect();
   store = await createEmbeddedReadModelStore({}, { logger: createLogger({ level: 'silent' }) });
   const pipeline = createConsumerPipeline({ decode, trust: openTrust(), store, logger, now: () => pipelineNow, transportName: 'redis-streams' });
-  source = createRedisStreamsSource({ url: redisUrl, stream, group, consumer: 'hostile-1', deadLetterStream, blockMs: 100, claimIdleMs: 60_000, handlerBackoff: () => 20, reconnectBackoff: () => 50, logger });
+  source = createRedisStreamsSource({ url: redisUrl }, { stream, group, consumer: 'hostile-1', deadLetterStream, blockMs: 100, claimIdleMs: 60_000, handlerBackoff: () => 20, reconnectBackoff: () => 50, logger });
   await source.start(async (batch): Promise<BatchResult> => {
     const result = (await pipeline(batch)) ?? { rejected: [] };
     for (const message of batch) handled.set(message.id, { message });

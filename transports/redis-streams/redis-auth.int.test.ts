@@ -23,7 +23,7 @@ beforeAll(async () => {
   port = await freePort();
   server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', rightPassword], { stdio: 'ignore' });
   await waitUntil('the test redis-server', async () => {
-    const probe = createRedisStreamsPublisher({ url: `redis://:${rightPassword}@127.0.0.1:${String(port)}`, logger: logSink('silent').logger, checkTimeoutMs: 500 });
+    const probe = createRedisStreamsPublisher({ url: `redis://:${rightPassword}@127.0.0.1:${String(port)}` }, { logger: logSink('silent').logger, checkTimeoutMs: 500 });
     try {
       await probe.check();
       return true;
@@ -43,12 +43,12 @@ describe('a wrong Redis password', () => {
   it('is never written to the log by the publisher or the source, for the user and password forms alike', async () => {
     const sink = logSink('debug');
     for (const url of [`redis://:${wrongPassword}@127.0.0.1:${String(port)}`, `redis://default:${wrongPassword}@127.0.0.1:${String(port)}`]) {
-      const publisher = createRedisStreamsPublisher({ url, logger: sink.logger, checkTimeoutMs: 1_000 });
+      const publisher = createRedisStreamsPublisher({ url }, { logger: sink.logger, checkTimeoutMs: 1_000 });
       await expect(publisher.publish([aChangeEvent()])).rejects.toThrow();
       await expect(publisher.check()).rejects.toThrow();
       await publisher.close();
 
-      const source = createRedisStreamsSource({ url, stream: `auth-${randomUUID()}`, group: 'g', consumer: 'c', logger: sink.logger, blockMs: 100, reconnectBackoff: () => 100 });
+      const source = createRedisStreamsSource({ url }, { stream: `auth-${randomUUID()}`, group: 'g', consumer: 'c', logger: sink.logger, blockMs: 100, reconnectBackoff: () => 100 });
       await expect(source.start(() => Promise.resolve({ rejected: [] }))).rejects.toThrow();
       await source.close();
     }

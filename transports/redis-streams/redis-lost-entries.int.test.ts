@@ -34,7 +34,7 @@ describe('a stream trimmed past unread entries', () => {
     const stream = 'trimmed-publisher';
     await admin.xgroup('CREATE', stream, 'slow', '0', 'MKSTREAM');
     const sink = logSink('info');
-    const publisher = createRedisStreamsPublisher({ url: redis.url, stream, maxLen: 100, watchIntervalMs: 50, logger: sink.logger });
+    const publisher = createRedisStreamsPublisher({ url: redis.url }, { stream, maxLen: 100, watchIntervalMs: 50, logger: sink.logger });
     const losses: TransportLoss[] = [];
     publisher.onLoss((loss) => losses.push(loss));
     const startedAt = Date.now();
@@ -62,8 +62,8 @@ describe('a stream trimmed past unread entries', () => {
   it('is reported by a source whose group falls behind the trim', async () => {
     const stream = 'trimmed-source';
     const sink = logSink('info');
-    const publisher = createRedisStreamsPublisher({ url: redis.url, stream, maxLen: 100, watchIntervalMs: 0, logger: logSink('silent').logger });
-    const source = createRedisStreamsSource({ url: redis.url, stream, group: 'lagging', batchSize: 10, blockMs: 50, watchIntervalMs: 50, logger: sink.logger });
+    const publisher = createRedisStreamsPublisher({ url: redis.url }, { stream, maxLen: 100, watchIntervalMs: 0, logger: logSink('silent').logger });
+    const source = createRedisStreamsSource({ url: redis.url }, { stream, group: 'lagging', batchSize: 10, blockMs: 50, watchIntervalMs: 50, logger: sink.logger });
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => {
       release = resolve;

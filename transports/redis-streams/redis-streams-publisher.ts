@@ -39,6 +39,11 @@ export const lossSkewMarginMs = 60_000;
 
 export type RedisStreamsPublisher = EventPublisher & HealthCheck & Required<Pick<EventPublisher, 'onLoss'>>;
 
+/** Where Redis is; the publisher builds and closes its own client on it. */
+export type RedisStreamsPublisherConnection = Pick<RedisStreamsPublisherOptions, 'url'>;
+/** Everything else the factory takes: the logger (required), names, limits, clocks. */
+export type RedisStreamsPublisherSettings = Omit<RedisStreamsPublisherOptions, 'url'>;
+
 /**
  * Publishes each event as one stream entry, `XADD stream MAXLEN ~ n * event <json> key <collection/key>
  * id <event id> type <type> version <decimal>`. The JSON envelope is the message; the other fields let
@@ -53,7 +58,8 @@ export type RedisStreamsPublisher = EventPublisher & HealthCheck & Required<Pick
  * the stream's counters (`findStreamLoss`); when entries no group had read are gone, it logs an error
  * saying from when, and tells `onLoss` listeners, which publish those events again from the outbox.
  */
-export function createRedisStreamsPublisher(options: RedisStreamsPublisherOptions): RedisStreamsPublisher {
+export function createRedisStreamsPublisher(redis: RedisStreamsPublisherConnection, settings: RedisStreamsPublisherSettings): RedisStreamsPublisher {
+  const options: RedisStreamsPublisherOptions = { ...redis, ...settings };
   const stream = options.stream ?? defaultStreamName;
   const maxLen = options.maxLen ?? 1_000_000;
   if (!Number.isSafeInteger(maxLen) || maxLen < 1) throw new ConfigError([`maxLen must be a positive integer, got ${maxLen}`]);

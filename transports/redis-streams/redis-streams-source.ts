@@ -101,6 +101,11 @@ interface Session {
   readonly blocking: RedisConnection;
 }
 
+/** Where Redis is; the source builds and closes its own two clients on it. */
+export type RedisStreamsSourceConnection = Pick<RedisStreamsSourceOptions, 'url'>;
+/** Everything else the factory takes: the logger (required), names, limits, clocks. */
+export type RedisStreamsSourceSettings = Omit<RedisStreamsSourceOptions, 'url'>;
+
 /**
  * Consumes a Redis stream as one member of a consumer group.
  *
@@ -130,7 +135,8 @@ interface Session {
  *   them are logged at `error` level with the time from which entries may be lost. The group is made
  *   again at `0`; what was lost comes back only when the publisher publishes it again from its outbox.
  */
-export function createRedisStreamsSource(options: RedisStreamsSourceOptions): RedisStreamsSource {
+export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, settings: RedisStreamsSourceSettings): RedisStreamsSource {
+  const options: RedisStreamsSourceOptions = { ...redis, ...settings };
   const stream = options.stream ?? defaultStreamName;
   const group = options.group;
   const consumer = options.consumer ?? `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;

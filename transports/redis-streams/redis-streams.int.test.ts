@@ -50,11 +50,11 @@ afterAll(() => {
 describeTransportContract('Redis Streams (real Redis at 127.0.0.1:6379)', () => {
   const stream = uniqueStream();
   const deadLetterStream = `${stream}:dead`;
-  const publisher = createRedisStreamsPublisher({ url: redisUrl, stream, logger });
+  const publisher = createRedisStreamsPublisher({ url: redisUrl }, { stream, logger });
   return Promise.resolve({
     publisher,
     source: ({ checkpointName }) =>
-      createRedisStreamsSource({ ...fastSource, url: redisUrl, stream, group: checkpointName }),
+      createRedisStreamsSource({ url: redisUrl }, { ...fastSource, stream, group: checkpointName }),
     decoder,
     collections: ['orders', 'customers'],
     sendPoison: async () => {
@@ -79,13 +79,13 @@ describe('Redis Streams adapter', () => {
   const closers: (() => Promise<unknown>)[] = [];
 
   const publisherFor = (options: { maxLen?: number; url?: string } = {}): EventPublisher & { check(): Promise<void> } => {
-    const publisher = createRedisStreamsPublisher({ url: redisUrl, stream, logger, ...options });
+    const publisher = createRedisStreamsPublisher({ url: redisUrl }, { stream, logger, ...options });
     closers.push(() => publisher.close());
     return publisher;
   };
 
   const sourceFor = (options: Partial<RedisStreamsSourceOptions> = {}): RedisStreamsSource => {
-    const source = createRedisStreamsSource({ ...fastSource, url: redisUrl, stream, group: 'g', ...options });
+    const source = createRedisStreamsSource({ url: redisUrl }, { ...fastSource, stream, group: 'g', ...options });
     closers.push(() => source.close());
     return source;
   };

@@ -37,6 +37,11 @@ export type XPublisher = EventPublisher & HealthCheck;
 const createdSchema = z.object({ data: z.object({ id: z.string(), text: z.string().optional() }).loose() }).loose();
 const meSchema = z.object({ data: z.object({ id: z.string() }).loose() }).loose();
 
+/** Where X is and how to reach it: the API URL, a CA to trust, the user's credentials or a client of the caller's. */
+export type XPublisherConnection = Pick<XPublisherOptions, 'apiUrl' | 'ca' | 'requestTimeoutMs' | 'credentials' | 'client'>;
+/** Everything else the factory takes: the logger (required), names, limits, clocks. */
+export type XPublisherSettings = Omit<XPublisherOptions, 'apiUrl' | 'ca' | 'requestTimeoutMs' | 'credentials' | 'client'>;
+
 /**
  * Publishes events as posts (POST /2/tweets with the user's OAuth 1.0a tokens), one post after the
  * other, in order.
@@ -48,7 +53,8 @@ const meSchema = z.object({ data: z.object({ id: z.string() }).loose() }).loose(
  * it is found carrying every event id. When it is not found, the publish fails (and is retried), the
  * log says so at error level, and `check()` fails until a post goes through.
  */
-export function createXPublisher(options: XPublisherOptions): XPublisher {
+export function createXPublisher(connection: XPublisherConnection, settings: XPublisherSettings): XPublisher {
+  const options: XPublisherOptions = { ...connection, ...settings };
   const logger = options.logger.child({ component: 'xPublisher' });
   const now = options.now ?? (() => new Date());
   const maxAttempts = options.maxAttempts ?? 3;

@@ -10,7 +10,7 @@ const api = 'https://x.test';
 const credentials = { appKey: 'test-app-key', appSecret: 'test-app-secret', accessToken: 'test-access-token', accessSecret: 'test-access-secret' };
 
 function publisherWith(logger = logSink().logger) {
-  return createXPublisher({ apiUrl: api, credentials, hashtags: createHashtagMap(['orders', 'customers']), logger, retryBackoff: () => 1, duplicateSearchDelaysMs: [1, 1, 1] });
+  return createXPublisher({ apiUrl: api, credentials }, { hashtags: createHashtagMap(['orders', 'customers']), logger, retryBackoff: () => 1, duplicateSearchDelaysMs: [1, 1, 1] });
 }
 
 const duplicate403 = { detail: 'You are not allowed to create a Tweet with duplicate content.', type: 'about:blank', title: 'Forbidden', status: 403 };

@@ -92,6 +92,11 @@ export const recentSearchWindowMs = 7 * 24 * 60 * 60 * 1000;
 export const defaultFirstStartCatchUpMs = 3_600_000;
 const seenLimit = 10_000;
 
+/** Where X is and how to reach it: the API URL, a CA to trust, the app's bearer token and optionally a client of the caller's. */
+export type XSourceConnection = Pick<XSourceOptions, 'apiUrl' | 'ca' | 'requestTimeoutMs' | 'bearerToken' | 'client'>;
+/** Everything else the factory takes: the logger (required), names, limits, clocks. */
+export type XSourceSettings = Omit<XSourceOptions, 'apiUrl' | 'ca' | 'requestTimeoutMs' | 'bearerToken' | 'client'>;
+
 /**
  * Consumes posts carrying our hashtags from X's filtered stream (app-only bearer token).
  *
@@ -104,7 +109,8 @@ const seenLimit = 10_000;
  *   slightly out of id order, the search starts `catchUpOverlapMs` before it; repeats are dropped
  *   within one run and made harmless by version gating across runs.
  */
-export function createXSource(options: XSourceOptions): XSource {
+export function createXSource(connection: XSourceConnection, settings: XSourceSettings): XSource {
+  const options: XSourceOptions = { ...connection, ...settings };
   const logger = options.logger.child({ component: 'xSource' });
   const now = options.now ?? (() => new Date());
   const batchSize = options.batchSize ?? 50;

@@ -85,19 +85,20 @@ describe('X source (nock)', () => {
     handler: MessageHandler,
     options: { checkpoints?: CheckpointStore; heartbeatTimeoutMs?: number; firstStartCatchUpMs?: number; now?: () => Date } = {},
   ): Promise<void> {
-    source = createXSource({
-      firstStartCatchUpMs: options.firstStartCatchUpMs,
-      now: options.now,
-      apiUrl: api,
-      bearerToken,
-      hashtags,
-      checkpoints: options.checkpoints ?? createInMemoryCheckpointStore(),
-      checkpointName: 'x',
-      logger: sink.logger,
-      reconnectBackoff: fast,
-      handlerBackoff: () => 5,
-      heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 5_000,
-    });
+    source = createXSource(
+      { apiUrl: api, bearerToken },
+      {
+        firstStartCatchUpMs: options.firstStartCatchUpMs,
+        now: options.now,
+        hashtags,
+        checkpoints: options.checkpoints ?? createInMemoryCheckpointStore(),
+        checkpointName: 'x',
+        logger: sink.logger,
+        reconnectBackoff: fast,
+        handlerBackoff: () => 5,
+        heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 5_000,
+      },
+    );
     return source.start(handler);
   }
 

@@ -21,31 +21,31 @@ const fast = { network: () => 20, http: () => 50, rateLimit: () => 100 };
 
 function publisherFor(emulator: XEmulator): EventPublisher {
   const c = emulator.credentials;
-  return createXPublisher({
-    apiUrl: emulator.url,
-    ca: emulator.ca,
-    credentials: { appKey: c.apiKey, appSecret: c.apiSecret, accessToken: c.accessToken, accessSecret: c.accessSecret },
-    hashtags,
-    logger,
-    retryBackoff: () => 20,
-    duplicateSearchDelaysMs: [20, 20],
-    sign: (event) => signer.sign(event),
-  });
+  return createXPublisher(
+    { apiUrl: emulator.url, ca: emulator.ca, credentials: { appKey: c.apiKey, appSecret: c.apiSecret, accessToken: c.accessToken, accessSecret: c.accessSecret } },
+    {
+      hashtags,
+      logger,
+      retryBackoff: () => 20,
+      duplicateSearchDelaysMs: [20, 20],
+      sign: (event) => signer.sign(event),
+    },
+  );
 }
 
 function sourceFor(emulator: XEmulator, checkpoints: CheckpointStore, checkpointName = 'x'): XSource {
-  return createXSource({
-    apiUrl: emulator.url,
-    ca: emulator.ca,
-    bearerToken: emulator.credentials.bearerToken,
-    hashtags,
-    checkpoints,
-    checkpointName,
-    logger,
-    heartbeatTimeoutMs: 1_000,
-    reconnectBackoff: fast,
-    handlerBackoff: () => 20,
-  });
+  return createXSource(
+    { apiUrl: emulator.url, ca: emulator.ca, bearerToken: emulator.credentials.bearerToken },
+    {
+      hashtags,
+      checkpoints,
+      checkpointName,
+      logger,
+      heartbeatTimeoutMs: 1_000,
+      reconnectBackoff: fast,
+      handlerBackoff: () => 20,
+    },
+  );
 }
 
 describeTransportContract('X over the emulator (HTTPS)', async () => {
