@@ -1,19 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../common/errors.js';
+import { configErrorOf as configErrorOfLoad } from '../common/config/config-error.fixture.js';
+import type { ConfigError } from '../common/errors.js';
 import { loadConfig } from './config.js';
 
 const hmacKey = 'hmac-key-hmac-key-hmac-key-hmac-key';
 const minimal = { X_BEARER_TOKEN: 'bearer-SECRET-123', TRUST_HMAC_KEY: hmacKey };
 
-function configErrorOf(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const configErrorOf = (env: Record<string, string>): ConfigError => configErrorOfLoad(() => loadConfig(env));
 
 describe('consumer configuration', () => {
   it('defaults to the embedded store, the X transport and open trust', () => {

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../common/errors.js';
+import { configErrorOf } from '../common/config/config-error.fixture.js';
+import type { ConfigError } from '../common/errors.js';
 import { loadConfig } from './config.js';
 
 const xCredentials = {
@@ -11,15 +12,7 @@ const xCredentials = {
   TRUST_HMAC_KEY: 'hmac-key-hmac-key-hmac-key-hmac-key',
 };
 
-function configError(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const configError = (env: Record<string, string>): ConfigError => configErrorOf(() => loadConfig(env));
 
 describe('publisher configuration', () => {
   it('defaults to the embedded outbox and the X API when only credentials are given', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../common/errors.js';
+import { configErrorOf } from '../common/config/config-error.fixture.js';
 import { loadConfig as loadConsumerConfig } from '../consumer/config.js';
 import { loadConfig as loadPublisherConfig } from '../publisher/config.js';
 import { xHashtagsOf } from './config.js';
@@ -7,15 +7,7 @@ import { xHashtagsOf } from './config.js';
 /** Over X the publisher and the consumer need the signing key. */
 const hmacKey = 'hmac-key-hmac-key-hmac-key-hmac-key';
 
-function issuesOf(load: () => unknown): readonly string[] {
-  try {
-    load();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.issues;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const issuesOf = (load: () => unknown): readonly string[] => configErrorOf(load).issues;
 
 describe('TRANSPORT=kafka', () => {
   it('needs only KAFKA_BROKERS, and defaults the topic, the dead-letter topic and the group', () => {

@@ -1,4 +1,4 @@
-import type { Express } from 'express';
+import type { Express, Response } from 'express';
 import { z } from 'zod';
 import type { JsonObject } from '../../events/json.js';
 import type { EmulatorContext } from '../context.js';
@@ -10,6 +10,13 @@ import { isSnowflake } from '../snowflake.js';
 import type { StoredPost } from '../state.js';
 
 const createTweetBody = z.object({ text: z.string() });
+
+/** The post id of the path, or `undefined` after answering 400 as X does for one that is not a snowflake. */
+function postIdOr400(res: Response, id: string): string | undefined {
+  if (isSnowflake(id)) return id;
+  send(res, problems.invalidRequest(`The \`id\` query parameter value [${id}] does not match ^[0-9]{1,19}$`, { name: 'id', value: id }));
+  return undefined;
+}
 
 /** POST /2/tweets, DELETE /2/tweets/:id, and the lookups GET /2/tweets/:id and GET /2/tweets?ids=. */
 export function mountTweetRoutes(app: Express, ctx: EmulatorContext): void {
@@ -36,11 +43,8 @@ export function mountTweetRoutes(app: Express, ctx: EmulatorContext): void {
   app.delete(
     '/2/tweets/:id',
     route({ auth: 'userOnly', rateLimit: 'deleteTweet', fault: 'deleteTweet' }, ({ req, res, caller }) => {
-      const id = String(req.params.id);
-      if (!isSnowflake(id)) {
-        send(res, problems.invalidRequest(`The \`id\` query parameter value [${id}] does not match ^[0-9]{1,19}$`, { name: 'id', value: id }));
-        return;
-      }
+      const id = postIdOr400(res, String(req.params.id));
+      if (id === undefined) return;
       const post = state.post(id);
       if (post === undefined) {
         sendJson(res, 200, { data: { deleted: false } });
@@ -61,11 +65,8 @@ export function mountTweetRoutes(app: Express, ctx: EmulatorContext): void {
     route({ auth: 'either', rateLimit: 'lookup' }, ({ req, res, query }) => {
       const selection = selectionOr400(res, query);
       if (selection === undefined) return;
-      const id = String(req.params.id);
-      if (!isSnowflake(id)) {
-        send(res, problems.invalidRequest(`The \`id\` query parameter value [${id}] does not match ^[0-9]{1,19}$`, { name: 'id', value: id }));
-        return;
-      }
+      const id = postIdOr400(res, String(req.params.id));
+      if (id === undefined) return;
       const post = state.post(id);
       if (post === undefined) {
         sendJson(res, 200, { errors: [problems.tweetNotFound(id, 'id')] });
