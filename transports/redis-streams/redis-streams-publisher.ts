@@ -1,11 +1,10 @@
-import { z } from 'zod';
 import { defaultExponentialBackoff } from '../../common/backoff.js';
 import { ConfigError, TransportError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { ChangeEvent } from '../../events/envelope.js';
 import { encodeEventJson } from '../../events/json-codec.js';
 import type { EventPublisher, HealthCheck, TransportLoss } from '../transport.js';
-import { findStreamLoss, readStreamInfo, type StreamInfo } from './stream-loss.js';
+import { createStreamLossWatch } from './stream-loss.js';
 import { defaultStreamName, openRedisConnection, pingRedis, toTransportError } from './redis-client.js';
 
 export interface RedisStreamsPublisherOptions {
@@ -74,43 +73,28 @@ export function createRedisStreamsPublisher(redis: RedisStreamsPublisherConnecti
   let closed = false;
   const lossListeners: ((loss: TransportLoss) => void)[] = [];
   const watchIntervalMs = options.watchIntervalMs ?? 2_000;
-  /** The last reading of the stream; `undefined` before the first one, or after the stream was gone. */
-  let lastReading: StreamInfo | undefined;
-  /** The group and position a trim loss was last reported for: reported once until the group moves. */
-  let trimReported: string | undefined;
+  const lossWatch = createStreamLossWatch(connection, stream);
   let watching = false;
 
   async function watch(): Promise<void> {
     if (watching || closed) return;
     watching = true;
     try {
-      let reading: StreamInfo | undefined;
-      try {
-        reading = await readStreamInfo(connection, stream);
-      } catch (err) {
-        if (err instanceof z.ZodError) {
-          // Redis before 7.0 keeps no entries-added or max-deleted-entry-id.
-          logger.warn({ err }, 'Redis does not report the stream\'s counters (it is older than 7.0): a stream it loses cannot be noticed');
-          clearInterval(watchTimer);
-          return;
-        }
-        logger.debug({ err }, 'could not read the stream\'s counters; trying again');
+      const finding = await lossWatch.check();
+      if (!lossWatch.supported()) {
+        logger.warn('Redis does not report the stream\'s counters (it is older than 7.0): a stream it loses cannot be noticed');
+        clearInterval(watchTimer);
         return;
       }
-      const finding = findStreamLoss(lastReading, reading);
-      lastReading = reading;
       if (finding === undefined) return;
-      if (finding.kind === 'trimmed') {
-        const key = `${finding.group?.name ?? ''}@${finding.group?.position ?? ''}`;
-        if (key === trimReported) return;
-        trimReported = key;
-      }
       const since = finding.sinceMs === undefined ? undefined : new Date(finding.sinceMs - lossSkewMarginMs);
       logger.error(
         { kind: finding.kind, since: since?.toISOString() ?? 'any time', reason: finding.reason, listeners: lossListeners.length },
         `the stream lost entries no consumer had read: ${finding.reason}. The events published ${since === undefined ? 'at any time' : `since ${since.toISOString()}`} are published again from the outbox`,
       );
       for (const listener of lossListeners) listener({ reason: finding.reason, since });
+    } catch (err) {
+      logger.debug({ err }, 'could not read the stream\'s counters; trying again');
     } finally {
       watching = false;
     }

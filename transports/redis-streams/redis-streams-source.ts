@@ -17,7 +17,7 @@ import {
   toTransportError,
   type RedisConnection,
 } from './redis-client.js';
-import { compareEntryIds, entryTimeMs, findStreamLoss, readStreamInfo, unreadFrom, type StreamInfo } from './stream-loss.js';
+import { compareEntryIds, createStreamLossWatch, entryTimeMs } from './stream-loss.js';
 
 export interface RedisStreamsSourceOptions {
   /** The source builds and closes its own two clients (one is held by the blocking read). */
@@ -170,10 +170,7 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
   let loop: Promise<void> = Promise.resolve();
   /** The newest entry this member was given, for saying what a lost stream may have held. */
   let lastReadId: string | undefined;
-  /** The last reading of the stream, only this group in it; `undefined` before one or after a loss. */
-  let lastReading: StreamInfo | undefined;
   let lastWatch = performance.now();
-  let trimReported: string | undefined;
 
   function reportLoss(reason: string, sinceMs: number | undefined): void {
     const since = sinceMs === undefined ? 'any time' : new Date(sinceMs).toISOString();
@@ -183,25 +180,6 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
     );
   }
 
-  /** Reads the stream's counters and reports a loss this group suffered since the last reading. */
-  async function watch(connection: RedisConnection): Promise<void> {
-    lastWatch = performance.now();
-    const reading = await readStreamInfo(connection, stream).catch((err: unknown) => {
-      if (err instanceof z.ZodError) return null;
-      throw err;
-    });
-    if (reading === null) return;
-    const ours = reading === undefined ? undefined : { ...reading, groups: reading.groups.filter((g) => g.name === group) };
-    const finding = findStreamLoss(lastReading, ours);
-    lastReading = ours;
-    if (finding === undefined) return;
-    if (finding.kind === 'trimmed') {
-      const key = finding.group?.position ?? '';
-      if (key === trimReported) return;
-      trimReported = key;
-    }
-    reportLoss(finding.reason, finding.sinceMs);
-  }
 
   function markConnected(): void {
     if (isClosed()) return;
@@ -300,6 +278,13 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
    * out here; a group that is gone is reported and made again.
    */
   function readFrom({ commands, blocking }: Session): PullAdapter<ReadBatch> {
+    const lossWatch = createStreamLossWatch(commands, stream, group);
+    /** Reports a loss this group suffered since the last reading of the stream's counters. */
+    async function watch(): Promise<void> {
+      lastWatch = performance.now();
+      const finding = await lossWatch.check();
+      if (finding !== undefined) reportLoss(finding.reason, finding.sinceMs);
+    }
     let phase: Phase = 'own';
     let ownCursor = '0';
     let claimCursor = '0-0';
@@ -329,7 +314,7 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
           return { entries: claimed.entries, connection: commands };
         }
         case 'new': {
-          if (performance.now() - lastWatch >= watchIntervalMs) await watch(commands);
+          if (performance.now() - lastWatch >= watchIntervalMs) await watch();
           const entries = await read(blocking, ['BLOCK', blockMs, 'STREAMS', stream, '>']);
           if (performance.now() - lastClaimScan >= claimIdleMs) phase = 'claim';
           return { entries, connection: blocking };
@@ -363,9 +348,9 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
           claimCursor = '0-0';
           if (replyCode(err) === 'NOGROUP') {
             // The group is gone with whatever it had not read; it is made again at once.
-            const sinceMs = lastReading?.groups[0] === undefined ? undefined : entryTimeMs(unreadFrom(lastReading.groups[0]));
-            reportLoss('the consumer group is gone (Redis restarted without persistence, or the stream or group was deleted)', sinceMs ?? (lastReadId === undefined ? undefined : entryTimeMs(lastReadId)));
-            lastReading = undefined;
+            const sinceMs = lossWatch.unreadSinceMs() ?? (lastReadId === undefined ? undefined : entryTimeMs(lastReadId));
+            reportLoss('the consumer group is gone (Redis restarted without persistence, or the stream or group was deleted)', sinceMs);
+            lossWatch.forget();
             phase = 'group';
             return undefined;
           }

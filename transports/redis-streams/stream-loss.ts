@@ -179,3 +179,54 @@ function oldestUnreadMs(info: StreamInfo): number | undefined {
   }
   return oldest;
 }
+
+/**
+ * Reads a stream's counters when asked and remembers the last reading, so that each call says what
+ * the stream lost since the one before. A trim is reported once per group position (the group has to
+ * read on before the same loss counts again). With `group`, only that group's position is watched.
+ */
+export interface StreamLossWatch {
+  /** A loss since the last reading, or `undefined`. Throws when Redis cannot be asked. */
+  check(): Promise<StreamLossFinding | undefined>;
+  /** Forgets the last reading: the loss was already reported another way (the source's NOGROUP). */
+  forget(): void;
+  /** From when the watched groups may have lost entries, by the last reading: their oldest unread entry's time. */
+  unreadSinceMs(): number | undefined;
+  /** False once Redis turned out to be older than 7.0, which keeps no such counters. */
+  supported(): boolean;
+}
+
+export function createStreamLossWatch(connection: RedisConnection, stream: string, group?: string): StreamLossWatch {
+  let last: StreamInfo | undefined;
+  let trimReported: string | undefined;
+  let supported = true;
+  return {
+    async check() {
+      if (!supported) return undefined;
+      let reading: StreamInfo | undefined;
+      try {
+        reading = await readStreamInfo(connection, stream);
+      } catch (err) {
+        if (!(err instanceof z.ZodError)) throw err;
+        supported = false;
+        return undefined;
+      }
+      const watched = reading === undefined || group === undefined ? reading : { ...reading, groups: reading.groups.filter((g) => g.name === group) };
+      const finding = findStreamLoss(last, watched);
+      last = watched;
+      if (finding?.kind === 'trimmed') {
+        const key = `${finding.group?.name ?? ''}@${finding.group?.position ?? ''}`;
+        if (key === trimReported) return undefined;
+        trimReported = key;
+      }
+      return finding;
+    },
+    forget() {
+      last = undefined;
+    },
+    unreadSinceMs() {
+      return last === undefined ? undefined : oldestUnreadMs(last);
+    },
+    supported: () => supported,
+  };
+}
