@@ -1,33 +1,18 @@
+import { catchUpSinceId, defaultFirstStartCatchUpMs, recentSearchWindowMs, searchSince } from './catch-up.js';
 import type { TwitterApi } from 'twitter-api-v2';
-import { defaultExponentialBackoff, linearBackoff, sleep, type Backoff } from '../../common/backoff.js';
+import { defaultExponentialBackoff, sleep, type Backoff } from '../../common/backoff.js';
 import type { Logger } from '../../common/logger.js';
 import type { HashtagMap } from './post-codec.js';
 import type { CheckpointStore, EventSource, HealthCheck, InboundMessage } from '../transport.js';
 import { createSourceRunner, type PullAdapter, type PulledBatch } from '../source-runner.js';
-import { postFields, searchPageSchema, toInboundMessage, type StreamMessage } from './payloads.js';
-import { compareIds, isPostId, maxId, snowflakeAt, snowflakeTimestampMs } from './snowflake.js';
+import { toInboundMessage, type StreamMessage } from './payloads.js';
+import { isPostId, maxId, snowflakeAt } from './snowflake.js';
 import { openFilteredStream, StreamHttpError, type StreamConnection, type StreamEnd } from './stream-reader.js';
 import { defaultRuleTagPrefix, ensureStreamRule, streamRuleFor, type StreamRule } from './stream-rules.js';
 import { createAppClient, createXEndpoint, type XConnectionOptions, type XEndpoint } from './x-client.js';
-import { classifyStatus, classifyXError, problemText, type XFailure } from './x-errors.js';
+import { createReconnectPolicy, defaultXReconnectBackoff, StreamNetworkError, type XReconnectBackoff } from './reconnect-policy.js';
 
-/** How long to wait before reconnect attempt `n` of each kind of failure. Tests inject short ones. */
-export interface XReconnectBackoff {
-  /** Network errors, drops and stalls after the one immediate retry. X: +250 ms a try, up to 16 s. */
-  readonly network: Backoff;
-  /** HTTP errors (401, 403, 409, 5xx...). X: exponential from 5 s, up to 320 s. */
-  readonly http: Backoff;
-  /** 429. X: exponential from 1 minute. */
-  readonly rateLimit: Backoff;
-}
-
-export function defaultXReconnectBackoff(): XReconnectBackoff {
-  return {
-    network: linearBackoff({ stepMs: 250, maxMs: 16_000 }),
-    http: defaultExponentialBackoff({ initialMs: 5_000, maxMs: 320_000 }),
-    rateLimit: defaultExponentialBackoff({ initialMs: 60_000, maxMs: 15 * 60_000 }),
-  };
-}
+export { defaultXReconnectBackoff, type XReconnectBackoff };
 
 export interface XSourceOptions extends XConnectionOptions {
   /** The app-only bearer token. Required unless `client` is given (the stream still needs it). */
@@ -85,11 +70,7 @@ export interface XSource extends EventSource, HealthCheck {
   status(): XSourceStatus;
 }
 
-/** Recent search reaches back 7 days; older posts cannot be recovered by a catch-up. */
-export const recentSearchWindowMs = 7 * 24 * 60 * 60 * 1000;
-
-/** Without a checkpoint, the catch-up searches the last hour (X_CATCH_UP_ON_FIRST_START). */
-export const defaultFirstStartCatchUpMs = 3_600_000;
+export { defaultFirstStartCatchUpMs, recentSearchWindowMs };
 const seenLimit = 10_000;
 
 /** Where X is and how to reach it: the API URL, a CA to trust, the app's bearer token and optionally a client of the caller's. */
@@ -163,99 +144,22 @@ export function createXSource(connection: XSourceConnection, settings: XSourceSe
     else enqueue(inbound);
   }
 
-  function sinceId(): string | undefined {
-    let since: string | undefined;
-    if (checkpoint !== undefined) since = snowflakeAt(snowflakeTimestampMs(checkpoint) - overlapMs);
-    else since = floor;
-    const oldestReachable = now().getTime() - recentSearchWindowMs + 60_000;
-    if (since !== undefined && snowflakeTimestampMs(since) < oldestReachable) {
-      logger.warn(
-        { checkpoint },
-        'the checkpoint is older than the 7 days recent search reaches back; older posts cannot be recovered',
-      );
-      since = snowflakeAt(oldestReachable);
-    }
-    return since;
-  }
-
+  /** Posts made while the stream was down: recent search from the checkpoint (or the floor), queued oldest first. */
   async function catchUp(): Promise<void> {
-    const since = sinceId();
-    const found: InboundMessage[] = [];
-    let page = await client.v2.search(rule.value, {
-      ...(since === undefined ? {} : { since_id: since }),
-      max_results: 100,
-      'tweet.fields': [...postFields],
-      expansions: ['author_id'],
-      'user.fields': ['username'],
-    });
-    for (let pages = 1; ; pages += 1) {
-      const body: unknown = page.data;
-      const parsed = searchPageSchema.safeParse(body);
-      if (!parsed.success) throw new Error('X answered the recent search in an unexpected shape');
-      for (const post of parsed.data.data ?? []) found.push(toInboundMessage(post, parsed.data.includes, now()));
-      if (page.done || isClosed() || parsed.data.meta?.next_token === undefined) break;
-      page = await page.next(100);
-      if (pages % 20 === 0) logger.info({ pages, found: found.length }, 'still catching up');
-    }
-    found.sort((a, b) => compareIds(a.id, b.id));
+    const since = catchUpSinceId(checkpoint, floor, { overlapMs, now, logger });
+    const found = await searchSince(since, { client, query: rule.value, overlapMs, now, logger, stopped: isClosed });
     const before = queue.length;
     for (const message of found) enqueue(message);
     logger.info({ sinceId: since, found: found.length, queued: queue.length - before }, 'caught up through recent search');
   }
 
   async function runStream(onFirstAttempt: () => void): Promise<void> {
-    const attempts = { network: 0, http: 0, rateLimit: 0 };
-    let immediateAvailable = true;
-    let connectionsCleared = false;
+    const policy = createReconnectPolicy({ backoff, client, logger, now });
     let ruleEnsured = false;
-
-    /** Delay after a failure to connect or catch up; also decides what to fix first. */
-    async function delayAfter(err: unknown): Promise<number> {
-      const at = now();
-      let failure: XFailure;
-      let tooManyConnections = false;
-      if (err instanceof StreamHttpError) {
-        failure = classifyStatus(err.status, err.body, err.headers, at);
-        if (err.status === 409) ruleEnsured = false;
-        tooManyConnections = err.status === 429 && /TooManyConnections|connection limit/i.test(problemText(err.body) + JSON.stringify(err.body));
-      } else if (err instanceof StreamNetworkError) {
-        failure = { kind: 'retryable', status: undefined, message: `stream connection failed: ${err.message}` };
-      } else {
-        failure = classifyXError(err, at);
-      }
-      lastError = failure.message;
-      if (failure.kind === 'auth') {
-        logger.error({ err, status: failure.status }, failure.message);
-      } else {
-        logger.warn({ err, status: failure.status, kind: failure.kind }, failure.message);
-      }
-      if (tooManyConnections && !connectionsCleared) {
-        connectionsCleared = true;
-        try {
-          await client.v2.delete('connections/all');
-          logger.warn('X counted a stale stream connection; asked it to close all of this app\'s connections');
-        } catch (deleteErr) {
-          logger.warn({ err: deleteErr }, 'could not clear the stale stream connections');
-        }
-      }
-      if (failure.kind === 'rateLimited') {
-        attempts.rateLimit += 1;
-        const untilReset = failure.resetAt === undefined ? 0 : failure.resetAt.getTime() - at.getTime();
-        const windowUsedUp = err instanceof StreamHttpError && err.headers['x-rate-limit-remaining'] === '0';
-        const fromPolicy = backoff.rateLimit(attempts.rateLimit);
-        return windowUsedUp || !(err instanceof StreamHttpError) ? Math.max(fromPolicy, untilReset) : fromPolicy;
-      }
-      if (failure.status === undefined) {
-        attempts.network += 1;
-        return backoff.network(attempts.network);
-      }
-      attempts.http += 1;
-      return backoff.http(attempts.http);
-    }
 
     let firstAttempt = true;
     while (!isClosed()) {
-      let wait = 0;
+      let wait: number;
       let connection: StreamConnection | undefined;
       try {
         if (!ruleEnsured) {
@@ -296,27 +200,19 @@ export function createXSource(connection: XSourceConnection, settings: XSourceSe
         const end: StreamEnd = await connection.ended;
         current = undefined;
         if (isClosed() || end.reason === 'aborted') break;
-        if (now().getTime() - connectedAt >= stableAfterMs) {
-          attempts.network = 0;
-          attempts.http = 0;
-          attempts.rateLimit = 0;
-          immediateAvailable = true;
-          connectionsCleared = false;
-        }
+        if (now().getTime() - connectedAt >= stableAfterMs) policy.stable();
         lastError = describeEnd(end);
         logger.warn({ reason: end.reason, ...(end.reason === 'error' ? { err: end.error } : {}) }, `stream ended: ${lastError}`);
-        if (immediateAvailable) {
-          immediateAvailable = false;
-        } else {
-          attempts.network += 1;
-          wait = backoff.network(attempts.network);
-        }
+        wait = policy.afterEnd();
       } catch (err) {
         holding = undefined;
         connection?.close();
         current = undefined;
         if (isClosed()) break;
-        wait = await delayAfter(err);
+        const decision = await policy.afterFailure(err);
+        wait = decision.waitMs;
+        lastError = decision.reason;
+        if (decision.ensureRule) ruleEnsured = false;
         if (firstAttempt) {
           firstAttempt = false;
           onFirstAttempt();
@@ -411,14 +307,6 @@ export function createXSource(connection: XSourceConnection, settings: XSourceSe
       });
     },
   };
-}
-
-/** A network failure while opening the stream, told apart from library errors by the backoff. */
-class StreamNetworkError extends Error {
-  constructor(cause: unknown) {
-    super(cause instanceof Error ? cause.message : String(cause), { cause });
-    this.name = 'StreamNetworkError';
-  }
 }
 
 function describeEnd(end: StreamEnd): string {
