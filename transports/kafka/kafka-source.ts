@@ -3,10 +3,11 @@ import { TransportError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { createSourceRunner, type DeliveryOptions } from '../source-runner.js';
 import type { EventSource, HealthCheck, InboundMessage, Rejection } from '../transport.js';
-import { kafkaFrom, type KafkaAdminLike, type KafkaBatchPayload, type KafkaClientOptions, type KafkaLike, type KafkaRecord } from './kafka-client.js';
+import { kafkaFrom, type KafkaBatchPayload, type KafkaClientOptions, type KafkaLike, type KafkaRecord } from './kafka-client.js';
 import { toTransportError } from './kafka-errors.js';
 import { deadLetterMessage, toInboundMessage } from './kafka-messages.js';
 import { ensureTopics, topicSpec, type TopicDefaults } from './kafka-topics.js';
+import { createPartitionWatch } from './partition-watch.js';
 
 export interface KafkaSourceOptions {
   /**
@@ -121,20 +122,14 @@ export function createKafkaSource(connection: KafkaSourceConnection, settings: K
   let deadLettered = 0;
   let lastError: string | undefined;
   let lastBatchAt: Date | undefined;
-  /** Per assigned partition: when it was assigned, or last had a batch handled. */
-  const progressAt = new Map<number, Date>();
-  const stalledAfterMs = options.partitionStalledAfterMs ?? 60_000;
-  let watermarks: KafkaAdminLike | undefined;
-  let watermarksReady: Promise<void> | undefined;
+  const partitionWatch = createPartitionWatch({ kafka, topic, groupId, stalledAfterMs: options.partitionStalledAfterMs ?? 60_000, now });
   let started = false;
   let starting: Promise<void> | undefined;
 
   consumer.on('consumer.group_join', (event) => {
     memberId = event.payload.memberId;
     assignedPartitions = [...(event.payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
-    progressAt.clear();
-    const joinedAt = now();
-    for (const partition of assignedPartitions) progressAt.set(partition, joinedAt);
+    partitionWatch.assigned(assignedPartitions);
     if (!isClosed()) state = 'running';
     logger.info({ memberId, partitions: assignedPartitions }, 'joined the consumer group');
   });
@@ -220,34 +215,7 @@ export function createKafkaSource(connection: KafkaSourceConnection, settings: K
     }
     lastCommitted[partition] = next;
     lag[partition] = Math.max(0, Number(BigInt(payload.batch.highWatermark) - BigInt(next)));
-    progressAt.set(partition, now());
-  }
-
-  /**
-   * Assigned partitions that have records waiting and had none read for `stalledAfterMs`, each with
-   * its waiting count. Asks the brokers only when some partition has been quiet that long.
-   */
-  async function stalledPartitions(): Promise<{ partition: number; waiting: bigint; quietMs: number }[]> {
-    const at = now().getTime();
-    const quiet = assignedPartitions.filter((p) => at - (progressAt.get(p)?.getTime() ?? at) >= stalledAfterMs);
-    if (quiet.length === 0) return [];
-    watermarks ??= kafka.admin();
-    const admin = watermarks;
-    watermarksReady ??= admin.connect().catch((err: unknown) => {
-      watermarksReady = undefined;
-      throw err;
-    });
-    await watermarksReady;
-    const [offsets, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
-    const committedAt = new Map((committed.find((t) => t.topic === topic)?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
-    return quiet.flatMap((partition) => {
-      const marks = offsets.find((o) => o.partition === partition);
-      if (marks === undefined) return [];
-      const position = lastCommitted[partition] !== undefined ? BigInt(lastCommitted[partition]) : (committedAt.get(partition) ?? -1n);
-      const from = position >= 0n ? position : BigInt(marks.low);
-      const waiting = BigInt(marks.high) - from;
-      return waiting > 0n ? [{ partition, waiting, quietMs: at - (progressAt.get(partition)?.getTime() ?? at) }] : [];
-    });
+    partitionWatch.progressed(partition, next);
   }
 
   async function connectAndRun(): Promise<void> {
@@ -332,18 +300,15 @@ export function createKafkaSource(connection: KafkaSourceConnection, settings: K
       if (state !== 'running' || memberId === undefined) {
         throw new Error(`Kafka source is ${state}${lastError === undefined ? '' : ` (last error: ${lastError})`}`);
       }
-      const stalled = await stalledPartitions();
-      if (stalled.length > 0) {
-        const which = stalled.map((s) => `partition ${String(s.partition)} has ${s.waiting.toString()} records waiting and none read for ${String(Math.round(s.quietMs / 1000))} s`);
-        throw new Error(`Kafka source reads nothing from some of its partitions: ${which.join('; ')}`);
-      }
+      const problem = await partitionWatch.problem();
+      if (problem !== undefined) throw new Error(problem);
     },
     close() {
       return runner.close(async () => {
         await starting?.catch(() => undefined);
         // Stops fetching, waits for the batch in flight (which sees `closed` and stops retrying), leaves the group.
         if (started) await disconnectAll();
-        if (watermarks !== undefined) await watermarks.disconnect().catch(() => undefined);
+        await partitionWatch.close();
         state = 'closed';
         logger.info({ lastCommitted }, 'closed');
       });
