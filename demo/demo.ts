@@ -25,7 +25,7 @@ import type { ConsumerTransportConfig, PublisherTransportConfig } from '../trans
 import type { OpenedPublisher } from '../transports/open.js';
 import { wireConsumer } from '../consumer/wiring.js';
 import { openPgliteCapture, wirePublisher } from '../publisher/wiring.js';
-import { defaultFirstStartCatchUpMs } from '../transports/x/x-source.js';
+import { defaultFirstStartCatchUpMs } from '../transports/x/catch-up.js';
 import { deleteStreams } from '../transports/redis-streams/redis-client.js';
 import type { EventSource, HealthCheck } from '../transports/transport.js';
 import { ConfigError } from '../common/errors.js';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDrillDatabases, type DrillDatabases } from './drill.fixture.js';
-import { exitCode, freePort, openServiceGroup, ready, startXEmulator, xEmulatorCredentials, type ServiceGroup } from './processes.fixture.js';
+import { exitCode, openServiceGroup, startXEmulator, xEmulatorCredentials, type Service, type ServiceGroup } from './processes.fixture.js';
 
 /**
  * Issue 24, a drill as an operator would run it: an X consumer that has never applied a batch has no
@@ -19,15 +19,12 @@ beforeAll(async () => {
   services = await openServiceGroup('tweetbus-first-start-');
   db = await openDrillDatabases('e2e_first_start');
   xEnv = await startXEmulator(services);
-  const publisherPort = await freePort();
-  services.start('publisher', 'publisher/main.js', {
+  await services.startReady('publisher', 'publisher/main.js', 'PUBLISHER_PORT', {
     ...xEnv,
     ...xEmulatorCredentials.publisher,
-    PUBLISHER_PORT: String(publisherPort),
     OUTBOX_DATABASE_URL: db.outboxUrl,
     RELAY_POLL_INTERVAL_MS: '100',
   });
-  await services.eventually(ready(`http://127.0.0.1:${String(publisherPort)}`), 'the publisher to be ready', 60_000);
   await db.createOrdersTable();
 }, 90_000);
 
@@ -39,13 +36,8 @@ afterAll(async () => {
   }
 });
 
-async function startConsumer(name: string, env: Record<string, string>): Promise<{ url: string; child: ReturnType<ServiceGroup['start']>['child'] }> {
-  const port = await freePort();
-  const { child } = services.start(name, 'consumer/main.js', { ...xEnv, ...xEmulatorCredentials.consumer, CONSUMER_PORT: String(port), ...env });
-  const url = `http://127.0.0.1:${String(port)}`;
-  await services.eventually(ready(url), `${name} to be ready`, 60_000);
-  return { url, child };
-}
+const startConsumer = (name: string, env: Record<string, string>): Promise<Service & { readonly url: string }> =>
+  services.startReady(name, 'consumer/main.js', 'CONSUMER_PORT', { ...xEnv, ...xEmulatorCredentials.consumer, ...env });
 
 describe('an X consumer without a checkpoint', () => {
   it('restarted before its first apply, finds every post made meanwhile, and the read model equals dvx_orders row by row', async () => {

@@ -53,6 +53,11 @@ export interface ServiceGroup {
   /** Starts `dist/<entry>` with only LOG_LEVEL=info and `env` in its environment. */
   start(name: string, entry: string, env: Record<string, string>): Service;
   /**
+   * Starts `dist/<entry>` listening on a free port (given to it as `portVariable`) and resolves once
+   * its `/readyz` answers 200, with its base URL.
+   */
+  startReady(name: string, entry: string, portVariable: string, env: Record<string, string>): Promise<Service & { readonly url: string }>;
+  /**
    * Resolves with the first value `probe` gives other than `undefined` (a probe that throws counts as
    * `undefined`); after `timeoutMs`, rejects with the recent output of every service.
    */
@@ -76,7 +81,7 @@ export async function openServiceGroup(prefix: string): Promise<ServiceGroup> {
       .join('\n');
   }
 
-  return {
+  const group: ServiceGroup = {
     dir,
     running,
 
@@ -95,6 +100,14 @@ export async function openServiceGroup(prefix: string): Promise<ServiceGroup> {
       const service = { name, child, output };
       running.push(service);
       return service;
+    },
+
+    async startReady(name, entry, portVariable, env) {
+      const port = await freePort();
+      const service = group.start(name, entry, { ...env, [portVariable]: String(port) });
+      const url = `http://127.0.0.1:${String(port)}`;
+      await group.eventually(ready(url), `${name} to be ready`, 60_000);
+      return { ...service, url };
     },
 
     async eventually(probe, what, timeoutMs = 20_000) {
@@ -118,6 +131,7 @@ export async function openServiceGroup(prefix: string): Promise<ServiceGroup> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+  return group;
 }
 
 /** A probe for `eventually`: the service at `baseUrl` answers GET /readyz with 200. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDrillDatabases, type DrillDatabases } from './drill.fixture.js';
-import { emulatorRequest, exitCode, freePort, openServiceGroup, ready, startXEmulator, xEmulatorCredentials, type Service, type ServiceGroup } from './processes.fixture.js';
+import { emulatorRequest, exitCode, openServiceGroup, startXEmulator, xEmulatorCredentials, type Service, type ServiceGroup } from './processes.fixture.js';
 
 /**
  * Issue 24, drills as an operator would run them, with faults injected into the X emulator:
@@ -38,25 +38,18 @@ const insertOrder = (id: string, name: string): Promise<unknown> =>
 let publisherUrl = '';
 
 async function startPublisher(name: string): Promise<Service> {
-  const port = await freePort();
-  publisherUrl = `http://127.0.0.1:${String(port)}`;
-  const service = services.start(name, 'publisher/main.js', {
+  const service = await services.startReady(name, 'publisher/main.js', 'PUBLISHER_PORT', {
     ...xEnv,
     ...xEmulatorCredentials.publisher,
-    PUBLISHER_PORT: String(port),
     OUTBOX_DATABASE_URL: db.outboxUrl,
     RELAY_POLL_INTERVAL_MS: '100',
   });
-  await services.eventually(ready(`http://127.0.0.1:${String(port)}`), `${name} to be ready`, 60_000);
+  publisherUrl = service.url;
   return service;
 }
 
-async function startConsumer(name: string): Promise<Service> {
-  const port = await freePort();
-  const service = services.start(name, 'consumer/main.js', { ...xEnv, ...xEmulatorCredentials.consumer, CONSUMER_PORT: String(port), STORE: 'postgres', POSTGRES_URL: db.readUrl });
-  await services.eventually(ready(`http://127.0.0.1:${String(port)}`), `${name} to be ready`, 60_000);
-  return service;
-}
+const startConsumer = (name: string): Promise<Service> =>
+  services.startReady(name, 'consumer/main.js', 'CONSUMER_PORT', { ...xEnv, ...xEmulatorCredentials.consumer, STORE: 'postgres', POSTGRES_URL: db.readUrl });
 
 const emulatorLog = (): string => services.running.find((s) => s.name === 'x-emulator')?.output.join('') ?? '';
 

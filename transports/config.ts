@@ -4,7 +4,7 @@ import { booleanFlag, duration, wholeNumber, type EnvReader } from '../common/co
 import { isUrlWith } from '../common/config/readers.js';
 import { createHashtagMap, type HashtagMap } from './x/post-codec.js';
 import type { XUserCredentials } from './x/x-client.js';
-import { defaultFirstStartCatchUpMs, recentSearchWindowMs } from './x/x-source.js';
+import { defaultFirstStartCatchUpMs, recentSearchWindowMs } from './x/catch-up.js';
 
 /** The transports a publisher and a consumer can use; `TRANSPORT` picks one. */
 export const transportKinds = ['x', 'kafka', 'redis-streams'] as const;

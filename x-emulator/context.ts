@@ -87,5 +87,3 @@ export function createPosting(state: EmulatorState, hub: StreamHub, logger: Logg
   return { createPost, handPost, latestPosts };
 }
 
-/** The `usernamePattern` the page and the admin API check names against. */
-export { usernamePattern };

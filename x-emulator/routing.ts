@@ -7,6 +7,14 @@ import { isErrorResponse, loseAnswer, send } from './http.js';
 import * as problems from './problems.js';
 import type { RateLimitedEndpoint, RateLimiter } from './rate-limits.js';
 
+/** What X answers under the faults that are one fixed error. */
+const faultAnswers: Record<Exclude<FaultKind, 'rateLimit' | 'timeout' | 'lostResponse'>, problems.XErrorResponse> = {
+  serverError: problems.serviceUnavailable,
+  authError: problems.unauthorized,
+  tooManyConnections: problems.tooManyConnections,
+  duplicate: problems.duplicateContent,
+};
+
 export interface RouteSpec {
   readonly auth: AuthPolicy;
   readonly rateLimit: RateLimitedEndpoint;
@@ -46,24 +54,15 @@ export function createRoute(options: RoutingOptions): Route {
         send(res, problems.rateLimitExceeded);
         return true;
       }
-      case 'serverError':
-        send(res, problems.serviceUnavailable);
-        return true;
-      case 'authError':
-        send(res, problems.unauthorized);
-        return true;
-      case 'tooManyConnections':
-        send(res, problems.tooManyConnections);
-        return true;
-      case 'duplicate':
-        send(res, problems.duplicateContent);
-        return true;
       case 'timeout':
         // Accepted and never answered; close() destroys the socket.
         return true;
       case 'lostResponse':
         loseAnswer(res);
         return false;
+      default:
+        send(res, faultAnswers[kind]);
+        return true;
     }
   };
 

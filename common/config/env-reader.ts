@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** The environment a configuration is read from: `process.env`, or a test's own. */
+/** The environment a configuration is read from: the process's own, or a test's. */
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /**

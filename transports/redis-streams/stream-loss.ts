@@ -52,7 +52,6 @@ export interface StreamInfo {
   readonly entriesAdded: number;
   /** The first entry still in the stream (`0-0` when it is empty). */
   readonly firstEntryId: string;
-  readonly lastGeneratedId: string;
   readonly groups: readonly GroupInfo[];
 }
 
@@ -63,7 +62,6 @@ const streamFields = z.object({
   length: z.number(),
   'entries-added': z.number(),
   'recorded-first-entry-id': idText,
-  'last-generated-id': idText,
 });
 const groupFields = z.object({ name: z.string(), pending: z.number(), 'last-delivered-id': idText, 'entries-read': z.number().nullable() });
 /** XPENDING summary: count, smallest id, largest id, consumers. */
@@ -102,7 +100,6 @@ export async function readStreamInfo(connection: RedisConnection, stream: string
     length: info.length,
     entriesAdded: info['entries-added'],
     firstEntryId: info['recorded-first-entry-id'],
-    lastGeneratedId: info['last-generated-id'],
     groups,
   };
 }

@@ -14,7 +14,6 @@ const reading = (entriesAdded: number, groups: GroupInfo[], length = entriesAdde
   length,
   entriesAdded,
   firstEntryId,
-  lastGeneratedId: `${String(2000 + entriesAdded)}-0`,
   groups,
 });
 

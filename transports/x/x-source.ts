@@ -1,18 +1,16 @@
-import { catchUpSinceId, defaultFirstStartCatchUpMs, recentSearchWindowMs, searchSince } from './catch-up.js';
 import type { TwitterApi } from 'twitter-api-v2';
 import { defaultExponentialBackoff, sleep, type Backoff } from '../../common/backoff.js';
 import type { Logger } from '../../common/logger.js';
 import type { HashtagMap } from './post-codec.js';
 import type { CheckpointStore, EventSource, HealthCheck, InboundMessage } from '../transport.js';
 import { createSourceRunner, type PullAdapter, type PulledBatch } from '../source-runner.js';
+import { catchUpSinceId, defaultFirstStartCatchUpMs, recentSearchWindowMs, searchSince } from './catch-up.js';
 import { toInboundMessage, type StreamMessage } from './payloads.js';
 import { isPostId, maxId, snowflakeAt } from './snowflake.js';
 import { openFilteredStream, StreamHttpError, type StreamConnection, type StreamEnd } from './stream-reader.js';
 import { defaultRuleTagPrefix, ensureStreamRule, streamRuleFor, type StreamRule } from './stream-rules.js';
 import { createAppClient, createXEndpoint, type XConnectionOptions, type XEndpoint } from './x-client.js';
 import { createReconnectPolicy, defaultXReconnectBackoff, StreamNetworkError, type XReconnectBackoff } from './reconnect-policy.js';
-
-export { defaultXReconnectBackoff, type XReconnectBackoff };
 
 export interface XSourceOptions extends XConnectionOptions {
   /** The app-only bearer token. Required unless `client` is given (the stream still needs it). */
@@ -70,7 +68,6 @@ export interface XSource extends EventSource, HealthCheck {
   status(): XSourceStatus;
 }
 
-export { defaultFirstStartCatchUpMs, recentSearchWindowMs };
 const seenLimit = 10_000;
 
 /** Where X is and how to reach it: the API URL, a CA to trust, the app's bearer token and optionally a client of the caller's. */

@@ -9,7 +9,8 @@ import type { CheckpointStore, InboundMessage, MessageHandler } from '../transpo
 import { createLineReader } from './stream-reader.js';
 import { ensureStreamRule, streamRuleFor } from './stream-rules.js';
 import { snowflakeAt, snowflakeTimestampMs } from './snowflake.js';
-import { createXSource, recentSearchWindowMs, type XSource } from './x-source.js';
+import { recentSearchWindowMs } from './catch-up.js';
+import { createXSource, type XSource } from './x-source.js';
 import { waitUntil } from '../../common/wait.fixture.js';
 
 const api = 'https://x.test';
