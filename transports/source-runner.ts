@@ -31,10 +31,10 @@ export interface SourceRunner {
   deliver(messages: readonly InboundMessage[], options?: DeliveryOptions): Promise<BatchResult | undefined>;
   /**
    * Runs `attempt` until it succeeds: a step after the handler (dead letters, acknowledgement), retried
-   * after `handlerBackoff` with each failure logged and counted. `false` when given up (closed, or no
-   * longer `active`).
+   * after `handlerBackoff` (or the `backoff` given) with each failure logged and counted. `false` when
+   * given up (closed, or no longer `active`).
    */
-  retry(what: string, attempt: () => Promise<void>, options?: DeliveryOptions & { readonly subject?: string }): Promise<boolean>;
+  retry(what: string, attempt: () => Promise<void>, options?: RetryOptions): Promise<boolean>;
   /** The pull loop: `next`, `deliver`, `settle`, until the source closes. */
   pull<B extends PulledBatch>(adapter: PullAdapter<B>): Promise<void>;
   /** Marks the source closed and aborts its waits, then runs `stop`; later calls share the first one's promise. */
@@ -52,6 +52,13 @@ export interface DeliveryOptions {
   readonly logFields?: Readonly<Record<string, unknown>>;
   /** Hears of each failed attempt (for the source's status). */
   readonly onFailure?: (err: unknown) => void;
+}
+
+export interface RetryOptions extends DeliveryOptions {
+  /** Names the stuck step in `/readyz`; default `what`. */
+  readonly subject?: string;
+  /** Waits between attempts; default the runner's `handlerBackoff` (Redis waits out its reconnects instead). */
+  readonly backoff?: Backoff;
 }
 
 export interface PulledBatch {
@@ -113,7 +120,7 @@ export function createSourceRunner(options: SourceRunnerOptions): SourceRunner {
     }
   }
 
-  async function retry(what: string, attempt: () => Promise<void>, delivery: DeliveryOptions & { readonly subject?: string } = {}): Promise<boolean> {
+  async function retry(what: string, attempt: () => Promise<void>, delivery: RetryOptions = {}): Promise<boolean> {
     const active = delivery.active ?? (() => true);
     for (let n = 1; ; n += 1) {
       try {
@@ -125,7 +132,7 @@ export function createSourceRunner(options: SourceRunnerOptions): SourceRunner {
         delivery.onFailure?.(err);
         logger.error({ err, attempt: n, ...delivery.logFields }, `could not ${what}; retrying`);
       }
-      await sleep(handlerBackoff(n), closing.signal);
+      await sleep((delivery.backoff ?? handlerBackoff)(n), closing.signal);
       if (isClosed() || !active()) return false;
       await delivery.beforeRetry?.();
     }

@@ -142,4 +142,26 @@ describe('the delivery loop every source shares', () => {
     expect(stalls.retrying()).toBeUndefined();
     expect(log.lines.filter((l) => l.msg === 'could not acknowledge the batch; retrying')).toHaveLength(2);
   });
+
+  it('waits between a step\'s attempts by the backoff it is given (Redis: its reconnect delay), not the handler\'s', async () => {
+    const { runner, waits } = aRunner();
+    runner.begin(() => Promise.resolve());
+    const given: number[] = [];
+    const failures: unknown[] = [];
+    let attempts = 0;
+    const done = await runner.retry('acknowledge the batch', () => {
+      attempts += 1;
+      return attempts < 3 ? Promise.reject(new Error(`down ${String(attempts)}`)) : Promise.resolve();
+    }, {
+      backoff: (attempt) => {
+        given.push(attempt);
+        return 1;
+      },
+      onFailure: (err) => failures.push(err instanceof Error ? err.message : err),
+    });
+    expect(done).toBe(true);
+    expect(given).toEqual([1, 2]);
+    expect(waits).toEqual([]);
+    expect(failures).toEqual(['down 1', 'down 2']);
+  });
 });

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { performance } from 'node:perf_hooks';
-import { z } from 'zod';
 import { defaultExponentialBackoff, sleep, type Backoff } from '../../common/backoff.js';
 import { ConfigError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
@@ -13,11 +11,10 @@ import {
   describeRedisFailure,
   openRedisConnection,
   pingRedis,
-  replyCode,
   toTransportError,
   type RedisConnection,
 } from './redis-client.js';
-import { compareEntryIds, createStreamLossWatch, entryTimeMs } from './stream-loss.js';
+import { createGroup, createGroupReader, handBack, type GroupSession, type StreamEntry } from './group-reader.js';
 
 export interface RedisStreamsSourceOptions {
   /** The source builds and closes its own two clients (one is held by the blocking read). */
@@ -78,29 +75,6 @@ export interface RedisStreamsSource extends EventSource, HealthCheck {
   status(): RedisStreamsSourceStatus;
 }
 
-interface StreamEntry {
-  readonly id: string;
-  /** `null` when the entry was trimmed or deleted while it was pending. */
-  readonly fields: readonly string[] | null;
-}
-
-const entrySchema = z.tuple([z.string(), z.array(z.string()).nullable()]);
-/** XREADGROUP (RESP2): `[[stream, [[id, fields], ...]]]`, or nil when a blocking read timed out. */
-const readReplySchema = z.array(z.tuple([z.string(), z.array(entrySchema)])).nullable();
-/** XAUTOCLAIM: next cursor, claimed entries and (Redis 7) ids of deleted entries it dropped from the PEL. */
-const autoclaimReplySchema = z.tuple([z.string(), z.array(entrySchema)], z.array(z.string()));
-/** XPENDING with a range: `[[id, consumer, idle, deliveries], ...]`. */
-const pendingReplySchema = z.array(z.tuple([z.string(), z.string(), z.number(), z.number()]));
-
-type Phase = 'group' | 'own' | 'claim' | 'new';
-
-interface Session {
-  /** Every command but the blocking read. */
-  readonly commands: RedisConnection;
-  /** The blocking read holds its connection for up to `blockMs`; `close()` cuts it to stop at once. */
-  readonly blocking: RedisConnection;
-}
-
 /** Where Redis is; the source builds and closes its own two clients on it. */
 export type RedisStreamsSourceConnection = Pick<RedisStreamsSourceOptions, 'url'>;
 /** Everything else the factory takes: the logger (required), names, limits, clocks. */
@@ -113,9 +87,8 @@ export type RedisStreamsSourceSettings = Omit<RedisStreamsSourceOptions, 'url'>;
  *   checkpoint: an entry leaves the PEL only when `XACK`ed after its batch was handled. The consumer's
  *   CheckpointStore is therefore not used. A new group starts at `0`, so a new read model replays
  *   what the stream retains.
- * - **Reading.** First this member's own pending entries (a member restarted under its name resumes
- *   them), then entries other members left pending for `claimIdleMs` (`XAUTOCLAIM`, again every
- *   `claimIdleMs`), then new entries with a blocking read on a connection of its own.
+ * - **Reading.** Own pending entries, then entries other members left idle, then new ones
+ *   (group-reader.ts).
  * - **Handling.** A handler that throws gets the same batch again after `handlerBackoff`; it is never
  *   dead-lettered for a throw. When the handler resolves, its rejections go to the dead-letter stream
  *   and the whole batch is acknowledged, in one MULTI. An entry without an `event` field is delivered
@@ -129,11 +102,12 @@ export type RedisStreamsSourceSettings = Omit<RedisStreamsSourceOptions, 'url'>;
  *   claims them at once. A member that dies without `close()` keeps them until `claimIdleMs` passed.
  *   The member stays registered in the group: `XGROUP DELCONSUMER` would drop its pending entries.
  * - **Failures.** `start` rejects when Redis cannot be reached. Afterwards the source retries on its
- *   own with `reconnectBackoff`; `status()` and `check()` say why it is waiting.
- * - **Lost entries.** A group that is gone (NOGROUP: Redis restarted without persistence, or the
- *   stream was deleted), a stream whose counters went back, and entries trimmed before this group read
- *   them are logged at `error` level with the time from which entries may be lost. The group is made
- *   again at `0`; what was lost comes back only when the publisher publishes it again from its outbox.
+ *   own with `reconnectBackoff`; `status()` and `check()` say why it is waiting, and an acknowledgement
+ *   that keeps failing shows as a stuck batch in the consumer's `/readyz`.
+ * - **Lost entries.** A group that is gone, a stream whose counters went back, and entries trimmed
+ *   before this group read them are logged at `error` level with the time from which entries may be
+ *   lost (group-reader.ts). The group is made again at `0`; what was lost comes back only when the
+ *   publisher publishes it again from its outbox.
  */
 export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, settings: RedisStreamsSourceSettings): RedisStreamsSource {
   const options: RedisStreamsSourceOptions = { ...redis, ...settings };
@@ -159,7 +133,8 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
   const runner = createSourceRunner({ name: 'Redis Streams source', logger, handlerBackoff: options.handlerBackoff ?? defaultExponentialBackoff({ initialMs: 500, maxMs: 30_000 }) });
   const { isClosed } = runner;
 
-  let session: Session | undefined;
+  const member = { stream, group, consumer };
+  let session: GroupSession | undefined;
   let state: RedisStreamsSourceState = 'idle';
   let connected = false;
   let acknowledged = 0;
@@ -168,18 +143,6 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
   let lastError: string | undefined;
   let lastMessageAt: Date | undefined;
   let loop: Promise<void> = Promise.resolve();
-  /** The newest entry this member was given, for saying what a lost stream may have held. */
-  let lastReadId: string | undefined;
-  let lastWatch = performance.now();
-
-  function reportLoss(reason: string, sinceMs: number | undefined): void {
-    const since = sinceMs === undefined ? 'any time' : new Date(sinceMs).toISOString();
-    logger.error(
-      { reason, since, lastReadId },
-      `entries of the stream were lost before this group read them: ${reason}. Entries added since ${since} that the group had not read are gone from the stream; they come back only when the publisher publishes them again from its outbox`,
-    );
-  }
-
 
   function markConnected(): void {
     if (isClosed()) return;
@@ -188,44 +151,23 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
     lastError = undefined;
   }
 
-  /** Records a Redis failure and waits before the next try; returns early when closed. */
-  async function pause(err: unknown, connection: RedisConnection, attempt: number): Promise<void> {
+  /** Records a Redis failure for `status()` and `check()`. */
+  function markFailed(err: unknown, connection: RedisConnection): void {
     failures += 1;
     state = 'waiting';
     connected = false;
     lastError = describeRedisFailure(err, connection);
+  }
+
+  /** Records a failed read and waits before the next; returns early when closed. */
+  async function pause(err: unknown, connection: RedisConnection, attempt: number): Promise<void> {
+    markFailed(err, connection);
     const waitMs = reconnectBackoff(attempt);
     const fields = { err, attempt, waitMs, kind: classifyRedisError(err) };
     if (fields.kind === 'auth') logger.error(fields, `Redis at ${connection.where} refused our credentials; retrying`);
     else if (attempt === 1) logger.warn(fields, `Redis at ${connection.where} failed; retrying`);
     else logger.debug(fields, 'Redis still failing; retrying');
     await sleep(waitMs, runner.signal);
-  }
-
-  async function createGroup(connection: RedisConnection): Promise<void> {
-    try {
-      await connection.client.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
-      logger.info('created the consumer group');
-    } catch (err) {
-      if (replyCode(err) !== 'BUSYGROUP') throw err;
-    }
-  }
-
-  async function read(connection: RedisConnection, args: (string | number)[]): Promise<StreamEntry[]> {
-    const reply = readReplySchema.parse(await connection.client.call('XREADGROUP', ['GROUP', group, consumer, 'COUNT', batchSize, ...args]));
-    return (reply ?? []).filter(([name]) => name === stream).flatMap(([, entries]) => entries.map(([id, fields]) => ({ id, fields })));
-  }
-
-  async function autoclaim(connection: RedisConnection, cursor: string): Promise<{ next: string; entries: StreamEntry[] }> {
-    const reply = autoclaimReplySchema.parse(
-      await connection.client.call('XAUTOCLAIM', [stream, group, consumer, claimIdleMs, cursor, 'COUNT', batchSize]),
-    );
-    const [next, claimed, ...deleted] = reply;
-    const gone = deleted.flat();
-    if (gone.length > 0) logger.error({ entryIds: gone }, 'pending entries were trimmed before they were handled; Redis dropped them, and they are lost to this group');
-    const entries = claimed.map(([id, fields]) => ({ id, fields }));
-    if (entries.length > 0) logger.info({ count: entries.length, firstId: entries[0]?.id }, 'claimed entries another member left pending');
-    return { next, entries };
   }
 
   function toMessage(entry: StreamEntry & { readonly fields: readonly string[] }): InboundMessage {
@@ -235,9 +177,9 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
     return { id: entry.id, text: event ?? JSON.stringify(entry.fields), receivedAt: now() };
   }
 
-  /** Dead-letters the rejections and acknowledges the batch in one MULTI; retries until done or closed. */
+  /** Dead-letters the rejections and acknowledges the batch in one MULTI, retried until done or closed. */
   async function settle(connection: RedisConnection, ids: readonly string[], rejected: readonly Rejection[]): Promise<void> {
-    for (let attempt = 1; ; attempt += 1) {
+    const done = await runner.retry(`acknowledge ${String(ids.length)} entries (the batch stays pending)`, async () => {
       const at = now().toISOString();
       const transaction = connection.client.multi();
       for (const { message, reason } of rejected) {
@@ -245,25 +187,26 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
           'reason', reason, 'text', message.text, 'stream', stream, 'group', group, 'entryId', message.id, 'consumer', consumer, 'at', at);
       }
       transaction.xack(stream, group, ...ids);
-      try {
-        const results = await transaction.exec();
-        if (results === null) throw new Error('Redis discarded the MULTI');
-        const failed = results.find(([err]) => err !== null)?.[0];
-        if (failed !== undefined && failed !== null) throw failed;
-        markConnected();
-        acknowledged += ids.length;
-        deadLettered += rejected.length;
-        for (const { message, reason } of rejected) {
-          logger.warn({ entryId: message.id, reason, message: { id: message.id, text: message.text.slice(0, 2000) } }, 'dead-lettered an entry');
-        }
-        return;
-      } catch (err) {
-        if (isClosed()) {
-          logger.warn({ err, firstId: ids[0], count: ids.length }, 'closed before the batch was acknowledged; it stays pending for the next member');
-          return;
-        }
-        await pause(err, connection, attempt);
-      }
+      const results = await transaction.exec();
+      if (results === null) throw new Error('Redis discarded the MULTI');
+      const failed = results.find(([err]) => err !== null)?.[0];
+      if (failed !== undefined && failed !== null) throw failed;
+    }, {
+      subject: `the batch starting at entry ${ids[0] ?? ''}`,
+      backoff: reconnectBackoff,
+      onFailure: (err) => {
+        markFailed(err, connection);
+      },
+    });
+    if (!done) {
+      logger.warn({ firstId: ids[0], count: ids.length }, 'closed before the batch was acknowledged; it stays pending for the next member');
+      return;
+    }
+    markConnected();
+    acknowledged += ids.length;
+    deadLettered += rejected.length;
+    for (const { message, reason } of rejected) {
+      logger.warn({ entryId: message.id, reason, message: { id: message.id, text: message.text.slice(0, 2000) } }, 'dead-lettered an entry');
     }
   }
 
@@ -272,70 +215,17 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
     readonly entries: readonly StreamEntry[];
   }
 
-  /**
-   * How this member reads: its own pending entries first, then entries other members left idle
-   * (`XAUTOCLAIM`, again every `claimIdleMs`), then new ones with a blocking read. A failure is waited
-   * out here; a group that is gone is reported and made again.
-   */
-  function readFrom({ commands, blocking }: Session): PullAdapter<ReadBatch> {
-    const lossWatch = createStreamLossWatch(commands, stream, group);
-    /** Reports a loss this group suffered since the last reading of the stream's counters. */
-    async function watch(): Promise<void> {
-      lastWatch = performance.now();
-      const finding = await lossWatch.check();
-      if (finding !== undefined) reportLoss(finding.reason, finding.sinceMs);
-    }
-    let phase: Phase = 'own';
-    let ownCursor = '0';
-    let claimCursor = '0-0';
-    let lastClaimScan = performance.now();
+  /** Reads the group in its order (group-reader.ts); a failure is waited out here. */
+  function readFrom(opened: GroupSession): PullAdapter<ReadBatch> {
+    const reader = createGroupReader(opened, { ...member, batchSize, blockMs, claimIdleMs, watchIntervalMs, logger });
     let attempt = 0;
-
-    async function nextEntries(): Promise<{ entries: StreamEntry[]; connection: RedisConnection }> {
-      switch (phase) {
-        case 'group':
-          await createGroup(commands);
-          phase = 'own';
-          return { entries: [], connection: commands };
-        case 'own': {
-          const entries = await read(commands, ['STREAMS', stream, ownCursor]);
-          const last = entries[entries.length - 1];
-          if (last === undefined) phase = 'claim';
-          else ownCursor = last.id;
-          return { entries, connection: commands };
-        }
-        case 'claim': {
-          const claimed = await autoclaim(commands, claimCursor);
-          claimCursor = claimed.next;
-          if (claimCursor === '0-0') {
-            phase = 'new';
-            lastClaimScan = performance.now();
-          }
-          return { entries: claimed.entries, connection: commands };
-        }
-        case 'new': {
-          if (performance.now() - lastWatch >= watchIntervalMs) await watch();
-          const entries = await read(blocking, ['BLOCK', blockMs, 'STREAMS', stream, '>']);
-          if (performance.now() - lastClaimScan >= claimIdleMs) phase = 'claim';
-          return { entries, connection: blocking };
-        }
-      }
-    }
-
     return {
       async next() {
-        let connection = phase === 'new' ? blocking : commands;
         try {
-          const read = await nextEntries();
-          connection = read.connection;
+          const entries = await reader.read();
           markConnected();
           attempt = 0;
-          const { entries } = read;
           if (entries.length === 0 || isClosed()) return undefined;
-          const gone = entries.filter((e) => e.fields === null).map((e) => e.id);
-          if (gone.length > 0) logger.error({ entryIds: gone }, 'pending entries were trimmed before they were handled; they are lost to this group; acknowledging them');
-          const newest = entries[entries.length - 1]?.id;
-          if (newest !== undefined && (lastReadId === undefined || compareEntryIds(newest, lastReadId) > 0)) lastReadId = newest;
           const messages = entries.flatMap((e) => (e.fields === null ? [] : [toMessage({ id: e.id, fields: e.fields })]));
           if (messages.length > 0) {
             lastMessageAt = messages[messages.length - 1]?.receivedAt;
@@ -344,49 +234,25 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
           return { entries, messages };
         } catch (err) {
           if (isClosed()) return undefined;
-          ownCursor = '0';
-          claimCursor = '0-0';
-          if (replyCode(err) === 'NOGROUP') {
-            // The group is gone with whatever it had not read; it is made again at once.
-            const sinceMs = lossWatch.unreadSinceMs() ?? (lastReadId === undefined ? undefined : entryTimeMs(lastReadId));
-            reportLoss('the consumer group is gone (Redis restarted without persistence, or the stream or group was deleted)', sinceMs);
-            lossWatch.forget();
-            phase = 'group';
-            return undefined;
-          }
-          // A lost reply may have put entries in our PEL.
-          phase = 'own';
           attempt += 1;
-          await pause(err, connection, attempt);
+          await pause(err, reader.connection(), attempt);
           return undefined;
         }
       },
-      settle: (batch, result) => settle(commands, batch.entries.map((e) => e.id), result.rejected),
+      settle: (batch, result) => settle(opened.commands, batch.entries.map((e) => e.id), result.rejected),
     };
-  }
-
-  /** Marks what this member still holds as idle since the epoch, so the next member claims it at once. */
-  async function handBack(connection: RedisConnection): Promise<void> {
-    try {
-      const pending = pendingReplySchema.parse(await connection.client.call('XPENDING', [stream, group, '-', '+', 10_000, consumer]));
-      if (pending.length === 0) return;
-      await connection.client.call('XCLAIM', [stream, group, consumer, 0, ...pending.map(([id]) => id), 'TIME', 0, 'JUSTID']);
-      logger.info({ count: pending.length, firstId: pending[0]?.[0] }, 'handed back unacknowledged entries for the next member');
-    } catch (err) {
-      logger.warn({ err }, `could not hand back the unacknowledged entries; another member claims them after ${claimIdleMs} ms`);
-    }
   }
 
   return {
     async start(handler, hooks) {
       runner.begin(handler, hooks);
       state = 'connecting';
-      const opened: Session = {
+      const opened: GroupSession = {
         commands: openRedisConnection({ url: options.url, name: `tweetbus-source:${consumer}`, reconnectBackoff, logger }),
         blocking: openRedisConnection({ url: options.url, name: `tweetbus-source-read:${consumer}`, reconnectBackoff, logger }),
       };
       try {
-        await createGroup(opened.commands);
+        await createGroup(opened.commands, member, logger);
       } catch (err) {
         await Promise.all([opened.commands.close(), opened.blocking.close()]);
         runner.reset();
@@ -415,7 +281,7 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
         if (current !== undefined) {
           current.blocking.client.disconnect();
           await loop;
-          await handBack(current.commands);
+          await handBack(current.commands, member, claimIdleMs, logger);
           await Promise.all([current.commands.close(), current.blocking.close()]);
         }
         state = 'closed';
