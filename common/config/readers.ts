@@ -12,7 +12,12 @@ export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 's
 
 /** LOG_LEVEL, `info` by default. */
 export function readLogLevel(env: EnvReader): LogLevel {
-  return env.read('LOG_LEVEL', z.enum(logLevels), 'info', `one of ${logLevels.join(', ')}`);
+  return readLevel(env, 'LOG_LEVEL', 'info');
+}
+
+/** A log level in the variable named (a benchmark's BENCH_LOG_LEVEL). */
+export function readLevel(env: EnvReader, name: string, fallback: LogLevel): LogLevel {
+  return env.read(name, z.enum(logLevels), fallback, `one of ${logLevels.join(', ')}`);
 }
 
 /** A TCP port to listen on (0 picks a free one). */
