@@ -5,7 +5,7 @@ import { readChoice, readLevel, readUrl } from '../common/config/readers.js';
 import { ConfigError } from '../common/errors.js';
 import type { LogLevel } from '../common/logger.js';
 import { pgTestDatabaseUrl } from '../common/pg-test-schema.js';
-import { maxRelayBatchSize } from '../publisher/config.js';
+import { defaultRelayBatch, maxRelayBatchSize } from '../publisher/config.js';
 import { defaultRedisUrl } from '../transports/config.js';
 
 export type BenchLogLevel = LogLevel;
@@ -46,15 +46,15 @@ export interface BenchConfig {
 
 /**
  * The relay benchmark's settings. Command-line values win over the environment:
- * `node dist/bench/relay.bench.js [N] [--rows N] [--runs R] [--batch-sizes 20,500] [--dry-run]`.
+ * `node dist/bench/relay.bench.js [N] [--rows N] [--runs R] [--batch-sizes default,20,500,20-1000] [--dry-run]`.
  */
 export interface RelayBenchConfig {
   /** Outbox rows in the backlog the relay drains in each run. */
   readonly rows: number;
   /** Runs per batch size; the median one (by events per second) is reported. */
   readonly runs: number;
-  /** Each batch size is measured separately and gets its own result row. */
-  readonly batchSizes: readonly number[];
+  /** Each batch setting is measured separately and gets its own result row. */
+  readonly batchSizes: readonly RelayBatch[];
   /** The PostgreSQL server; each run works in its own schema and drops it after. */
   readonly databaseUrl: string;
   /** Gives up on a run whose backlog has not drained after this long. */
@@ -63,6 +63,20 @@ export interface RelayBenchConfig {
   readonly logLevel: BenchLogLevel;
   /** Print only; leave `bench/results.md` alone. */
   readonly dryRun: boolean;
+}
+
+/**
+ * The relay's batch in one measurement: fixed (`500`: both the same), growing under the backlog
+ * (`20-1000`), or the publisher's defaults (`default`).
+ */
+export interface RelayBatch {
+  readonly batchSize: number;
+  readonly maxBatchSize: number;
+}
+
+/** How a batch setting is written in results and on the command line: `500`, or `20-1000`. */
+export function relayBatchLabel({ batchSize, maxBatchSize }: RelayBatch): string {
+  return batchSize === maxBatchSize ? String(batchSize) : `${String(batchSize)}-${String(maxBatchSize)}`;
 }
 
 const maxEvents = 1_000_000;
@@ -74,14 +88,26 @@ function readWhole(reader: EnvReader, name: string, max: number, fallback: numbe
   return reader.read(name, wholeNumber(1, max), fallback, `a whole number from 1 to ${String(max)} (${what})`);
 }
 
-/** Comma-separated batch sizes the relay accepts, each once, in the order given. */
-function readBatchSizes(reader: EnvReader, name: string, fallback: readonly number[]): readonly number[] {
+/** Comma-separated batch settings (`default`, `500`, `20-1000`), each once, in the order given. */
+function readBatchSizes(reader: EnvReader, name: string, fallback: readonly RelayBatch[]): readonly RelayBatch[] {
+  const size = z.number().int().min(1).max(maxRelayBatchSize);
+  const setting = z.union([
+    z.literal('default').transform((): RelayBatch => defaultRelayBatch),
+    z.string().regex(/^\d+$/).transform(Number).pipe(size).transform((n): RelayBatch => ({ batchSize: n, maxBatchSize: n })),
+    z
+      .string()
+      .regex(/^\d+-\d+$/)
+      .transform((text) => text.split('-').map(Number))
+      .pipe(z.tuple([size, size]))
+      .refine(([from, to]) => from <= to)
+      .transform(([from, to]): RelayBatch => ({ batchSize: from, maxBatchSize: to })),
+  ]);
   const list = z
     .string()
-    .transform((text) => text.split(',').map((item) => (item.trim() === '' ? Number.NaN : Number(item))))
-    .pipe(z.array(z.number().int().min(1).max(maxRelayBatchSize)).min(1))
-    .transform((sizes) => [...new Set(sizes)]);
-  return reader.read(name, list, fallback, `comma-separated batch sizes, each a whole number from 1 to ${String(maxRelayBatchSize)}`);
+    .transform((text) => text.split(',').map((item) => item.trim()))
+    .pipe(z.array(setting).min(1))
+    .transform((settings) => [...new Map(settings.map((b) => [relayBatchLabel(b), b])).values()]);
+  return reader.read(name, list, fallback, `comma-separated batch settings: default (the publisher's), a fixed size, or a growing range like 20-1000, sizes from 1 to ${String(maxRelayBatchSize)}`);
 }
 
 /** Settings every benchmark reads the same way. */
@@ -154,13 +180,13 @@ export function loadConfig(variables: Env = process.env, argv: readonly string[]
 }
 
 export function loadRelayConfig(variables: Env = process.env, argv: readonly string[] = process.argv.slice(2)): RelayBenchConfig {
-  const { args, dryRun } = readCommandLine(argv, ['rows', 'runs', 'batch-sizes'], 'rows', 'relay.bench.js [N] [--rows N] [--runs R] [--batch-sizes 20,500] [--dry-run]');
+  const { args, dryRun } = readCommandLine(argv, ['rows', 'runs', 'batch-sizes'], 'rows', 'relay.bench.js [N] [--rows N] [--runs R] [--batch-sizes default,20,500,20-1000] [--dry-run]');
   const env = createEnvReader(variables);
   // Draining 100,000 rows 20 at a time takes minutes on a small machine.
   const shared = readShared(env, 900_000);
   const rows = readWhole(env, 'BENCH_RELAY_ROWS', maxEvents, 100_000, 'outbox rows in the backlog');
   const runs = readWhole(env, 'BENCH_RUNS', maxRuns, 3, 'runs per batch size; the median is reported');
-  const batchSizes = readBatchSizes(env, 'BENCH_RELAY_BATCH_SIZES', [20, 500]);
+  const batchSizes = readBatchSizes(env, 'BENCH_RELAY_BATCH_SIZES', [defaultRelayBatch, { batchSize: 20, maxBatchSize: 20 }, { batchSize: 500, maxBatchSize: 500 }]);
   return finish(env, args, {
     rows: readWhole(args, '--rows', maxEvents, rows, 'outbox rows in the backlog; also the first argument'),
     runs: readWhole(args, '--runs', maxRuns, runs, 'runs per batch size; the median is reported'),

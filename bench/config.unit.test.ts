@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../common/errors.js';
-import { loadConfig, loadRelayConfig } from './config.js';
+import { loadConfig, loadRelayConfig, relayBatchLabel, type RelayBatch } from './config.js';
 
 describe('bench configuration', () => {
   it('defaults to 500 events, 3 runs and 4 writers, over X into the embedded read model', () => {
@@ -76,11 +76,11 @@ describe('bench configuration', () => {
 });
 
 describe('relay bench configuration', () => {
-  it('defaults to a backlog of 100,000 rows, 3 runs, batch sizes 20 and 500, and the local test database', () => {
+  it('defaults to a backlog of 100,000 rows, 3 runs, the publisher\'s batch (20 growing to 1000) then fixed 20 and 500, and the local test database', () => {
     expect(loadRelayConfig({}, [])).toEqual({
       rows: 100_000,
       runs: 3,
-      batchSizes: [20, 500],
+      batchSizes: [{ batchSize: 20, maxBatchSize: 1000 }, { batchSize: 20, maxBatchSize: 20 }, { batchSize: 500, maxBatchSize: 500 }],
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/test',
       timeoutMs: 900_000,
       logLevel: 'warn',
@@ -89,8 +89,10 @@ describe('relay bench configuration', () => {
   });
 
   it('reads the batch sizes as a comma-separated list, once each, in the order given', () => {
-    expect(loadRelayConfig({ BENCH_RELAY_BATCH_SIZES: '100, 20,100' }, []).batchSizes).toEqual([100, 20]);
-    expect(loadRelayConfig({}, ['--batch-sizes', '1000']).batchSizes).toEqual([1000]);
+    const labels = (sizes: readonly RelayBatch[]) => sizes.map(relayBatchLabel);
+    expect(labels(loadRelayConfig({ BENCH_RELAY_BATCH_SIZES: '100, 20,100' }, []).batchSizes)).toEqual(['100', '20']);
+    expect(loadRelayConfig({}, ['--batch-sizes', '1000']).batchSizes).toEqual([{ batchSize: 1000, maxBatchSize: 1000 }]);
+    expect(loadRelayConfig({}, ['--batch-sizes', '50-400,default,20-1000']).batchSizes).toEqual([{ batchSize: 50, maxBatchSize: 400 }, { batchSize: 20, maxBatchSize: 1000 }]);
   });
 
   it('lets the command line win over the environment', () => {
@@ -99,9 +101,10 @@ describe('relay bench configuration', () => {
   });
 
   it('refuses a batch size the relay would refuse, naming the variable', () => {
-    expect(() => loadRelayConfig({ BENCH_RELAY_BATCH_SIZES: '20,1001' }, [])).toThrow(/BENCH_RELAY_BATCH_SIZES should hold comma-separated batch sizes, each a whole number from 1 to 1000/);
-    expect(() => loadRelayConfig({}, ['--batch-sizes', '0'])).toThrow(/command line: --batch-sizes should hold comma-separated batch sizes, each a whole number from 1 to 1000/);
-    expect(() => loadRelayConfig({ BENCH_RELAY_BATCH_SIZES: 'twenty' }, [])).toThrow(/BENCH_RELAY_BATCH_SIZES.*whole number/);
+    expect(() => loadRelayConfig({ BENCH_RELAY_BATCH_SIZES: '20,1001' }, [])).toThrow(/BENCH_RELAY_BATCH_SIZES should hold comma-separated batch settings.*sizes from 1 to 1000/);
+    expect(() => loadRelayConfig({}, ['--batch-sizes', '0'])).toThrow(/command line: --batch-sizes should hold comma-separated batch settings.*sizes from 1 to 1000/);
+    expect(() => loadRelayConfig({ BENCH_RELAY_BATCH_SIZES: 'twenty' }, [])).toThrow(/BENCH_RELAY_BATCH_SIZES should hold comma-separated batch settings/);
+    expect(() => loadRelayConfig({ BENCH_RELAY_BATCH_SIZES: '500-20' }, [])).toThrow(/BENCH_RELAY_BATCH_SIZES should hold/);
   });
 
   it('refuses a database URL that is not postgres://', () => {

@@ -10,7 +10,7 @@ import { applyDemoOrdersSchema } from '../publisher/capture/postgres/schema.js';
 import { createOutboxRelay, type OutboxRelay } from '../publisher/relay.js';
 import { createInMemoryBus } from '../transports/in-memory/in-memory-bus.js';
 import type { EventPublisher } from '../transports/transport.js';
-import { loadRelayConfig, type RelayBenchConfig } from './config.js';
+import { loadRelayConfig, relayBatchLabel, type RelayBatch, type RelayBenchConfig } from './config.js';
 import { fixed, loadBenchConfig, machine, medianBy, print, resultDate, table, updateResults } from './report.js';
 import { renderRelayResults, type RelayResultRow } from './results.js';
 
@@ -146,7 +146,7 @@ function tenths(values: readonly number[]): { first: number; last: number } {
   return { first: mean(values.slice(0, n)), last: mean(values.slice(-n)) };
 }
 
-async function runOnce(config: RelayBenchConfig, batchSize: number, logger: Logger): Promise<RunResult> {
+async function runOnce(config: RelayBenchConfig, batch: RelayBatch, logger: Logger): Promise<RunResult> {
   const database = await openPgSchema(config.databaseUrl, { prefix: 'relay_bench', max: 2 });
   const { db } = database;
   let relay: OutboxRelay | undefined;
@@ -174,7 +174,7 @@ async function runOnce(config: RelayBenchConfig, batchSize: number, logger: Logg
       reader,
       publisher: observedPublisher(bus.publisher(), steps, published),
       logger,
-      batchSize,
+      ...batch,
       pollIntervalMs,
     });
 
@@ -236,17 +236,18 @@ async function main(): Promise<void> {
 
   print(
     `tweetbus relay benchmark: a backlog of ${config.rows} outbox rows, ${config.runs} run(s) per batch size, ` +
-      `batch sizes ${config.batchSizes.join(', ')}`,
+      `batch sizes ${config.batchSizes.map(relayBatchLabel).join(', ')}`,
   );
   print(`machine: ${machine()}`);
   print(`PostgreSQL ${postgres} at ${redactUrl(config.databaseUrl)}\n`);
 
   const rows: Omit<RelayResultRow, 'date'>[] = [];
   const lines: string[][] = [];
-  for (const batchSize of config.batchSizes) {
+  for (const batch of config.batchSizes) {
+    const batchSize = relayBatchLabel(batch);
     const results: RunResult[] = [];
     for (let run = 1; run <= config.runs; run += 1) {
-      const result = await runOnce(config, batchSize, logger);
+      const result = await runOnce(config, batch, logger);
       results.push(result);
       print(
         `batch ${batchSize}, run ${run}: ${fixed(result.eventsPerSecond, 0)} events/s (${fixed(result.totalMs, 0)} ms); ` +
@@ -271,7 +272,7 @@ async function main(): Promise<void> {
     });
     results.forEach((r, i) => {
       lines.push([
-        String(batchSize),
+        batchSize,
         `${i + 1}${r === median ? '*' : ''}`,
         String(r.events),
         String(r.batches),

@@ -27,7 +27,8 @@ export interface RelayResultRow {
   readonly postgres: string;
   /** Outbox rows in the backlog. */
   readonly rows: number;
-  readonly batchSize: number;
+  /** `500` for a fixed batch, `20-1000` for one that grows under the backlog. */
+  readonly batchSize: string;
   readonly runs: number;
   readonly eventsPerSecond: number;
   /** Events per second of the slowest and the fastest run. */
@@ -108,12 +109,14 @@ the server itself does.
   run: \`readBatch\` (the ordered SELECT below the snapshot's xmin), \`publish\` (JSON encoding into the
   in-memory log), \`markPublished\` (one UPDATE and commit per batch).
 
-Each batch size (\`BENCH_RELAY_BATCH_SIZES\`, default \`20,500\`; the publisher's \`RELAY_BATCH_SIZE\` defaults
-to 20 and allows up to 1000) gets its own row. The relay is the only client of the outbox, but the server
-is shared with whatever else runs on the machine.
+Each batch setting (\`BENCH_RELAY_BATCH_SIZES\`, default \`default,20,500\`) gets its own row. \`default\` is
+the publisher's own: 20 rows a pass while the outbox is nearly empty, doubling after each full pass up to
+1000 (\`RELAY_BATCH_SIZE\`, \`RELAY_MAX_BATCH_SIZE\`), shown as \`20-1000\`; a number is a fixed batch, and
+\`50-400\` a growing one. The relay is the only client of the outbox, but the server is shared with
+whatever else runs on the machine.
 
 Run it: \`npm run bench:relay\` (N = 100,000, 3 runs per batch size, median reported), or
-\`npm run bench:relay -- 20000 --runs 3 --batch-sizes 20,100,1000\`. \`--dry-run\` prints without touching this
+\`npm run bench:relay -- 20000 --runs 3 --batch-sizes default,100,1000\`. \`--dry-run\` prints without touching this
 file. The newest result is first; the section keeps ${maxResultRows} rows.
 `;
 
@@ -126,7 +129,7 @@ const tableHead = [
 const cellsBeforeTransport = 9;
 
 const relayTableHead = [
-  '| date (UTC) | machine | PostgreSQL | N | batch size | runs | events/s (median run) | events/s slowest / fastest | read ms/batch | publish ms/batch | mark ms/batch |',
+  '| date (UTC) | machine | PostgreSQL | N | batch | runs | events/s (median run) | events/s slowest / fastest | read ms/batch | publish ms/batch | mark ms/batch |',
   '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
 ];
 
@@ -169,7 +172,7 @@ export function formatRelayRow(row: RelayResultRow): string {
     cell(row.machine),
     cell(row.postgres),
     String(row.rows),
-    String(row.batchSize),
+    row.batchSize,
     String(row.runs),
     row.eventsPerSecond.toFixed(0),
     `${row.slowestEventsPerSecond.toFixed(0)} / ${row.fastestEventsPerSecond.toFixed(0)}`,

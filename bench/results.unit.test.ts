@@ -37,7 +37,7 @@ function aRelayRow(overrides: Partial<RelayResultRow> = {}): RelayResultRow {
     machine: 'Some CPU, 2 cores, 8.0 GiB, Node v20.20.2',
     postgres: '15.20',
     rows: 100_000,
-    batchSize: 20,
+    batchSize: '20',
     runs: 5,
     eventsPerSecond: 1949.4,
     slowestEventsPerSecond: 1800.2,
@@ -116,11 +116,11 @@ describe('bench results file', () => {
 describe('bench results file, relay section', () => {
   it('adds the relay section after the pipeline rows and keeps them', () => {
     const pipeline = renderResults('', aRow());
-    const text = renderRelayResults(pipeline, [aRelayRow(), aRelayRow({ batchSize: 500 })]);
+    const text = renderRelayResults(pipeline, [aRelayRow(), aRelayRow({ batchSize: '500' })]);
     expect(text.startsWith(resultsHeader)).toBe(true);
     expect(text).toContain(`\n${relayResultsHeader}\n`);
     expect(existingRows(text)).toEqual([formatRow(aRow())]);
-    expect(existingRelayRows(text)).toEqual([formatRelayRow(aRelayRow()), formatRelayRow(aRelayRow({ batchSize: 500 }))]);
+    expect(existingRelayRows(text)).toEqual([formatRelayRow(aRelayRow()), formatRelayRow(aRelayRow({ batchSize: '500' }))]);
   });
 
   it('leaves the relay rows alone when the pipeline bench adds its row', () => {
@@ -134,12 +134,12 @@ describe('bench results file, relay section', () => {
     let text = renderResults('', aRow());
     for (let day = 1; day <= maxResultRows; day += 1) {
       const date = `2025-03-${String(day).padStart(2, '0')} 00:00`;
-      text = renderRelayResults(text, [aRelayRow({ date }), aRelayRow({ date, batchSize: 500 })]);
+      text = renderRelayResults(text, [aRelayRow({ date }), aRelayRow({ date, batchSize: '500' })]);
     }
     const rows = existingRelayRows(text);
     expect(rows).toHaveLength(maxResultRows);
     expect(rows[0]).toBe(formatRelayRow(aRelayRow({ date: '2025-03-20 00:00' })));
-    expect(rows[1]).toBe(formatRelayRow(aRelayRow({ date: '2025-03-20 00:00', batchSize: 500 })));
+    expect(rows[1]).toBe(formatRelayRow(aRelayRow({ date: '2025-03-20 00:00', batchSize: '500' })));
     expect(rows.at(-1)).toContain('2025-03-11');
     expect(existingRows(text)).toEqual([formatRow(aRow())]);
   });

@@ -22,7 +22,10 @@ export type OutboxConfig =
   | { readonly kind: 'oracle'; readonly databaseUrl: string };
 
 export interface RelayConfig {
+  /** Rows per pass while the outbox is nearly empty (RELAY_BATCH_SIZE). */
   readonly batchSize: number;
+  /** Rows per pass under a backlog: full passes double the batch up to this (RELAY_MAX_BATCH_SIZE). */
+  readonly maxBatchSize: number;
   readonly pollIntervalMs: number;
   /** This instance's name in claims (Oracle) and logs. */
   readonly instanceId: string;
@@ -34,8 +37,11 @@ export interface RelayConfig {
   readonly stuckAfterMs: number;
 }
 
-/** The most outbox rows the relay reads and publishes in one batch (RELAY_BATCH_SIZE). */
+/** The most outbox rows the relay reads and publishes in one batch (RELAY_BATCH_SIZE, RELAY_MAX_BATCH_SIZE). */
 export const maxRelayBatchSize = 1000;
+
+/** Small batches when idle, for latency; batches that double up to a thousand under a backlog. */
+export const defaultRelayBatch = { batchSize: 20, maxBatchSize: maxRelayBatchSize } as const;
 
 /** Published rows are kept a day, deleted a thousand a statement, checked every minute. */
 export const defaultRetention: RetentionConfig = { maxAgeMs: 24 * 3_600_000, batchSize: 1_000, intervalMs: 60_000 };
@@ -118,7 +124,9 @@ export function loadConfig(processEnv: Env = process.env): PublisherConfig {
   const logLevel = readLogLevel(env);
   const collections = readCollections(env);
   const sourceName = read('SOURCE_NAME', z.string().max(256), 'legacy', 'at most 256 characters');
-  const batchSize = read('RELAY_BATCH_SIZE', wholeNumber(1, maxRelayBatchSize), 20, `a whole number of events per batch from 1 to ${String(maxRelayBatchSize)}`);
+  const batchSize = read('RELAY_BATCH_SIZE', wholeNumber(1, maxRelayBatchSize), defaultRelayBatch.batchSize, `a whole number of events per batch from 1 to ${String(maxRelayBatchSize)}`);
+  const maxBatchSize = read('RELAY_MAX_BATCH_SIZE', wholeNumber(1, maxRelayBatchSize), Math.max(batchSize, defaultRelayBatch.maxBatchSize), `a whole number of events per batch under a backlog, from 1 to ${String(maxRelayBatchSize)}`);
+  if (maxBatchSize < batchSize) env.problem(`RELAY_MAX_BATCH_SIZE (${String(maxBatchSize)}) should be at least RELAY_BATCH_SIZE (${String(batchSize)})`);
   const pollIntervalMs = read('RELAY_POLL_INTERVAL_MS', wholeNumber(10, 600_000), 500, 'milliseconds between outbox polls, 10 to 600000');
 
   const instanceId = read('RELAY_INSTANCE_ID', z.string().regex(/^[\w.:-]{1,100}$/), `${hostname()}-${String(process.pid)}`, 'a name of up to 100 letters, digits and . _ : -');
@@ -143,7 +151,7 @@ export function loadConfig(processEnv: Env = process.env): PublisherConfig {
     collections,
     sourceName,
     outbox,
-    relay: { batchSize, pollIntervalMs, instanceId, leaderRetryMs, claimLeaseMs, stuckAfterMs },
+    relay: { batchSize, maxBatchSize, pollIntervalMs, instanceId, leaderRetryMs, claimLeaseMs, stuckAfterMs },
     retention: { maxAgeMs: Math.round(retentionHours * 3_600_000), batchSize: retentionBatch, intervalMs: retentionIntervalMs },
     transport,
     signing,

@@ -25,7 +25,7 @@ describe('publisher configuration', () => {
       collections: ['orders'],
       sourceName: 'legacy',
       outbox: { kind: 'embedded', dataDir: './data', path: 'data/outbox' },
-      relay: { batchSize: 20, pollIntervalMs: 500, instanceId: `${hostname()}-${String(process.pid)}`, leaderRetryMs: 2000, claimLeaseMs: 15_000, stuckAfterMs: 60_000 },
+      relay: { batchSize: 20, maxBatchSize: 1000, pollIntervalMs: 500, instanceId: `${hostname()}-${String(process.pid)}`, leaderRetryMs: 2000, claimLeaseMs: 15_000, stuckAfterMs: 60_000 },
       retention: { maxAgeMs: 24 * 3_600_000, batchSize: 1000, intervalMs: 60_000 },
       transport: {
         kind: 'x',
@@ -52,6 +52,7 @@ describe('publisher configuration', () => {
       RELAY_BATCH_SIZE: '5',
       RELAY_POLL_INTERVAL_MS: '250',
       RELAY_INSTANCE_ID: 'relay-a',
+      RELAY_MAX_BATCH_SIZE: '200',
       RELAY_LEADER_RETRY_MS: '500',
       RELAY_CLAIM_LEASE_MS: '30000',
       RELAY_STUCK_AFTER_MS: '90000',
@@ -73,11 +74,21 @@ describe('publisher configuration', () => {
       logLevel: 'debug',
       collections: ['orders', 'customers'],
       sourceName: 'oracle-dvx',
-      relay: { batchSize: 5, pollIntervalMs: 250, instanceId: 'relay-a', leaderRetryMs: 500, claimLeaseMs: 30_000, stuckAfterMs: 90_000 },
+      relay: { batchSize: 5, maxBatchSize: 200, pollIntervalMs: 250, instanceId: 'relay-a', leaderRetryMs: 500, claimLeaseMs: 30_000, stuckAfterMs: 90_000 },
       retention: { maxAgeMs: 1_800_000, batchSize: 200, intervalMs: 5000 },
       outbox: { kind: 'postgres', databaseUrl: 'postgres://app:pw@db:5432/write', applySchema: false },
       transport: { apiUrl: 'https://127.0.0.1:3443', caFile: '/certs/cert.pem', hashtagPrefix: 'tb_' },
     });
+  });
+
+  it('grows the relay\'s batch up to RELAY_MAX_BATCH_SIZE, which may not be below RELAY_BATCH_SIZE', () => {
+    const redis = { TRANSPORT: 'redis-streams' };
+    expect(loadConfig({ ...redis, RELAY_BATCH_SIZE: '1000' }).relay).toMatchObject({ batchSize: 1000, maxBatchSize: 1000 });
+    expect(loadConfig({ ...redis, RELAY_MAX_BATCH_SIZE: '20' }).relay).toMatchObject({ batchSize: 20, maxBatchSize: 20 });
+    expect(configError({ ...redis, RELAY_BATCH_SIZE: '50', RELAY_MAX_BATCH_SIZE: '40' }).issues).toEqual([
+      'RELAY_MAX_BATCH_SIZE (40) should be at least RELAY_BATCH_SIZE (50)',
+    ]);
+    expect(configError({ ...redis, RELAY_MAX_BATCH_SIZE: '1001' }).issues).toEqual([expect.stringMatching(/^RELAY_MAX_BATCH_SIZE should hold a whole number/)]);
   });
 
   it('names every missing X credential', () => {

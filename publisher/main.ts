@@ -46,6 +46,7 @@ runMain({
           collections: config.collections,
           sourceName: config.sourceName,
           batchSize: config.relay.batchSize,
+          maxBatchSize: config.relay.maxBatchSize,
           stuckAfterMs: config.relay.stuckAfterMs,
           maxVersionAheadMs: config.maxVersionAheadMs,
           pollIntervalMs: config.relay.pollIntervalMs,

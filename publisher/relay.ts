@@ -9,8 +9,14 @@ export interface OutboxRelayOptions {
   readonly reader: OutboxReader;
   readonly publisher: EventPublisher;
   readonly logger: Logger;
-  /** Rows read and published per pass. */
+  /** Rows read and published per pass while the outbox is nearly empty: small, for latency. */
   readonly batchSize: number;
+  /**
+   * The most rows per pass under a backlog. Each pass that comes back full doubles the next one's
+   * size up to this; a pass that finds fewer rows than it asked for goes back to `batchSize`.
+   * Default `batchSize` (a fixed batch).
+   */
+  readonly maxBatchSize?: number;
   /** How long the relay waits after a pass that left the outbox empty (a wake-up cuts it short). */
   readonly pollIntervalMs: number;
   /** Wait before retry N after a retryable transport error or an outbox error. */
@@ -43,6 +49,8 @@ export interface OutboxRelayStats {
   /** Set while the relay waits out a transport quota. */
   readonly rateLimitedUntil?: string | undefined;
   readonly lastPublishedAt?: string | undefined;
+  /** Rows the next pass asks for: `batchSize` when idle, up to `maxBatchSize` under a backlog. */
+  readonly batchSize: number;
 }
 
 export interface OutboxRelay {
@@ -86,6 +94,7 @@ interface PassResult {
  */
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { reader, publisher, batchSize, pollIntervalMs } = options;
+  const maxBatchSize = Math.max(batchSize, options.maxBatchSize ?? batchSize);
   const logger = options.logger.child({ component: 'outboxRelay' });
   const backoff = options.backoff ?? defaultExponentialBackoff({ initialMs: 500, maxMs: 30_000 });
   const authRetryMs = options.authRetryMs ?? 60_000;
@@ -101,6 +110,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let rateLimitedUntil: Date | undefined;
   let lastPublishedAt: Date | undefined;
   let isolateNext = false;
+  /** Grows while passes come back full, so a backlog drains in large batches and an idle outbox in small ones. */
+  let currentBatchSize = batchSize;
 
   let stopController = new AbortController();
   let loop: Promise<void> | undefined;
@@ -245,7 +256,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   async function pass(): Promise<PassResult> {
     const isolating = isolateNext;
     isolateNext = false;
-    const limit = isolating ? 1 : batchSize;
+    const limit = isolating ? 1 : currentBatchSize;
     let rows: OutboxRow[];
     try {
       rows = await reader.readBatch(limit);
@@ -256,6 +267,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       await wait(waitMs);
       return { handled: 0, more: true };
     }
+    if (!isolating) resize(rows.length === limit);
     if (rows.length === 0) {
       stalls?.succeeded();
       return { handled: 0, more: false };
@@ -272,6 +284,13 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     consecutiveFailures = 0;
     stalls?.succeeded();
     return { handled: rows.length, more: rows.length === limit || isolating };
+  }
+
+  /** Doubles the next pass after a full one (up to `maxBatchSize`); back to `batchSize` once the backlog is gone. */
+  function resize(full: boolean): void {
+    const next = full ? Math.min(currentBatchSize * 2, maxBatchSize) : batchSize;
+    if (next !== currentBatchSize) logger.debug({ from: currentBatchSize, to: next }, full ? 'backlog: larger batches' : 'backlog drained: small batches again');
+    currentBatchSize = next;
   }
 
   async function safePass(): Promise<PassResult> {
@@ -336,7 +355,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       });
       const signal = stopController.signal;
       loop = run(signal);
-      logger.info({ batchSize, pollIntervalMs }, 'outbox relay started');
+      logger.info({ batchSize, maxBatchSize, pollIntervalMs }, 'outbox relay started');
     },
 
     stop() {
@@ -377,6 +396,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         lastError,
         rateLimitedUntil: rateLimitedUntil?.toISOString(),
         lastPublishedAt: lastPublishedAt?.toISOString(),
+        batchSize: currentBatchSize,
       };
     },
 

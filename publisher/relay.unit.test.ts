@@ -140,6 +140,27 @@ describe('outbox relay', () => {
     expect(relay.stats()).toMatchObject({ published: 2, failed: 0, consecutiveFailures: 0 });
   });
 
+  it('doubles its batch while passes come back full, up to maxBatchSize, and goes back to batchSize once a pass finds fewer rows', async () => {
+    const outbox = fakeOutbox(33);
+    const transport = scriptedPublisher();
+    const { relay } = givenRelay(outbox, transport.publisher, { batchSize: 2, maxBatchSize: 8 });
+    const handled: number[] = [];
+    for (let pass = 0; pass < 7; pass += 1) handled.push(await relay.tick());
+
+    expect(outbox.calls.filter((c) => c.startsWith('read'))).toEqual(['read 2', 'read 4', 'read 8', 'read 8', 'read 8', 'read 8', 'read 2']);
+    expect(handled).toEqual([2, 4, 8, 8, 8, 3, 0]);
+    expect(outbox.published()).toHaveLength(33);
+    expect(transport.acknowledged).toEqual(outbox.published());
+    expect(relay.stats().batchSize).toBe(2);
+  });
+
+  it('keeps a fixed batch without maxBatchSize', async () => {
+    const outbox = fakeOutbox(7);
+    const { relay } = givenRelay(outbox, scriptedPublisher().publisher);
+    for (let pass = 0; pass < 4; pass += 1) await relay.tick();
+    expect(outbox.calls.filter((c) => c.startsWith('read'))).toEqual(['read 3', 'read 3', 'read 3', 'read 3']);
+  });
+
   it('leaves rows unmarked when the transport fails, and publishes them again on the next tick', async () => {
     const outbox = fakeOutbox(2);
     const transport = scriptedPublisher(new TransportError('retryable', 'socket hang up'), 'ok');

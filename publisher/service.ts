@@ -12,6 +12,7 @@ import type { ReadinessCheck } from '../common/http/readiness.js';
 import { createPublisherApp, type PublisherAbout } from './http/app.js';
 import { followLeadership } from './leader-relay.js';
 import { createOutboxRelay, type OutboxRelay } from './relay.js';
+import { defaultRelayBatch } from './config.js';
 
 /** Deletes published outbox rows older than `maxAgeMs`, `batchSize` rows a statement, every `intervalMs`. */
 export interface PublisherRetentionOptions {
@@ -35,7 +36,9 @@ export interface PublisherServiceOptions {
   readonly collections: readonly string[];
   readonly about: PublisherAbout;
   readonly sourceName?: string;
+  /** Rows per pass when idle, and the most under a backlog: `defaultRelayBatch` unless given. */
   readonly batchSize?: number;
+  readonly maxBatchSize?: number;
   readonly pollIntervalMs?: number;
   /** Subscribes the relay to commit notifications (LISTEN); see `OutboxWakeup.wake`. */
   readonly wake?: (listener: () => void) => () => void;
@@ -82,7 +85,8 @@ export async function startPublisher(options: PublisherServiceOptions): Promise<
     reader: options.reader,
     publisher: options.publisher,
     logger,
-    batchSize: options.batchSize ?? 20,
+    batchSize: options.batchSize ?? defaultRelayBatch.batchSize,
+    maxBatchSize: options.maxBatchSize ?? Math.max(options.batchSize ?? 0, defaultRelayBatch.maxBatchSize),
     pollIntervalMs: options.pollIntervalMs ?? 500,
     ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
     ...(options.now === undefined ? {} : { now: options.now }),
