@@ -1,3 +1,4 @@
+import { startPgliteUpkeep } from '../common/pglite-upkeep.js';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Logger } from '../common/logger.js';
 import { defaultShutdownDrainMs } from '../common/process.js';
@@ -39,6 +40,9 @@ export async function openPgliteCapture(pglite: PGlite, db: SqlDatabase, logger:
   await listener.ready;
   const outbox = createPostgresOutbox({ db }, { logger });
   scope.defer(() => outbox.close());
+  // PGlite runs no autovacuum: without this the outbox's statistics and dead rows slow every commit.
+  const upkeep = startPgliteUpkeep(db, { logger });
+  scope.defer(() => upkeep.close());
   return { outbox, wake: listener.wake };
 }
 

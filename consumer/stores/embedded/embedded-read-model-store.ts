@@ -1,3 +1,4 @@
+import { startPgliteUpkeep } from '../../../common/pglite-upkeep.js';
 import { PGlite } from '@electric-sql/pglite';
 import type { Logger } from '../../../common/logger.js';
 import { sqlFromPglite } from '../../../common/sql.js';
@@ -36,12 +37,15 @@ export async function createEmbeddedReadModelStore(connection: EmbeddedReadModel
     await db.close();
     throw err;
   });
+  // PGlite runs no autovacuum: every version-gated upsert leaves a dead row behind.
+  const upkeep = startPgliteUpkeep(db, { logger: options.logger });
   let closed = false;
   return {
     ...store,
     async close() {
       if (closed) return;
       closed = true;
+      await upkeep.close();
       await store.close();
       await db.close();
     },
