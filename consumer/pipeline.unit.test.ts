@@ -1,4 +1,5 @@
-import { PGlite } from '@electric-sql/pglite';
+import { newPglite } from '../common/pglite.fixture.js';
+import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StoreRefusedError, StoreUnavailableError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
@@ -76,7 +77,7 @@ describe('consumer pipeline', () => {
   let store: ReadModelStore | undefined;
 
   beforeAll(async () => {
-    pglite = await PGlite.create();
+    pglite = await newPglite();
   });
   afterAll(async () => {
     await pglite.close();

@@ -1,4 +1,5 @@
-import { PGlite } from '@electric-sql/pglite';
+import { newPglite } from '../common/pglite.fixture.js';
+import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
@@ -33,7 +34,7 @@ describe('consumer service', () => {
   };
 
   beforeAll(async () => {
-    pglite = await PGlite.create();
+    pglite = await newPglite();
   });
   afterAll(async () => {
     await pglite.close();

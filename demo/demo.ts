@@ -4,7 +4,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { PGlite } from '@electric-sql/pglite';
+import { openPglite } from '../common/pglite.js';
 import express from 'express';
 import { z } from 'zod';
 import { closeServer, listen, urlHost } from '../common/http/server.js';
@@ -177,8 +177,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
     if (emulator !== undefined) scope.defer(() => emulator.close());
 
     const writeDbPath = join(config.dataDir, 'write-db');
-    await mkdir(writeDbPath, { recursive: true });
-    const pglite = await PGlite.create(writeDbPath);
+    const pglite = await openPglite(writeDbPath, { logger });
     const writeDb = sqlFromPglite(pglite, { owned: true });
     scope.defer(() => writeDb.close());
     await applyOutboxSchema(writeDb);

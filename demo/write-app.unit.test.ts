@@ -1,4 +1,4 @@
-import { PGlite } from '@electric-sql/pglite';
+import { newPglite } from '../common/pglite.fixture.js';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../common/logger.js';
@@ -12,7 +12,7 @@ let server: Server;
 let base: string;
 
 beforeAll(async () => {
-  db = sqlFromPglite(await PGlite.create(), { owned: true });
+  db = sqlFromPglite(await newPglite(), { owned: true });
   await applyOutboxSchema(db);
   await applyDemoOrdersSchema(db);
   let n = 0;

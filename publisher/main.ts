@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { openPglite } from '../common/pglite.js';
 import { Pool } from 'pg';
 import { z } from 'zod';
 import { findUp } from '../common/find-up.js';
@@ -80,9 +79,8 @@ async function openCapture(config: PublisherConfig, logger: Logger, scope: Scope
     }
     case 'embedded': {
       // PGlite is one process's own database: there is nobody to elect against.
-      await mkdir(outboxConfig.path, { recursive: true });
       logger.info({ path: outboxConfig.path }, 'outbox: embedded PGlite');
-      const pglite = await PGlite.create(outboxConfig.path);
+      const pglite = await openPglite(outboxConfig.path, { logger });
       const db = sqlFromPglite(pglite, { owned: true });
       scope.defer(() => db.close());
       await applyOutboxSchema(db);

@@ -1,5 +1,5 @@
+import { newPglite } from '../common/pglite.fixture.js';
 import { createLogger } from '../common/logger.js';
-import { PGlite } from '@electric-sql/pglite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TransportError } from '../common/errors.js';
 import { sqlFromPglite } from '../common/sql.js';
@@ -12,7 +12,7 @@ import { createPostgresOutbox, type PostgresOutbox } from './capture/postgres/po
 import { applyDemoOrdersSchema } from './capture/postgres/schema.js';
 import { startPublisher, type PublisherServiceOptions } from './service.js';
 
-const pglite = PGlite.create();
+const pglite = newPglite();
 afterAll(async () => {
   await (await pglite).close();
 });

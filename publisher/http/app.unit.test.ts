@@ -1,5 +1,5 @@
+import { newPglite } from '../../common/pglite.fixture.js';
 import { createLogger } from '../../common/logger.js';
-import { PGlite } from '@electric-sql/pglite';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { createPostgresOutbox, type PostgresOutbox } from '../capture/postgres/p
 import { applyOutboxSchema } from '../capture/postgres/schema.js';
 import { createPublisherApp, type PublisherAppOptions } from './app.js';
 
-const pglite = PGlite.create();
+const pglite = newPglite();
 let db: SqlDatabase;
 let outbox: PostgresOutbox;
 let schemas = 0;

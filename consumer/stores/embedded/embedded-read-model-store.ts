@@ -1,5 +1,6 @@
 import { startPgliteUpkeep } from '../../../common/pglite-upkeep.js';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
+import { openPglite } from '../../../common/pglite.js';
 import type { Logger } from '../../../common/logger.js';
 import { sqlFromPglite } from '../../../common/sql.js';
 import type { ReadModelStore } from '../read-model-store.js';
@@ -24,7 +25,7 @@ export interface EmbeddedReadModelStoreOptions {
  */
 export async function createEmbeddedReadModelStore(connection: EmbeddedReadModelConnection, options: EmbeddedReadModelStoreOptions): Promise<ReadModelStore> {
   const owned = !('pglite' in connection);
-  const pglite = 'pglite' in connection ? connection.pglite : connection.dataDir === undefined ? new PGlite() : new PGlite(connection.dataDir);
+  const pglite = 'pglite' in connection ? connection.pglite : await openPglite(connection.dataDir, { logger: options.logger });
   const db = sqlFromPglite(pglite, { owned });
   const store = await createPostgresReadModelStore(
     { db },

@@ -1,8 +1,9 @@
+import { newPglite } from '../../../common/pglite.fixture.js';
 import { createLogger } from '../../../common/logger.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anUpsert, contractClock, readModelStoreContract } from '../read-model-store.contract.js';
 import { createEmbeddedReadModelStore } from './embedded-read-model-store.js';
@@ -13,7 +14,7 @@ describe('embedded (PGlite) read-model store', () => {
   let schemas = 0;
 
   beforeAll(async () => {
-    pglite = await PGlite.create();
+    pglite = await newPglite();
   });
 
   afterAll(async () => {

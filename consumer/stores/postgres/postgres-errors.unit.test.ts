@@ -1,4 +1,5 @@
-import { PGlite } from '@electric-sql/pglite';
+import { newPglite } from '../../../common/pglite.fixture.js';
+import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyPostgresError, sqlStateOf } from './postgres-errors.js';
 
@@ -58,7 +59,7 @@ describe('classifyPostgresError', () => {
   describe('on what PGlite really throws', () => {
     let db: PGlite;
     beforeAll(async () => {
-      db = await PGlite.create();
+      db = await newPglite();
     });
     afterAll(async () => {
       if (!db.closed) await db.close();

@@ -1,5 +1,5 @@
+import { newPglite } from '../../../common/pglite.fixture.js';
 import { createLogger } from '../../../common/logger.js';
-import { PGlite } from '@electric-sql/pglite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sqlFromPglite } from '../../../common/sql.js';
 import { createPgliteOutboxListener } from './outbox-listener.js';
@@ -7,7 +7,7 @@ import { describePostgresOutboxContract } from './postgres-outbox.contract.js';
 import { applyDemoOrdersSchema } from './schema.js';
 
 // One PGlite per file (starting one takes seconds); each test gets a schema of its own.
-const shared = PGlite.create();
+const shared = newPglite();
 let schemas = 0;
 afterAll(async () => {
   await (await shared).close();

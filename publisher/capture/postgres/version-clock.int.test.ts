@@ -1,5 +1,5 @@
+import { newPglite } from '../../../common/pglite.fixture.js';
 import { createLogger } from '../../../common/logger.js';
-import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPgSchema, pgTestDatabaseUrl } from '../../../common/pg-test-schema.js';
 import { sqlFromPglite, type SqlDatabase, type SqlQueryable } from '../../../common/sql.js';
@@ -33,7 +33,7 @@ const databases: readonly [string, () => Promise<Database>][] = [
   [
     'PGlite',
     async () => {
-      const db = sqlFromPglite(await PGlite.create(), { owned: true });
+      const db = sqlFromPglite(await newPglite(), { owned: true });
       return { db, dispose: () => db.close() };
     },
   ],
