@@ -1,5 +1,6 @@
 import { createScope } from '../common/scope.js';
 import { notFound, sendProblem } from '../common/http/problem.js';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -219,12 +220,15 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       scope,
     );
 
-    // Consumer: the transport into the read model (embedded, unless the caller brings one).
+    // Consumer: the transport into the read model (embedded, unless the caller brings one): the
+    // schema read_model of the same embedded PostgreSQL as the write side, two databases' worth of
+    // tables in one instance's memory. A data directory from before keeps its read model apart.
     let baseStore = options.store;
     if (baseStore === undefined) {
-      const readModelPath = join(config.dataDir, 'read-model');
-      await mkdir(readModelPath, { recursive: true });
-      const embeddedStore = await createEmbeddedReadModelStore({ dataDir: readModelPath }, { logger });
+      const earlierReadModel = join(config.dataDir, 'read-model');
+      const embeddedStore = existsSync(join(earlierReadModel, 'PG_VERSION'))
+        ? await createEmbeddedReadModelStore({ dataDir: earlierReadModel }, { logger })
+        : await createEmbeddedReadModelStore({ pglite }, { logger });
       scope.defer(() => embeddedStore.close());
       baseStore = embeddedStore;
     }

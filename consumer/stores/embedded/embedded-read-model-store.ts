@@ -38,15 +38,16 @@ export async function createEmbeddedReadModelStore(connection: EmbeddedReadModel
     await db.close();
     throw err;
   });
-  // PGlite runs no autovacuum: every version-gated upsert leaves a dead row behind.
-  const upkeep = startPgliteUpkeep(db, { logger: options.logger });
+  // PGlite runs no autovacuum: every version-gated upsert leaves a dead row behind. A PGlite of the
+  // caller's is kept by the caller (the demo's one database has its upkeep already).
+  const upkeep = owned ? startPgliteUpkeep(db, { logger: options.logger }) : undefined;
   let closed = false;
   return {
     ...store,
     async close() {
       if (closed) return;
       closed = true;
-      await upkeep.close();
+      await upkeep?.close();
       await store.close();
       await db.close();
     },
