@@ -35,7 +35,7 @@ export interface SourceRunner {
    * given up (closed, or no longer `active`).
    */
   retry(what: string, attempt: () => Promise<void>, options?: RetryOptions): Promise<boolean>;
-  /** The pull loop: `next`, `deliver`, `settle`, until the source closes. */
+  /** The pull loop: `next`, `deliver`, `settle`, until the source closes (with `prefetch`, the next `next` overlaps). */
   pull<B extends PulledBatch>(adapter: PullAdapter<B>): Promise<void>;
   /** Marks the source closed and aborts its waits, then runs `stop`; later calls share the first one's promise. */
   close(stop: () => Promise<void>): Promise<void>;
@@ -72,6 +72,12 @@ export interface PullAdapter<B extends PulledBatch> {
   settle(batch: B, result: BatchResult): Promise<void>;
   /** After each batch, handled or not (releases what `next` took). */
   release?(batch: B): void;
+  /**
+   * Fetch the next batch while the current one is handled and settled, so reading overlaps applying.
+   * Only for a source whose `next` may run beside `settle`, and that delivers a fetched batch that was
+   * never settled again (Redis: it stays in the member's pending entries).
+   */
+  readonly prefetch?: boolean;
 }
 
 export interface SourceRunnerOptions {
@@ -153,18 +159,28 @@ export function createSourceRunner(options: SourceRunnerOptions): SourceRunner {
     },
     deliver,
     retry,
-    async pull(adapter) {
-      while (!isClosed()) {
-        const batch = await adapter.next();
-        if (batch === undefined) continue;
-        try {
-          let result: BatchResult | undefined = { rejected: [] };
-          if (batch.messages.length > 0) result = await deliver(batch.messages);
-          if (result === undefined) return;
-          await adapter.settle(batch, result);
-        } finally {
-          adapter.release?.(batch);
+    async pull<B extends PulledBatch>(adapter: PullAdapter<B>) {
+      let ahead: Promise<B | undefined> | undefined;
+      try {
+        while (!isClosed()) {
+          const batch = await (ahead ?? adapter.next());
+          ahead = undefined;
+          if (batch === undefined) continue;
+          // The next fetch overlaps this batch's handling and settling; it is delivered only after.
+          if (adapter.prefetch === true && !isClosed()) ahead = adapter.next();
+          try {
+            let result: BatchResult | undefined = { rejected: [] };
+            if (batch.messages.length > 0) result = await deliver(batch.messages);
+            if (result === undefined) return;
+            await adapter.settle(batch, result);
+          } finally {
+            adapter.release?.(batch);
+          }
         }
+      } finally {
+        // Fetched ahead but never delivered: it stays unsettled at the source, which delivers it again.
+        const left = await ahead?.catch(() => undefined);
+        if (left !== undefined) adapter.release?.(left);
       }
     },
     close(stop) {

@@ -124,6 +124,67 @@ describe('the delivery loop every source shares', () => {
     ]);
   });
 
+  it('with prefetch, fetches the next batch while the current one is handled, and still delivers and settles one batch at a time, in order', async () => {
+    const { runner } = aRunner();
+    const events: string[] = [];
+    const batches: (PulledBatch & { n: number })[] = [
+      { n: 1, messages: [message('a')] },
+      { n: 2, messages: [message('b')] },
+      { n: 3, messages: [message('c')] },
+    ];
+    runner.begin(async (batch) => {
+      events.push(`handle ${batch.map((m) => m.id).join(',')}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    });
+    await runner.pull({
+      prefetch: true,
+      next() {
+        const batch = batches.shift();
+        if (batch === undefined) {
+          void runner.close(() => Promise.resolve());
+          return Promise.resolve(undefined);
+        }
+        events.push(`next ${String(batch.n)}`);
+        return Promise.resolve(batch);
+      },
+      settle(batch) {
+        events.push(`settle ${String(batch.n)}`);
+        return Promise.resolve();
+      },
+    });
+    expect(events).toEqual([
+      'next 1', 'next 2', 'handle a', 'settle 1',
+      'next 3', 'handle b', 'settle 2',
+      'handle c', 'settle 3',
+    ]);
+  });
+
+  it('with prefetch, releases a batch fetched ahead and never delivered when the source closes', async () => {
+    const { runner } = aRunner();
+    const events: string[] = [];
+    let n = 0;
+    runner.begin(async () => {
+      events.push('handle');
+      await runner.close(() => Promise.resolve());
+    });
+    await runner.pull({
+      prefetch: true,
+      next() {
+        n += 1;
+        events.push(`next ${String(n)}`);
+        return Promise.resolve({ n, messages: [message(`m${String(n)}`)] });
+      },
+      settle(batch) {
+        events.push(`settle ${String(batch.n)}`);
+        return Promise.resolve();
+      },
+      release(batch) {
+        events.push(`release ${String(batch.n)}`);
+      },
+    });
+    expect(events).toEqual(['next 1', 'next 2', 'handle', 'settle 1', 'release 1', 'release 2']);
+  });
+
   it('retries a step after the handler until it succeeds, counting each failure as the batch\'s', async () => {
     const stalls = createStallWatch({ stuckAfterMs: 60_000 });
     const { runner, log } = aRunner();

@@ -24,8 +24,10 @@ export interface GroupSession {
 }
 
 export interface GroupReaderSettings extends GroupMember {
-  /** Most entries per read (`COUNT`). */
+  /** Entries per read (`COUNT`) while the group keeps up. */
   readonly batchSize: number;
+  /** Under a backlog each full read doubles the next one's COUNT up to this; a read that comes back short goes back to `batchSize`. */
+  readonly maxBatchSize: number;
   /** How long one blocking read waits for new entries (`BLOCK`). */
   readonly blockMs: number;
   /** Idle time after which other members' pending entries are claimed, and how often to look. */
@@ -92,7 +94,8 @@ export async function handBack(connection: RedisConnection, { stream, group, con
  * trimmed before the group read them, or while they were pending.
  */
 export function createGroupReader({ commands, blocking }: GroupSession, settings: GroupReaderSettings): GroupReader {
-  const { stream, group, consumer, batchSize, blockMs, claimIdleMs, watchIntervalMs, logger } = settings;
+  const { stream, group, consumer, batchSize, maxBatchSize, blockMs, claimIdleMs, watchIntervalMs, logger } = settings;
+  let count = batchSize;
   const lossWatch = createStreamLossWatch(commands, stream, group);
   let phase: Phase = 'own';
   let ownCursor = '0';
@@ -113,14 +116,14 @@ export function createGroupReader({ commands, blocking }: GroupSession, settings
 
   async function readGroup(connection: RedisConnection, args: (string | number)[]): Promise<StreamEntry[]> {
     current = connection;
-    const reply = readReplySchema.parse(await connection.client.call('XREADGROUP', ['GROUP', group, consumer, 'COUNT', batchSize, ...args]));
+    const reply = readReplySchema.parse(await connection.client.call('XREADGROUP', ['GROUP', group, consumer, 'COUNT', count, ...args]));
     return (reply ?? []).filter(([name]) => name === stream).flatMap(([, entries]) => entries.map(([id, fields]) => ({ id, fields })));
   }
 
   async function autoclaim(): Promise<StreamEntry[]> {
     current = commands;
     const [next, claimed, ...deleted] = autoclaimReplySchema.parse(
-      await commands.client.call('XAUTOCLAIM', [stream, group, consumer, claimIdleMs, claimCursor, 'COUNT', batchSize]),
+      await commands.client.call('XAUTOCLAIM', [stream, group, consumer, claimIdleMs, claimCursor, 'COUNT', count]),
     );
     claimCursor = next;
     if (claimCursor === '0-0') {
@@ -168,7 +171,9 @@ export function createGroupReader({ commands, blocking }: GroupSession, settings
     connection: () => current,
     async read() {
       try {
+        const asked = count;
         const entries = await nextEntries();
+        count = entries.length >= asked ? Math.min(asked * 2, maxBatchSize) : batchSize;
         const gone = entries.filter((e) => e.fields === null).map((e) => e.id);
         if (gone.length > 0) logger.error({ entryIds: gone }, 'pending entries were trimmed before they were handled; they are lost to this group; acknowledging them');
         const newest = entries[entries.length - 1]?.id;

@@ -30,8 +30,10 @@ export interface RedisStreamsSourceOptions {
   readonly consumer?: string | undefined;
   /** Default `<stream>:dead`. */
   readonly deadLetterStream?: string | undefined;
-  /** Most entries per handler call (`COUNT`). Default 100. */
+  /** Entries per handler call (`COUNT`) while the group keeps up. Default 100. */
   readonly batchSize?: number | undefined;
+  /** Under a backlog the batch doubles after each full read, up to this. Default 1000. */
+  readonly maxBatchSize?: number | undefined;
   /** How long one blocking read waits for new entries (`BLOCK`). Default 2 s. */
   readonly blockMs?: number | undefined;
   /**
@@ -116,6 +118,7 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
   const consumer = options.consumer ?? `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
   const deadLetterStream = options.deadLetterStream ?? `${stream}:dead`;
   const batchSize = options.batchSize ?? 100;
+  const maxBatchSize = Math.max(batchSize, options.maxBatchSize ?? 1_000);
   const blockMs = options.blockMs ?? 2_000;
   const claimIdleMs = options.claimIdleMs ?? 30_000;
   const reconnectBackoff = options.reconnectBackoff ?? defaultExponentialBackoff({ initialMs: 200, maxMs: 10_000 });
@@ -124,6 +127,7 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
   const now = options.now ?? (() => new Date());
   const issues = [
     ...positiveInteger('batchSize', batchSize),
+    ...positiveInteger('maxBatchSize', maxBatchSize),
     ...positiveInteger('blockMs', blockMs),
     ...positiveInteger('claimIdleMs', claimIdleMs),
     ...(group === '' ? ['group must not be empty'] : []),
@@ -217,9 +221,11 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
 
   /** Reads the group in its order (group-reader.ts); a failure is waited out here. */
   function readFrom(opened: GroupSession): PullAdapter<ReadBatch> {
-    const reader = createGroupReader(opened, { ...member, batchSize, blockMs, claimIdleMs, watchIntervalMs, logger });
+    const reader = createGroupReader(opened, { ...member, batchSize, maxBatchSize, blockMs, claimIdleMs, watchIntervalMs, logger });
     let attempt = 0;
     return {
+      // The next read overlaps the handler and the acknowledgement; what it took stays pending until acknowledged.
+      prefetch: true,
       async next() {
         try {
           const entries = await reader.read();
@@ -262,7 +268,7 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
       }
       session = opened;
       markConnected();
-      logger.info({ deadLetterStream, batchSize, claimIdleMs }, 'started');
+      logger.info({ deadLetterStream, batchSize, maxBatchSize, claimIdleMs }, 'started');
       loop = runner.pull(readFrom(opened));
     },
     status() {

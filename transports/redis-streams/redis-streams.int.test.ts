@@ -168,6 +168,35 @@ describe('Redis Streams adapter', () => {
     expect(seen.messages.map((m) => m.text).filter((text) => text.includes(trimmed.id))).toEqual([]);
   });
 
+  it('drains a backlog in growing batches, up to maxBatchSize, each one delivered after the one before was acknowledged, and goes back to batchSize once caught up', async () => {
+    const publisher = publisherFor();
+    await admin.xgroup('CREATE', stream, 'g', '0', 'MKSTREAM');
+    await publisher.publish(Array.from({ length: 300 }, (_, i) => anEvent('orders', `b${String(i)}`, 1n)));
+    const sizes: number[] = [];
+    const pendingAtDelivery: number[] = [];
+    const seen = recorder();
+    const source = sourceFor({ batchSize: 10, maxBatchSize: 80 });
+    await source.start(async (batch) => {
+      sizes.push(batch.length);
+      // The batch before this one was acknowledged; this one, and at most the next one read ahead, are pending.
+      pendingAtDelivery.push(await pendingCount());
+      return seen.handle(batch);
+    });
+    await waitUntil('the backlog to be handled', () => seen.messages.length === 300);
+    await publisher.publish([anEvent('orders', 'after', 1n)]);
+    await waitUntil('the event after the backlog', () => seen.messages.length === 301);
+
+    expect(sizes.slice(0, 5)).toEqual([10, 20, 40, 80, 80]);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(301);
+    expect(sizes.at(-1)).toBe(1);
+    pendingAtDelivery.forEach((pending, i) => {
+      expect(pending).toBeGreaterThanOrEqual(sizes[i] ?? 0);
+      expect(pending).toBeLessThanOrEqual((sizes[i] ?? 0) + 80);
+    });
+    expect(new Set(seen.messages.map((m) => m.id)).size).toBe(301);
+    await waitUntil('nothing pending', async () => (await pendingCount()) === 0);
+  });
+
   it('MAXLEN trimming keeps the stream near maxLen', async () => {
     const maxLen = 50;
     const publisher = publisherFor({ maxLen });
