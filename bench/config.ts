@@ -197,3 +197,36 @@ export function loadRelayConfig(variables: Env = process.env, argv: readonly str
     dryRun,
   });
 }
+
+/**
+ * The consumer benchmark's settings. Command-line values win over the environment:
+ * `node dist/bench/consumer.bench.js [N] [--events N] [--runs R] [--store embedded|postgres]`.
+ */
+export interface ConsumerBenchConfig {
+  /** Events in the Redis Streams backlog the consumer drains. */
+  readonly events: number;
+  readonly runs: number;
+  readonly store: BenchStore;
+  /** The Redis the services use (REDIS_URL). */
+  readonly redisUrl: string;
+  readonly timeoutMs: number;
+  readonly logLevel: BenchLogLevel;
+}
+
+export function loadConsumerBenchConfig(variables: Env = process.env, argv: readonly string[] = process.argv.slice(2)): ConsumerBenchConfig {
+  const { args } = readCommandLine(argv, ['events', 'runs', 'store'], 'events', 'consumer.bench.js [N] [--events N] [--runs R] [--store embedded|postgres]');
+  const env = createEnvReader(variables);
+  const shared = readShared(env, 600_000);
+  const store = readChoice(args, '--store', benchStoreKinds, readChoice(env, 'BENCH_STORE', benchStoreKinds, 'embedded'));
+  const events = readWhole(env, 'BENCH_CONSUMER_EVENTS', maxEvents, 50_000, 'events in the backlog');
+  const runs = readWhole(env, 'BENCH_RUNS', maxRuns, 3, 'runs; the median is reported');
+  const redisUrl = readUrl(env, 'REDIS_URL', ['redis:', 'rediss:'], 'a redis:// or rediss:// URL') ?? defaultRedisUrl;
+  return finish(env, args, {
+    events: readWhole(args, '--events', maxEvents, events, 'events in the backlog; also the first argument'),
+    runs: readWhole(args, '--runs', maxRuns, runs, 'runs; the median is reported'),
+    store: store === 'embedded' ? { kind: 'embedded' } : { kind: 'postgres', databaseUrl: shared.databaseUrl },
+    redisUrl,
+    timeoutMs: shared.timeoutMs,
+    logLevel: shared.logLevel,
+  });
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../common/errors.js';
-import { loadConfig, loadRelayConfig, relayBatchLabel, type RelayBatch } from './config.js';
+import { loadConfig, loadConsumerBenchConfig, loadRelayConfig, relayBatchLabel, type RelayBatch } from './config.js';
 
 describe('bench configuration', () => {
   it('defaults to 500 events, 3 runs and 4 writers, over X into the embedded read model', () => {
@@ -113,5 +113,27 @@ describe('relay bench configuration', () => {
 
   it('refuses a pipeline flag with the relay usage', () => {
     expect(() => loadRelayConfig({}, ['--writers', '4'])).toThrow(/usage: relay\.bench\.js/);
+  });
+});
+
+describe('consumer bench configuration', () => {
+  it('defaults to a backlog of 50,000 events, 3 runs, into the embedded store, from the local Redis', () => {
+    expect(loadConsumerBenchConfig({}, [])).toEqual({
+      events: 50_000,
+      runs: 3,
+      store: { kind: 'embedded' },
+      redisUrl: 'redis://127.0.0.1:6379',
+      timeoutMs: 600_000,
+      logLevel: 'warn',
+    });
+  });
+
+  it('lets the command line win over the environment, and names what is wrong', () => {
+    expect(loadConsumerBenchConfig({ BENCH_CONSUMER_EVENTS: '1000', BENCH_STORE: 'embedded' }, ['2000', '--store', 'postgres'])).toMatchObject({
+      events: 2000,
+      store: { kind: 'postgres', databaseUrl: 'postgres://postgres@127.0.0.1:5432/test' },
+    });
+    expect(() => loadConsumerBenchConfig({ BENCH_CONSUMER_EVENTS: '0' }, [])).toThrow(/BENCH_CONSUMER_EVENTS should hold a whole number from 1/);
+    expect(() => loadConsumerBenchConfig({}, ['--transport', 'x'])).toThrow(/usage: consumer\.bench\.js/);
   });
 });
