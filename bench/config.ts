@@ -12,6 +12,7 @@ export type BenchLogLevel = LogLevel;
 
 export const benchTransportKinds = ['x', 'redis-streams', 'kafka'] as const;
 export const benchStoreKinds = ['embedded', 'postgres'] as const;
+export const benchWriteDbKinds = ['embedded', 'postgres'] as const;
 
 /** What carries the events from the relay to the consumer: the in-process X emulator, or a Redis the user runs. */
 export type BenchTransport =
@@ -25,11 +26,15 @@ export type BenchStore = { readonly kind: 'embedded' } | { readonly kind: 'postg
 
 /**
  * The pipeline benchmark's settings. Command-line values win over the environment:
- * `node dist/bench/pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--transport x|redis-streams|kafka] [--store embedded|postgres] [--dry-run]`.
+ * `node dist/bench/pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--transport x|redis-streams|kafka] [--store embedded|postgres] [--write-db embedded|postgres] [--dry-run]`.
  */
 export interface BenchConfig {
   readonly transport: BenchTransport;
   readonly store: BenchStore;
+  /** The write database the writers commit to: the demo's embedded one, or a PostgreSQL schema of BENCH_DATABASE_URL. */
+  readonly writeDb: (typeof benchWriteDbKinds)[number];
+  /** BENCH_DATABASE_URL: the server of the PostgreSQL store and write database. */
+  readonly databaseUrl: string;
   /** Row changes written to `dvx_orders` per run. */
   readonly events: number;
   /** Runs; the median one (by events per second) is reported. */
@@ -153,14 +158,15 @@ function finish<T>(env: EnvReader, args: EnvReader, config: T): T {
 export function loadConfig(variables: Env = process.env, argv: readonly string[] = process.argv.slice(2)): BenchConfig {
   const { args, dryRun } = readCommandLine(
     argv,
-    ['events', 'runs', 'writers', 'transport', 'store'],
+    ['events', 'runs', 'writers', 'transport', 'store', 'write-db'],
     'events',
-    'pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--transport x|redis-streams|kafka] [--store embedded|postgres] [--dry-run]',
+    'pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--transport x|redis-streams|kafka] [--store embedded|postgres] [--write-db embedded|postgres] [--dry-run]',
   );
   const env = createEnvReader(variables);
   const shared = readShared(env, 300_000);
   const transport = readChoice(args, '--transport', benchTransportKinds, readChoice(env, 'BENCH_TRANSPORT', benchTransportKinds, 'x'));
   const store = readChoice(args, '--store', benchStoreKinds, readChoice(env, 'BENCH_STORE', benchStoreKinds, 'embedded'));
+  const writeDb = readChoice(args, '--write-db', benchWriteDbKinds, readChoice(env, 'BENCH_WRITE_DB', benchWriteDbKinds, 'embedded'));
   // The services' own variables, so the bench finds the same Redis and Kafka they use.
   const redisUrl = readUrl(env, 'REDIS_URL', ['redis:', 'rediss:'], 'a redis:// or rediss:// URL') ?? defaultRedisUrl;
   const kafkaBrokers = env.value('KAFKA_BROKERS');
@@ -170,6 +176,8 @@ export function loadConfig(variables: Env = process.env, argv: readonly string[]
   return finish(env, args, {
     transport: transport === 'x' ? { kind: 'x' } : transport === 'kafka' ? { kind: 'kafka', brokers: kafkaBrokers } : { kind: 'redis-streams', url: redisUrl },
     store: store === 'embedded' ? { kind: 'embedded' } : { kind: 'postgres', databaseUrl: shared.databaseUrl },
+    writeDb,
+    databaseUrl: shared.databaseUrl,
     events: readWhole(args, '--events', maxEvents, events, 'row changes per run; also the first argument'),
     runs: readWhole(args, '--runs', maxRuns, runs, 'runs; the median is reported'),
     writers: readWhole(args, '--writers', maxWriters, writers, 'concurrent writers'),

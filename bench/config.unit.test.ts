@@ -7,6 +7,8 @@ describe('bench configuration', () => {
     expect(loadConfig({}, [])).toEqual({
       transport: { kind: 'x' },
       store: { kind: 'embedded' },
+      writeDb: 'embedded',
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/test',
       events: 500,
       runs: 3,
       writers: 4,
@@ -37,6 +39,12 @@ describe('bench configuration', () => {
     expect(() => loadConfig({}, ['--store', 'mongodb'])).toThrow(/command line: --store should hold one of embedded, postgres/);
     expect(() => loadConfig({ BENCH_TRANSPORT: 'redis' }, [])).toThrow(/BENCH_TRANSPORT should hold one of x, redis-streams, kafka/);
     expect(() => loadConfig({ BENCH_STORE: 'pg' }, [])).toThrow(/BENCH_STORE should hold one of embedded, postgres/);
+  });
+
+  it('writes into the embedded write database, or into a PostgreSQL schema with --write-db postgres (BENCH_WRITE_DB)', () => {
+    expect(loadConfig({ BENCH_WRITE_DB: 'postgres' }, []).writeDb).toBe('postgres');
+    expect(loadConfig({ BENCH_WRITE_DB: 'postgres' }, ['--write-db', 'embedded']).writeDb).toBe('embedded');
+    expect(() => loadConfig({}, ['--write-db', 'oracle'])).toThrow(/command line: --write-db should hold one of embedded, postgres/);
   });
 
   it('runs Kafka on KAFKA_BROKERS, or on the mock cluster when it is unset', () => {

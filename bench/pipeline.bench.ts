@@ -17,6 +17,10 @@ import type { DemoConfig, DemoTransport } from '../demo/config.js';
 import { startDemo, type Demo } from '../demo/demo.js';
 import { defaultRateLimits, type RateLimitQuota } from '../x-emulator/server.js';
 import { loadConfig, type BenchConfig, type BenchStore, type BenchTransport } from './config.js';
+import { createPgOutboxListener } from '../publisher/capture/postgres/outbox-listener.js';
+import { createPostgresOutbox } from '../publisher/capture/postgres/postgres-outbox.js';
+import { applyDemoOrdersSchema, applyOutboxSchema } from '../publisher/capture/postgres/schema.js';
+import type { Capture } from '../publisher/wiring.js';
 import { seededRandom } from '../common/seeded-random.js';
 import { fixed, loadBenchConfig, machine, medianBy, print, resultDate, table, updateResults } from './report.js';
 import { askAnyBrokerWhenNoBrokerIsTheController, createTopicsOnMock, kcatAvailable, startKafkaMock } from './kafka-mock.js';
@@ -336,6 +340,34 @@ function demoTransport(transport: BenchTransport, run: number, kafka: BenchKafka
  * The PostgreSQL read model in a new schema of its own. `dispose` closes the store, then ends the pool
  * and drops the schema; the demo leaves a store it was given to its caller.
  */
+/**
+ * The write database on a PostgreSQL server: a schema of BENCH_DATABASE_URL of its own with
+ * `sql/postgres/` applied, a pool with a connection per writer (and some for the relay), and the
+ * LISTEN wake-up the publisher uses there.
+ */
+async function openPostgresWriteDatabase(config: BenchConfig, logger: Logger): Promise<{ db: SqlDatabase; capture: Capture; dispose: () => Promise<void> }> {
+  const database = await openPgSchema(config.databaseUrl, { prefix: 'pipeline_write', max: config.writers + 4 });
+  try {
+    await applyOutboxSchema(database.db);
+    await applyDemoOrdersSchema(database.db);
+    const listener = createPgOutboxListener(database.pool, { logger });
+    await listener.ready;
+    const outbox = createPostgresOutbox({ db: database.db }, { logger });
+    return {
+      db: database.db,
+      capture: { outbox, wake: listener.wake },
+      dispose: async () => {
+        await listener.close();
+        await outbox.close();
+        await database.dispose();
+      },
+    };
+  } catch (err) {
+    await database.dispose();
+    throw err;
+  }
+}
+
 async function openPostgresReadModel(databaseUrl: string, logger: Logger): Promise<{ store: ReadModelStore; dispose: () => Promise<void> }> {
   const database = await openPgSchema(databaseUrl, { prefix: 'pipeline_bench', max: 4 });
   try {
@@ -427,6 +459,12 @@ async function runOnce(config: BenchConfig, run: number, logger: Logger, kafka: 
       const client = createKafkaClient({ brokers: [...kafka.brokers], clientId: 'tweetbus-bench', logger });
       await createTopicsOnMock(client, [demoConfig.transport.consumer.topic, demoConfig.transport.consumer.deadLetterTopic]);
     }
+    let writeDatabase: { db: SqlDatabase; capture: Capture } | undefined;
+    if (config.writeDb === 'postgres') {
+      const write = await openPostgresWriteDatabase(config, logger);
+      cleanups.push(() => write.dispose());
+      writeDatabase = write;
+    }
     let readModel: ReadModelStore | undefined;
     if (config.store.kind === 'postgres') {
       const postgres = await openPostgresReadModel(config.store.databaseUrl, logger);
@@ -459,6 +497,7 @@ async function runOnce(config: BenchConfig, run: number, logger: Logger, kafka: 
           }),
         decorateDecoder: (decode) => countMessages(decode, counter),
         ...(readModel === undefined ? {} : { store: readModel }),
+        ...(writeDatabase === undefined ? {} : { writeDatabase }),
       },
     );
     const { emulator, writeDb, publisher, source, store } = demo;

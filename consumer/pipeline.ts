@@ -33,6 +33,13 @@ type Verdict =
   | { readonly ok: true; readonly events: readonly ChangeEvent[]; readonly handTyped: boolean }
   | { readonly ok: false; readonly reason: string };
 
+/**
+ * The handler, and `prepare`: trust, decoding and validation of a batch worked out ahead, while the
+ * batch before it waits on the store (the source calls it on a batch it fetched ahead). They are
+ * pure functions of the message, so working them out a few milliseconds early changes nothing.
+ */
+export type ConsumerPipeline = MessageHandler & { readonly prepare: (messages: readonly InboundMessage[]) => void };
+
 /** A message that passed trust and validation, with the events it decoded to. */
 interface Accepted {
   readonly message: InboundMessage;
@@ -62,11 +69,21 @@ interface Applied {
  * is never mistaken for bad input. The source's delivery loop (transports/source-runner.ts) counts
  * every such failure, so a batch retried for too long shows in `/readyz`.
  */
-export function createConsumerPipeline(options: ConsumerPipelineOptions): MessageHandler {
+export function createConsumerPipeline(options: ConsumerPipelineOptions): ConsumerPipeline {
   const { decode, trust, store, now, transportName } = options;
   const maxAheadMs = options.maxVersionAheadMs ?? defaultMaxVersionAheadMs;
   const logger = options.logger.child({ component: 'consumerPipeline' });
   const stats = options.stats ?? createConsumerStats();
+
+  /** Verdicts worked out ahead (`prepare`), taken once by the delivery of their message. */
+  const judgedAhead = new WeakMap<InboundMessage, Verdict>();
+
+  function verdictOf(message: InboundMessage): Verdict {
+    const early = judgedAhead.get(message);
+    if (early === undefined) return judge(message);
+    judgedAhead.delete(message);
+    return early;
+  }
 
   function judge(message: InboundMessage): Verdict {
     const decision = trust.admit(message);
@@ -144,7 +161,7 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
   async function handle(batch: readonly InboundMessage[]): Promise<BatchResult> {
     const accepted: Accepted[] = [];
     const rejected: Rejection[] = [];
-    const verdicts = batch.map((message) => ({ message, verdict: judge(message) }));
+    const verdicts = batch.map((message) => ({ message, verdict: verdictOf(message) }));
     const refusedHandPosts = await handTypedProblems(verdicts);
     for (const { message, verdict } of verdicts) {
       const handProblem = refusedHandPosts.get(message);
@@ -175,7 +192,12 @@ export function createConsumerPipeline(options: ConsumerPipelineOptions): Messag
     return { rejected };
   }
 
-  return async (batch) => (batch.length === 0 ? { rejected: [] } : handle(batch));
+  const handler: MessageHandler = async (batch) => (batch.length === 0 ? { rejected: [] } : handle(batch));
+  return Object.assign(handler, {
+    prepare: (messages: readonly InboundMessage[]) => {
+      for (const message of messages) if (!judgedAhead.has(message)) judgedAhead.set(message, judge(message));
+    },
+  });
 }
 
 /**

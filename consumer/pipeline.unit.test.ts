@@ -88,7 +88,7 @@ describe('consumer pipeline', () => {
   });
 
   /** given a pipeline over a fresh embedded store, with a log sink and its own stats */
-  async function givenAPipeline(options: { trust?: TrustPolicy; storeWrapper?: (s: ReadModelStore) => ReadModelStore; } = {}) {
+  async function givenAPipeline(options: { trust?: TrustPolicy; storeWrapper?: (s: ReadModelStore) => ReadModelStore; decode?: MessageDecoder } = {}) {
     schemas += 1;
     store = await createEmbeddedReadModelStore({ pglite }, { schema: `pipeline_${schemas}`, logger: createLogger({ level: 'silent' }) });
     const realStore = store;
@@ -103,7 +103,7 @@ describe('consumer pipeline', () => {
     });
     const stats: ConsumerStats = createConsumerStats();
     const handle = createConsumerPipeline({
-      decode: fakeDecoder,
+      decode: options.decode ?? fakeDecoder,
       trust: options.trust ?? openTrust(),
       store: options.storeWrapper?.(realStore) ?? realStore,
       logger,
@@ -117,6 +117,10 @@ describe('consumer pipeline', () => {
       stats,
       /** when a batch arrives */
       whenBatchArrives: (...messages: InboundMessage[]) => handle(messages),
+      /** when the source fetched a batch ahead and lets the pipeline prepare it */
+      whenPrepared: (...messages: InboundMessage[]) => {
+        handle.prepare(messages);
+      },
     };
   }
 
@@ -128,6 +132,30 @@ describe('consumer pipeline', () => {
     expect(await store.get('orders', '1')).toMatchObject({ version: 2n, data: { status: 'SHIPPED' } });
     expect(await store.get('orders', '2')).toMatchObject({ version: 1n });
     expect(stats.snapshot()).toMatchObject({ applied: 3, skipped: 0, deadLettered: 0, lastAppliedAt: '2026-03-01T10:00:02.000Z' });
+  });
+
+  it('decodes a batch prepared ahead only once, and handles it exactly as one that was not', async () => {
+    const decoded: string[] = [];
+    const counting: MessageDecoder = (message) => {
+      decoded.push(message.id);
+      return fakeDecoder(message);
+    };
+    const { store, stats, whenBatchArrives, whenPrepared } = await givenAPipeline({ decode: counting });
+    const good = aMessage(upsertText('1', 1, 'OPEN'));
+    const garbage = aMessage('#orders {"id": not json');
+    const later = aMessage(upsertText('1', 2, 'SHIPPED'));
+
+    whenPrepared(good, garbage);
+    expect(decoded).toEqual([good.id, garbage.id]);
+    const result = await whenBatchArrives(good, garbage, later);
+
+    expect(decoded).toEqual([good.id, garbage.id, later.id]);
+    expect(result?.rejected.map((r) => r.message.id)).toEqual([garbage.id]);
+    expect(await store.get('orders', '1')).toMatchObject({ version: 2n, data: { status: 'SHIPPED' } });
+    expect(stats.snapshot()).toMatchObject({ applied: 2, deadLettered: 1 });
+    // Delivered again (a redelivery), a prepared message is decoded afresh.
+    await whenBatchArrives(good);
+    expect(decoded).toEqual([good.id, garbage.id, later.id, good.id]);
   });
 
   it('dead-letters garbage with its text, author and reason, and still applies the rest of the batch', async () => {

@@ -87,7 +87,7 @@ export async function startConsumer(options: ConsumerServiceOptions): Promise<Co
   });
 
   try {
-    await options.source.start(handler, { stalls });
+    await options.source.start(handler, { stalls, prepare: handler.prepare });
   } catch (err) {
     await closeServer(server);
     throw err;

@@ -1,4 +1,4 @@
-import { createScope } from '../common/scope.js';
+import { createScope, type Scope } from '../common/scope.js';
 import { notFound, sendProblem } from '../common/http/problem.js';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { openPglite } from '../common/pglite.js';
+import type { PGlite } from '@electric-sql/pglite';
 import express from 'express';
 import { z } from 'zod';
 import { closeServer, listen, urlHost } from '../common/http/server.js';
@@ -25,7 +26,7 @@ import type { PublisherService } from '../publisher/service.js';
 import type { ConsumerTransportConfig, PublisherTransportConfig } from '../transports/config.js';
 import type { OpenedPublisher } from '../transports/open.js';
 import { wireConsumer } from '../consumer/wiring.js';
-import { openPgliteCapture, wirePublisher } from '../publisher/wiring.js';
+import { openPgliteCapture, wirePublisher, type Capture } from '../publisher/wiring.js';
 import { defaultFirstStartCatchUpMs } from '../transports/x/catch-up.js';
 import { deleteStreams } from '../transports/redis-streams/redis-client.js';
 import type { EventSource, HealthCheck } from '../transports/transport.js';
@@ -81,6 +82,12 @@ export interface DemoOptions {
   readonly decorateDecoder?: (decode: MessageDecoder) => MessageDecoder;
   /** A read model to use in place of the embedded one (the benchmark's PostgreSQL store). The caller closes it. */
   readonly store?: ReadModelStore;
+  /**
+   * A write database to use in place of the embedded one (the benchmark's PostgreSQL schema, with
+   * `sql/postgres/` applied), with its capture: the write app, the trigger and the relay use it. The
+   * read model is then an embedded database of its own unless `store` is given. The caller closes it.
+   */
+  readonly writeDatabase?: { readonly db: SqlDatabase; readonly capture: Capture };
 }
 
 /** What the page shows of the transport: the emulator's posts, or the messages the consumer read lately. */
@@ -152,6 +159,16 @@ async function demoSigningKey(dataDir: string): Promise<string> {
   return key;
 }
 
+/** The demo's own write database: embedded, with the outbox and `dvx_orders` applied, and its capture. */
+async function openEmbeddedWriteDatabase(path: string, logger: Logger, scope: Scope): Promise<{ db: SqlDatabase; capture: Capture; pglite: PGlite }> {
+  const pglite = await openPglite(path, { logger });
+  const db = sqlFromPglite(pglite, { owned: true });
+  scope.defer(() => db.close());
+  await applyOutboxSchema(db);
+  await applyDemoOrdersSchema(db);
+  return { db, capture: await openPgliteCapture(pglite, db, logger, scope), pglite };
+}
+
 export async function startDemo(config: DemoConfig, logger: Logger, options: DemoOptions = {}): Promise<Demo> {
   const log = logger.child({ component: 'demo' });
   if (config.fresh) {
@@ -177,17 +194,13 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
         : undefined;
     if (emulator !== undefined) scope.defer(() => emulator.close());
 
-    const writeDbPath = join(config.dataDir, 'write-db');
-    const pglite = await openPglite(writeDbPath, { logger });
-    const writeDb = sqlFromPglite(pglite, { owned: true });
-    scope.defer(() => writeDb.close());
-    await applyOutboxSchema(writeDb);
-    await applyDemoOrdersSchema(writeDb);
+    const write: { db: SqlDatabase; capture: Capture; pglite?: PGlite } =
+      options.writeDatabase ?? (await openEmbeddedWriteDatabase(join(config.dataDir, 'write-db'), logger, scope));
+    const { db: writeDb, capture, pglite } = write;
 
     const hashtags = createHashtagMap(demoCollections, config.hashtagPrefix);
 
     // Publisher: its outbox is the write database's table, which the trigger fills.
-    const capture = await openPgliteCapture(pglite, writeDb, logger, scope);
     const transports = transportConfigs(config, emulator);
     // The publisher signs every event, the consumer checks: hand-typed posts can never carry the
     // publisher's meta (_v, _e, _s, _t). The key is the demo's own, kept beside its data.
@@ -226,7 +239,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
     let baseStore = options.store;
     if (baseStore === undefined) {
       const earlierReadModel = join(config.dataDir, 'read-model');
-      const embeddedStore = existsSync(join(earlierReadModel, 'PG_VERSION'))
+      const embeddedStore = pglite === undefined || existsSync(join(earlierReadModel, 'PG_VERSION'))
         ? await createEmbeddedReadModelStore({ dataDir: earlierReadModel }, { logger })
         : await createEmbeddedReadModelStore({ pglite }, { logger });
       scope.defer(() => embeddedStore.close());

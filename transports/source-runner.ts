@@ -95,10 +95,23 @@ export function createSourceRunner(options: SourceRunnerOptions): SourceRunner {
   let closePromise: Promise<void> | undefined;
   let handler: MessageHandler | undefined;
   let stalls: StallWatch | undefined;
+  let prepare: SourceHooks['prepare'];
   /** A function, not the variable: the flag changes while we await, which narrowing cannot see. */
   const isClosed = (): boolean => closed;
 
   const subjectOf = (messages: readonly InboundMessage[]): string => `the batch starting at message ${messages[0]?.id ?? ''}`;
+
+  /** A batch fetched ahead goes to the handler's `prepare` while the one before it is handled. */
+  function prepared<B extends PulledBatch>(batch: B | undefined): B | undefined {
+    if (batch !== undefined && batch.messages.length > 0 && !isClosed()) {
+      try {
+        prepare?.(batch.messages);
+      } catch (err) {
+        logger.debug({ err }, 'preparing a batch ahead failed; it is handled from scratch');
+      }
+    }
+    return batch;
+  }
 
   async function deliver(messages: readonly InboundMessage[], delivery: DeliveryOptions = {}): Promise<BatchResult | undefined> {
     const handle = handler;
@@ -153,6 +166,7 @@ export function createSourceRunner(options: SourceRunnerOptions): SourceRunner {
       started = true;
       handler = given;
       stalls = hooks?.stalls;
+      prepare = hooks?.prepare;
     },
     reset() {
       started = false;
@@ -167,7 +181,7 @@ export function createSourceRunner(options: SourceRunnerOptions): SourceRunner {
           ahead = undefined;
           if (batch === undefined) continue;
           // The next fetch overlaps this batch's handling and settling; it is delivered only after.
-          if (adapter.prefetch === true && !isClosed()) ahead = adapter.next();
+          if (adapter.prefetch === true && !isClosed()) ahead = adapter.next().then(prepared);
           try {
             let result: BatchResult | undefined = { rejected: [] };
             if (batch.messages.length > 0) result = await deliver(batch.messages);

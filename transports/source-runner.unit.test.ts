@@ -159,6 +159,34 @@ describe('the delivery loop every source shares', () => {
     ]);
   });
 
+  it('with prefetch, hands a batch fetched ahead to the hooks\' prepare while the batch before it is handled, and a prepare that throws changes nothing', async () => {
+    const { runner } = aRunner();
+    const events: string[] = [];
+    const batches: PulledBatch[] = [{ messages: [message('a')] }, { messages: [message('b')] }, { messages: [message('c')] }];
+    runner.begin(
+      async (batch) => {
+        events.push(`handle ${batch.map((m) => m.id).join(',')}`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      },
+      {
+        prepare: (messages) => {
+          events.push(`prepare ${messages.map((m) => m.id).join(',')}`);
+          if (messages[0]?.id === 'c') throw new Error('cannot prepare');
+        },
+      },
+    );
+    await runner.pull({
+      prefetch: true,
+      next() {
+        const batch = batches.shift();
+        if (batch === undefined) void runner.close(() => Promise.resolve());
+        return Promise.resolve(batch);
+      },
+      settle: () => Promise.resolve(),
+    });
+    expect(events).toEqual(['handle a', 'prepare b', 'handle b', 'prepare c', 'handle c']);
+  });
+
   it('with prefetch, releases a batch fetched ahead and never delivered when the source closes', async () => {
     const { runner } = aRunner();
     const events: string[] = [];

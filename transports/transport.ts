@@ -89,6 +89,12 @@ export interface SourceHooks {
    * so that a batch retried too long shows in `/readyz` (CONSUMER_STUCK_AFTER_MS).
    */
   readonly stalls?: StallWatch | undefined;
+  /**
+   * Told of a batch fetched ahead, before it is delivered, so that the handler's CPU work on it
+   * (decoding, validation) runs while the batch before it waits on the store. Only a hint: the batch
+   * is delivered as usual afterwards, and a handler without the work done ahead does it then.
+   */
+  readonly prepare?: ((messages: readonly InboundMessage[]) => void) | undefined;
 }
 
 /** Durable storage for a source's position. The consumer's store provides it. */
