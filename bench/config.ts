@@ -208,7 +208,7 @@ export function loadRelayConfig(variables: Env = process.env, argv: readonly str
 
 /**
  * The consumer benchmark's settings. Command-line values win over the environment:
- * `node dist/bench/consumer.bench.js [N] [--events N] [--runs R] [--store embedded|postgres]`.
+ * `node dist/bench/consumer.bench.js [N] [--events N] [--runs R] [--store embedded|postgres] [--dry-run]`.
  */
 export interface ConsumerBenchConfig {
   /** Events in the Redis Streams backlog the consumer drains. */
@@ -219,10 +219,12 @@ export interface ConsumerBenchConfig {
   readonly redisUrl: string;
   readonly timeoutMs: number;
   readonly logLevel: BenchLogLevel;
+  /** Print only; leave `bench/results.md` alone. */
+  readonly dryRun: boolean;
 }
 
 export function loadConsumerBenchConfig(variables: Env = process.env, argv: readonly string[] = process.argv.slice(2)): ConsumerBenchConfig {
-  const { args } = readCommandLine(argv, ['events', 'runs', 'store'], 'events', 'consumer.bench.js [N] [--events N] [--runs R] [--store embedded|postgres]');
+  const { args, dryRun } = readCommandLine(argv, ['events', 'runs', 'store'], 'events', 'consumer.bench.js [N] [--events N] [--runs R] [--store embedded|postgres] [--dry-run]');
   const env = createEnvReader(variables);
   const shared = readShared(env, 600_000);
   const store = readChoice(args, '--store', benchStoreKinds, readChoice(env, 'BENCH_STORE', benchStoreKinds, 'embedded'));
@@ -236,5 +238,6 @@ export function loadConsumerBenchConfig(variables: Env = process.env, argv: read
     redisUrl,
     timeoutMs: shared.timeoutMs,
     logLevel: shared.logLevel,
+    dryRun,
   });
 }

@@ -133,6 +133,7 @@ describe('consumer bench configuration', () => {
       redisUrl: 'redis://127.0.0.1:6379',
       timeoutMs: 600_000,
       logLevel: 'warn',
+      dryRun: false,
     });
   });
 

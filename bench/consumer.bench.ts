@@ -15,7 +15,8 @@ import { defaultEventType, type ChangeEvent } from '../events/envelope.js';
 import { deleteStreams } from '../transports/redis-streams/redis-client.js';
 import { createRedisStreamsPublisher } from '../transports/redis-streams/redis-streams-publisher.js';
 import { loadConsumerBenchConfig, type ConsumerBenchConfig } from './config.js';
-import { fixed, loadBenchConfig, machine, medianBy, print, table } from './report.js';
+import { fixed, loadBenchConfig, machine, medianBy, print, resultDate, table, updateResults } from './report.js';
+import { renderConsumerResults } from './results.js';
 
 /**
  * The consumer alone, against the ceiling of its store: a backlog of N events in a Redis stream is
@@ -152,6 +153,22 @@ async function main(): Promise<void> {
     `${String(i + 1)}${r === median ? '*' : ''}`, fixed(r.ceilingPerSecond, 0), fixed(r.consumerPerSecond, 0), `${fixed(100 * r.ratio, 0)}%`,
   ])));
   print(`\nmedian (by ratio): the consumer keeps ${fixed(100 * median.ratio, 0)}% of the ${config.store.kind} store's bulk upsert rate`);
+  if (config.dryRun) {
+    print('\n--dry-run: bench/results.md left unchanged');
+    return;
+  }
+  const path = await updateResults((existing) =>
+    renderConsumerResults(existing, {
+      date: resultDate(),
+      machine: machine(),
+      store: config.store.kind,
+      events: config.events,
+      runs: config.runs,
+      ceilingPerSecond: median.ceilingPerSecond,
+      consumerPerSecond: median.consumerPerSecond,
+    }),
+  );
+  print(`\nresults added to ${path}`);
 }
 
 main().catch((err: unknown) => {

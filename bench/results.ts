@@ -40,6 +40,19 @@ export interface RelayResultRow {
   readonly markMsPerBatch: number;
 }
 
+/** One line of the consumer section: the median run (by ratio) of one `npm run bench:consumer`. */
+export interface ConsumerResultRow {
+  readonly date: string;
+  readonly machine: string;
+  readonly store: BenchStore['kind'];
+  /** Events in the backlog. */
+  readonly events: number;
+  readonly runs: number;
+  /** The store's own bulk upsert, 1,000 events a call. */
+  readonly ceilingPerSecond: number;
+  readonly consumerPerSecond: number;
+}
+
 /** The file keeps this many result rows per section, newest first. */
 export const maxResultRows = 20;
 
@@ -120,6 +133,29 @@ Run it: \`npm run bench:relay\` (N = 100,000, 3 runs per batch size, median repo
 file. The newest result is first; the section keeps ${maxResultRows} rows.
 `;
 
+export const consumerResultsHeader = `# Consumer benchmark
+
+\`npm run bench:consumer\` measures the consumer alone against the ceiling of its store. A backlog of N
+events (50,000 unless \`BENCH_CONSUMER_EVENTS\` says otherwise; N/5 keys, each key's versions in order) is
+published to a Redis stream of its own, then drained by the consumer as the services wire it (the Redis
+Streams source, the pipeline, the store) into a fresh read model. Beside it, the same events are upserted
+into another fresh store of the same kind directly, 1,000 a call: the store's own bulk upsert, which no
+consumer can beat.
+
+- **bulk upsert events/s**: N / the time of the direct upserts.
+- **consumer events/s**: N / (last apply - consumer start).
+- **consumer / ceiling**: the ratio, for the median run by ratio.
+
+Run it: \`npm run bench:consumer\` (N = 50,000, 3 runs, the embedded store), or
+\`npm run bench:consumer -- 20000 --runs 5 --store postgres\` (\`BENCH_STORE\`, \`BENCH_DATABASE_URL\`).
+\`--dry-run\` prints without touching this file. The newest result is first; the section keeps ${maxResultRows} rows.
+`;
+
+const consumerTableHead = [
+  '| date (UTC) | machine | store | N | runs | bulk upsert events/s | consumer events/s | consumer / ceiling |',
+  '|---|---|---|---:|---:|---:|---:|---:|',
+];
+
 const tableHead = [
   '| date (UTC) | machine | transport | store | N | runs | events/s (median run) | p50 ms | p99 ms | peak RSS MiB | posts |',
   '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -182,46 +218,95 @@ export function formatRelayRow(row: RelayResultRow): string {
   ].join(' | ')} |`;
 }
 
-/** Splits results.md at the relay heading: [the pipeline's lines, the relay section's lines]. */
-function sections(existing: string): [string[], string[]] {
+const consumerHeading = consumerResultsHeader.split('\n', 1)[0] ?? '# Consumer benchmark';
+
+interface Sections {
+  readonly pipeline: readonly string[];
+  readonly relay: readonly string[];
+  readonly consumer: readonly string[];
+}
+
+/** Splits results.md at the section headings: the pipeline's lines, then the relay's, then the consumer's. */
+function sections(existing: string): Sections {
   const lines = existing.split('\n');
-  const at = lines.indexOf(relayHeading);
-  return at === -1 ? [lines, []] : [lines.slice(0, at), lines.slice(at)];
+  const relayAt = lines.indexOf(relayHeading);
+  const consumerAt = lines.indexOf(consumerHeading);
+  const end = (from: number): number => [relayAt, consumerAt].filter((at) => at > from).reduce((a, b) => Math.min(a, b), lines.length);
+  const firstHeading = [relayAt, consumerAt].filter((at) => at !== -1).reduce((a, b) => Math.min(a, b), lines.length);
+  return {
+    pipeline: lines.slice(0, firstHeading),
+    relay: relayAt === -1 ? [] : lines.slice(relayAt, end(relayAt)),
+    consumer: consumerAt === -1 ? [] : lines.slice(consumerAt, end(consumerAt)),
+  };
 }
 
 const rowsIn = (lines: readonly string[]): string[] => lines.filter((line) => rowPattern.test(line));
 
 /** The pipeline result rows already in `existing` (the text of results.md), in file order, older ones with the transport and store columns added. */
 export function existingRows(existing: string): string[] {
-  return rowsIn(sections(existing)[0]).map(withTransportColumns);
+  return rowsIn(sections(existing).pipeline).map(withTransportColumns);
 }
 
 /** The relay result rows already in `existing` (the text of results.md), in file order. */
 export function existingRelayRows(existing: string): string[] {
-  return rowsIn(sections(existing)[1]);
+  return rowsIn(sections(existing).relay);
 }
 
-/** Both sections, headers rewritten; the relay section only once it has a row. */
-function render(pipelineRows: readonly string[], relayRows: readonly string[]): string {
-  const pipeline = `${resultsHeader}\n${[...tableHead, ...pipelineRows.slice(0, maxResultRows)].join('\n')}\n`;
-  if (relayRows.length === 0) return pipeline;
-  return `${pipeline}\n${relayResultsHeader}\n${[...relayTableHead, ...relayRows.slice(0, maxResultRows)].join('\n')}\n`;
+/** The consumer result rows already in `existing` (the text of results.md), in file order. */
+export function existingConsumerRows(existing: string): string[] {
+  return rowsIn(sections(existing).consumer);
+}
+
+export function formatConsumerRow(row: ConsumerResultRow): string {
+  return `| ${[
+    cell(row.date),
+    cell(row.machine),
+    row.store,
+    String(row.events),
+    String(row.runs),
+    row.ceilingPerSecond.toFixed(0),
+    row.consumerPerSecond.toFixed(0),
+    `${((100 * row.consumerPerSecond) / row.ceilingPerSecond).toFixed(0)}%`,
+  ].join(' | ')} |`;
+}
+
+/** Every section, headers rewritten; the relay and consumer sections only once they have a row. */
+function render(rows: { readonly pipeline: readonly string[]; readonly relay: readonly string[]; readonly consumer: readonly string[] }): string {
+  const section = (header: string, head: readonly string[], lines: readonly string[]) => `${header}\n${[...head, ...lines.slice(0, maxResultRows)].join('\n')}\n`;
+  return [
+    section(resultsHeader, tableHead, rows.pipeline),
+    ...(rows.relay.length === 0 ? [] : [section(relayResultsHeader, relayTableHead, rows.relay)]),
+    ...(rows.consumer.length === 0 ? [] : [section(consumerResultsHeader, consumerTableHead, rows.consumer)]),
+  ].join('\n');
+}
+
+/** Every section's rows as they are in `existing`. */
+function existingSections(existing: string) {
+  return { pipeline: existingRows(existing), relay: existingRelayRows(existing), consumer: existingConsumerRows(existing) };
 }
 
 /**
  * The new text of results.md: `row` first in the pipeline section, followed by the older rows, at
- * most `maxResultRows` in all. The headers are rewritten each time; the rows, and the relay section's
+ * most `maxResultRows` in all. The headers are rewritten each time; the rows, and the other sections'
  * rows, are kept as they were (rows from before the transport and store columns gain them).
  */
 export function renderResults(existing: string, row: ResultRow): string {
-  return render([formatRow(row), ...existingRows(existing)], existingRelayRows(existing));
+  const rows = existingSections(existing);
+  return render({ ...rows, pipeline: [formatRow(row), ...rows.pipeline] });
 }
 
 /**
  * The new text of results.md with `rows` (one run of the relay bench, in the order given) first in
- * the relay section, followed by its older rows, at most `maxResultRows` in all. The pipeline
- * section's rows are kept as they were.
+ * the relay section, followed by its older rows, at most `maxResultRows` in all. The other sections'
+ * rows are kept as they were.
  */
 export function renderRelayResults(existing: string, rows: readonly RelayResultRow[]): string {
-  return render(existingRows(existing), [...rows.map(formatRelayRow), ...existingRelayRows(existing)]);
+  const kept = existingSections(existing);
+  return render({ ...kept, relay: [...rows.map(formatRelayRow), ...kept.relay] });
+}
+
+/** The new text of results.md with `row` first in the consumer section; the other sections' rows are kept. */
+export function renderConsumerResults(existing: string, row: ConsumerResultRow): string {
+  const kept = existingSections(existing);
+  return render({ ...kept, consumer: [formatConsumerRow(row), ...kept.consumer] });
 }

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
+  consumerResultsHeader,
+  existingConsumerRows,
   existingRelayRows,
+  formatConsumerRow,
+  renderConsumerResults,
+  type ConsumerResultRow,
   existingRows,
   formatRelayRow,
   formatRow,
@@ -155,5 +160,35 @@ describe('bench results file, relay section', () => {
     expect(formatRelayRow(aRelayRow())).toBe(
       '| 2025-01-02 03:04 | Some CPU, 2 cores, 8.0 GiB, Node v20.20.2 | 15.20 | 100000 | 20 | 5 | 1949 | 1800 / 2102 | 2.80 | 0.08 | 7.27 |',
     );
+  });
+});
+
+describe('bench results file, consumer section', () => {
+  const aConsumerRow = (overrides: Partial<ConsumerResultRow> = {}): ConsumerResultRow => ({
+    date: '2025-01-02 03:04',
+    machine: 'Some CPU, 2 cores, 8.0 GiB, Node v20.20.2',
+    store: 'postgres',
+    events: 50_000,
+    runs: 3,
+    ceilingPerSecond: 32_886.4,
+    consumerPerSecond: 21_064.2,
+    ...overrides,
+  });
+
+  it('comes after the relay section, and every bench keeps the other sections\' rows', () => {
+    let text = renderResults('', aRow());
+    text = renderConsumerResults(text, aConsumerRow());
+    text = renderRelayResults(text, [aRelayRow()]);
+    text = renderConsumerResults(text, aConsumerRow({ store: 'embedded', date: '2025-01-03 00:00' }));
+    text = renderResults(text, aRow({ date: '2025-02-01 00:00' }));
+
+    expect(text.indexOf(relayResultsHeader)).toBeLessThan(text.indexOf(consumerResultsHeader));
+    expect(existingRows(text)).toEqual([formatRow(aRow({ date: '2025-02-01 00:00' })), formatRow(aRow())]);
+    expect(existingRelayRows(text)).toEqual([formatRelayRow(aRelayRow())]);
+    expect(existingConsumerRows(text)).toEqual([formatConsumerRow(aConsumerRow({ store: 'embedded', date: '2025-01-03 00:00' })), formatConsumerRow(aConsumerRow())]);
+  });
+
+  it('gives the ratio in percent, the rates rounded', () => {
+    expect(formatConsumerRow(aConsumerRow())).toBe('| 2025-01-02 03:04 | Some CPU, 2 cores, 8.0 GiB, Node v20.20.2 | postgres | 50000 | 3 | 32886 | 21064 | 64% |');
   });
 });

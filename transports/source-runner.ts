@@ -13,6 +13,9 @@ import type { BatchResult, InboundMessage, MessageHandler, SourceHooks } from '.
  *   between attempts; a throw is never a rejection, so nothing is dead-lettered for it.
  * - **Settling.** `pull` fetches, delivers and then settles (dead letters, then the checkpoint), in
  *   that order, one batch at a time; a push source (Kafka) calls `deliver` and `retry` itself.
+ * - **Reading ahead.** With `prefetch`, the next fetch overlaps the current batch's handling and
+ *   settling, and the consumer's `prepare` hook gets the fetched batch at once, so its decoding runs
+ *   while the store works; batches are still delivered and settled one at a time, in order.
  * - **Stuck batches.** Every failed attempt, to handle or to settle, goes to the stall watch the
  *   consumer passed to `start`, and every batch that gets through clears it, so a batch retried too
  *   long shows in `/readyz` whichever step keeps failing.
