@@ -13,6 +13,7 @@ import { closeServer, listen, urlHost } from '../common/http/server.js';
 import type { Logger } from '../common/logger.js';
 import { sqlFromPglite, type SqlDatabase } from '../common/sql.js';
 import type { MessageDecoder } from '../events/decoder.js';
+import type { ChangeEvent } from '../events/envelope.js';
 import { createHashtagMap } from '../transports/x/post-codec.js';
 import { createEventSigner, minimumKeyLength } from '../events/signature.js';
 import type { ConsumerService } from '../consumer/service.js';
@@ -205,7 +206,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
     // The publisher signs every event, the consumer checks: hand-typed posts can never carry the
     // publisher's meta (_v, _e, _s, _t). The key is the demo's own, kept beside its data.
     const signer = createEventSigner(await demoSigningKey(config.dataDir));
-    const { service: publisher } = await wirePublisher(
+    const { service: publisher, transport: outgoing } = await wirePublisher(
       {
         capture,
         transport: transports.publisher,
@@ -275,7 +276,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       emulator === undefined ? recentMessages : emulator.recentPosts(15).map((p) => ({ id: p.id, text: p.text, meta: `@${p.username} · post ${p.id}` }));
 
     const hashtag = hashtags.hashtagFor('orders');
-    const writeServer = await startWriteSide({ config, logger, writeDb, emulator, store, publisher, consumer, hashtag, recent });
+    const writeServer = await startWriteSide({ config, logger, writeDb, checkEvent: outgoing.problem, emulator, store, publisher, consumer, hashtag, recent });
     // Its requests are short (a write, or the live page's poll): half a second, then they are cut.
     scope.defer(() => closeServer(writeServer.server, { graceMs: 500 }));
 
@@ -309,6 +310,8 @@ interface WriteSideOptions {
   readonly config: DemoConfig;
   readonly logger: Logger;
   readonly writeDb: SqlDatabase;
+  /** The transport's check: a write whose change could never travel is refused (over X, too long for a post). */
+  readonly checkEvent: ((event: ChangeEvent) => string | undefined) | undefined;
   readonly emulator: XEmulator | undefined;
   readonly recent: () => readonly RecentMessage[];
   readonly store: ReadModelStore;
@@ -402,7 +405,7 @@ async function startWriteSide(options: WriteSideOptions): Promise<{ server: Serv
     }
   });
 
-  app.use(createWriteApp({ db: writeDb, logger: options.logger, newId: () => randomUUID().slice(0, 8) }));
+  app.use(createWriteApp({ db: writeDb, logger: options.logger, newId: () => randomUUID().slice(0, 8), checkEvent: options.checkEvent }));
   app.use(notFound());
 
   const server = createServer(app);

@@ -3,7 +3,9 @@ import { z } from 'zod';
 import type { SqlDatabase } from '../common/sql.js';
 import { sendProblem } from '../common/http/problem.js';
 import type { Logger } from '../common/logger.js';
-import { describeIssues } from '../events/envelope.js';
+import type { SqlQueryable } from '../common/sql.js';
+import { defaultDocumentLimits, describeIssues, type ChangeEvent } from '../events/envelope.js';
+import { rowToEvent, selectColumns } from '../publisher/capture/postgres/postgres-outbox.js';
 
 /**
  * The write side of the demo: a tiny order service that writes SQL and nothing else. It never talks to a
@@ -41,7 +43,23 @@ export interface WriteAppOptions {
   readonly db: SqlDatabase;
   readonly logger: Logger;
   readonly newId: () => string;
+  /**
+   * Why the change a write captures could never travel (over X: a post holds 280 weighted
+   * characters), or undefined. Such a write is rolled back and refused with a 400, instead of being
+   * committed and then dead-lettered in the outbox, out of the writer's sight.
+   */
+  readonly checkEvent?: ((event: ChangeEvent) => string | undefined) | undefined;
 }
+
+/** A write whose captured change could never be published: rolled back, and answered with a 400. */
+class UntravellableChange extends Error {}
+
+/**
+ * The outbox row the capture trigger wrote for the one row this transaction just changed: the last
+ * value its sequence gave in this transaction (the sub-select makes it a constant the index can use).
+ */
+const capturedRowSql = `SELECT ${selectColumns} FROM tweetbus_outbox
+  WHERE seq = (SELECT currval(pg_get_serial_sequence('tweetbus_outbox', 'seq'))) AND tx_id = pg_current_xact_id()`;
 
 
 export async function listOrders(db: SqlDatabase, limit = 100): Promise<OrderRow[]> {
@@ -52,6 +70,29 @@ export async function listOrders(db: SqlDatabase, limit = 100): Promise<OrderRow
 export function createWriteApp(options: WriteAppOptions): express.Express {
   const { db, logger } = options;
   const log = logger.child({ component: 'writeApp' });
+
+  /** Runs one write; when it changed a row, checks the change it captured, rolling the write back if it can never travel. */
+  async function write(sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
+    const check = options.checkEvent;
+    if (check === undefined) return (await db.query(sql, params)).rows;
+    return db.transaction(async (tx: SqlQueryable) => {
+      const { rows } = await tx.query(sql, params);
+      if (rows.length === 0) return rows;
+      const captured = (await tx.query(capturedRowSql)).rows[0];
+      if (captured === undefined) return rows;
+      const event = rowToEvent(captured, defaultDocumentLimits);
+      const problem = event.ok ? check(event.value) : event.reason;
+      if (problem !== undefined) throw new UntravellableChange(problem);
+      return rows;
+    });
+  }
+
+  /** Sends the 400 for a write that was rolled back because its change could never travel; true when it was one. */
+  function refusedAsUntravellable(err: unknown, res: Response): boolean {
+    if (!(err instanceof UntravellableChange)) return false;
+    sendProblem(res, { status: 400, title: 'Order cannot be published', detail: `nothing was written: ${err.message}` });
+    return true;
+  }
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '16kb' }));
@@ -78,13 +119,19 @@ export function createWriteApp(options: WriteAppOptions): express.Express {
     }
     const order = parsed.data;
     const id = order.id ?? options.newId();
-    const { rows } = await db.query(
-      `INSERT INTO dvx_orders (id, status, customer_id, customer_name, shipping_destination, last_updated_timestamp)
-       VALUES ($1, $2, $3, $4, $5, date_trunc('second', now()))
-       ON CONFLICT (id) DO NOTHING
-       RETURNING ${columns}`,
-      [id, order.status, order.customer_id ?? null, order.customer_name ?? null, order.shipping_destination ?? null],
-    );
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await write(
+        `INSERT INTO dvx_orders (id, status, customer_id, customer_name, shipping_destination, last_updated_timestamp)
+         VALUES ($1, $2, $3, $4, $5, date_trunc('second', now()))
+         ON CONFLICT (id) DO NOTHING
+         RETURNING ${columns}`,
+        [id, order.status, order.customer_id ?? null, order.customer_name ?? null, order.shipping_destination ?? null],
+      );
+    } catch (err) {
+      if (refusedAsUntravellable(err, res)) return;
+      throw err;
+    }
     const row = rows[0];
     if (row === undefined) {
       sendProblem(res, { status: 409, title: 'Conflict', detail: `order ${id} already exists; use PUT /orders/${id} to change it` });
@@ -101,12 +148,18 @@ export function createWriteApp(options: WriteAppOptions): express.Express {
       return;
     }
     const order = parsed.data;
-    const { rows } = await db.query(
-      `UPDATE dvx_orders SET status = $2, customer_id = $3, customer_name = $4, shipping_destination = $5,
-              last_updated_timestamp = date_trunc('second', now())
-       WHERE id = $1 RETURNING ${columns}`,
-      [req.params.id, order.status, order.customer_id ?? null, order.customer_name ?? null, order.shipping_destination ?? null],
-    );
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await write(
+        `UPDATE dvx_orders SET status = $2, customer_id = $3, customer_name = $4, shipping_destination = $5,
+                last_updated_timestamp = date_trunc('second', now())
+         WHERE id = $1 RETURNING ${columns}`,
+        [req.params.id, order.status, order.customer_id ?? null, order.customer_name ?? null, order.shipping_destination ?? null],
+      );
+    } catch (err) {
+      if (refusedAsUntravellable(err, res)) return;
+      throw err;
+    }
     const row = rows[0];
     if (row === undefined) {
       sendProblem(res, { status: 404, title: 'Not Found', detail: `order ${req.params.id} does not exist` });

@@ -5,7 +5,11 @@ import { createLogger } from '../common/logger.js';
 import { sqlFromPglite, type SqlDatabase } from '../common/sql.js';
 import { applyDemoOrdersSchema, applyOutboxSchema } from '../publisher/capture/postgres/schema.js';
 import { loadDemoConfig } from './config.js';
+import { z } from 'zod';
 import { createWriteApp } from './write-app.js';
+import { EventTooLargeError } from '../common/errors.js';
+import type { ChangeEvent } from '../events/envelope.js';
+import { createHashtagMap, encodePosts } from '../transports/x/post-codec.js';
 
 let db: SqlDatabase;
 let server: Server;
@@ -152,5 +156,58 @@ describe('the demo configuration', () => {
   it('names the variable that is wrong', () => {
     expect(() => loadDemoConfig({ PUBLISHER_PORT: 'http' }, [])).toThrow(/PUBLISHER_PORT/);
     expect(() => loadDemoConfig({}, ['--fast'])).toThrow(/--fresh/);
+  });
+});
+
+describe('the write-side app over X', () => {
+  let checked: Server;
+  let url: string;
+  const hashtags = createHashtagMap(['orders'], '');
+  /** The X transport's own check: the post must fit in 280 weighted characters. */
+  const fitsInAPost = (event: ChangeEvent): string | undefined => {
+    try {
+      encodePosts([event], { hashtags });
+      return undefined;
+    } catch (err) {
+      if (err instanceof EventTooLargeError) return err.message;
+      throw err;
+    }
+  };
+
+  beforeAll(async () => {
+    const app = createWriteApp({ db, logger: createLogger({ level: 'silent' }), newId: () => 'unused', checkEvent: fitsInAPost });
+    await new Promise<void>((resolve) => {
+      checked = app.listen(0, '127.0.0.1', () => {
+        resolve();
+      });
+    });
+    const address = checked.address();
+    url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => checked.close(resolve));
+  });
+
+  const send = (method: string, path: string, body: unknown) =>
+    fetch(`${url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const long = 'Smith & Sons <UK> '.repeat(11).trim();
+
+  it('refuses with a 400, and writes nothing, an order whose change could never fit in a post', async () => {
+    const res = await send('POST', '/orders', { id: 'x1', status: 'NEW', customer_name: long });
+    expect(res.status).toBe(400);
+    const problem = z.object({ title: z.string(), detail: z.string() }).parse(await res.json());
+    expect(problem.title).toBe('Order cannot be published');
+    expect(problem.detail).toMatch(/^nothing was written: .*a post holds 280/);
+    expect((await send('GET', '/orders/x1', undefined)).status).toBe(404);
+    expect(await outboxFor('x1')).toEqual([]);
+  });
+
+  it('takes an order that fits, and refuses an update that would not fit, leaving the row and the outbox as they were', async () => {
+    expect((await send('POST', '/orders', { id: 'x2', status: 'NEW', customer_name: 'Ada' })).status).toBe(201);
+    const res = await send('PUT', '/orders/x2', { status: 'SHIPPED', customer_name: long });
+    expect(res.status).toBe(400);
+    expect(await (await fetch(`${url}/orders/x2`)).json()).toMatchObject({ status: 'NEW', customer_name: 'Ada' });
+    expect(await outboxFor('x2')).toHaveLength(1);
   });
 });

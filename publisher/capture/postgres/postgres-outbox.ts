@@ -44,11 +44,12 @@ const maxReasonLength = 2000;
 // casts seq and version to text.
 const rowIdentity = z.object({ id: z.string(), seq: digits });
 
-const selectColumns = `id, seq::text AS seq, aggregatetype, aggregateid, type, payload, version::text AS version,
+export const selectColumns = `id, seq::text AS seq, aggregatetype, aggregateid, type, payload, version::text AS version,
   op, source, created_at, correlation_id`;
 
 /** Reads one outbox row as a change event; the columns already have the names and forms the fields want. */
-function rowToEvent(row: Record<string, unknown>, limits: DocumentLimits) {
+/** Reads one outbox row (selected with `selectColumns`) as a change event. */
+export function rowToEvent(row: Record<string, unknown>, limits: DocumentLimits) {
   return outboxRowToEvent(
     {
       id: row.id,
