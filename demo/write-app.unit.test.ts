@@ -20,15 +20,19 @@ beforeAll(async () => {
   await applyOutboxSchema(db);
   await applyDemoOrdersSchema(db);
   let n = 0;
-  const app = createWriteApp({ db, logger: createLogger({ level: 'silent' }), newId: () => `gen-${++n}` });
-  await new Promise<void>((resolve) => {
-    server = app.listen(0, '127.0.0.1', () => {
-      resolve();
+  ({ server, url: base } = await listenOnLoopback(createWriteApp({ db, logger: createLogger({ level: 'silent' }), newId: () => `gen-${++n}` })));
+});
+
+/** Serves `app` on a free loopback port. */
+async function listenOnLoopback(app: ReturnType<typeof createWriteApp>): Promise<{ server: Server; url: string }> {
+  const listening = await new Promise<Server>((resolve) => {
+    const started = app.listen(0, '127.0.0.1', () => {
+      resolve(started);
     });
   });
-  const address = server.address();
-  base = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
-});
+  const address = listening.address();
+  return { server: listening, url: `http://127.0.0.1:${typeof address === 'object' && address !== null ? String(address.port) : '0'}` };
+}
 
 afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
@@ -175,14 +179,7 @@ describe('the write-side app over X', () => {
   };
 
   beforeAll(async () => {
-    const app = createWriteApp({ db, logger: createLogger({ level: 'silent' }), newId: () => 'unused', checkEvent: fitsInAPost });
-    await new Promise<void>((resolve) => {
-      checked = app.listen(0, '127.0.0.1', () => {
-        resolve();
-      });
-    });
-    const address = checked.address();
-    url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+    ({ server: checked, url } = await listenOnLoopback(createWriteApp({ db, logger: createLogger({ level: 'silent' }), newId: () => 'unused', checkEvent: fitsInAPost })));
   });
 
   afterAll(async () => {

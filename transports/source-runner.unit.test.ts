@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../common/errors.js';
 import { logSink } from '../common/log-sink.fixture.js';
 import { createStallWatch } from '../common/stall-watch.js';
-import { createSourceRunner, type PulledBatch } from './source-runner.js';
+import { createSourceRunner, type PulledBatch, type SourceRunner } from './source-runner.js';
 import type { BatchResult, InboundMessage } from './transport.js';
 
 const message = (id: string): InboundMessage => ({ id, text: `text ${id}`, receivedAt: new Date('2026-03-01T10:00:00.000Z') });
@@ -19,6 +19,21 @@ function aRunner() {
     },
   });
   return { runner, log, waits };
+}
+
+type Numbered = PulledBatch & { n: number };
+
+/** A pull source's `next` over `batches`, noting each it gives; it closes the runner once they are gone. */
+function takeFrom<B extends PulledBatch & { n: number }>(runner: SourceRunner, batches: B[], events: string[]): () => Promise<B | undefined> {
+  return () => {
+    const batch = batches.shift();
+    if (batch === undefined) {
+      void runner.close(() => Promise.resolve());
+      return Promise.resolve(undefined);
+    }
+    events.push(`next ${String(batch.n)}`);
+    return Promise.resolve(batch);
+  };
 }
 
 describe('the delivery loop every source shares', () => {
@@ -98,16 +113,8 @@ describe('the delivery loop every source shares', () => {
       events.push(`handle ${batch.map((m) => m.id).join(',')}`);
       return Promise.resolve();
     });
-    const pulling = runner.pull({
-      next() {
-        const batch = batches.shift();
-        if (batch === undefined) {
-          void runner.close(() => Promise.resolve());
-          return Promise.resolve(undefined);
-        }
-        events.push(`next ${String(batch.n)}`);
-        return Promise.resolve(batch);
-      },
+    const pulling = runner.pull<Numbered>({
+      next: takeFrom(runner, batches, events),
       settle(batch, result: BatchResult) {
         events.push(`settle ${String(batch.n)} (${String(result.rejected.length)} rejected)`);
         return Promise.resolve();
@@ -136,17 +143,9 @@ describe('the delivery loop every source shares', () => {
       events.push(`handle ${batch.map((m) => m.id).join(',')}`);
       await new Promise((resolve) => setTimeout(resolve, 5));
     });
-    await runner.pull({
+    await runner.pull<Numbered>({
       prefetch: true,
-      next() {
-        const batch = batches.shift();
-        if (batch === undefined) {
-          void runner.close(() => Promise.resolve());
-          return Promise.resolve(undefined);
-        }
-        events.push(`next ${String(batch.n)}`);
-        return Promise.resolve(batch);
-      },
+      next: takeFrom(runner, batches, events),
       settle(batch) {
         events.push(`settle ${String(batch.n)}`);
         return Promise.resolve();
