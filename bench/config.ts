@@ -5,7 +5,7 @@ import { readChoice, readLevel, readUrl } from '../common/config/readers.js';
 import { ConfigError } from '../common/errors.js';
 import type { LogLevel } from '../common/logger.js';
 import { pgTestDatabaseUrl } from '../common/pg-test-schema.js';
-import { defaultRelayBatch, maxRelayBatchSize } from '../publisher/config.js';
+import { defaultRelayBatch, maxRelayBatchSize } from '../publisher/relay.js';
 import { defaultRedisUrl } from '../transports/config.js';
 
 export type BenchLogLevel = LogLevel;

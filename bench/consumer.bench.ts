@@ -4,18 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createLogger, type Logger } from '../common/logger.js';
-import { openPgSchema } from '../common/pg-test-schema.js';
 import { createScope } from '../common/scope.js';
 import { wireConsumer } from '../consumer/wiring.js';
 import { openTrust } from '../consumer/trust.js';
 import { createEmbeddedReadModelStore } from '../consumer/stores/embedded/embedded-read-model-store.js';
-import { createPostgresReadModelStore } from '../consumer/stores/postgres/postgres-read-model-store.js';
 import type { ReadModelStore } from '../consumer/stores/read-model-store.js';
 import { defaultEventType, type ChangeEvent } from '../events/envelope.js';
 import { deleteStreams } from '../transports/redis-streams/redis-client.js';
 import { createRedisStreamsPublisher } from '../transports/redis-streams/redis-streams-publisher.js';
 import { loadConsumerBenchConfig, type ConsumerBenchConfig } from './config.js';
 import { fixed, loadBenchConfig, machine, medianBy, print, resultDate, table, updateResults } from './report.js';
+import { openPostgresReadModel } from './read-models.js';
 import { renderConsumerResults } from './results.js';
 
 /**
@@ -57,11 +56,7 @@ function backlog(events: number): ChangeEvent[] {
 }
 
 async function openStore(config: ConsumerBenchConfig, logger: Logger): Promise<{ store: ReadModelStore; dispose: () => Promise<void> }> {
-  if (config.store.kind === 'postgres') {
-    const database = await openPgSchema(config.store.databaseUrl, { prefix: 'consumer_bench', max: 4 });
-    const store = await createPostgresReadModelStore({ db: database.db }, { schema: database.schema, logger });
-    return { store, dispose: async () => { await store.close(); await database.dispose(); } };
-  }
+  if (config.store.kind === 'postgres') return openPostgresReadModel(config.store.databaseUrl, 'consumer_bench', logger);
   const dir = await mkdtemp(join(tmpdir(), 'tweetbus-consumer-bench-'));
   const store = await createEmbeddedReadModelStore({ dataDir: dir }, { logger });
   return { store, dispose: async () => { await store.close(); await rm(dir, { recursive: true, force: true }); } };

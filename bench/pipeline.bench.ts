@@ -12,19 +12,19 @@ import type { SqlDatabase } from '../common/sql.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import type { MessageDecoder } from '../events/decoder.js';
 import type { ApplyOutcome, ReadModelStore } from '../consumer/stores/read-model-store.js';
-import { createPostgresReadModelStore } from '../consumer/stores/postgres/postgres-read-model-store.js';
 import type { DemoConfig, DemoTransport } from '../demo/config.js';
 import { startDemo, type Demo } from '../demo/demo.js';
 import { defaultRateLimits, type RateLimitQuota } from '../x-emulator/server.js';
 import { loadConfig, type BenchConfig, type BenchStore, type BenchTransport } from './config.js';
 import { createPgOutboxListener } from '../publisher/capture/postgres/outbox-listener.js';
-import { createPostgresOutbox } from '../publisher/capture/postgres/postgres-outbox.js';
+import { createPostgresOutbox, lastCapturedRowSql } from '../publisher/capture/postgres/postgres-outbox.js';
 import { applyDemoOrdersSchema, applyOutboxSchema } from '../publisher/capture/postgres/schema.js';
 import type { Capture } from '../publisher/wiring.js';
 import { seededRandom } from '../common/seeded-random.js';
 import { fixed, loadBenchConfig, machine, medianBy, print, resultDate, table, updateResults } from './report.js';
 import { askAnyBrokerWhenNoBrokerIsTheController, createTopicsOnMock, kcatAvailable, startKafkaMock } from './kafka-mock.js';
 import { renderResults, type ResultRow } from './results.js';
+import { openPostgresReadModel } from './read-models.js';
 
 const mib = 1024 * 1024;
 const host = '127.0.0.1';
@@ -167,14 +167,9 @@ const upsertSql = `
     last_updated_timestamp = now()
   RETURNING (xmax = 0) AS inserted`;
 
-// The row this transaction's trigger wrote (one change, one row): the one its sequence gave last in
-// this session, found through the relay's partial index on seq, not by reading every unpublished row
-// (which made each commit slower as the outbox grew). The sub-select makes currval a constant the
-// index can use.
-const capturedSql = `
-  SELECT id, aggregateid, version::text AS version FROM tweetbus_outbox
-   WHERE seq = (SELECT currval(pg_get_serial_sequence('tweetbus_outbox', 'seq')))
-     AND tx_id = pg_current_xact_id() AND published_at IS NULL AND failed_at IS NULL`;
+// The row this transaction's trigger wrote (one change, one row), found through the relay's index
+// rather than by reading every unpublished row (which made each commit slower as the outbox grew).
+const capturedSql = lastCapturedRowSql('id, aggregateid, version::text AS version');
 
 const upsertedSchema = z.object({ inserted: z.boolean() });
 const capturedSchema = z.object({ id: z.string(), aggregateid: z.string(), version: z.string().regex(/^\d+$/) });
@@ -368,25 +363,6 @@ async function openPostgresWriteDatabase(config: BenchConfig, logger: Logger): P
   }
 }
 
-async function openPostgresReadModel(databaseUrl: string, logger: Logger): Promise<{ store: ReadModelStore; dispose: () => Promise<void> }> {
-  const database = await openPgSchema(databaseUrl, { prefix: 'pipeline_bench', max: 4 });
-  try {
-    const store = await createPostgresReadModelStore({ db: database.db }, { schema: database.schema, logger });
-    return {
-      store,
-      dispose: async () => {
-        try {
-          await store.close();
-        } finally {
-          await database.dispose();
-        }
-      },
-    };
-  } catch (err) {
-    await database.dispose();
-    throw err;
-  }
-}
 
 /** How a transport and a store are named in the report, URLs without passwords. */
 function describeTransport(transport: BenchTransport, kafka: BenchKafka | undefined): string {
@@ -467,7 +443,7 @@ async function runOnce(config: BenchConfig, run: number, logger: Logger, kafka: 
     }
     let readModel: ReadModelStore | undefined;
     if (config.store.kind === 'postgres') {
-      const postgres = await openPostgresReadModel(config.store.databaseUrl, logger);
+      const postgres = await openPostgresReadModel(config.store.databaseUrl, 'pipeline_bench', logger);
       cleanups.push(() => postgres.dispose());
       readModel = postgres.store;
     }

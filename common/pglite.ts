@@ -71,18 +71,26 @@ async function makeTemplateDirectory(template: string, logger: Logger): Promise<
   }
 }
 
-async function openInMemory(archive: string, logger: Logger): Promise<PGlite> {
-  let template: Blob | undefined;
-  try {
-    template = new Blob([await readFile(archive)]);
-  } catch {
-    template = undefined;
+/** Archives read once per process: in-memory databases are opened many at a time (tests). */
+const archives = new Map<string, Promise<Blob | undefined>>();
+
+function readArchive(archive: string): Promise<Blob | undefined> {
+  let read = archives.get(archive);
+  if (read === undefined) {
+    read = readFile(archive).then((bytes) => new Blob([bytes]), () => undefined);
+    archives.set(archive, read);
   }
+  return read;
+}
+
+async function openInMemory(archive: string, logger: Logger): Promise<PGlite> {
+  const template = await readArchive(archive);
   if (template !== undefined) {
     try {
       return await PGlite.create({ loadDataDir: template, startParams });
     } catch (err) {
       logger.warn({ err, archive }, 'the PGlite template could not be loaded; initialising the database instead');
+      archives.delete(archive);
       await rm(archive, { force: true });
     }
   }
@@ -101,6 +109,7 @@ async function saveArchive(db: PGlite, archive: string, logger: Logger): Promise
     await mkdir(join(archive, '..'), { recursive: true });
     await writeFile(temporary, new Uint8Array(await dump.arrayBuffer()));
     await rename(temporary, archive);
+    archives.set(archive, Promise.resolve(dump));
     logger.debug({ archive, bytes: dump.size }, 'saved a template for new databases');
   } catch (err) {
     await rm(temporary, { force: true }).catch(() => undefined);

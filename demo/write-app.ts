@@ -5,7 +5,7 @@ import { sendProblem } from '../common/http/problem.js';
 import type { Logger } from '../common/logger.js';
 import type { SqlQueryable } from '../common/sql.js';
 import { defaultDocumentLimits, describeIssues, type ChangeEvent } from '../events/envelope.js';
-import { rowToEvent, selectColumns } from '../publisher/capture/postgres/postgres-outbox.js';
+import { lastCapturedRowSql, rowToEvent } from '../publisher/capture/postgres/postgres-outbox.js';
 
 /**
  * The write side of the demo: a tiny order service that writes SQL and nothing else. It never talks to a
@@ -54,14 +54,6 @@ export interface WriteAppOptions {
 /** A write whose captured change could never be published: rolled back, and answered with a 400. */
 class UntravellableChange extends Error {}
 
-/**
- * The outbox row the capture trigger wrote for the one row this transaction just changed: the last
- * value its sequence gave in this transaction (the sub-select makes it a constant the index can use).
- */
-const capturedRowSql = `SELECT ${selectColumns} FROM tweetbus_outbox
-  WHERE seq = (SELECT currval(pg_get_serial_sequence('tweetbus_outbox', 'seq'))) AND tx_id = pg_current_xact_id()`;
-
-
 export async function listOrders(db: SqlDatabase, limit = 100): Promise<OrderRow[]> {
   const { rows } = await db.query(`SELECT ${columns} FROM dvx_orders ORDER BY last_updated_timestamp DESC, id LIMIT $1`, [limit]);
   return rows.map((row) => orderRowSchema.parse(row));
@@ -78,7 +70,7 @@ export function createWriteApp(options: WriteAppOptions): express.Express {
     return db.transaction(async (tx: SqlQueryable) => {
       const { rows } = await tx.query(sql, params);
       if (rows.length === 0) return rows;
-      const captured = (await tx.query(capturedRowSql)).rows[0];
+      const captured = (await tx.query(lastCapturedRowSql())).rows[0];
       if (captured === undefined) return rows;
       const event = rowToEvent(captured, defaultDocumentLimits);
       const problem = event.ok ? check(event.value) : event.reason;

@@ -1,3 +1,4 @@
+import { defaultRelayBatch, maxRelayBatchSize } from './relay.js';
 import type { LogLevel } from '../common/logger.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -37,11 +38,6 @@ export interface RelayConfig {
   readonly stuckAfterMs: number;
 }
 
-/** The most outbox rows the relay reads and publishes in one batch (RELAY_BATCH_SIZE, RELAY_MAX_BATCH_SIZE). */
-export const maxRelayBatchSize = 1000;
-
-/** Small batches when idle, for latency; batches that double up to a thousand under a backlog. */
-export const defaultRelayBatch = { batchSize: 20, maxBatchSize: maxRelayBatchSize } as const;
 
 /** Published rows are kept a day, deleted a thousand a statement, checked every minute. */
 export const defaultRetention: RetentionConfig = { maxAgeMs: 24 * 3_600_000, batchSize: 1_000, intervalMs: 60_000 };
@@ -125,7 +121,7 @@ export function loadConfig(processEnv: Env = process.env): PublisherConfig {
   const collections = readCollections(env);
   const sourceName = read('SOURCE_NAME', z.string().max(256), 'legacy', 'at most 256 characters');
   const batchSize = read('RELAY_BATCH_SIZE', wholeNumber(1, maxRelayBatchSize), defaultRelayBatch.batchSize, `a whole number of events per batch from 1 to ${String(maxRelayBatchSize)}`);
-  const maxBatchSize = read('RELAY_MAX_BATCH_SIZE', wholeNumber(1, maxRelayBatchSize), Math.max(batchSize, defaultRelayBatch.maxBatchSize), `a whole number of events per batch under a backlog, from 1 to ${String(maxRelayBatchSize)}`);
+  const maxBatchSize = read('RELAY_MAX_BATCH_SIZE', wholeNumber(1, maxRelayBatchSize), defaultRelayBatch.maxBatchSize, `a whole number of events per batch under a backlog, from 1 to ${String(maxRelayBatchSize)}`);
   if (maxBatchSize < batchSize) env.problem(`RELAY_MAX_BATCH_SIZE (${String(maxBatchSize)}) should be at least RELAY_BATCH_SIZE (${String(batchSize)})`);
   const pollIntervalMs = read('RELAY_POLL_INTERVAL_MS', wholeNumber(10, 600_000), 500, 'milliseconds between outbox polls, 10 to 600000');
 

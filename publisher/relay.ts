@@ -5,6 +5,12 @@ import type { StallWatch } from '../common/stall-watch.js';
 import type { EventPublisher, TransportLoss } from '../transports/transport.js';
 import type { OutboxReader, OutboxRow } from './capture/outbox.js';
 
+/** The most outbox rows the relay reads and publishes in one batch (RELAY_BATCH_SIZE, RELAY_MAX_BATCH_SIZE). */
+export const maxRelayBatchSize = 1000;
+
+/** Small batches when idle, for latency; batches that double up to a thousand under a backlog. */
+export const defaultRelayBatch = { batchSize: 20, maxBatchSize: maxRelayBatchSize } as const;
+
 export interface OutboxRelayOptions {
   readonly reader: OutboxReader;
   readonly publisher: EventPublisher;

@@ -11,8 +11,7 @@ import { createOutboxRetentionJob, type OutboxRetentionJob } from './capture/ret
 import type { ReadinessCheck } from '../common/http/readiness.js';
 import { createPublisherApp, type PublisherAbout } from './http/app.js';
 import { followLeadership } from './leader-relay.js';
-import { createOutboxRelay, type OutboxRelay } from './relay.js';
-import { defaultRelayBatch } from './config.js';
+import { createOutboxRelay, defaultRelayBatch, type OutboxRelay } from './relay.js';
 
 /** Deletes published outbox rows older than `maxAgeMs`, `batchSize` rows a statement, every `intervalMs`. */
 export interface PublisherRetentionOptions {
@@ -86,7 +85,7 @@ export async function startPublisher(options: PublisherServiceOptions): Promise<
     publisher: options.publisher,
     logger,
     batchSize: options.batchSize ?? defaultRelayBatch.batchSize,
-    maxBatchSize: options.maxBatchSize ?? Math.max(options.batchSize ?? 0, defaultRelayBatch.maxBatchSize),
+    maxBatchSize: options.maxBatchSize ?? defaultRelayBatch.maxBatchSize,
     pollIntervalMs: options.pollIntervalMs ?? 500,
     ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
     ...(options.now === undefined ? {} : { now: options.now }),

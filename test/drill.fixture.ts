@@ -33,6 +33,15 @@ export interface DrillDatabases {
   close(): Promise<void>;
 }
 
+/** Stops a drill's services, then drops its databases, even when stopping failed. */
+export async function closeDrill(services: ServiceGroup, db: DrillDatabases): Promise<void> {
+  try {
+    await services.close();
+  } finally {
+    await db.close();
+  }
+}
+
 export async function openDrillDatabases(prefix: string): Promise<DrillDatabases> {
   const write = await createPgSchema(pgTestDatabaseUrl, prefix);
   const pool = pgSchemaPool(pgTestDatabaseUrl, write.schema, { max: 2 });

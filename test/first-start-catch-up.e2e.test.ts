@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDrillDatabases, type DrillDatabases } from './drill.fixture.js';
+import { closeDrill, openDrillDatabases, type DrillDatabases } from './drill.fixture.js';
 import { exitCode, openServiceGroup, startXEmulator, xEmulatorCredentials, type Service, type ServiceGroup } from './processes.fixture.js';
 
 /**
@@ -28,13 +28,7 @@ beforeAll(async () => {
   await db.createOrdersTable();
 }, 90_000);
 
-afterAll(async () => {
-  try {
-    await services.close();
-  } finally {
-    await db.close();
-  }
-});
+afterAll(() => closeDrill(services, db));
 
 const startConsumer = (name: string, env: Record<string, string>): Promise<Service & { readonly url: string }> =>
   services.startReady(name, 'consumer/main.js', 'CONSUMER_PORT', { ...xEnv, ...xEmulatorCredentials.consumer, ...env });

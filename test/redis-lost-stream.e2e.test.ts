@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDrillDatabases, type DrillDatabases } from './drill.fixture.js';
+import { closeDrill, openDrillDatabases, type DrillDatabases } from './drill.fixture.js';
 import { freePort, openServiceGroup, ready, type Service, type ServiceGroup } from './processes.fixture.js';
 import { startTestRedisServer, type TestRedisServer } from './redis-server.fixture.js';
 
@@ -40,9 +40,8 @@ beforeAll(async () => {
 afterAll(async () => {
   try {
     consumer.child.kill('SIGCONT');
-    await services.close();
+    await closeDrill(services, db);
   } finally {
-    await db.close();
     await redis.kill();
   }
 });

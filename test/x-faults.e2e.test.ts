@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDrillDatabases, type DrillDatabases } from './drill.fixture.js';
+import { closeDrill, openDrillDatabases, type DrillDatabases } from './drill.fixture.js';
 import { emulatorRequest, exitCode, openServiceGroup, startXEmulator, xEmulatorCredentials, type Service, type ServiceGroup } from './processes.fixture.js';
 
 /**
@@ -24,13 +24,7 @@ beforeAll(async () => {
   consumer = await startConsumer('consumer');
 }, 90_000);
 
-afterAll(async () => {
-  try {
-    await services.close();
-  } finally {
-    await db.close();
-  }
-});
+afterAll(() => closeDrill(services, db));
 
 const insertOrder = (id: string, name: string): Promise<unknown> =>
   db.writeDb.query(`INSERT INTO dvx_orders (id, status, customer_name) VALUES ($1, 'NEW', $2)`, [id, name]);

@@ -118,7 +118,7 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
   const consumer = options.consumer ?? `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
   const deadLetterStream = options.deadLetterStream ?? `${stream}:dead`;
   const batchSize = options.batchSize ?? 100;
-  const maxBatchSize = Math.max(batchSize, options.maxBatchSize ?? 1_000);
+  const maxBatchSize = options.maxBatchSize ?? Math.max(batchSize, 1_000);
   const blockMs = options.blockMs ?? 2_000;
   const claimIdleMs = options.claimIdleMs ?? 30_000;
   const reconnectBackoff = options.reconnectBackoff ?? defaultExponentialBackoff({ initialMs: 200, maxMs: 10_000 });
@@ -128,6 +128,7 @@ export function createRedisStreamsSource(redis: RedisStreamsSourceConnection, se
   const issues = [
     ...positiveInteger('batchSize', batchSize),
     ...positiveInteger('maxBatchSize', maxBatchSize),
+    ...(maxBatchSize < batchSize ? [`maxBatchSize (${String(maxBatchSize)}) must be at least batchSize (${String(batchSize)})`] : []),
     ...positiveInteger('blockMs', blockMs),
     ...positiveInteger('claimIdleMs', claimIdleMs),
     ...(group === '' ? ['group must not be empty'] : []),

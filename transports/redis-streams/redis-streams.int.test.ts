@@ -197,6 +197,12 @@ describe('Redis Streams adapter', () => {
     await waitUntil('nothing pending', async () => (await pendingCount()) === 0);
   });
 
+  it('refuses a maxBatchSize below batchSize, or not a positive whole number', () => {
+    const build = (batchSize: number, maxBatchSize: number) => () => createRedisStreamsSource({ url: redisUrl }, { ...fastSource, stream, group: 'g', batchSize, maxBatchSize });
+    expect(build(100, 50)).toThrow(/maxBatchSize \(50\) must be at least batchSize \(100\)/);
+    expect(build(10, 0)).toThrow(/maxBatchSize must be a positive integer, got 0/);
+  });
+
   it('MAXLEN trimming keeps the stream near maxLen', async () => {
     const maxLen = 50;
     const publisher = publisherFor({ maxLen });

@@ -48,6 +48,19 @@ export const selectColumns = `id, seq::text AS seq, aggregatetype, aggregateid, 
   op, source, created_at, correlation_id`;
 
 /** Reads one outbox row as a change event; the columns already have the names and forms the fields want. */
+/**
+ * The outbox row the capture trigger wrote for the row the current transaction changed last: the
+ * last value the outbox's sequence gave in this session, read in that same transaction. The
+ * sub-select makes `currval` a constant an index can use, and the conditions on `published_at` and
+ * `failed_at` (always true of a row nobody else can see yet) let the relay's partial index on seq
+ * answer instead of a scan of the outbox.
+ */
+export function lastCapturedRowSql(columns: string = selectColumns): string {
+  return `SELECT ${columns} FROM tweetbus_outbox
+   WHERE seq = (SELECT currval(pg_get_serial_sequence('tweetbus_outbox', 'seq')))
+     AND tx_id = pg_current_xact_id() AND published_at IS NULL AND failed_at IS NULL`;
+}
+
 /** Reads one outbox row (selected with `selectColumns`) as a change event. */
 export function rowToEvent(row: Record<string, unknown>, limits: DocumentLimits) {
   return outboxRowToEvent(
