@@ -13,6 +13,7 @@ export type BenchLogLevel = LogLevel;
 export const benchTransportKinds = ['x', 'redis-streams', 'kafka'] as const;
 export const benchStoreKinds = ['embedded', 'postgres'] as const;
 export const benchWriteDbKinds = ['embedded', 'postgres'] as const;
+export type BenchWriteDb = (typeof benchWriteDbKinds)[number];
 
 /** What carries the events from the relay to the consumer: the in-process X emulator, or a Redis the user runs. */
 export type BenchTransport =
@@ -32,7 +33,7 @@ export interface BenchConfig {
   readonly transport: BenchTransport;
   readonly store: BenchStore;
   /** The write database the writers commit to: the demo's embedded one, or a PostgreSQL schema of BENCH_DATABASE_URL. */
-  readonly writeDb: (typeof benchWriteDbKinds)[number];
+  readonly writeDb: BenchWriteDb;
   /** BENCH_DATABASE_URL: the server of the PostgreSQL store and write database. */
   readonly databaseUrl: string;
   /** Row changes written to `dvx_orders` per run. */

@@ -1,21 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createLogger, type Logger } from '../common/logger.js';
 import { createScope } from '../common/scope.js';
 import { wireConsumer } from '../consumer/wiring.js';
 import { openTrust } from '../consumer/trust.js';
-import { createEmbeddedReadModelStore } from '../consumer/stores/embedded/embedded-read-model-store.js';
 import type { ReadModelStore } from '../consumer/stores/read-model-store.js';
-import { defaultEventType, type ChangeEvent } from '../events/envelope.js';
+import type { ChangeEvent } from '../events/envelope.js';
 import { deleteStreams } from '../transports/redis-streams/redis-client.js';
 import { createRedisStreamsPublisher } from '../transports/redis-streams/redis-streams-publisher.js';
 import { loadConsumerBenchConfig, type ConsumerBenchConfig } from './config.js';
 import { fixed, loadBenchConfig, machine, medianBy, print, resultDate, table, updateResults } from './report.js';
-import { openPostgresReadModel } from './read-models.js';
+import { openBenchReadModel } from './databases.js';
 import { renderConsumerResults } from './results.js';
+import { orderEvents } from './workload.js';
+import { bulkUpsertRate } from './ceilings.js';
 
 /**
  * The consumer alone, against the ceiling of its store: a backlog of N events in a Redis stream is
@@ -32,53 +30,12 @@ interface RunResult {
 }
 
 const collection = 'orders';
-const statuses = ['NEW', 'PAID', 'SHIPPED', 'DELIVERED'];
-
-/** N events over N/5 keys, each key's versions in order: what a busy orders table sends. */
-function backlog(events: number): ChangeEvent[] {
-  const keys = Math.max(1, Math.floor(events / 5));
-  const createdAt = new Date().toISOString();
-  return Array.from({ length: events }, (_, i) => {
-    const key = `o${String(i % keys)}`;
-    const version = BigInt(Math.floor(i / keys) + 1);
-    return {
-      id: randomUUID(),
-      source: 'bench',
-      type: defaultEventType(collection, 'upsert'),
-      collection,
-      key,
-      version,
-      op: 'upsert',
-      data: { id: key, status: statuses[i % statuses.length] ?? 'NEW', customer_name: `Customer ${String(i % 997)}`, destination: 'Lisbon' },
-      createdAt,
-    };
-  });
-}
-
-async function openStore(config: ConsumerBenchConfig, logger: Logger): Promise<{ store: ReadModelStore; dispose: () => Promise<void> }> {
-  if (config.store.kind === 'postgres') return openPostgresReadModel(config.store.databaseUrl, 'consumer_bench', logger);
-  const dir = await mkdtemp(join(tmpdir(), 'tweetbus-consumer-bench-'));
-  const store = await createEmbeddedReadModelStore({ dataDir: dir }, { logger });
-  return { store, dispose: async () => { await store.close(); await rm(dir, { recursive: true, force: true }); } };
-}
-
-/** The store's own bulk upsert: the events, 1,000 per `applyBatch`, into a fresh store. */
-async function ceiling(config: ConsumerBenchConfig, events: readonly ChangeEvent[], logger: Logger): Promise<number> {
-  const { store, dispose } = await openStore(config, logger);
-  try {
-    const started = performance.now();
-    for (let i = 0; i < events.length; i += 1_000) await store.applyBatch(events.slice(i, i + 1_000));
-    return events.length / ((performance.now() - started) / 1000);
-  } finally {
-    await dispose();
-  }
-}
 
 /** The consumer draining the backlog from Redis into a fresh store; the clock runs from its start to the last apply. */
 async function consume(config: ConsumerBenchConfig, events: readonly ChangeEvent[], logger: Logger): Promise<number> {
   const stream = `tweetbus:bench:${String(process.pid)}:${randomUUID()}`;
   const publisher = createRedisStreamsPublisher({ url: config.redisUrl }, { stream, maxLen: events.length * 2, logger });
-  const { store, dispose } = await openStore(config, logger);
+  const { store, dispose } = await openBenchReadModel(config.store, 'consumer_bench', logger);
   const scope = createScope(logger);
   try {
     for (let i = 0; i < events.length; i += 1_000) await publisher.publish(events.slice(i, i + 1_000));
@@ -134,10 +91,10 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel, name: 'bench', destination: 'stderr' });
   print(`tweetbus consumer benchmark: a Redis Streams backlog of ${String(config.events)} events into the ${config.store.kind} read model, ${String(config.runs)} run(s)`);
   print(`machine: ${machine()}\n`);
-  const events = backlog(config.events);
+  const events = orderEvents(config.events);
   const results: RunResult[] = [];
   for (let run = 1; run <= config.runs; run += 1) {
-    const ceilingPerSecond = await ceiling(config, events, logger);
+    const ceilingPerSecond = await bulkUpsertRate(config.store, events, logger);
     const consumerPerSecond = await consume(config, events, logger);
     results.push({ ceilingPerSecond, consumerPerSecond, ratio: consumerPerSecond / ceilingPerSecond });
     print(`run ${String(run)}: store's bulk upsert ${fixed(ceilingPerSecond, 0)} events/s, consumer ${fixed(consumerPerSecond, 0)} events/s (${fixed(100 * consumerPerSecond / ceilingPerSecond, 0)}%)`);

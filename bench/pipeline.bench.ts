@@ -2,29 +2,22 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { z } from 'zod';
 import { createLogger, redactUrl, type Logger } from '../common/logger.js';
-import { openPgSchema } from '../common/pg-test-schema.js';
-import { ConfigError } from '../common/errors.js';
-import { createKafkaClient } from '../transports/kafka/kafka-client.js';
-import { deleteStreams } from '../transports/redis-streams/redis-client.js';
 import type { SqlDatabase } from '../common/sql.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import type { MessageDecoder } from '../events/decoder.js';
 import type { ApplyOutcome, ReadModelStore } from '../consumer/stores/read-model-store.js';
-import type { DemoConfig, DemoTransport } from '../demo/config.js';
+import type { DemoConfig } from '../demo/config.js';
 import { startDemo, type Demo } from '../demo/demo.js';
 import { defaultRateLimits, type RateLimitQuota } from '../x-emulator/server.js';
-import { loadConfig, type BenchConfig, type BenchStore, type BenchTransport } from './config.js';
-import { createPgOutboxListener } from '../publisher/capture/postgres/outbox-listener.js';
-import { createPostgresOutbox, lastCapturedRowSql } from '../publisher/capture/postgres/postgres-outbox.js';
-import { applyDemoOrdersSchema, applyOutboxSchema } from '../publisher/capture/postgres/schema.js';
+import { loadConfig, type BenchConfig, type BenchStore } from './config.js';
 import type { Capture } from '../publisher/wiring.js';
-import { seededRandom } from '../common/seeded-random.js';
 import { fixed, loadBenchConfig, machine, medianBy, print, resultDate, table, updateResults } from './report.js';
-import { askAnyBrokerWhenNoBrokerIsTheController, createTopicsOnMock, kcatAvailable, startKafkaMock } from './kafka-mock.js';
-import { renderResults, type ResultRow } from './results.js';
-import { openPostgresReadModel } from './read-models.js';
+import { renderResults, type CeilingsResultRow, type ResultRow } from './results.js';
+import { benchTransport, describeTransport, openBenchKafka, prepareTransport, raisedPostQuotas, transportLabel, untilHealthy, type BenchKafka } from './transports.js';
+import { orderEvents, planChanges, writeChanges, type Change } from './workload.js';
+import { measureCeilings, type Ceilings } from './ceilings.js';
+import { openPostgresReadModel, openPostgresWriteDatabase } from './databases.js';
 
 const mib = 1024 * 1024;
 const host = '127.0.0.1';
@@ -59,14 +52,6 @@ function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
   return sorted[rank - 1] ?? Number.NaN;
-}
-
-/** One committed row change, as the writer saw it. */
-interface Commit {
-  readonly key: string;
-  readonly version: bigint;
-  /** performance.now() right after COMMIT returned to the writer. */
-  readonly at: number;
 }
 
 /** The first time `applyBatch` resolved for an event (whatever its outcome), by event id. */
@@ -115,115 +100,6 @@ function countMessages(decode: MessageDecoder, counter: { messages: number }): M
   };
 }
 
-// ---- the workload ------------------------------------------------------------------------------------
-
-interface Change {
-  readonly key: string;
-  readonly status: string;
-  readonly customerId: string;
-  readonly customerName: string;
-  readonly destination: string;
-}
-
-const statuses = ['NEW', 'PAID', 'PACKED', 'SHIPPED', 'DELIVERED'] as const;
-const cities = ['Oslo', 'Lisbon', 'Nairobi', 'Osaka', 'Lima', 'Tallinn', 'Perth', 'Quebec'] as const;
-
-
-/**
- * N changes over ceil(N/5) keys, every key touched about five times, in shuffled order: a key's first
- * change inserts the row, the later ones update it, and inserts and updates interleave.
- */
-function planChanges(n: number): Change[] {
-  const keyCount = Math.max(1, Math.ceil(n / 5));
-  const next = seededRandom(0x7b_75_73); // the same changes every run
-  const keys = Array.from({ length: n }, (_, i) => i % keyCount);
-  for (let i = keys.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(next() * (i + 1));
-    const a = keys[i] ?? 0;
-    keys[i] = keys[j] ?? 0;
-    keys[j] = a;
-  }
-  const touches = new Map<number, number>();
-  return keys.map((k) => {
-    const touch = touches.get(k) ?? 0;
-    touches.set(k, touch + 1);
-    return {
-      key: `b${k}`,
-      status: statuses[touch % statuses.length] ?? 'NEW',
-      customerId: `c${k % 97}`,
-      customerName: `Customer ${k}`,
-      destination: cities[k % cities.length] ?? 'Oslo',
-    };
-  });
-}
-
-// An upsert rather than INSERT-then-UPDATE: concurrent writers cannot promise that a key's insert
-// commits before its first update. `xmax = 0` tells which one the statement did.
-const upsertSql = `
-  INSERT INTO dvx_orders (id, status, customer_id, customer_name, shipping_destination, last_updated_timestamp)
-  VALUES ($1, $2, $3, $4, $5, now())
-  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, customer_id = EXCLUDED.customer_id,
-    customer_name = EXCLUDED.customer_name, shipping_destination = EXCLUDED.shipping_destination,
-    last_updated_timestamp = now()
-  RETURNING (xmax = 0) AS inserted`;
-
-// The row this transaction's trigger wrote (one change, one row), found through the relay's index
-// rather than by reading every unpublished row (which made each commit slower as the outbox grew).
-const capturedSql = lastCapturedRowSql('id, aggregateid, version::text AS version');
-
-const upsertedSchema = z.object({ inserted: z.boolean() });
-const capturedSchema = z.object({ id: z.string(), aggregateid: z.string(), version: z.string().regex(/^\d+$/) });
-
-interface WriteResult {
-  /** Commits by event id. */
-  readonly commits: Map<string, Commit>;
-  /** The writers' commit rate over the first and the last tenth of the changes: flat when the write side's cost stays flat. */
-  readonly commitsPerSecond: { readonly first: number; readonly last: number };
-  readonly inserts: number;
-  readonly updates: number;
-}
-
-async function writeChanges(db: SqlDatabase, plan: readonly Change[], writers: number): Promise<WriteResult> {
-  const commits = new Map<string, Commit>();
-  let inserts = 0;
-  let updates = 0;
-  let cursor = 0;
-
-  async function writeOne(change: Change): Promise<void> {
-    const written = await db.transaction(async (tx) => {
-      const upserted = await tx.query(upsertSql, [change.key, change.status, change.customerId, change.customerName, change.destination]);
-      const captured = await tx.query(capturedSql);
-      return { inserted: upsertedSchema.parse(upserted.rows[0]).inserted, events: captured.rows.map((row) => capturedSchema.parse(row)) };
-    });
-    const at = performance.now();
-    if (written.events.length !== 1) throw new Error(`a change to ${change.key} captured ${written.events.length} outbox rows, expected 1`);
-    if (written.inserted) inserts += 1;
-    else updates += 1;
-    for (const event of written.events) commits.set(event.id, { key: event.aggregateid, version: BigInt(event.version), at });
-  }
-
-  async function writer(): Promise<void> {
-    for (;;) {
-      const change = plan[cursor];
-      cursor += 1;
-      if (change === undefined) return;
-      await writeOne(change);
-    }
-  }
-
-  const started = performance.now();
-  await Promise.all(Array.from({ length: writers }, writer));
-  return { commits, commitsPerSecond: tenthRates(started, [...commits.values()].map((c) => c.at)), inserts, updates };
-}
-
-/** Commits per second over the first and the last tenth of the commits. */
-function tenthRates(started: number, commitTimes: readonly number[]): { first: number; last: number } {
-  const times = [...commitTimes].sort((a, b) => a - b);
-  const n = Math.max(1, Math.floor(times.length / 10));
-  const rate = (from: number, to: number | undefined) => (to === undefined || to <= from ? Number.NaN : n / ((to - from) / 1000));
-  return { first: rate(started, times[n - 1]), last: rate(times[times.length - 1 - n] ?? started, times[times.length - 1]) };
-}
-
 // ---- one run -----------------------------------------------------------------------------------------
 
 interface RunResult {
@@ -270,117 +146,12 @@ function waitUntil(isDone: () => boolean, timeoutMs: number, describe: () => str
   return { promise, notify };
 }
 
-/** Polls `check` every 10 ms until it resolves; after `timeoutMs` fails with its last error. */
-async function untilResolves(check: () => Promise<void>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: err });
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** Runs every step, even after one fails; a failure is logged, since the run's own result matters more. */
 async function cleanUp(steps: readonly (() => Promise<void>)[], logger: Logger): Promise<void> {
   for (const step of steps) {
     const [result] = await Promise.allSettled([step()]);
     if (result.status === 'rejected') logger.warn({ err: result.reason }, 'the bench could not clean up after a run');
   }
-}
-
-/** The Kafka the bench runs on: KAFKA_BROKERS, or kcat's mock cluster, started for the bench and stopped after it. */
-interface BenchKafka {
-  readonly brokers: readonly string[];
-  readonly mock: boolean;
-  stop(): Promise<void>;
-}
-
-async function openBenchKafka(transport: Extract<BenchTransport, { kind: 'kafka' }>): Promise<BenchKafka> {
-  if (transport.brokers !== undefined) {
-    return { brokers: transport.brokers.split(',').map((b) => b.trim()), mock: false, stop: () => Promise.resolve() };
-  }
-  if (!kcatAvailable()) throw new ConfigError(['--transport kafka needs KAFKA_BROKERS (a Kafka cluster) or kcat (apt-get install -y kcat) for its mock cluster']);
-  const mock = await startKafkaMock();
-  askAnyBrokerWhenNoBrokerIsTheController();
-  return { brokers: mock.brokers.split(','), mock: true, stop: () => mock.stop() };
-}
-
-/** The demo's transport for one run: over Redis or Kafka, a stream or topic of this run's own, so runs never share entries. */
-function demoTransport(transport: BenchTransport, run: number, kafka: BenchKafka | undefined): DemoTransport {
-  if (transport.kind === 'x') return { kind: 'x' };
-  if (transport.kind === 'kafka') {
-    const topic = `tweetbus.bench.${String(process.pid)}.${String(run)}`;
-    const common = {
-      kind: 'kafka' as const,
-      connection: { brokers: kafka?.brokers ?? [], clientId: 'tweetbus-bench', ssl: false, sasl: undefined },
-      topic,
-      topicSpec: { partitions: 4, replicationFactor: -1 },
-    };
-    // The mock answers a fetch only when its wait is over, not when records arrive: wait briefly.
-    return { kind: 'kafka', publisher: common, consumer: { ...common, groupId: 'bench', deadLetterTopic: `${topic}.dlq`, fetchMaxWaitMs: kafka?.mock === true ? 50 : 5_000 } };
-  }
-  const stream = `tweetbus:bench:${process.pid}:${run}`;
-  return {
-    kind: 'redis-streams',
-    publisher: { kind: 'redis-streams', url: transport.url, stream, maxLen: 10_000_000 },
-    consumer: { kind: 'redis-streams', url: transport.url, stream, group: 'bench', consumerName: 'bench-1', deadLetterStream: `${stream}:dead`, claimIdleMs: 30_000 },
-  };
-}
-
-/**
- * The PostgreSQL read model in a new schema of its own. `dispose` closes the store, then ends the pool
- * and drops the schema; the demo leaves a store it was given to its caller.
- */
-/**
- * The write database on a PostgreSQL server: a schema of BENCH_DATABASE_URL of its own with
- * `sql/postgres/` applied, a pool with a connection per writer (and some for the relay), and the
- * LISTEN wake-up the publisher uses there.
- */
-async function openPostgresWriteDatabase(config: BenchConfig, logger: Logger): Promise<{ db: SqlDatabase; capture: Capture; dispose: () => Promise<void> }> {
-  const database = await openPgSchema(config.databaseUrl, { prefix: 'pipeline_write', max: config.writers + 4 });
-  try {
-    await applyOutboxSchema(database.db);
-    await applyDemoOrdersSchema(database.db);
-    const listener = createPgOutboxListener(database.pool, { logger });
-    await listener.ready;
-    const outbox = createPostgresOutbox({ db: database.db }, { logger });
-    return {
-      db: database.db,
-      capture: { outbox, wake: listener.wake },
-      dispose: async () => {
-        await listener.close();
-        await outbox.close();
-        await database.dispose();
-      },
-    };
-  } catch (err) {
-    await database.dispose();
-    throw err;
-  }
-}
-
-
-/** How a transport and a store are named in the report, URLs without passwords. */
-function describeTransport(transport: BenchTransport, kafka: BenchKafka | undefined): string {
-  switch (transport.kind) {
-    case 'x':
-      return 'x (the emulator, over HTTPS)';
-    case 'redis-streams':
-      return `redis-streams (${redactUrl(transport.url)}, a stream per run)`;
-    case 'kafka':
-      return kafka?.mock === true
-        ? `kafka on librdkafka's MOCK cluster (kcat, 3 brokers on loopback: not Apache Kafka), a topic per run`
-        : `kafka (${kafka?.brokers.join(',') ?? ''}), a topic per run`;
-  }
-}
-
-/** The name a run's transport gets in bench/results.md: a mock is never passed off as Kafka. */
-function transportLabel(transport: BenchTransport, kafka: BenchKafka | undefined): ResultRow['transport'] {
-  return transport.kind === 'kafka' && kafka?.mock === true ? 'kafka (mock)' : transport.kind;
 }
 
 function describeStore(store: BenchStore): string {
@@ -392,7 +163,7 @@ function realPostQuota(): RateLimitQuota | undefined {
   return defaultRateLimits.createTweet.find((q) => q.scope === 'user' && q.header === 'x-rate-limit');
 }
 
-async function runOnce(config: BenchConfig, run: number, logger: Logger, kafka: BenchKafka | undefined): Promise<RunResult> {
+async function runOnce(config: BenchConfig, plan: readonly Change[], run: number, logger: Logger, kafka: BenchKafka | undefined): Promise<RunResult> {
   const setupStarted = performance.now();
   // From before setup to convergence: the peak includes starting the embedded databases.
   const runPeak: MemoryPeak = { rss: 0, heapUsed: 0 };
@@ -422,22 +193,12 @@ async function runOnce(config: BenchConfig, run: number, logger: Logger, kafka: 
       logLevel: config.logLevel,
       hashtagPrefix: '',
       stuckAfterMs: { consumer: 60_000, relay: 60_000 },
-      transport: demoTransport(config.transport, run, kafka),
+      transport: benchTransport(config.transport, String(run), kafka),
     };
-    if (demoConfig.transport.kind === 'redis-streams') {
-      const { url, stream, deadLetterStream } = demoConfig.transport.consumer;
-      // A stream left by an earlier bench of the same pid would be replayed into this run's read model.
-      await deleteStreams(url, [stream, deadLetterStream]);
-      cleanups.push(() => deleteStreams(url, [stream, deadLetterStream]));
-    }
-    if (demoConfig.transport.kind === 'kafka' && kafka?.mock === true) {
-      // The mock has no CreateTopics: the run's topics are made by an auto-creating metadata request.
-      const client = createKafkaClient({ brokers: [...kafka.brokers], clientId: 'tweetbus-bench', logger });
-      await createTopicsOnMock(client, [demoConfig.transport.consumer.topic, demoConfig.transport.consumer.deadLetterTopic]);
-    }
+    cleanups.push(await prepareTransport(demoConfig.transport, kafka, logger));
     let writeDatabase: { db: SqlDatabase; capture: Capture } | undefined;
     if (config.writeDb === 'postgres') {
-      const write = await openPostgresWriteDatabase(config, logger);
+      const write = await openPostgresWriteDatabase(config.databaseUrl, config.writers + 4, logger);
       cleanups.push(() => write.dispose());
       writeDatabase = write;
     }
@@ -452,13 +213,7 @@ async function runOnce(config: BenchConfig, run: number, logger: Logger, kafka: 
       logger,
       {
         emulator: {
-          rateLimits: {
-            createTweet: [
-              { scope: 'user', limit: quota, windowMs: 15 * 60_000, header: 'x-rate-limit' },
-              { scope: 'user', limit: quota, windowMs: 24 * 60 * 60_000, header: 'x-user-limit-24hour' },
-              { scope: 'app', limit: quota, windowMs: 24 * 60 * 60_000, header: 'x-app-limit-24hour' },
-            ],
-          },
+          rateLimits: raisedPostQuotas(quota),
         },
         decorateStore: (store) =>
           recordApplies(store, arrivals, (events, outcomes) => {
@@ -477,11 +232,10 @@ async function runOnce(config: BenchConfig, run: number, logger: Logger, kafka: 
       },
     );
     const { emulator, writeDb, publisher, source, store } = demo;
-    await untilResolves(() => source.check(), 30_000, `the ${config.transport.kind} source to connect`);
+    await untilHealthy(() => source.check(), 30_000, `the ${config.transport.kind} source to connect`);
     const setupMs = performance.now() - setupStarted;
 
     // ---- the measured part ----
-    const plan = planChanges(config.events);
     const written = await writeChanges(writeDb, plan, config.writers);
     const commits = [...written.commits.values()];
     const finals = new Map<string, bigint>();
@@ -584,21 +338,30 @@ async function main(): Promise<void> {
 
   const peak: MemoryPeak = { rss: 0, heapUsed: 0 };
   const results: RunResult[] = [];
-  for (let run = 1; run <= config.runs; run += 1) {
-    const result = await runOnce(config, run, logger, kafka).catch(async (err: unknown) => {
-      await kafka?.stop();
-      throw err;
-    });
-    results.push(result);
-    peak.rss = Math.max(peak.rss, result.peakRssMiB * mib);
-    peak.heapUsed = Math.max(peak.heapUsed, result.peakHeapMiB * mib);
-    print(
-      `run ${run}: ${fixed(result.eventsPerSecond)} events/s, p50 ${fixed(result.p50Ms)} ms, p99 ${fixed(result.p99Ms)} ms, ` +
-        `${result.posts === undefined ? `${result.messagesDecoded} messages` : `${result.posts} posts`}, peak RSS ${fixed(result.peakRssMiB, 0)} MiB (setup ${fixed(result.setupMs, 0)} ms)`,
-    );
+  const ceilings: Ceilings[] = [];
+  const plan = planChanges(config.events);
+  const events = orderEvents(config.events);
+  try {
+    for (let run = 1; run <= config.runs; run += 1) {
+      const result = await runOnce(config, plan, run, logger, kafka);
+      results.push(result);
+      peak.rss = Math.max(peak.rss, result.peakRssMiB * mib);
+      peak.heapUsed = Math.max(peak.heapUsed, result.peakHeapMiB * mib);
+      print(
+        `run ${run}: ${fixed(result.eventsPerSecond)} events/s, p50 ${fixed(result.p50Ms)} ms, p99 ${fixed(result.p99Ms)} ms, ` +
+          `${result.posts === undefined ? `${result.messagesDecoded} messages` : `${result.posts} posts`}, peak RSS ${fixed(result.peakRssMiB, 0)} MiB (setup ${fixed(result.setupMs, 0)} ms)`,
+      );
+      const alone = await measureCeilings(config, plan, events, { kafka, host }, logger);
+      ceilings.push(alone);
+      print(
+        `       alone: writers ${fixed(alone.writers.perSecond, 0)} commits/s, publish ${fixed(alone.publishPerSecond, 0)}, read ${fixed(alone.readPerSecond, 0)}, ` +
+          `relay ${fixed(alone.relayPerSecond, 0)}, bulk upsert ${fixed(alone.upsertPerSecond, 0)} events/s`,
+      );
+    }
+  } finally {
+    await kafka?.stop();
   }
 
-  await kafka?.stop();
   const median = medianBy(results, (r) => r.eventsPerSecond);
 
   print('');
@@ -646,14 +409,48 @@ async function main(): Promise<void> {
     );
   }
 
+  const medianOf = (values: readonly number[]): number => medianBy(values, (v) => v);
+  const date = resultDate();
+  const label = transportLabel(config.transport, kafka);
+  const beside: CeilingsResultRow = {
+    date,
+    machine: machine(),
+    transport: label,
+    store: config.store.kind,
+    writeDb: config.writeDb,
+    events: config.events,
+    runs: config.runs,
+    pipelinePerSecond: median.eventsPerSecond,
+    writersInRun: {
+      perSecond: medianOf(results.map((r) => r.events / (r.writeMs / 1000))),
+      first: medianOf(results.map((r) => r.commitsPerSecond.first)),
+      last: medianOf(results.map((r) => r.commitsPerSecond.last)),
+    },
+    writersAlonePerSecond: medianOf(ceilings.map((c) => c.writers.perSecond)),
+    publishPerSecond: medianOf(ceilings.map((c) => c.publishPerSecond)),
+    readPerSecond: medianOf(ceilings.map((c) => c.readPerSecond)),
+    relayPerSecond: medianOf(ceilings.map((c) => c.relayPerSecond)),
+    upsertPerSecond: medianOf(ceilings.map((c) => c.upsertPerSecond)),
+  };
+  const share = (ceiling: number): string => `${fixed(ceiling, 0)}/s (pipeline ${fixed((100 * median.eventsPerSecond) / ceiling, 0)}%)`;
+  print(
+    `\neach part alone (medians): writers ${share(beside.writersAlonePerSecond)}, transport publish ${share(beside.publishPerSecond)}, ` +
+      `read ${share(beside.readPerSecond)}, relay ${share(beside.relayPerSecond)}, bulk upsert ${share(beside.upsertPerSecond)}`,
+  );
+  print(
+    `writers during the pipeline: ${fixed(beside.writersInRun.perSecond, 0)} commits/s, first tenth ${fixed(beside.writersInRun.first, 0)}, ` +
+      `last tenth ${fixed(beside.writersInRun.last, 0)} (${fixed((100 * beside.writersInRun.last) / beside.writersInRun.first, 0)}%); ` +
+      `the pipeline keeps ${fixed((100 * median.eventsPerSecond) / beside.writersInRun.perSecond, 0)}% of their pace`,
+  );
+
   if (config.dryRun) {
     print('\n--dry-run: bench/results.md left unchanged');
     return;
   }
   const row: ResultRow = {
-    date: resultDate(),
+    date,
     machine: machine(),
-    transport: transportLabel(config.transport, kafka),
+    transport: label,
     store: config.store.kind,
     events: config.events,
     runs: config.runs,
@@ -663,7 +460,7 @@ async function main(): Promise<void> {
     peakRssMiB: peak.rss / mib,
     posts,
   };
-  const path = await updateResults((existing) => renderResults(existing, row));
+  const path = await updateResults((existing) => renderResults(existing, row, beside));
   print(`\nresults appended to ${path}`);
 }
 

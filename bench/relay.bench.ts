@@ -13,9 +13,8 @@ import type { EventPublisher } from '../transports/transport.js';
 import { loadRelayConfig, relayBatchLabel, type RelayBatch, type RelayBenchConfig } from './config.js';
 import { fixed, loadBenchConfig, machine, medianBy, print, resultDate, table, updateResults } from './report.js';
 import { renderRelayResults, type RelayResultRow } from './results.js';
+import { fillBacklog } from './workload.js';
 
-/** The backlog is written by this many INSERT … SELECT statements, each its own transaction. */
-const fillStatements = 10;
 /** The publisher's default; the backlog is there before the relay starts, so it hardly matters. */
 const pollIntervalMs = 500;
 
@@ -76,25 +75,6 @@ function observedPublisher(publisher: EventPublisher, steps: Steps, ids: Set<str
 }
 
 // ---- the database ------------------------------------------------------------------------------------
-
-// Rows shaped like the demo's orders, so each row image is as large as a real one.
-const fillSql = `
-  INSERT INTO dvx_orders (id, status, customer_id, customer_name, shipping_destination, last_updated_timestamp)
-  SELECT 'order-' || g,
-         (ARRAY['NEW', 'PAID', 'PACKED', 'SHIPPED', 'DELIVERED'])[1 + g % 5],
-         'c' || g % 97,
-         'Customer ' || g,
-         (ARRAY['Oslo', 'Lisbon', 'Nairobi', 'Osaka', 'Lima', 'Tallinn', 'Perth', 'Quebec'])[1 + g % 8],
-         date_trunc('second', now())
-    FROM generate_series($1::int, $2::int) AS g`;
-
-/** Writes `rows` changes through the capture trigger, in `fillStatements` transactions. */
-async function fillBacklog(db: SqlDatabase, rows: number): Promise<void> {
-  const per = Math.ceil(rows / fillStatements);
-  for (let from = 1; from <= rows; from += per) {
-    await db.query(fillSql, [from, Math.min(rows, from + per - 1)]);
-  }
-}
 
 const countsSchema = z.object({ total: z.coerce.number(), unpublished: z.coerce.number(), failed: z.coerce.number() });
 

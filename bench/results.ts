@@ -1,4 +1,4 @@
-import type { BenchStore, BenchTransport } from './config.js';
+import type { BenchStore, BenchTransport, BenchWriteDb } from './config.js';
 
 /** One line of `bench/results.md`: the median run of one `npm run bench`. */
 export interface ResultRow {
@@ -51,6 +51,26 @@ export interface ConsumerResultRow {
   /** The store's own bulk upsert, 1,000 events a call. */
   readonly ceilingPerSecond: number;
   readonly consumerPerSecond: number;
+}
+
+/** One line of the ceilings section: what each part did alone beside the pipeline, medians of one `npm run bench`. */
+export interface CeilingsResultRow {
+  readonly date: string;
+  readonly machine: string;
+  readonly transport: ResultRow['transport'];
+  readonly store: BenchStore['kind'];
+  readonly writeDb: BenchWriteDb;
+  readonly events: number;
+  readonly runs: number;
+  /** The pipeline's events/s in the same runs. */
+  readonly pipelinePerSecond: number;
+  /** The writers' commits/s during the pipeline runs: overall, first tenth, last tenth. */
+  readonly writersInRun: { readonly perSecond: number; readonly first: number; readonly last: number };
+  readonly writersAlonePerSecond: number;
+  readonly publishPerSecond: number;
+  readonly readPerSecond: number;
+  readonly relayPerSecond: number;
+  readonly upsertPerSecond: number;
 }
 
 /** The file keeps this many result rows per section, newest first. */
@@ -151,6 +171,33 @@ Run it: \`npm run bench:consumer\` (N = 50,000, 3 runs, the embedded store), or
 \`--dry-run\` prints without touching this file. The newest result is first; the section keeps ${maxResultRows} rows.
 `;
 
+export const ceilingsResultsHeader = `# Ceilings beside the pipeline
+
+Each \`npm run bench\` run also measures what each part of the pipeline does alone, on the same machine,
+right after the pipeline, with the same N: the pipeline can go no faster than its slowest part. Each cell
+gives the part's rate and, in brackets, the pipeline's events/s as a share of it.
+
+- **writers in the run**: the writers' commits/s while the pipeline ran, overall, then over the first and
+  the last tenth of the commits (the write side's cost stays flat when the two are close).
+- **writers alone**: the same changes, by the same number of writers, into a fresh write database of the
+  same kind with nothing reading it.
+- **publish / read**: the transport alone, without databases. The events (the size of a \`dvx_orders\` row
+  image) are published 1,000 a call by the publisher the services wire, then read by their source into a
+  handler that does nothing. Redis and Kafka drain the published backlog (timed from the first batch read
+  to the last); X's filtered stream only carries posts made while it is connected, so there the source
+  reads while the posts are made, on an emulator of its own (timed from the first post to the last read).
+- **relay**: the relay with its defaults, draining a backlog of N outbox rows written through the capture
+  trigger into a fresh write database of the same kind, into an in-memory bus.
+- **bulk upsert**: the store's own \`applyBatch\`, 1,000 events a call, into a fresh store of the same kind.
+
+Every figure is the median over the runs. The newest result is first; the section keeps ${maxResultRows} rows.
+`;
+
+const ceilingsTableHead = [
+  '| date (UTC) | machine | transport | store | write db | N | runs | pipeline events/s | writers in the run commits/s (first / last tenth) | writers alone | publish | read | relay | bulk upsert |',
+  '|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+];
+
 const consumerTableHead = [
   '| date (UTC) | machine | store | N | runs | bulk upsert events/s | consumer events/s | consumer / ceiling |',
   '|---|---|---|---:|---:|---:|---:|---:|',
@@ -170,9 +217,6 @@ const relayTableHead = [
 ];
 
 const rowPattern = /^\| \d{4}-\d{2}-\d{2}/;
-
-/** The relay section starts at this line; everything above it is the pipeline's. */
-const relayHeading = relayResultsHeader.split('\n', 1)[0] ?? '# Relay benchmark';
 
 function cell(text: string): string {
   return text.replaceAll('|', '\\|').replaceAll('\n', ' ');
@@ -218,25 +262,31 @@ export function formatRelayRow(row: RelayResultRow): string {
   ].join(' | ')} |`;
 }
 
-const consumerHeading = consumerResultsHeader.split('\n', 1)[0] ?? '# Consumer benchmark';
+/** The sections after the pipeline's, in file order, each with its header and table head. */
+const laterSections = {
+  relay: { header: relayResultsHeader, head: relayTableHead },
+  consumer: { header: consumerResultsHeader, head: consumerTableHead },
+  ceilings: { header: ceilingsResultsHeader, head: ceilingsTableHead },
+} as const;
 
-interface Sections {
-  readonly pipeline: readonly string[];
-  readonly relay: readonly string[];
-  readonly consumer: readonly string[];
-}
+type LaterSection = keyof typeof laterSections;
+type Sections = Readonly<Record<'pipeline' | LaterSection, readonly string[]>>;
 
-/** Splits results.md at the section headings: the pipeline's lines, then the relay's, then the consumer's. */
+const laterNames: readonly LaterSection[] = ['relay', 'consumer', 'ceilings'];
+const headingOf = (name: LaterSection): string => laterSections[name].header.split('\n', 1)[0] ?? '';
+
+/** Splits results.md at the section headings, wherever each is: the pipeline's lines come before the first. */
 function sections(existing: string): Sections {
   const lines = existing.split('\n');
-  const relayAt = lines.indexOf(relayHeading);
-  const consumerAt = lines.indexOf(consumerHeading);
-  const end = (from: number): number => [relayAt, consumerAt].filter((at) => at > from).reduce((a, b) => Math.min(a, b), lines.length);
-  const firstHeading = [relayAt, consumerAt].filter((at) => at !== -1).reduce((a, b) => Math.min(a, b), lines.length);
+  const starts = laterNames.map((name) => lines.indexOf(headingOf(name)));
+  const end = (from: number): number => starts.filter((at) => at > from).reduce((a, b) => Math.min(a, b), lines.length);
+  const slice = (at: number): string[] => (at === -1 ? [] : lines.slice(at, end(at)));
+  const [relay = -1, consumer = -1, ceilings = -1] = starts;
   return {
-    pipeline: lines.slice(0, firstHeading),
-    relay: relayAt === -1 ? [] : lines.slice(relayAt, end(relayAt)),
-    consumer: consumerAt === -1 ? [] : lines.slice(consumerAt, end(consumerAt)),
+    pipeline: lines.slice(0, end(-1)),
+    relay: slice(relay),
+    consumer: slice(consumer),
+    ceilings: slice(ceilings),
   };
 }
 
@@ -257,6 +307,11 @@ export function existingConsumerRows(existing: string): string[] {
   return rowsIn(sections(existing).consumer);
 }
 
+/** The ceilings rows already in `existing` (the text of results.md), in file order. */
+export function existingCeilingsRows(existing: string): string[] {
+  return rowsIn(sections(existing).ceilings);
+}
+
 export function formatConsumerRow(row: ConsumerResultRow): string {
   return `| ${[
     cell(row.date),
@@ -270,29 +325,58 @@ export function formatConsumerRow(row: ConsumerResultRow): string {
   ].join(' | ')} |`;
 }
 
-/** Every section, headers rewritten; the relay and consumer sections only once they have a row. */
-function render(rows: { readonly pipeline: readonly string[]; readonly relay: readonly string[]; readonly consumer: readonly string[] }): string {
+/** `12345 (8%)`: a ceiling, and the pipeline's rate as a share of it. */
+function againstCeiling(pipeline: number, ceiling: number): string {
+  return `${ceiling.toFixed(0)} (${((100 * pipeline) / ceiling).toFixed(0)}%)`;
+}
+
+export function formatCeilingsRow(row: CeilingsResultRow): string {
+  const { writersInRun: w } = row;
+  return `| ${[
+    cell(row.date),
+    cell(row.machine),
+    row.transport,
+    row.store,
+    row.writeDb,
+    String(row.events),
+    String(row.runs),
+    row.pipelinePerSecond.toFixed(0),
+    `${w.perSecond.toFixed(0)} (${w.first.toFixed(0)} / ${w.last.toFixed(0)})`,
+    againstCeiling(row.pipelinePerSecond, row.writersAlonePerSecond),
+    againstCeiling(row.pipelinePerSecond, row.publishPerSecond),
+    againstCeiling(row.pipelinePerSecond, row.readPerSecond),
+    againstCeiling(row.pipelinePerSecond, row.relayPerSecond),
+    againstCeiling(row.pipelinePerSecond, row.upsertPerSecond),
+  ].join(' | ')} |`;
+}
+
+/** Every section, headers rewritten; the later sections only once they have a row. */
+function render(rows: Sections): string {
   const section = (header: string, head: readonly string[], lines: readonly string[]) => `${header}\n${[...head, ...lines.slice(0, maxResultRows)].join('\n')}\n`;
   return [
     section(resultsHeader, tableHead, rows.pipeline),
-    ...(rows.relay.length === 0 ? [] : [section(relayResultsHeader, relayTableHead, rows.relay)]),
-    ...(rows.consumer.length === 0 ? [] : [section(consumerResultsHeader, consumerTableHead, rows.consumer)]),
+    ...laterNames.filter((name) => rows[name].length > 0).map((name) => section(laterSections[name].header, laterSections[name].head, rows[name])),
   ].join('\n');
 }
 
 /** Every section's rows as they are in `existing`. */
-function existingSections(existing: string) {
-  return { pipeline: existingRows(existing), relay: existingRelayRows(existing), consumer: existingConsumerRows(existing) };
+function existingSections(existing: string): Sections {
+  const found = sections(existing);
+  return { pipeline: existingRows(existing), relay: rowsIn(found.relay), consumer: rowsIn(found.consumer), ceilings: rowsIn(found.ceilings) };
 }
 
 /**
  * The new text of results.md: `row` first in the pipeline section, followed by the older rows, at
- * most `maxResultRows` in all. The headers are rewritten each time; the rows, and the other sections'
+ * most `maxResultRows` in all, and `ceilings`, measured beside it, first in the ceilings section. The headers are rewritten each time; the rows, and the other sections'
  * rows, are kept as they were (rows from before the transport and store columns gain them).
  */
-export function renderResults(existing: string, row: ResultRow): string {
+export function renderResults(existing: string, row: ResultRow, ceilings?: CeilingsResultRow): string {
   const rows = existingSections(existing);
-  return render({ ...rows, pipeline: [formatRow(row), ...rows.pipeline] });
+  return render({
+    ...rows,
+    pipeline: [formatRow(row), ...rows.pipeline],
+    ceilings: ceilings === undefined ? rows.ceilings : [formatCeilingsRow(ceilings), ...rows.ceilings],
+  });
 }
 
 /**

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ceilingsResultsHeader,
   consumerResultsHeader,
+  existingCeilingsRows,
+  formatCeilingsRow,
+  type CeilingsResultRow,
   existingConsumerRows,
   existingRelayRows,
   formatConsumerRow,
@@ -190,5 +194,45 @@ describe('bench results file, consumer section', () => {
 
   it('gives the ratio in percent, the rates rounded', () => {
     expect(formatConsumerRow(aConsumerRow())).toBe('| 2025-01-02 03:04 | Some CPU, 2 cores, 8.0 GiB, Node v20.20.2 | postgres | 50000 | 3 | 32886 | 21064 | 64% |');
+  });
+});
+
+describe('bench results file, ceilings section', () => {
+  const aCeilingsRow = (overrides: Partial<CeilingsResultRow> = {}): CeilingsResultRow => ({
+    date: '2025-01-02 03:04',
+    machine: 'Some CPU, 2 cores, 8.0 GiB, Node v20.20.2',
+    transport: 'redis-streams',
+    store: 'postgres',
+    writeDb: 'embedded',
+    events: 2000,
+    runs: 3,
+    pipelinePerSecond: 600.4,
+    writersInRun: { perSecond: 650.2, first: 610.7, last: 702.1 },
+    writersAlonePerSecond: 800,
+    publishPerSecond: 18_000,
+    readPerSecond: 36_000,
+    relayPerSecond: 12_000,
+    upsertPerSecond: 15_000,
+    ...overrides,
+  });
+
+  it('gives each part alone beside the pipeline\'s share of it', () => {
+    expect(formatCeilingsRow(aCeilingsRow())).toBe(
+      '| 2025-01-02 03:04 | Some CPU, 2 cores, 8.0 GiB, Node v20.20.2 | redis-streams | postgres | embedded | 2000 | 3 | 600 | 650 (611 / 702) | 800 (75%) | 18000 (3%) | 36000 (2%) | 12000 (5%) | 15000 (4%) |',
+    );
+  });
+
+  it('is written with the pipeline row, last in the file, and the other benches keep it', () => {
+    let text = renderResults('', aRow(), aCeilingsRow());
+    text = renderConsumerResults(text, { date: '2025-01-03 00:00', machine: 'm', store: 'embedded', events: 10, runs: 1, ceilingPerSecond: 2, consumerPerSecond: 1 });
+    text = renderRelayResults(text, [aRelayRow()]);
+    text = renderResults(text, aRow({ date: '2025-02-01 00:00' }));
+    text = renderResults(text, aRow({ date: '2025-03-01 00:00' }), aCeilingsRow({ date: '2025-03-01 00:00' }));
+
+    expect(text.indexOf(consumerResultsHeader)).toBeLessThan(text.indexOf(ceilingsResultsHeader));
+    expect(existingRows(text)).toHaveLength(3);
+    expect(existingRelayRows(text)).toEqual([formatRelayRow(aRelayRow())]);
+    expect(existingConsumerRows(text)).toHaveLength(1);
+    expect(existingCeilingsRows(text)).toEqual([formatCeilingsRow(aCeilingsRow({ date: '2025-03-01 00:00' })), formatCeilingsRow(aCeilingsRow())]);
   });
 });

@@ -161,7 +161,7 @@ async function demoSigningKey(dataDir: string): Promise<string> {
 }
 
 /** The demo's own write database: embedded, with the outbox and `dvx_orders` applied, and its capture. */
-async function openEmbeddedWriteDatabase(path: string, logger: Logger, scope: Scope): Promise<{ db: SqlDatabase; capture: Capture; pglite: PGlite }> {
+export async function openEmbeddedWriteDatabase(path: string, logger: Logger, scope: Scope): Promise<{ db: SqlDatabase; capture: Capture; pglite: PGlite }> {
   const pglite = await openPglite(path, { logger });
   const db = sqlFromPglite(pglite, { owned: true });
   scope.defer(() => db.close());
@@ -443,7 +443,16 @@ function emulatorCertDir(config: DemoConfig): string {
 function transportConfigs(config: DemoConfig, emulator: XEmulator | undefined): { publisher: PublisherTransportConfig; consumer: ConsumerTransportConfig } {
   if (config.transport.kind !== 'x') return config.transport;
   if (emulator === undefined) throw new Error('the X transport needs the emulator');
-  const x = { kind: 'x', apiUrl: emulator.url, caFile: join(emulatorCertDir(config), certFileName), hashtagPrefix: config.hashtagPrefix, hashtag: undefined } as const;
+  return emulatorTransportConfigs(emulator, emulatorCertDir(config), config.hashtagPrefix);
+}
+
+/** Both services' X transport, pointed at `emulator`, trusting the certificate it wrote into `certDir`. */
+export function emulatorTransportConfigs(
+  emulator: XEmulator,
+  certDir: string,
+  hashtagPrefix: string,
+): { publisher: Extract<PublisherTransportConfig, { kind: 'x' }>; consumer: Extract<ConsumerTransportConfig, { kind: 'x' }> } {
+  const x = { kind: 'x', apiUrl: emulator.url, caFile: join(certDir, certFileName), hashtagPrefix, hashtag: undefined } as const;
   const c = emulator.credentials;
   return {
     publisher: { ...x, credentials: { appKey: c.apiKey, appSecret: c.apiSecret, accessToken: c.accessToken, accessSecret: c.accessSecret } },
