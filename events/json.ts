@@ -30,10 +30,13 @@ export function parseJsonText(text: string): JsonParse {
     const detail = (err instanceof Error ? err.message : String(err)).toWellFormed();
     return { ok: false, refused: 'syntax', reason: `JSON does not parse: ${detail}` };
   }
+  if (!hasInexactNumber(text)) return { ok: true, value };
+  // Found one: the slower walk finds it again, with where it sits.
   for (const { literal, path } of numberLiterals(text)) {
     if (!readsBackAsWritten(literal)) {
       const shown = literal.length > 40 ? `${literal.slice(0, 40)}…` : literal;
-      const where = path === '' ? '' : ` at ${path}`;
+      const at = path();
+      const where = at === '' ? '' : ` at ${at}`;
       return { ok: false, refused: 'number', reason: `the number ${shown}${where} cannot be stored exactly (a JSON number is a 64-bit double); send it as a string` };
     }
   }
@@ -41,16 +44,36 @@ export function parseJsonText(text: string): JsonParse {
 }
 
 const numberToken = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+/**
+ * A string literal or a number literal of JSON text. In valid JSON every digit outside a string
+ * belongs to a number, so matching strings whole skips the digits inside them. The alternatives of
+ * a string's body cannot overlap, so matching stays linear.
+ */
+const stringOrNumber = /"(?:[^"\\]+|\\.)*"|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+
+/** Whether valid JSON text holds a number that does not read back as written: one pass of the regex engine, no paths. */
+function hasInexactNumber(json: string): boolean {
+  stringOrNumber.lastIndex = 0;
+  for (let match = stringOrNumber.exec(json); match !== null; match = stringOrNumber.exec(json)) {
+    const [token] = match;
+    if (token.charCodeAt(0) !== 0x22 && !readsBackAsWritten(token)) return true;
+  }
+  return false;
+}
 const identifier = /^[A-Za-z_$][\w$]*$/;
 
-type Frame = { readonly array: true; index: number } | { readonly array: false; key: string; awaitingKey: boolean };
+/** An object's key is kept as where its JSON string sits in the text, and read only for a path. */
+type Frame = { readonly array: true; index: number } | { readonly array: false; keyFrom: number; keyTo: number; awaitingKey: boolean };
 
 /** Where a value sits, as `a.b[2].c`; a key that is not a plain name is quoted, and every part is shortened. */
-function pathOf(frames: readonly Frame[]): string {
+function pathOf(json: string, frames: readonly Frame[]): string {
   return frames
     .map((frame, depth) => {
       if (frame.array) return `[${String(frame.index)}]`;
-      const key = frame.key.length > 40 ? `${frame.key.slice(0, 40)}…` : frame.key;
+      const parsed: unknown = frame.keyTo > frame.keyFrom ? JSON.parse(json.slice(frame.keyFrom, frame.keyTo)) : '';
+      const name = typeof parsed === 'string' ? parsed : '';
+      const key = name.length > 40 ? `${name.slice(0, 40)}…` : name;
       if (identifier.test(key)) return depth === 0 ? key : `.${key}`;
       return `[${JSON.stringify(key.toWellFormed())}]`;
     })
@@ -59,9 +82,10 @@ function pathOf(frames: readonly Frame[]): string {
 
 /**
  * The number literals of valid JSON text, in order, each with where it sits: everything outside
- * strings that starts a number, with a stack of the objects and arrays around it.
+ * strings that starts a number, with a stack of the objects and arrays around it. `path` is only
+ * valid until the generator moves on.
  */
-function* numberLiterals(json: string): Generator<{ literal: string; path: string }> {
+function* numberLiterals(json: string): Generator<{ literal: string; path: () => string }> {
   const frames: Frame[] = [];
   for (let i = 0; i < json.length; i += 1) {
     const code = json.charCodeAt(i);
@@ -74,12 +98,12 @@ function* numberLiterals(json: string): Generator<{ literal: string; path: strin
         else if (inner === 0x22) break;
       }
       if (top !== undefined && !top.array && top.awaitingKey) {
-        const key: unknown = JSON.parse(json.slice(from, i + 1));
-        top.key = typeof key === 'string' ? key : '';
+        top.keyFrom = from;
+        top.keyTo = i + 1;
         top.awaitingKey = false;
       }
     } else if (code === 0x7b) {
-      frames.push({ array: false, key: '', awaitingKey: true });
+      frames.push({ array: false, keyFrom: 0, keyTo: 0, awaitingKey: true });
     } else if (code === 0x5b) {
       frames.push({ array: true, index: 0 });
     } else if (code === 0x7d || code === 0x5d) {
@@ -91,13 +115,17 @@ function* numberLiterals(json: string): Generator<{ literal: string; path: strin
       numberToken.lastIndex = i;
       const literal = numberToken.exec(json)?.[0];
       if (literal === undefined) continue;
-      yield { literal, path: pathOf(frames) };
+      yield { literal, path: () => pathOf(json, frames) };
       i += literal.length - 1;
     }
   }
 }
 
+/** An integer of at most 15 digits is always exact as a double: most literals need no more work. */
+const shortInteger = /^-?\d{1,15}$/;
+
 function readsBackAsWritten(literal: string): boolean {
+  if (shortInteger.test(literal)) return true;
   const value = Number(literal);
   return Number.isFinite(value) && sameDecimal(decimalOf(literal), decimalOf(String(value)));
 }

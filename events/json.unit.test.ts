@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { propertyRuns } from '../common/property.fixture.js';
 import { parseJsonText } from './json.js';
 
 const refusal = (text: string) => {
@@ -48,6 +50,21 @@ describe('parseJsonText', () => {
 
   it('looks only at numbers, never inside strings or keys', () => {
     expect(parseJsonText('{"9007199254740993":"1e400 and \\"9007199254740993\\""}').ok).toBe(true);
+  });
+
+  it('keeps any JSON a serializer writes, whatever its strings hold, and refuses a number added outside them (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.string({ unit: 'binary' }), (value, text) => {
+        // Strings full of digits, exponents, quotes and backslashes, around any JSON value.
+        const json = JSON.stringify({ [`${text}1e400`]: `"9007199254740993\\${text}`, value });
+        const parsed = parseJsonText(json);
+        expect(parsed.ok).toBe(true);
+        const refused = parseJsonText(`${json.slice(0, -1)},"n":[9007199254740993]}`);
+        expect(refused).toMatchObject({ ok: false, refused: 'number' });
+        expect(refused.ok ? '' : refused.reason).toContain('the number 9007199254740993 at n[0]');
+      }),
+      propertyRuns(300),
+    );
   });
 
   it('names the first number that cannot be stored, shortened', () => {
