@@ -17,6 +17,7 @@ import { renderResults, type CeilingsResultRow, type ResultRow } from './results
 import { benchTransport, describeTransport, openBenchKafka, prepareTransport, raisedPostQuotas, transportLabel, untilHealthy, type BenchKafka } from './transports.js';
 import { orderEvents, planChanges, writeChanges, type Change } from './workload.js';
 import { measureCeilings, type Ceilings } from './ceilings.js';
+import { measureServicesAlone, type ServicesAlone } from './services.js';
 import { openPostgresReadModel, openPostgresWriteDatabase } from './databases.js';
 
 const mib = 1024 * 1024;
@@ -410,6 +411,17 @@ async function main(): Promise<void> {
   }
 
   const medianOf = (values: readonly number[]): number => medianBy(values, (v) => v);
+  // Each service alone, once: over Redis Streams, where nothing but a Redis is needed besides them.
+  let services: ServicesAlone | undefined;
+  if (config.transport.kind === 'redis-streams') {
+    services = await measureServicesAlone(config.transport.url, events, config.timeoutMs);
+    print(
+      `\neach service alone (embedded store, over Redis), resident MiB when ready (peak after ${config.events} events): ` +
+        `publisher ${fixed(services.publisher.readyMiB, 0)} (${fixed(services.publisher.peakMiB, 0)}), consumer ${fixed(services.consumer.readyMiB, 0)} (${fixed(services.consumer.peakMiB, 0)})`,
+    );
+  } else {
+    print('\neach service alone: measured over Redis Streams only (--transport redis-streams)');
+  }
   const date = resultDate();
   const label = transportLabel(config.transport, kafka);
   const beside: CeilingsResultRow = {
@@ -431,6 +443,7 @@ async function main(): Promise<void> {
     readPerSecond: medianOf(ceilings.map((c) => c.readPerSecond)),
     relayPerSecond: medianOf(ceilings.map((c) => c.relayPerSecond)),
     upsertPerSecond: medianOf(ceilings.map((c) => c.upsertPerSecond)),
+    services,
   };
   const share = (ceiling: number): string => `${fixed(ceiling, 0)}/s (pipeline ${fixed((100 * median.eventsPerSecond) / ceiling, 0)}%)`;
   print(

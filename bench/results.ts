@@ -1,4 +1,5 @@
 import type { BenchStore, BenchTransport, BenchWriteDb } from './config.js';
+import type { ServiceMemory, ServicesAlone } from './services.js';
 
 /** One line of `bench/results.md`: the median run of one `npm run bench`. */
 export interface ResultRow {
@@ -71,6 +72,8 @@ export interface CeilingsResultRow {
   readonly readPerSecond: number;
   readonly relayPerSecond: number;
   readonly upsertPerSecond: number;
+  /** The publisher and the consumer each alone in a process, embedded stores, over Redis: MiB resident when ready, and at peak. */
+  readonly services: ServicesAlone | undefined;
 }
 
 /** The file keeps this many result rows per section, newest first. */
@@ -189,13 +192,18 @@ gives the part's rate and, in brackets, the pipeline's events/s as a share of it
 - **relay**: the relay with its defaults, draining a backlog of N outbox rows written through the capture
   trigger into a fresh write database of the same kind, into an in-memory bus.
 - **bulk upsert**: the store's own \`applyBatch\`, 1,000 events a call, into a fresh store of the same kind.
+- **publisher / consumer alone, MiB**: each service in a process of its own, as its container runs it
+  (\`dist/publisher/main.js\`, \`dist/consumer/main.js\`, configured by environment alone), with its
+  embedded store, over a Redis stream of their own: the resident set once ready and idle, then its peak
+  after N events went in through the publisher's \`POST /events\` and reached the consumer's read model.
+  Measured once per bench, over Redis Streams only (\`-\` for the other transports).
 
 Every figure is the median over the runs. The newest result is first; the section keeps ${maxResultRows} rows.
 `;
 
 const ceilingsTableHead = [
-  '| date (UTC) | machine | transport | store | write db | N | runs | pipeline events/s | writers in the run commits/s (first / last tenth) | writers alone | publish | read | relay | bulk upsert |',
-  '|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| date (UTC) | machine | transport | store | write db | N | runs | pipeline events/s | writers in the run commits/s (first / last tenth) | writers alone | publish | read | relay | bulk upsert | publisher alone MiB (peak) | consumer alone MiB (peak) |',
+  '|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
 ];
 
 const consumerTableHead = [
@@ -330,6 +338,10 @@ function againstCeiling(pipeline: number, ceiling: number): string {
   return `${ceiling.toFixed(0)} (${((100 * pipeline) / ceiling).toFixed(0)}%)`;
 }
 
+function memory(service: ServiceMemory | undefined): string {
+  return service === undefined ? '-' : `${service.readyMiB.toFixed(0)} (${service.peakMiB.toFixed(0)})`;
+}
+
 export function formatCeilingsRow(row: CeilingsResultRow): string {
   const { writersInRun: w } = row;
   return `| ${[
@@ -347,6 +359,8 @@ export function formatCeilingsRow(row: CeilingsResultRow): string {
     againstCeiling(row.pipelinePerSecond, row.readPerSecond),
     againstCeiling(row.pipelinePerSecond, row.relayPerSecond),
     againstCeiling(row.pipelinePerSecond, row.upsertPerSecond),
+    memory(row.services?.publisher),
+    memory(row.services?.consumer),
   ].join(' | ')} |`;
 }
 

@@ -213,13 +213,18 @@ describe('bench results file, ceilings section', () => {
     readPerSecond: 36_000,
     relayPerSecond: 12_000,
     upsertPerSecond: 15_000,
+    services: { publisher: { readyMiB: 201.4, peakMiB: 230.6 }, consumer: { readyMiB: 210, peakMiB: 250.2 } },
     ...overrides,
   });
 
   it('gives each part alone beside the pipeline\'s share of it', () => {
     expect(formatCeilingsRow(aCeilingsRow())).toBe(
-      '| 2025-01-02 03:04 | Some CPU, 2 cores, 8.0 GiB, Node v20.20.2 | redis-streams | postgres | embedded | 2000 | 3 | 600 | 650 (611 / 702) | 800 (75%) | 18000 (3%) | 36000 (2%) | 12000 (5%) | 15000 (4%) |',
+      '| 2025-01-02 03:04 | Some CPU, 2 cores, 8.0 GiB, Node v20.20.2 | redis-streams | postgres | embedded | 2000 | 3 | 600 | 650 (611 / 702) | 800 (75%) | 18000 (3%) | 36000 (2%) | 12000 (5%) | 15000 (4%) | 201 (231) | 210 (250) |',
     );
+  });
+
+  it('shows a dash where the services were not measured alone', () => {
+    expect(formatCeilingsRow(aCeilingsRow({ services: undefined })).endsWith('| 15000 (4%) | - | - |')).toBe(true);
   });
 
   it('is written with the pipeline row, last in the file, and the other benches keep it', () => {
