@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { changeEventToJson, type ChangeEvent } from '../events/envelope.js';
 import { deleteStreams } from '../transports/redis-streams/redis-client.js';
+import { freePort } from '../common/free-port.js';
 
 /**
  * The publisher and the consumer each alone, as their containers run them: `dist/publisher/main.js`
@@ -30,20 +30,6 @@ export interface ServicesAlone {
 
 const mib = 1024 * 1024;
 const entryRoot = join(import.meta.dirname, '..');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
 
 /** VmRSS and VmHWM of `pid`, in MiB (Linux). */
 async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {

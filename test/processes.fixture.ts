@@ -2,10 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitUntil } from '../common/wait.fixture.js';
+import { freePort } from '../common/free-port.js';
+
+export { freePort };
 
 /**
  * The built services (`dist/`) as child processes, configured by environment alone, as their
@@ -13,21 +15,6 @@ import { waitUntil } from '../common/wait.fixture.js';
  */
 
 const root = join(import.meta.dirname, '..');
-
-/** A TCP port nobody listens on right now (taken and released at once, so another process could still take it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
 
 /** Resolves with the exit code once `child` has exited (`null` when a signal ended it). */
 export function exitCode(child: ChildProcess): Promise<number | null> {
