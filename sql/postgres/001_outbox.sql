@@ -189,3 +189,93 @@ BEGIN
   RETURN NULL;
 END;
 $$;
+
+-- Snapshots (docs/design-notes.md, "Snapshots: row locks and the version gate"): the current image of
+-- every row of a captured table, enqueued as upserts, so rows that were there before the trigger, or
+-- that a read model lost, reach it. One row per captured table and collection: the last snapshot's
+-- progress (a crash resumes after last_key) and when it finished (SNAPSHOT_ON_ATTACH runs once).
+CREATE TABLE IF NOT EXISTS tweetbus_snapshots (
+  table_name    text NOT NULL,
+  collection    text NOT NULL,
+  started_at    timestamptz NOT NULL DEFAULT now(),
+  -- The last key enqueued, as text (the key column's own type reads it back); NULL before the first chunk.
+  last_key      text,
+  rows_enqueued bigint NOT NULL DEFAULT 0,
+  finished_at   timestamptz,
+  PRIMARY KEY (table_name, collection)
+);
+
+-- The tables this schema's tweetbus_capture() is attached to (the one whose outbox this is), with its
+-- arguments: the collection and the key column.
+CREATE OR REPLACE FUNCTION tweetbus_captured_tables()
+RETURNS TABLE (table_name text, collection text, key_column text)
+LANGUAGE sql STABLE
+AS $$
+  SELECT t.tgrelid::regclass::text,
+         args[1],
+         coalesce(nullif(args[2], ''), 'id')
+    FROM pg_trigger t
+    JOIN pg_proc p ON p.oid = t.tgfoid
+   CROSS JOIN LATERAL (SELECT string_to_array(encode(t.tgargs, 'escape'), '\000') AS args) a
+   WHERE p.proname = 'tweetbus_capture' AND NOT t.tgisinternal
+     AND p.pronamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = current_schema())
+   ORDER BY 1, 2
+$$;
+
+-- One chunk of a snapshot: the next max_rows rows of target after after_key (NULL: from the start),
+-- in the key column's own order (its index), each enqueued as an upsert at a fresh version. The rows
+-- are read FOR SHARE, and each version is taken after its row's lock: a writer that changed a row
+-- before has committed (its version is lower, its image is the one read), and a writer that changes it
+-- after waits for this chunk's commit (its version is higher). So the newer version always carries the
+-- newer image, and the version gate alone settles every race. Only this chunk's rows wait, for as long
+-- as this chunk's transaction lasts; the table is never locked.
+CREATE OR REPLACE FUNCTION tweetbus_snapshot_chunk(target regclass, collection text, key_column text, after_key text, max_rows integer)
+RETURNS TABLE (enqueued integer, last_key text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  key_type text;
+BEGIN
+  SELECT format_type(a.atttypid, a.atttypmod) INTO key_type
+    FROM pg_attribute a
+   WHERE a.attrelid = target AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
+  IF key_type IS NULL THEN
+    RAISE EXCEPTION 'tweetbus_snapshot_chunk: table % has no column %', target, key_column
+      USING ERRCODE = 'undefined_column';
+  END IF;
+  RETURN QUERY EXECUTE format($chunk$
+    WITH chunk AS MATERIALIZED (
+      SELECT t.%1$I AS sort_key, t.%1$I::text AS text_key, to_jsonb(t) AS image
+        FROM %2$s t
+       WHERE $1::text IS NULL OR t.%1$I > $1::%3$s
+       ORDER BY t.%1$I
+       LIMIT $2
+         FOR SHARE
+    ), versioned AS MATERIALIZED (
+      SELECT image, tweetbus_next_version() AS version FROM chunk
+    ), enqueued AS (
+      INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source, created_at)
+      SELECT translate(rtrim(encode(decode(replace(gen_random_uuid()::text, '-', ''), 'hex'), 'base64'), '='), '+/', '-_'),
+             $3, image ->> %4$L, $3 || '.upserted', image, version, 'upsert', %5$L, tweetbus_version_time(version)
+        FROM versioned
+      RETURNING 1
+    )
+    SELECT (SELECT count(*)::integer FROM enqueued),
+           (SELECT text_key FROM chunk ORDER BY sort_key DESC LIMIT 1)
+  $chunk$, key_column, target, key_type, key_column, (SELECT c.relname FROM pg_class c WHERE c.oid = target))
+  USING after_key, max_rows, collection;
+  PERFORM pg_notify('tweetbus_outbox', '');
+END;
+$$;
+
+-- A table's rows, for a snapshot's progress (regclass prints the name quoted as SQL needs it).
+CREATE OR REPLACE FUNCTION tweetbus_count_rows(target regclass) RETURNS bigint
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  total bigint;
+BEGIN
+  EXECUTE format('SELECT count(*) FROM %s', target) INTO total;
+  RETURN total;
+END;
+$$;
