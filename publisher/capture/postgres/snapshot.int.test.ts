@@ -99,7 +99,9 @@ describe.each(databases)('snapshots on %s', (_name, open) => {
     expect(await snapshotFinished(db, items)).toBe(false);
 
     const progress: number[] = [];
-    const result = await snapshotTable(db, items, { chunkSize: 10, onProgress: (p) => progress.push(p.enqueued) });
+    const result = await snapshotTable(db, items, { chunkSize: 10, onProgress: (p) => {
+      progress.push(p.enqueued);
+    } });
 
     expect(result).toMatchObject({ table: 'items', collection: 'things', enqueued: 53, resumed: false });
     expect(progress).toEqual([10, 20, 30, 40, 50, 53]);
