@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createEnvReader, wholeNumber, type Env, type EnvReader } from '../common/config/env-reader.js';
 import { readChoice, readLevel, readUrl } from '../common/config/readers.js';
-import { ConfigError } from '../common/errors.js';
+import { finish, readCommandLine } from '../common/config/command-line.js';
 import type { LogLevel } from '../common/logger.js';
 import { pgTestDatabaseUrl } from '../common/pg-test-schema.js';
 import { defaultRelayBatch, maxRelayBatchSize } from '../publisher/relay.js';
@@ -123,37 +122,6 @@ function readShared(env: EnvReader, timeoutFallbackMs: number): { databaseUrl: s
     timeoutMs: readWhole(env, 'BENCH_TIMEOUT_MS', 24 * 60 * 60 * 1000, timeoutFallbackMs, 'milliseconds a run may take'),
     logLevel: readLevel(env, 'BENCH_LOG_LEVEL', 'warn'),
   };
-}
-
-/**
- * Reads the command line: its flags become the reader's names (`--runs`), and the one positional
- * argument is the flag `positional` names. A mistake becomes a ConfigError with the usage.
- */
-function readCommandLine(argv: readonly string[], flags: readonly string[], positional: string, usage: string): { args: EnvReader; dryRun: boolean } {
-  let parsed: { readonly values: Readonly<Record<string, string | boolean | undefined>>; readonly positionals: readonly string[] };
-  try {
-    const options: Record<string, { type: 'string' | 'boolean' }> = { 'dry-run': { type: 'boolean' } };
-    for (const flag of flags) options[flag] = { type: 'string' };
-    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new ConfigError([`command line: ${err instanceof Error ? err.message : String(err)}; usage: ${usage}`]);
-  }
-  const { values, positionals } = parsed;
-  if (positionals.length > 1) throw new ConfigError([`command line: one positional argument (N) at most, got ${String(positionals.length)}`]);
-  const given: Record<string, string | undefined> = {};
-  for (const flag of flags) {
-    const value = values[flag];
-    given[`--${flag}`] = typeof value === 'string' ? value : undefined;
-  }
-  given[`--${positional}`] ??= positionals[0];
-  return { args: createEnvReader(given), dryRun: values['dry-run'] === true };
-}
-
-/** Every issue of both sources at once; the command line's are marked as such. */
-function finish<T>(env: EnvReader, args: EnvReader, config: T): T {
-  const issues = [...env.issues, ...args.issues.map((issue) => `command line: ${issue}`)];
-  if (issues.length > 0) throw new ConfigError(issues);
-  return config;
 }
 
 export function loadConfig(variables: Env = process.env, argv: readonly string[] = process.argv.slice(2)): BenchConfig {

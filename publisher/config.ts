@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseOracleUrl } from './capture/oracle/oracle-url.js';
-import { booleanFlag, createEnvReader, wholeNumber, type Env } from '../common/config/env-reader.js';
+import { booleanFlag, createEnvReader, wholeNumber, type Env, type EnvReader } from '../common/config/env-reader.js';
 import { readStuckAfterMs } from '../common/stall-watch.js';
 import { readMaxVersionAheadMs } from '../common/config/version.js';
 import { readSigningKeys, type SigningKeys } from '../common/config/signing.js';
@@ -69,6 +69,42 @@ export interface PublisherConfig {
 }
 
 
+/** OUTBOX names the kind; unset, the scheme of OUTBOX_DATABASE_URL does (postgres://, oracle://), else embedded. */
+export function readOutboxConfig(env: EnvReader): OutboxConfig {
+  const { value, read, required } = env;
+  const databaseUrl = value('OUTBOX_DATABASE_URL');
+  const scheme = databaseUrl === undefined ? undefined : /^([a-z]+):\/\//.exec(databaseUrl)?.[1];
+  const inferred = scheme === 'oracle' ? 'oracle' : databaseUrl === undefined ? 'embedded' : 'postgres';
+  const kind = read('OUTBOX', z.enum(['embedded', 'postgres', 'oracle']), inferred, '"embedded" (PGlite in DATA_DIR), "postgres" or "oracle" (with OUTBOX_DATABASE_URL)');
+  switch (kind) {
+    case 'embedded': {
+      const dataDir = readDataDir(env);
+      return { kind, dataDir, path: join(dataDir, 'outbox') };
+    }
+    case 'postgres': {
+      const url = required('OUTBOX_DATABASE_URL', 'the postgres:// URL of the write database whose tweetbus_outbox table the trigger fills');
+      if (url !== '' && scheme !== 'postgres' && scheme !== 'postgresql') {
+        env.problem('OUTBOX_DATABASE_URL should hold a postgres:// or postgresql:// URL when OUTBOX=postgres');
+      }
+      const applySchema = read('OUTBOX_APPLY_SCHEMA', booleanFlag, true, 'true or false (create the outbox table and trigger function at start)');
+      return { kind, databaseUrl: url, applySchema };
+    }
+    case 'oracle': {
+      const url = required('OUTBOX_DATABASE_URL', 'the oracle://user:password@host:port/service URL of the write database whose tweetbus_outbox the sql/oracle/ trigger fills');
+      if (url !== '' && scheme !== 'oracle') env.problem('OUTBOX_DATABASE_URL should hold an oracle://user:password@host:port/service URL when OUTBOX=oracle');
+      else if (url !== '') {
+        try {
+          parseOracleUrl(url, 'OUTBOX_DATABASE_URL');
+        } catch (err) {
+          if (!(err instanceof ConfigError)) throw err;
+          for (const issue of err.issues) env.problem(issue);
+        }
+      }
+      return { kind, databaseUrl: url };
+    }
+  }
+}
+
 /**
  * Reads and checks the publisher's configuration. Every problem is collected, each naming the
  * variable and what it should hold; values are never echoed, because some are secrets.
@@ -78,42 +114,7 @@ export function loadConfig(processEnv: Env = process.env): PublisherConfig {
   const legacy = applyLegacyAliases(processEnv, 'publisher');
   const env = createEnvReader(legacy.env);
   for (const issue of legacy.issues) env.problem(issue);
-  const { value, read, required } = env;
-
-  /** OUTBOX names the kind; unset, the scheme of OUTBOX_DATABASE_URL does (postgres://, oracle://), else embedded. */
-  function readOutbox(): OutboxConfig {
-    const databaseUrl = value('OUTBOX_DATABASE_URL');
-    const scheme = databaseUrl === undefined ? undefined : /^([a-z]+):\/\//.exec(databaseUrl)?.[1];
-    const inferred = scheme === 'oracle' ? 'oracle' : databaseUrl === undefined ? 'embedded' : 'postgres';
-    const kind = read('OUTBOX', z.enum(['embedded', 'postgres', 'oracle']), inferred, '"embedded" (PGlite in DATA_DIR), "postgres" or "oracle" (with OUTBOX_DATABASE_URL)');
-    switch (kind) {
-      case 'embedded': {
-        const dataDir = readDataDir(env);
-        return { kind, dataDir, path: join(dataDir, 'outbox') };
-      }
-      case 'postgres': {
-        const url = required('OUTBOX_DATABASE_URL', 'the postgres:// URL of the write database whose tweetbus_outbox table the trigger fills');
-        if (url !== '' && scheme !== 'postgres' && scheme !== 'postgresql') {
-          env.problem('OUTBOX_DATABASE_URL should hold a postgres:// or postgresql:// URL when OUTBOX=postgres');
-        }
-        const applySchema = read('OUTBOX_APPLY_SCHEMA', booleanFlag, true, 'true or false (create the outbox table and trigger function at start)');
-        return { kind, databaseUrl: url, applySchema };
-      }
-      case 'oracle': {
-        const url = required('OUTBOX_DATABASE_URL', 'the oracle://user:password@host:port/service URL of the write database whose tweetbus_outbox the sql/oracle/ trigger fills');
-        if (url !== '' && scheme !== 'oracle') env.problem('OUTBOX_DATABASE_URL should hold an oracle://user:password@host:port/service URL when OUTBOX=oracle');
-        else if (url !== '') {
-          try {
-            parseOracleUrl(url, 'OUTBOX_DATABASE_URL');
-          } catch (err) {
-            if (!(err instanceof ConfigError)) throw err;
-            for (const issue of err.issues) env.problem(issue);
-          }
-        }
-        return { kind, databaseUrl: url };
-      }
-    }
-  }
+  const { read } = env;
 
   const port = readPort(env, 'PUBLISHER_PORT', 3001);
   const host = readHost(env);
@@ -134,7 +135,7 @@ export function loadConfig(processEnv: Env = process.env): PublisherConfig {
   const retentionBatch = read('OUTBOX_RETENTION_BATCH_SIZE', wholeNumber(1, 100_000), defaultRetention.batchSize, 'rows deleted per retention statement, 1 to 100000');
   const retentionIntervalMs = read('OUTBOX_RETENTION_INTERVAL_MS', wholeNumber(1_000, 86_400_000), defaultRetention.intervalMs, 'milliseconds between retention runs, 1000 to 86400000');
 
-  const outbox = readOutbox();
+  const outbox = readOutboxConfig(env);
 
   const transport = readPublisherTransport(env, collections);
   const signing = readSigningKeys(env, transport.kind === 'x' ? "over X (TRANSPORT=x): the consumer applies only signed posts' versions and ids" : undefined, { previous: false });
