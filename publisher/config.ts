@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseOracleUrl } from './capture/oracle/oracle-url.js';
+import { defaultSnapshotChunkSize } from './capture/postgres/snapshot.js';
 import { booleanFlag, createEnvReader, wholeNumber, type Env, type EnvReader } from '../common/config/env-reader.js';
 import { readStuckAfterMs } from '../common/stall-watch.js';
 import { readMaxVersionAheadMs } from '../common/config/version.js';
@@ -64,10 +65,19 @@ export interface PublisherConfig {
   readonly signing: SigningKeys | undefined;
   /** VERSION_MAX_AHEAD_MS: how far past this clock a `POST /events` version may stand. */
   readonly maxVersionAheadMs: number;
+  /** SNAPSHOT_ON_ATTACH: snapshot each captured table whose snapshot never finished, at start; with the chunk size. */
+  readonly snapshotOnAttach: { readonly chunkSize: number } | undefined;
   /** Old variable names in use (the original demo's), for the log. */
   readonly notices: readonly string[];
 }
 
+
+const maxSnapshotChunkSize = 100_000;
+
+/** SNAPSHOT_CHUNK_SIZE: rows per snapshot chunk, each one short transaction. */
+export function readSnapshotChunkSize(env: EnvReader): number {
+  return env.read('SNAPSHOT_CHUNK_SIZE', wholeNumber(1, maxSnapshotChunkSize), defaultSnapshotChunkSize, `rows per snapshot chunk, 1 to ${String(maxSnapshotChunkSize)}`);
+}
 
 /** OUTBOX names the kind; unset, the scheme of OUTBOX_DATABASE_URL does (postgres://, oracle://), else embedded. */
 export function readOutboxConfig(env: EnvReader): OutboxConfig {
@@ -136,6 +146,9 @@ export function loadConfig(processEnv: Env = process.env): PublisherConfig {
   const retentionIntervalMs = read('OUTBOX_RETENTION_INTERVAL_MS', wholeNumber(1_000, 86_400_000), defaultRetention.intervalMs, 'milliseconds between retention runs, 1000 to 86400000');
 
   const outbox = readOutboxConfig(env);
+  const onAttach = read('SNAPSHOT_ON_ATTACH', booleanFlag, false, 'true or false (snapshot each captured table once, at start)');
+  if (onAttach && outbox.kind === 'oracle') env.problem('SNAPSHOT_ON_ATTACH works with OUTBOX=postgres and the embedded outbox; snapshots on Oracle are not built yet');
+  const snapshotChunkSize = readSnapshotChunkSize(env);
 
   const transport = readPublisherTransport(env, collections);
   const signing = readSigningKeys(env, transport.kind === 'x' ? "over X (TRANSPORT=x): the consumer applies only signed posts' versions and ids" : undefined, { previous: false });
@@ -153,6 +166,7 @@ export function loadConfig(processEnv: Env = process.env): PublisherConfig {
     transport,
     signing,
     maxVersionAheadMs,
+    snapshotOnAttach: onAttach ? { chunkSize: snapshotChunkSize } : undefined,
     notices: legacy.notices,
   };
 }

@@ -7,13 +7,14 @@ import { findUp } from '../common/find-up.js';
 import { redactUrl, type Logger } from '../common/logger.js';
 import { runMain } from '../common/process.js';
 import type { Scope } from '../common/scope.js';
-import { sqlFromPglite, sqlFromPgPool } from '../common/sql.js';
+import { sqlFromPglite, sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
 import { createEventSigner } from '../events/signature.js';
 import { createOracleOutbox } from './capture/oracle/oracle-outbox.js';
 import { createPgAdvisoryLeadership } from './capture/postgres/advisory-leadership.js';
 import { createPgOutboxListener } from './capture/postgres/outbox-listener.js';
 import { createPostgresOutbox } from './capture/postgres/postgres-outbox.js';
 import { applyOutboxSchema } from './capture/postgres/schema.js';
+import { snapshotOnAttach } from './capture/postgres/snapshot.js';
 import { loadConfig, type PublisherConfig } from './config.js';
 import { openPgliteCapture, wirePublisher, type Capture } from './wiring.js';
 
@@ -32,7 +33,7 @@ runMain({
   // Deferred as opened, so closed newest first: the service (which drains the relay), the transport, the outbox adapters, the database.
   start: async (config, logger, scope) => {
     for (const notice of config.notices) logger.warn(notice);
-    const capture = await openCapture(config, logger, scope);
+    const { capture, db } = await openCapture(config, logger, scope);
     const { service, transport } = await wirePublisher(
       {
         capture,
@@ -57,14 +58,47 @@ runMain({
       scope,
     );
     logger.info({ url: service.url, outbox: config.outbox.kind, ...transport.describe }, 'publisher ready');
+    if (config.snapshotOnAttach !== undefined && db !== undefined) startSnapshotsOnAttach(db, config.snapshotOnAttach.chunkSize, logger, scope);
   },
 });
+
+/**
+ * SNAPSHOT_ON_ATTACH: beside the relay, snapshots each captured table whose snapshot never finished.
+ * Shutting down stops it between chunks (deferred last, so it stops before the database closes); a
+ * failure is logged and the snapshot goes on after its last chunk at the next start.
+ */
+function startSnapshotsOnAttach(db: SqlDatabase, chunkSize: number, logger: Logger, scope: Scope): void {
+  const log = logger.child({ component: 'snapshotOnAttach' });
+  const stop = new AbortController();
+  const running = snapshotOnAttach(db, {
+    chunkSize,
+    signal: stop.signal,
+    onDone: (result) => {
+      if (result.stopped === true) {
+        log.info({ table: result.table, collection: result.collection, rows: result.enqueued }, 'snapshot stopped by the shutdown; it goes on after its last chunk at the next start');
+        return;
+      }
+      const rowsPerSecond = result.ms > 0 ? Math.round(result.enqueued / (result.ms / 1000)) : result.enqueued;
+      log.info({ table: result.table, collection: result.collection, rows: result.enqueued, resumed: result.resumed, ms: Math.round(result.ms), rowsPerSecond }, 'snapshot of a captured table done');
+    },
+  })
+    .then((results) => {
+      if (results.length === 0) log.info('every captured table has had its snapshot');
+    })
+    .catch((err: unknown) => {
+      log.error({ err }, 'snapshot on attach failed; it goes on after its last chunk at the next start');
+    });
+  scope.defer(async () => {
+    stop.abort();
+    await running;
+  });
+}
 
 /**
  * Opens the outbox database once, the outbox adapter on it, and what wakes and elects its relay. All
  * of it is deferred to `scope` for closing; the leadership is closed by the service, before the pool.
  */
-async function openCapture(config: PublisherConfig, logger: Logger, scope: Scope): Promise<Capture> {
+async function openCapture(config: PublisherConfig, logger: Logger, scope: Scope): Promise<{ capture: Capture; db?: SqlDatabase }> {
   const outboxConfig = config.outbox;
   switch (outboxConfig.kind) {
     case 'oracle': {
@@ -75,7 +109,7 @@ async function openCapture(config: PublisherConfig, logger: Logger, scope: Scope
         { instanceId: config.relay.instanceId, leaseMs: config.relay.claimLeaseMs, logger },
       );
       scope.defer(() => outbox.close());
-      return { outbox };
+      return { capture: { outbox } };
     }
     case 'embedded': {
       // PGlite is one process's own database: there is nobody to elect against.
@@ -84,7 +118,7 @@ async function openCapture(config: PublisherConfig, logger: Logger, scope: Scope
       const db = sqlFromPglite(pglite, { owned: true });
       scope.defer(() => db.close());
       await applyOutboxSchema(db);
-      return openPgliteCapture(pglite, db, logger, scope);
+      return { capture: await openPgliteCapture(pglite, db, logger, scope), db };
     }
     case 'postgres': {
       logger.info({ url: redactUrl(outboxConfig.databaseUrl), applySchema: outboxConfig.applySchema, instance: config.relay.instanceId }, 'outbox: PostgreSQL');
@@ -100,7 +134,7 @@ async function openCapture(config: PublisherConfig, logger: Logger, scope: Scope
       const outbox = createPostgresOutbox({ db }, { logger });
       scope.defer(() => outbox.close());
       const leadership = createPgAdvisoryLeadership(pool, { logger, retryMs: config.relay.leaderRetryMs });
-      return { outbox, wake: listener.wake, leadership };
+      return { capture: { outbox, wake: listener.wake, leadership }, db };
     }
   }
 }

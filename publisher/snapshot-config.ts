@@ -3,8 +3,7 @@ import { createEnvReader, wholeNumber, type Env } from '../common/config/env-rea
 import { readLogLevel } from '../common/config/readers.js';
 import type { LogLevel } from '../common/logger.js';
 import { collectionNamePattern } from '../events/envelope.js';
-import { defaultSnapshotChunkSize } from './capture/postgres/snapshot.js';
-import { readOutboxConfig, type OutboxConfig } from './config.js';
+import { readOutboxConfig, readSnapshotChunkSize, type OutboxConfig } from './config.js';
 
 /**
  * `npm run snapshot -- --collection orders [--chunk-size 1000]` (or `node dist/publisher/snapshot-main.js …`):
@@ -27,7 +26,7 @@ export function loadSnapshotConfig(variables: Env = process.env, argv: readonly 
   const { args } = readCommandLine(argv, ['collection', 'chunk-size'], undefined, snapshotUsage, { dryRun: false });
   const env = createEnvReader(variables);
   const outbox = readOutboxConfig(env);
-  const chunkSize = env.read('SNAPSHOT_CHUNK_SIZE', wholeNumber(1, maxChunkSize), defaultSnapshotChunkSize, `rows per snapshot chunk, 1 to ${String(maxChunkSize)}`);
+  const chunkSize = readSnapshotChunkSize(env);
   const collection = args.required('--collection', `the collection to snapshot, as its capture trigger names it; usage: ${snapshotUsage}`);
   if (collection !== '' && !collectionNamePattern.test(collection)) args.problem('--collection should be letters, digits and _ (at most 64), starting with a letter');
   return finish(env, args, {

@@ -36,11 +36,15 @@ export interface SnapshotResult {
   /** Whether it went on from the last chunk of an unfinished snapshot. */
   readonly resumed: boolean;
   readonly ms: number;
+  /** Stopped by its signal before the last chunk: unfinished, to go on next time. */
+  readonly stopped?: boolean;
 }
 
 export interface SnapshotOptions {
   /** Rows per chunk, each one transaction; their rows' writers wait that long at most. Default 1000. */
   readonly chunkSize?: number;
+  /** Stops between chunks (the snapshot stays unfinished, and goes on after its last chunk next time). */
+  readonly signal?: AbortSignal;
   /** Called after each chunk committed; the next chunk waits for it. */
   readonly onProgress?: (progress: SnapshotProgress) => void | Promise<void>;
 }
@@ -120,6 +124,25 @@ export async function snapshotTable(db: SqlDatabase, table: CapturedTable, optio
     if (chunk.last_key !== null) lastKey = chunk.last_key;
     await options.onProgress?.({ table: table.table, collection: table.collection, enqueued, total });
     if (chunk.enqueued < chunkSize) break;
+    if (options.signal?.aborted === true) return { table: table.table, collection: table.collection, enqueued: thisRun, resumed, ms: performance.now() - started, stopped: true };
   }
   return { table: table.table, collection: table.collection, enqueued: thisRun, resumed, ms: performance.now() - started };
+}
+
+/**
+ * SNAPSHOT_ON_ATTACH: snapshots each captured table whose snapshot never finished (a table seen for
+ * the first time, or one whose snapshot was cut short), once, and records it. Two publishers that
+ * start together may both snapshot a new table: the second copy of each row is a duplicate at a
+ * higher version, which the read model applies harmlessly.
+ */
+export async function snapshotOnAttach(db: SqlDatabase, options: { readonly chunkSize?: number; readonly signal?: AbortSignal; readonly onDone?: (result: SnapshotResult) => void }): Promise<SnapshotResult[]> {
+  const results: SnapshotResult[] = [];
+  for (const table of await capturedTables(db)) {
+    if (options.signal?.aborted === true) break;
+    if (await snapshotFinished(db, table)) continue;
+    const result = await snapshotTable(db, table, { ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }), ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    options.onDone?.(result);
+    results.push(result);
+  }
+  return results;
 }
