@@ -210,3 +210,38 @@ export function loadConsumerBenchConfig(variables: Env = process.env, argv: read
     dryRun,
   });
 }
+
+/**
+ * The snapshot benchmark's settings. Command-line values win over the environment:
+ * `node dist/bench/snapshot.bench.js [N] [--rows N] [--runs R] [--write-db embedded|postgres] [--dry-run]`.
+ */
+export interface SnapshotBenchConfig {
+  /** Rows in the table, there before its trigger. */
+  readonly rows: number;
+  readonly runs: number;
+  /** Where the table and its outbox live: the embedded database, or a PostgreSQL schema of BENCH_DATABASE_URL. */
+  readonly writeDb: BenchWriteDb;
+  readonly databaseUrl: string;
+  readonly timeoutMs: number;
+  readonly logLevel: BenchLogLevel;
+  readonly dryRun: boolean;
+}
+
+export function loadSnapshotBenchConfig(variables: Env = process.env, argv: readonly string[] = process.argv.slice(2)): SnapshotBenchConfig {
+  const usage = 'snapshot.bench.js [N] [--rows N] [--runs R] [--write-db embedded|postgres] [--dry-run]';
+  const { args, dryRun } = readCommandLine(argv, ['rows', 'runs', 'write-db'], 'rows', usage);
+  const env = createEnvReader(variables);
+  const shared = readShared(env, 600_000);
+  const rows = readWhole(env, 'BENCH_SNAPSHOT_ROWS', maxEvents, 100_000, 'rows in the table');
+  const runs = readWhole(env, 'BENCH_RUNS', maxRuns, 3, 'runs; the median is reported');
+  const writeDb = readChoice(args, '--write-db', benchWriteDbKinds, readChoice(env, 'BENCH_WRITE_DB', benchWriteDbKinds, 'postgres'));
+  return finish(env, args, {
+    rows: readWhole(args, '--rows', maxEvents, rows, 'rows in the table; also the first argument'),
+    runs: readWhole(args, '--runs', maxRuns, runs, 'runs; the median is reported'),
+    writeDb,
+    databaseUrl: shared.databaseUrl,
+    timeoutMs: shared.timeoutMs,
+    logLevel: shared.logLevel,
+    dryRun,
+  });
+}

@@ -76,6 +76,19 @@ export interface CeilingsResultRow {
   readonly services: ServicesAlone | undefined;
 }
 
+/** One line of the snapshot section: the median run of one `npm run bench:snapshot`. */
+export interface SnapshotResultRow {
+  readonly date: string;
+  readonly machine: string;
+  readonly writeDb: BenchWriteDb;
+  readonly rows: number;
+  readonly runs: number;
+  readonly chunkSize: number;
+  readonly rowsPerSecond: number;
+  readonly slowestRowsPerSecond: number;
+  readonly fastestRowsPerSecond: number;
+}
+
 /** The file keeps this many result rows per section, newest first. */
 export const maxResultRows = 20;
 
@@ -201,6 +214,26 @@ gives the part's rate and, in brackets, the pipeline's events/s as a share of it
 Every figure is the median over the runs. The newest result is first; the section keeps ${maxResultRows} rows.
 `;
 
+export const snapshotResultsHeader = `# Snapshot benchmark
+
+\`npm run bench:snapshot\` measures a snapshot (\`npm run snapshot\`): a table of N rows (100,000 unless
+\`BENCH_SNAPSHOT_ROWS\` says otherwise) is filled before its capture trigger is attached, then
+\`snapshotTable\` enqueues every row into the outbox, 1,000 rows a chunk, each chunk one transaction that
+reads its rows \`FOR SHARE\` and records its progress. The run checks that the outbox then holds exactly
+one upsert per row. \`--write-db postgres\` (the default) works in a schema of its own of
+\`BENCH_DATABASE_URL\`; \`embedded\` in a fresh embedded database.
+
+- **rows/s**: N / the snapshot's time, for the median run; slowest and fastest beside it.
+
+Run it: \`npm run bench:snapshot\`, or \`npm run bench:snapshot -- 20000 --runs 5 --write-db embedded\`.
+\`--dry-run\` prints without touching this file. The newest result is first; the section keeps ${maxResultRows} rows.
+`;
+
+const snapshotTableHead = [
+  '| date (UTC) | machine | write db | N | chunk | runs | rows/s (median run) | rows/s slowest / fastest |',
+  '|---|---|---|---:|---:|---:|---:|---:|',
+];
+
 const ceilingsTableHead = [
   '| date (UTC) | machine | transport | store | write db | N | runs | pipeline events/s | writers in the run commits/s (first / last tenth) | writers alone | publish | read | relay | bulk upsert | publisher alone MiB (peak) | consumer alone MiB (peak) |',
   '|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -275,12 +308,13 @@ const laterSections = {
   relay: { header: relayResultsHeader, head: relayTableHead },
   consumer: { header: consumerResultsHeader, head: consumerTableHead },
   ceilings: { header: ceilingsResultsHeader, head: ceilingsTableHead },
+  snapshot: { header: snapshotResultsHeader, head: snapshotTableHead },
 } as const;
 
 type LaterSection = keyof typeof laterSections;
 type Sections = Readonly<Record<'pipeline' | LaterSection, readonly string[]>>;
 
-const laterNames: readonly LaterSection[] = ['relay', 'consumer', 'ceilings'];
+const laterNames: readonly LaterSection[] = ['relay', 'consumer', 'ceilings', 'snapshot'];
 const headingOf = (name: LaterSection): string => laterSections[name].header.split('\n', 1)[0] ?? '';
 
 /** Splits results.md at the section headings, wherever each is: the pipeline's lines come before the first. */
@@ -289,12 +323,13 @@ function sections(existing: string): Sections {
   const starts = laterNames.map((name) => lines.indexOf(headingOf(name)));
   const end = (from: number): number => starts.filter((at) => at > from).reduce((a, b) => Math.min(a, b), lines.length);
   const slice = (at: number): string[] => (at === -1 ? [] : lines.slice(at, end(at)));
-  const [relay = -1, consumer = -1, ceilings = -1] = starts;
+  const [relay = -1, consumer = -1, ceilings = -1, snapshot = -1] = starts;
   return {
     pipeline: lines.slice(0, end(-1)),
     relay: slice(relay),
     consumer: slice(consumer),
     ceilings: slice(ceilings),
+    snapshot: slice(snapshot),
   };
 }
 
@@ -376,7 +411,7 @@ function render(rows: Sections): string {
 /** Every section's rows as they are in `existing`. */
 function existingSections(existing: string): Sections {
   const found = sections(existing);
-  return { pipeline: existingRows(existing), relay: rowsIn(found.relay), consumer: rowsIn(found.consumer), ceilings: rowsIn(found.ceilings) };
+  return { pipeline: existingRows(existing), relay: rowsIn(found.relay), consumer: rowsIn(found.consumer), ceilings: rowsIn(found.ceilings), snapshot: rowsIn(found.snapshot) };
 }
 
 /**
@@ -407,4 +442,28 @@ export function renderRelayResults(existing: string, rows: readonly RelayResultR
 export function renderConsumerResults(existing: string, row: ConsumerResultRow): string {
   const kept = existingSections(existing);
   return render({ ...kept, consumer: [formatConsumerRow(row), ...kept.consumer] });
+}
+
+/** The snapshot rows already in `existing` (the text of results.md), in file order. */
+export function existingSnapshotRows(existing: string): string[] {
+  return rowsIn(sections(existing).snapshot);
+}
+
+export function formatSnapshotRow(row: SnapshotResultRow): string {
+  return `| ${[
+    cell(row.date),
+    cell(row.machine),
+    row.writeDb,
+    String(row.rows),
+    String(row.chunkSize),
+    String(row.runs),
+    row.rowsPerSecond.toFixed(0),
+    `${row.slowestRowsPerSecond.toFixed(0)} / ${row.fastestRowsPerSecond.toFixed(0)}`,
+  ].join(' | ')} |`;
+}
+
+/** The new text of results.md with `row` first in the snapshot section; the other sections' rows are kept. */
+export function renderSnapshotResults(existing: string, row: SnapshotResultRow): string {
+  const kept = existingSections(existing);
+  return render({ ...kept, snapshot: [formatSnapshotRow(row), ...kept.snapshot] });
 }

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  existingSnapshotRows,
+  formatSnapshotRow,
+  renderSnapshotResults,
+  snapshotResultsHeader,
   ceilingsResultsHeader,
   consumerResultsHeader,
   existingCeilingsRows,
@@ -239,5 +243,22 @@ describe('bench results file, ceilings section', () => {
     expect(existingRelayRows(text)).toEqual([formatRelayRow(aRelayRow())]);
     expect(existingConsumerRows(text)).toHaveLength(1);
     expect(existingCeilingsRows(text)).toEqual([formatCeilingsRow(aCeilingsRow({ date: '2025-03-01 00:00' })), formatCeilingsRow(aCeilingsRow())]);
+  });
+});
+
+describe('bench results file, snapshot section', () => {
+  const aSnapshotRow = { date: '2025-01-02 03:04', machine: 'Some CPU, 2 cores, 8.0 GiB, Node v20.20.2', writeDb: 'postgres', rows: 100_000, runs: 3, chunkSize: 1000, rowsPerSecond: 34_664.2, slowestRowsPerSecond: 34_441, fastestRowsPerSecond: 40_437.6 } as const;
+
+  it('comes last, and the other benches keep its rows', () => {
+    let text = renderSnapshotResults(renderResults('', aRow()), aSnapshotRow);
+    text = renderRelayResults(text, [aRelayRow()]);
+    text = renderResults(text, aRow({ date: '2025-02-01 00:00' }));
+    expect(text.indexOf(relayResultsHeader)).toBeLessThan(text.indexOf(snapshotResultsHeader));
+    expect(existingSnapshotRows(text)).toEqual([formatSnapshotRow(aSnapshotRow)]);
+    expect(existingRows(text)).toHaveLength(2);
+  });
+
+  it('rounds the rates', () => {
+    expect(formatSnapshotRow(aSnapshotRow)).toBe('| 2025-01-02 03:04 | Some CPU, 2 cores, 8.0 GiB, Node v20.20.2 | postgres | 100000 | 1000 | 3 | 34664 | 34441 / 40438 |');
   });
 });
