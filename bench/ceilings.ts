@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../common/logger.js';
+import { within } from '../common/timeout.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import type { OutboxReader } from '../publisher/capture/outbox.js';
 import { createOutboxRelay, defaultRelayBatch } from '../publisher/relay.js';
@@ -80,7 +81,7 @@ async function relayAlone(config: BenchConfig, rows: number, logger: Logger): Pr
     await fillBacklog(write.db, rows);
     const started = performance.now();
     relay.start();
-    await withTimeout(done, config.timeoutMs, () => `the relay alone gave up: ${String(bus.length)} of ${String(rows)} events on the bus`);
+    await within(done, config.timeoutMs, () => `the relay alone (gave up with ${String(bus.length)} of ${String(rows)} events on the bus)`);
     if (bus.length !== rows) throw new Error(`the relay alone put ${String(bus.length)} events on the bus for ${String(rows)} rows`);
     return rows / ((drainedAt - started) / 1000);
   } finally {
@@ -98,21 +99,5 @@ export async function bulkUpsertRate(kind: BenchStore, events: readonly ChangeEv
     return events.length / ((performance.now() - started) / 1000);
   } finally {
     await dispose();
-  }
-}
-
-async function withTimeout(promise: Promise<void>, ms: number, describe: () => string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          reject(new Error(`${describe()} after ${String(ms)} ms`));
-        }, ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -73,7 +73,7 @@ export async function openBenchReadModel(store: BenchStore, prefix: string, logg
  * `sql/postgres/` applied, a pool of `connections` (one per writer, and some for the relay), and the
  * LISTEN wake-up the publisher uses there.
  */
-export async function openPostgresWriteDatabase(databaseUrl: string, connections: number, logger: Logger): Promise<BenchWriteDatabase> {
+async function openPostgresWriteDatabase(databaseUrl: string, connections: number, logger: Logger): Promise<BenchWriteDatabase> {
   const database = await openPgSchema(databaseUrl, { prefix: 'bench_write', max: connections });
   try {
     await applyOutboxSchema(database.db);

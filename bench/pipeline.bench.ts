@@ -12,13 +12,13 @@ import { startDemo, type Demo } from '../demo/demo.js';
 import { defaultRateLimits, type RateLimitQuota } from '../x-emulator/server.js';
 import { loadConfig, type BenchConfig, type BenchStore } from './config.js';
 import type { Capture } from '../publisher/wiring.js';
-import { fixed, loadBenchConfig, machine, medianBy, print, resultDate, table, updateResults } from './report.js';
+import { fixed, loadBenchConfig, machine, medianBy, print, resultDate, table, untilHealthy, updateResults } from './report.js';
 import { renderResults, type CeilingsResultRow, type ResultRow } from './results.js';
-import { benchTransport, describeTransport, openBenchKafka, prepareTransport, raisedPostQuotas, transportLabel, untilHealthy, type BenchKafka } from './transports.js';
+import { benchTransport, describeTransport, openBenchKafka, prepareTransport, raisedPostQuotas, transportLabel, type BenchKafka } from './transports.js';
 import { orderEvents, planChanges, writeChanges, type Change } from './workload.js';
 import { measureCeilings, type Ceilings } from './ceilings.js';
 import { measureServicesAlone, type ServicesAlone } from './services.js';
-import { openPostgresReadModel, openPostgresWriteDatabase } from './databases.js';
+import { openBenchWriteDatabase, openPostgresReadModel } from './databases.js';
 
 const mib = 1024 * 1024;
 const host = '127.0.0.1';
@@ -199,7 +199,7 @@ async function runOnce(config: BenchConfig, plan: readonly Change[], run: number
     cleanups.push(await prepareTransport(demoConfig.transport, kafka, logger));
     let writeDatabase: { db: SqlDatabase; capture: Capture } | undefined;
     if (config.writeDb === 'postgres') {
-      const write = await openPostgresWriteDatabase(config.databaseUrl, config.writers + 4, logger);
+      const write = await openBenchWriteDatabase('postgres', config, logger);
       cleanups.push(() => write.dispose());
       writeDatabase = write;
     }

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -68,5 +69,19 @@ export function loadBenchConfig<T>(load: () => T): T | undefined {
     process.stderr.write(`${err.message}\n`);
     process.exitCode = 1;
     return undefined;
+  }
+}
+
+/** Polls `check` every 10 ms until it resolves; after `timeoutMs` fails with its last error. */
+export async function untilHealthy(check: () => Promise<void>, timeoutMs: number, what = 'the check'): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: err });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

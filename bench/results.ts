@@ -311,25 +311,25 @@ const laterSections = {
   snapshot: { header: snapshotResultsHeader, head: snapshotTableHead },
 } as const;
 
-type LaterSection = keyof typeof laterSections;
+export type LaterSection = keyof typeof laterSections;
 type Sections = Readonly<Record<'pipeline' | LaterSection, readonly string[]>>;
 
 const laterNames: readonly LaterSection[] = ['relay', 'consumer', 'ceilings', 'snapshot'];
 const headingOf = (name: LaterSection): string => laterSections[name].header.split('\n', 1)[0] ?? '';
 
+/** `f` of each later section: the one place that names them all. */
+function perSection<T>(f: (name: LaterSection) => T): Record<LaterSection, T> {
+  return { relay: f('relay'), consumer: f('consumer'), ceilings: f('ceilings'), snapshot: f('snapshot') };
+}
+
 /** Splits results.md at the section headings, wherever each is: the pipeline's lines come before the first. */
 function sections(existing: string): Sections {
   const lines = existing.split('\n');
-  const starts = laterNames.map((name) => lines.indexOf(headingOf(name)));
-  const end = (from: number): number => starts.filter((at) => at > from).reduce((a, b) => Math.min(a, b), lines.length);
-  const slice = (at: number): string[] => (at === -1 ? [] : lines.slice(at, end(at)));
-  const [relay = -1, consumer = -1, ceilings = -1, snapshot = -1] = starts;
+  const starts = perSection((name) => lines.indexOf(headingOf(name)));
+  const end = (from: number): number => Object.values(starts).filter((at) => at > from).reduce((a, b) => Math.min(a, b), lines.length);
   return {
     pipeline: lines.slice(0, end(-1)),
-    relay: slice(relay),
-    consumer: slice(consumer),
-    ceilings: slice(ceilings),
-    snapshot: slice(snapshot),
+    ...perSection((name) => (starts[name] === -1 ? [] : lines.slice(starts[name], end(starts[name])))),
   };
 }
 
@@ -340,19 +340,9 @@ export function existingRows(existing: string): string[] {
   return rowsIn(sections(existing).pipeline).map(withTransportColumns);
 }
 
-/** The relay result rows already in `existing` (the text of results.md), in file order. */
-export function existingRelayRows(existing: string): string[] {
-  return rowsIn(sections(existing).relay);
-}
-
-/** The consumer result rows already in `existing` (the text of results.md), in file order. */
-export function existingConsumerRows(existing: string): string[] {
-  return rowsIn(sections(existing).consumer);
-}
-
-/** The ceilings rows already in `existing` (the text of results.md), in file order. */
-export function existingCeilingsRows(existing: string): string[] {
-  return rowsIn(sections(existing).ceilings);
+/** The result rows of a later section already in `existing` (the text of results.md), in file order. */
+export function existingSectionRows(existing: string, section: LaterSection): string[] {
+  return rowsIn(sections(existing)[section]);
 }
 
 export function formatConsumerRow(row: ConsumerResultRow): string {
@@ -411,7 +401,13 @@ function render(rows: Sections): string {
 /** Every section's rows as they are in `existing`. */
 function existingSections(existing: string): Sections {
   const found = sections(existing);
-  return { pipeline: existingRows(existing), relay: rowsIn(found.relay), consumer: rowsIn(found.consumer), ceilings: rowsIn(found.ceilings), snapshot: rowsIn(found.snapshot) };
+  return { pipeline: existingRows(existing), ...perSection((name) => rowsIn(found[name])) };
+}
+
+/** The new text of results.md with `lines` first in `section`, before its older rows; the other sections' rows are kept. */
+function prepend(existing: string, section: LaterSection, lines: readonly string[]): string {
+  const kept = existingSections(existing);
+  return render({ ...kept, [section]: [...lines, ...kept[section]] });
 }
 
 /**
@@ -434,19 +430,12 @@ export function renderResults(existing: string, row: ResultRow, ceilings?: Ceili
  * rows are kept as they were.
  */
 export function renderRelayResults(existing: string, rows: readonly RelayResultRow[]): string {
-  const kept = existingSections(existing);
-  return render({ ...kept, relay: [...rows.map(formatRelayRow), ...kept.relay] });
+  return prepend(existing, 'relay', rows.map(formatRelayRow));
 }
 
 /** The new text of results.md with `row` first in the consumer section; the other sections' rows are kept. */
 export function renderConsumerResults(existing: string, row: ConsumerResultRow): string {
-  const kept = existingSections(existing);
-  return render({ ...kept, consumer: [formatConsumerRow(row), ...kept.consumer] });
-}
-
-/** The snapshot rows already in `existing` (the text of results.md), in file order. */
-export function existingSnapshotRows(existing: string): string[] {
-  return rowsIn(sections(existing).snapshot);
+  return prepend(existing, 'consumer', [formatConsumerRow(row)]);
 }
 
 export function formatSnapshotRow(row: SnapshotResultRow): string {
@@ -464,6 +453,5 @@ export function formatSnapshotRow(row: SnapshotResultRow): string {
 
 /** The new text of results.md with `row` first in the snapshot section; the other sections' rows are kept. */
 export function renderSnapshotResults(existing: string, row: SnapshotResultRow): string {
-  const kept = existingSections(existing);
-  return render({ ...kept, snapshot: [formatSnapshotRow(row), ...kept.snapshot] });
+  return prepend(existing, 'snapshot', [formatSnapshotRow(row)]);
 }

@@ -1,16 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
-  existingSnapshotRows,
+  existingSectionRows,
   formatSnapshotRow,
   renderSnapshotResults,
   snapshotResultsHeader,
   ceilingsResultsHeader,
   consumerResultsHeader,
-  existingCeilingsRows,
   formatCeilingsRow,
   type CeilingsResultRow,
-  existingConsumerRows,
-  existingRelayRows,
   formatConsumerRow,
   renderConsumerResults,
   type ConsumerResultRow,
@@ -133,14 +130,14 @@ describe('bench results file, relay section', () => {
     expect(text.startsWith(resultsHeader)).toBe(true);
     expect(text).toContain(`\n${relayResultsHeader}\n`);
     expect(existingRows(text)).toEqual([formatRow(aRow())]);
-    expect(existingRelayRows(text)).toEqual([formatRelayRow(aRelayRow()), formatRelayRow(aRelayRow({ batchSize: '500' }))]);
+    expect(existingSectionRows(text, 'relay')).toEqual([formatRelayRow(aRelayRow()), formatRelayRow(aRelayRow({ batchSize: '500' }))]);
   });
 
   it('leaves the relay rows alone when the pipeline bench adds its row', () => {
     const withRelay = renderRelayResults(renderResults('', aRow({ date: '2025-01-01 00:00' })), [aRelayRow()]);
     const text = renderResults(withRelay, aRow({ date: '2025-02-01 00:00' }));
     expect(existingRows(text)).toEqual([formatRow(aRow({ date: '2025-02-01 00:00' })), formatRow(aRow({ date: '2025-01-01 00:00' }))]);
-    expect(existingRelayRows(text)).toEqual([formatRelayRow(aRelayRow())]);
+    expect(existingSectionRows(text, 'relay')).toEqual([formatRelayRow(aRelayRow())]);
   });
 
   it('puts a new relay run first and keeps at most the newest twenty relay rows', () => {
@@ -149,7 +146,7 @@ describe('bench results file, relay section', () => {
       const date = `2025-03-${String(day).padStart(2, '0')} 00:00`;
       text = renderRelayResults(text, [aRelayRow({ date }), aRelayRow({ date, batchSize: '500' })]);
     }
-    const rows = existingRelayRows(text);
+    const rows = existingSectionRows(text, 'relay');
     expect(rows).toHaveLength(maxResultRows);
     expect(rows[0]).toBe(formatRelayRow(aRelayRow({ date: '2025-03-20 00:00' })));
     expect(rows[1]).toBe(formatRelayRow(aRelayRow({ date: '2025-03-20 00:00', batchSize: '500' })));
@@ -161,7 +158,7 @@ describe('bench results file, relay section', () => {
     const text = renderRelayResults('', [aRelayRow()]);
     expect(text.startsWith(resultsHeader)).toBe(true);
     expect(existingRows(text)).toEqual([]);
-    expect(existingRelayRows(text)).toEqual([formatRelayRow(aRelayRow())]);
+    expect(existingSectionRows(text, 'relay')).toEqual([formatRelayRow(aRelayRow())]);
   });
 
   it('rounds the numbers for reading', () => {
@@ -192,8 +189,8 @@ describe('bench results file, consumer section', () => {
 
     expect(text.indexOf(relayResultsHeader)).toBeLessThan(text.indexOf(consumerResultsHeader));
     expect(existingRows(text)).toEqual([formatRow(aRow({ date: '2025-02-01 00:00' })), formatRow(aRow())]);
-    expect(existingRelayRows(text)).toEqual([formatRelayRow(aRelayRow())]);
-    expect(existingConsumerRows(text)).toEqual([formatConsumerRow(aConsumerRow({ store: 'embedded', date: '2025-01-03 00:00' })), formatConsumerRow(aConsumerRow())]);
+    expect(existingSectionRows(text, 'relay')).toEqual([formatRelayRow(aRelayRow())]);
+    expect(existingSectionRows(text, 'consumer')).toEqual([formatConsumerRow(aConsumerRow({ store: 'embedded', date: '2025-01-03 00:00' })), formatConsumerRow(aConsumerRow())]);
   });
 
   it('gives the ratio in percent, the rates rounded', () => {
@@ -240,9 +237,9 @@ describe('bench results file, ceilings section', () => {
 
     expect(text.indexOf(consumerResultsHeader)).toBeLessThan(text.indexOf(ceilingsResultsHeader));
     expect(existingRows(text)).toHaveLength(3);
-    expect(existingRelayRows(text)).toEqual([formatRelayRow(aRelayRow())]);
-    expect(existingConsumerRows(text)).toHaveLength(1);
-    expect(existingCeilingsRows(text)).toEqual([formatCeilingsRow(aCeilingsRow({ date: '2025-03-01 00:00' })), formatCeilingsRow(aCeilingsRow())]);
+    expect(existingSectionRows(text, 'relay')).toEqual([formatRelayRow(aRelayRow())]);
+    expect(existingSectionRows(text, 'consumer')).toHaveLength(1);
+    expect(existingSectionRows(text, 'ceilings')).toEqual([formatCeilingsRow(aCeilingsRow({ date: '2025-03-01 00:00' })), formatCeilingsRow(aCeilingsRow())]);
   });
 });
 
@@ -254,7 +251,7 @@ describe('bench results file, snapshot section', () => {
     text = renderRelayResults(text, [aRelayRow()]);
     text = renderResults(text, aRow({ date: '2025-02-01 00:00' }));
     expect(text.indexOf(relayResultsHeader)).toBeLessThan(text.indexOf(snapshotResultsHeader));
-    expect(existingSnapshotRows(text)).toEqual([formatSnapshotRow(aSnapshotRow)]);
+    expect(existingSectionRows(text, 'snapshot')).toEqual([formatSnapshotRow(aSnapshotRow)]);
     expect(existingRows(text)).toHaveLength(2);
   });
 

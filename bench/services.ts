@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { changeEventToJson, type ChangeEvent } from '../events/envelope.js';
 import { deleteStreams } from '../transports/redis-streams/redis-client.js';
+import { untilHealthy } from './report.js';
 import { freePort } from '../common/free-port.js';
 
 /**
@@ -38,22 +38,19 @@ async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
   return { rss: (kib('VmRSS') * 1024) / mib, peak: (kib('VmHWM') * 1024) / mib };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, output: () => string): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}\n${output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 export async function measureServicesAlone(redisUrl: string, events: readonly ChangeEvent[], timeoutMs: number): Promise<ServicesAlone> {
   const dir = await mkdtemp(join(tmpdir(), 'tweetbus-bench-services-'));
   const stream = `tweetbus:bench:${String(process.pid)}:services`;
   const children: ChildProcess[] = [];
   const output: string[] = [];
-  const recent = (): string => output.join('').slice(-3000);
+  /** Polls `check` until it resolves; a failure carries what the services wrote last. */
+  const until = async (what: string, check: () => Promise<void>): Promise<void> => {
+    try {
+      await untilHealthy(check, timeoutMs, what);
+    } catch (err) {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\n${output.join('').slice(-3000)}`, { cause: err });
+    }
+  };
   const start = async (entry: string, portVariable: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string; pid: number }> => {
     const port = await freePort();
     const child = spawn(process.execPath, [join(entryRoot, entry)], {
@@ -65,7 +62,9 @@ export async function measureServicesAlone(redisUrl: string, events: readonly Ch
     child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
     const url = `http://127.0.0.1:${String(port)}`;
-    await until(`${entry} to be ready`, async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined), timeoutMs, recent);
+    await until(`${entry} to be ready`, async () => {
+      if ((await fetch(`${url}/readyz`)).status !== 200) throw new Error('not ready');
+    });
     if (child.pid === undefined) throw new Error(`${entry} has no pid`);
     return { child, url, pid: child.pid };
   };
@@ -84,17 +83,12 @@ export async function measureServicesAlone(redisUrl: string, events: readonly Ch
     }
     const last = events.at(-1);
     if (last !== undefined) {
-      await until(
-        'the consumer to hold the last event',
-        async () => {
-          const response = await fetch(`${consumer.url}/api/${last.collection}/${encodeURIComponent(last.key)}`);
-          if (response.status !== 200) return undefined;
-          const doc: unknown = await response.json();
-          return typeof doc === 'object' && doc !== null && 'version' in doc && String(doc.version) === last.version.toString() ? true : undefined;
-        },
-        timeoutMs,
-        recent,
-      );
+      await until('the consumer to hold the last event', async () => {
+        const response = await fetch(`${consumer.url}/api/${last.collection}/${encodeURIComponent(last.key)}`);
+        const doc: unknown = response.status === 200 ? await response.json() : undefined;
+        const version = typeof doc === 'object' && doc !== null && 'version' in doc ? String(doc.version) : undefined;
+        if (version !== last.version.toString()) throw new Error(`version ${version ?? 'none'} of ${last.key}`);
+      });
     }
     const after = { publisher: await memoryOf(publisher.pid), consumer: await memoryOf(consumer.pid) };
     return {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ConfigError } from '../common/errors.js';
 import { redactUrl, type Logger } from '../common/logger.js';
+import { within } from '../common/timeout.js';
 import type { DemoTransport } from '../demo/config.js';
 import { demoCollections, emulatorTransportConfigs } from '../demo/demo.js';
 import type { ChangeEvent } from '../events/envelope.js';
@@ -17,6 +18,7 @@ import { startXEmulator, type XEmulatorOptions } from '../x-emulator/server.js';
 import type { BenchTransport } from './config.js';
 import { askAnyBrokerWhenNoBrokerIsTheController, createTopicsOnMock, kcatAvailable, startKafkaMock } from './kafka-mock.js';
 import type { ResultRow } from './results.js';
+import { untilHealthy } from './report.js';
 
 /** The Kafka the bench runs on: KAFKA_BROKERS, or kcat's mock cluster, started for the bench and stopped after it. */
 export interface BenchKafka {
@@ -179,27 +181,21 @@ export async function measureTransport(
       return { started, ended: performance.now() };
     };
 
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new Error(`the ${transport.kind} transport alone gave up after ${String(settings.timeoutMs)} ms: ${String(seen.size)} of ${String(events.length)} read`));
-      }, settings.timeoutMs);
-    });
-    try {
-      if (transport.kind === 'x') {
-        await incoming.source.start(handler);
-        await untilHealthy(() => incoming.source.check(), settings.timeoutMs);
-        const published = await Promise.race([publishAll(), timeout]);
-        await Promise.race([allRead, timeout]);
-        return rates(events.length, published, { from: published.started, to: lastRead, count: events.length });
-      }
-      const published = await Promise.race([publishAll(), timeout]);
+    // One budget for publishing and reading; the error says how far the reading got.
+    const deadline = performance.now() + settings.timeoutMs;
+    const timely = <T>(step: Promise<T>): Promise<T> =>
+      within(step, Math.max(0, deadline - performance.now()), () => `the ${transport.kind} transport alone (gave up with ${String(seen.size)} of ${String(events.length)} read)`);
+    if (transport.kind === 'x') {
       await incoming.source.start(handler);
-      await Promise.race([allRead, timeout]);
-      return rates(events.length, published, { from: firstRead, to: lastRead, count: events.length - firstBatch });
-    } finally {
-      clearTimeout(timer);
+      await untilHealthy(() => incoming.source.check(), settings.timeoutMs);
+      const published = await timely(publishAll());
+      await timely(allRead);
+      return rates(events.length, published, { from: published.started, to: lastRead, count: events.length });
     }
+    const published = await timely(publishAll());
+    await incoming.source.start(handler);
+    await timely(allRead);
+    return rates(events.length, published, { from: firstRead, to: lastRead, count: events.length - firstBatch });
   } finally {
     for (const cleanup of cleanups.reverse()) {
       await cleanup().catch((err: unknown) => {
@@ -214,18 +210,4 @@ function rates(events: number, published: { started: number; ended: number }, re
     publishPerSecond: events / ((published.ended - published.started) / 1000),
     readPerSecond: read.count > 0 && read.to > read.from ? read.count / ((read.to - read.from) / 1000) : Number.NaN,
   };
-}
-
-/** Polls `check` every 10 ms until it resolves; after `timeoutMs` fails with its last error. */
-export async function untilHealthy(check: () => Promise<void>, timeoutMs: number, what = 'the check'): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: err });
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }

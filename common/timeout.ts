@@ -1,10 +1,13 @@
-/** `promise`, or a rejection after `ms`. A value that arrives too late goes to `onLate` (to release it). */
-export function within<T>(promise: Promise<T>, ms: number, what: string, onLate?: (value: T) => void): Promise<T> {
+/**
+ * `promise`, or a rejection after `ms`. A value that arrives too late goes to `onLate` (to release it).
+ * `what` may be a function, asked only when time runs out, so the error can say how far things got.
+ */
+export function within<T>(promise: Promise<T>, ms: number, what: string | (() => string), onLate?: (value: T) => void): Promise<T> {
   return new Promise((resolve, reject) => {
     let late = false;
     const timer = setTimeout(() => {
       late = true;
-      reject(new Error(`${what} took longer than ${ms} ms`));
+      reject(new Error(`${typeof what === 'string' ? what : what()} took longer than ${ms} ms`));
     }, ms);
     promise.then(
       (value) => {

@@ -1,20 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openPglite } from '../common/pglite.js';
-import { Pool } from 'pg';
 import { z } from 'zod';
 import { findUp } from '../common/find-up.js';
 import { redactUrl, type Logger } from '../common/logger.js';
 import { runMain } from '../common/process.js';
 import type { Scope } from '../common/scope.js';
-import { sqlFromPglite, sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
+import type { SqlDatabase } from '../common/sql.js';
 import { createEventSigner } from '../events/signature.js';
 import { createOracleOutbox } from './capture/oracle/oracle-outbox.js';
 import { createPgAdvisoryLeadership } from './capture/postgres/advisory-leadership.js';
 import { createPgOutboxListener } from './capture/postgres/outbox-listener.js';
 import { createPostgresOutbox } from './capture/postgres/postgres-outbox.js';
-import { applyOutboxSchema } from './capture/postgres/schema.js';
-import { snapshotOnAttach } from './capture/postgres/snapshot.js';
+import { rowsPerSecond, snapshotOnAttach } from './capture/postgres/snapshot.js';
+import { openEmbeddedOutbox, openPostgresOutbox } from './outbox-database.js';
 import { loadConfig, type PublisherConfig } from './config.js';
 import { openPgliteCapture, wirePublisher, type Capture } from './wiring.js';
 
@@ -74,12 +72,11 @@ function startSnapshotsOnAttach(db: SqlDatabase, chunkSize: number, logger: Logg
     chunkSize,
     signal: stop.signal,
     onDone: (result) => {
-      if (result.stopped === true) {
+      if (result.stopped) {
         log.info({ table: result.table, collection: result.collection, rows: result.enqueued }, 'snapshot stopped by the shutdown; it goes on after its last chunk at the next start');
         return;
       }
-      const rowsPerSecond = result.ms > 0 ? Math.round(result.enqueued / (result.ms / 1000)) : result.enqueued;
-      log.info({ table: result.table, collection: result.collection, rows: result.enqueued, resumed: result.resumed, ms: Math.round(result.ms), rowsPerSecond }, 'snapshot of a captured table done');
+      log.info({ table: result.table, collection: result.collection, rows: result.enqueued, resumed: result.resumed, ms: Math.round(result.ms), rowsPerSecond: rowsPerSecond(result) }, 'snapshot of a captured table done');
     },
   })
     .then((results) => {
@@ -114,23 +111,16 @@ async function openCapture(config: PublisherConfig, logger: Logger, scope: Scope
     case 'embedded': {
       // PGlite is one process's own database: there is nobody to elect against.
       logger.info({ path: outboxConfig.path }, 'outbox: embedded PGlite');
-      const pglite = await openPglite(outboxConfig.path, { logger });
-      const db = sqlFromPglite(pglite, { owned: true });
+      const { db, pglite } = await openEmbeddedOutbox(outboxConfig, logger);
       scope.defer(() => db.close());
-      await applyOutboxSchema(db);
       return { capture: await openPgliteCapture(pglite, db, logger, scope), db };
     }
     case 'postgres': {
       logger.info({ url: redactUrl(outboxConfig.databaseUrl), applySchema: outboxConfig.applySchema, instance: config.relay.instanceId }, 'outbox: PostgreSQL');
-      const pool = new Pool({ connectionString: outboxConfig.databaseUrl });
-      pool.on('error', (err) => {
-        logger.warn({ err }, 'idle PostgreSQL connection failed');
-      });
-      const db = sqlFromPgPool(pool, { owned: true });
+      const { db, pool } = await openPostgresOutbox(outboxConfig, logger);
       scope.defer(() => db.close());
       const listener = createPgOutboxListener(pool, { logger });
       scope.defer(() => listener.close());
-      if (outboxConfig.applySchema) await applyOutboxSchema(db);
       const outbox = createPostgresOutbox({ db }, { logger });
       scope.defer(() => outbox.close());
       const leadership = createPgAdvisoryLeadership(pool, { logger, retryMs: config.relay.leaderRetryMs });

@@ -38,9 +38,9 @@ describe('npm run snapshot: what it shows', () => {
   });
 
   it('ends with the rows, the time and the rate', () => {
-    expect(snapshotSummary({ table: 'dvx_orders', collection: 'orders', enqueued: 10_000, resumed: false, ms: 2_000 })).toBe(
+    expect(snapshotSummary({ table: 'dvx_orders', collection: 'orders', enqueued: 10_000, resumed: false, ms: 2_000, stopped: false })).toBe(
       'snapshot of dvx_orders into collection orders: 10,000 rows enqueued in 2.0 s, 5,000 rows/s',
     );
-    expect(snapshotSummary({ table: 't', collection: 'c', enqueued: 5, resumed: true, ms: 0 })).toContain('(resumed after its last chunk)');
+    expect(snapshotSummary({ table: 't', collection: 'c', enqueued: 5, resumed: true, ms: 0, stopped: false })).toContain('(resumed after its last chunk)');
   });
 });

@@ -1,13 +1,11 @@
 import { config as loadDotenv } from 'dotenv';
-import { Pool } from 'pg';
 import { ConfigError } from '../common/errors.js';
 import { createLogger, redactUrl, type Logger } from '../common/logger.js';
-import { openPglite } from '../common/pglite.js';
 import { loadConfigOrReport } from '../common/process.js';
-import { sqlFromPglite, sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
+import type { SqlDatabase } from '../common/sql.js';
 import { capturedTablesOf, snapshotTable } from './capture/postgres/snapshot.js';
-import { applyOutboxSchema } from './capture/postgres/schema.js';
 import type { OutboxConfig } from './config.js';
+import { openEmbeddedOutbox, openPostgresOutbox } from './outbox-database.js';
 import { loadSnapshotConfig } from './snapshot-config.js';
 import { progressReporter, snapshotSummary } from './snapshot-progress.js';
 
@@ -36,27 +34,17 @@ async function main(): Promise<void> {
   }
 }
 
-/** The publisher's outbox database, with the outbox schema (and so the snapshot functions) applied where the publisher would. */
+/** The publisher's outbox database, opened as the publisher opens it. */
 async function openOutboxDatabase(outbox: OutboxConfig, logger: Logger): Promise<SqlDatabase> {
   switch (outbox.kind) {
     case 'oracle':
       throw new ConfigError(['snapshots run on PostgreSQL and the embedded outbox; on Oracle they are not built yet']);
-    case 'embedded': {
+    case 'embedded':
       logger.info({ path: outbox.path }, 'outbox: embedded PGlite (the publisher using it must be stopped)');
-      const db = sqlFromPglite(await openPglite(outbox.path, { logger }), { owned: true });
-      await applyOutboxSchema(db);
-      return db;
-    }
-    case 'postgres': {
+      return (await openEmbeddedOutbox(outbox, logger)).db;
+    case 'postgres':
       logger.info({ url: redactUrl(outbox.databaseUrl) }, 'outbox: PostgreSQL');
-      const pool = new Pool({ connectionString: outbox.databaseUrl, max: 2 });
-      pool.on('error', (err) => {
-        logger.warn({ err }, 'idle PostgreSQL connection failed');
-      });
-      const db = sqlFromPgPool(pool, { owned: true });
-      if (outbox.applySchema) await applyOutboxSchema(db);
-      return db;
-    }
+      return (await openPostgresOutbox(outbox, logger, { maxConnections: 2 })).db;
   }
 }
 

@@ -1,4 +1,4 @@
-import type { SnapshotProgress, SnapshotResult } from './capture/postgres/snapshot.js';
+import { rowsPerSecond, type SnapshotProgress, type SnapshotResult } from './capture/postgres/snapshot.js';
 
 /** `[############------------------]  40%  4,000 / 10,000 rows  items -> orders`: one line, for a terminal. */
 export function progressBar(progress: SnapshotProgress, width = 30): string {
@@ -12,7 +12,7 @@ export function progressBar(progress: SnapshotProgress, width = 30): string {
 /** The closing line: rows, time and rate. */
 export function snapshotSummary(result: SnapshotResult): string {
   const seconds = result.ms / 1000;
-  const rate = seconds > 0 ? Math.round(result.enqueued / seconds) : result.enqueued;
+  const rate = rowsPerSecond(result);
   return (
     `snapshot of ${result.table} into collection ${result.collection}${result.resumed ? ' (resumed after its last chunk)' : ''}: ` +
     `${result.enqueued.toLocaleString('en-US')} rows enqueued in ${seconds.toFixed(1)} s, ${rate.toLocaleString('en-US')} rows/s`

@@ -73,7 +73,7 @@ async function tableImages(db: SqlDatabase): Promise<Map<string, unknown>> {
   }));
 }
 
-/** Everything the relay would send, in its order, applied to a real read model (PostgreSQL), which is returned. */
+/** Everything the relay would send, in its order, applied to `store` (a real PostgreSQL read model). */
 async function relayInto(db: SqlDatabase, store: ReadModelStore): Promise<void> {
   const outbox = createPostgresOutbox({ db }, { logger });
   for (;;) {

@@ -37,7 +37,7 @@ export interface SnapshotResult {
   readonly resumed: boolean;
   readonly ms: number;
   /** Stopped by its signal before the last chunk: unfinished, to go on next time. */
-  readonly stopped?: boolean;
+  readonly stopped: boolean;
 }
 
 export interface SnapshotOptions {
@@ -106,6 +106,7 @@ export async function snapshotTable(db: SqlDatabase, table: CapturedTable, optio
   let lastKey = resumed ? state.last_key : null;
   let enqueued = resumed ? state.rows_enqueued : 0;
   let thisRun = 0;
+  let stopped = false;
   for (;;) {
     const chunk = await db.transaction(async (tx) => {
       const result = await tx.query('SELECT enqueued, last_key FROM tweetbus_snapshot_chunk($1::regclass, $2, $3, $4, $5)', [table.table, table.collection, table.keyColumn, lastKey, chunkSize]);
@@ -124,9 +125,17 @@ export async function snapshotTable(db: SqlDatabase, table: CapturedTable, optio
     if (chunk.last_key !== null) lastKey = chunk.last_key;
     await options.onProgress?.({ table: table.table, collection: table.collection, enqueued, total });
     if (chunk.enqueued < chunkSize) break;
-    if (options.signal?.aborted === true) return { table: table.table, collection: table.collection, enqueued: thisRun, resumed, ms: performance.now() - started, stopped: true };
+    if (options.signal?.aborted === true) {
+      stopped = true;
+      break;
+    }
   }
-  return { table: table.table, collection: table.collection, enqueued: thisRun, resumed, ms: performance.now() - started };
+  return { table: table.table, collection: table.collection, enqueued: thisRun, resumed, ms: performance.now() - started, stopped };
+}
+
+/** A snapshot's rate: rows enqueued per second of its run. */
+export function rowsPerSecond(result: SnapshotResult): number {
+  return result.ms > 0 ? Math.round(result.enqueued / (result.ms / 1000)) : result.enqueued;
 }
 
 /**
@@ -140,7 +149,7 @@ export async function snapshotOnAttach(db: SqlDatabase, options: { readonly chun
   for (const table of await capturedTables(db)) {
     if (options.signal?.aborted === true) break;
     if (await snapshotFinished(db, table)) continue;
-    const result = await snapshotTable(db, table, { ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }), ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    const result = await snapshotTable(db, table, { chunkSize: options.chunkSize, signal: options.signal });
     options.onDone?.(result);
     results.push(result);
   }

@@ -1,0 +1,46 @@
+import type { PGlite } from '@electric-sql/pglite';
+import { Pool } from 'pg';
+import type { Logger } from '../common/logger.js';
+import { openPglite } from '../common/pglite.js';
+import { sqlFromPglite, sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
+import { applyOutboxSchema } from './capture/postgres/schema.js';
+import type { OutboxConfig } from './config.js';
+
+/**
+ * The database of a PostgreSQL or embedded outbox, opened the one way the publisher and
+ * `npm run snapshot` share, with the outbox schema applied where the publisher applies it: always
+ * for the embedded one, for PostgreSQL unless OUTBOX_APPLY_SCHEMA=false (a DBA's DDL). Closing `db`
+ * closes the rest.
+ */
+
+/** The publisher's own PGlite in DATA_DIR. */
+export async function openEmbeddedOutbox(outbox: Extract<OutboxConfig, { kind: 'embedded' }>, logger: Logger): Promise<{ db: SqlDatabase; pglite: PGlite }> {
+  const pglite = await openPglite(outbox.path, { logger });
+  const db = sqlFromPglite(pglite, { owned: true });
+  await withSchema(db, true);
+  return { db, pglite };
+}
+
+/** A pool on the write database. */
+export async function openPostgresOutbox(
+  outbox: Extract<OutboxConfig, { kind: 'postgres' }>,
+  logger: Logger,
+  options: { readonly maxConnections?: number } = {},
+): Promise<{ db: SqlDatabase; pool: Pool }> {
+  const pool = new Pool({ connectionString: outbox.databaseUrl, ...(options.maxConnections === undefined ? {} : { max: options.maxConnections }) });
+  pool.on('error', (err) => {
+    logger.warn({ err }, 'idle PostgreSQL connection failed');
+  });
+  const db = sqlFromPgPool(pool, { owned: true });
+  await withSchema(db, outbox.applySchema);
+  return { db, pool };
+}
+
+async function withSchema(db: SqlDatabase, apply: boolean): Promise<void> {
+  try {
+    if (apply) await applyOutboxSchema(db);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
