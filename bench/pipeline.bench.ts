@@ -84,6 +84,7 @@ function recordApplies(store: ReadModelStore, arrivals: Map<string, Arrival>, on
     },
     get: (collection, key, options) => store.get(collection, key, options),
     find: (collection, filter, options) => store.find(collection, filter, options),
+    inventory: (collection) => store.inventory(collection),
     load: (name) => store.load(name),
     save: (name, position) => store.save(name, position),
     putDeadLetter: (letter) => store.putDeadLetter(letter),

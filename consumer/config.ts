@@ -88,8 +88,8 @@ export function loadConfig(processEnv: Env = process.env): ConsumerConfig {
   return { port, host, logLevel, collections, trust, trustedAuthorIds, store, transport, stuckAfterMs, maxVersionAheadMs, signing, notices: legacy.notices };
 }
 
-/** STORE and the variables of the store it names. */
-function readStore(env: EnvReader): ConsumerStoreConfig {
+/** STORE and the variables of the store it names (the consumer's, and `npm run verify`'s read side). */
+export function readStore(env: EnvReader): ConsumerStoreConfig {
   const kind = readChoice(env, 'STORE', storeKinds, 'embedded', 'one of embedded (default), postgres, mongodb');
   const postgresUrl = readUrl(env, 'POSTGRES_URL', ['postgres:', 'postgresql:'], 'a PostgreSQL connection URL (postgres://user:password@host:5432/db)');
   const mongodbUrl = readUrl(env, 'MONGODB_URL', ['mongodb:', 'mongodb+srv:'], 'a MongoDB connection URL (mongodb://host:27017 or mongodb+srv://…)');

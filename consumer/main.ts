@@ -1,17 +1,9 @@
-import type { Scope } from '../common/scope.js';
 import { createEventSigner } from '../events/signature.js';
-import { mkdir } from 'node:fs/promises';
-import { MongoClient } from 'mongodb';
-import { Pool } from 'pg';
-import { redactUrl, type Logger } from '../common/logger.js';
+import type { Logger } from '../common/logger.js';
 import { runMain } from '../common/process.js';
-import { sqlFromPgPool } from '../common/sql.js';
-import { loadConfig, type ConsumerConfig, type ConsumerStoreConfig } from './config.js';
+import { loadConfig, type ConsumerConfig } from './config.js';
+import { openReadModelStore } from './stores/open-store.js';
 import { wireConsumer } from './wiring.js';
-import { createEmbeddedReadModelStore } from './stores/embedded/embedded-read-model-store.js';
-import { createMongoReadModelStore } from './stores/mongodb/mongodb-read-model-store.js';
-import { createPostgresReadModelStore } from './stores/postgres/postgres-read-model-store.js';
-import type { ReadModelStore } from './stores/read-model-store.js';
 import { trustPolicy } from './trust.js';
 
 /**
@@ -25,7 +17,7 @@ runMain({
   shutdownMessage: 'shutting down: draining the batch in flight and storing the checkpoint',
   // Deferred as opened, so closed newest first: the service (which drains the source and stores its checkpoint), the store, its client.
   start: async (config, logger, scope) => {
-    const store = await buildStore(config.store, logger, scope);
+    const store = await openReadModelStore(config.store, logger, scope);
     scope.defer(() => store.close());
 
     for (const notice of config.notices) logger.warn(notice);
@@ -76,32 +68,5 @@ function sayWhoseMessagesApply(config: ConsumerConfig, describe: Record<string, 
           ? 'TRUST=open: ANY X account that posts these hashtags can write documents of its own (never the database\'s). Use this for demos only.'
           : 'TRUST=open: anyone who can write to this topic or stream can change the read model.',
       );
-  }
-}
-
-/** Builds the store; a client main creates is deferred to `scope`, so a failed start still closes it. */
-async function buildStore(config: ConsumerStoreConfig, logger: Logger, scope: Scope): Promise<ReadModelStore> {
-  switch (config.kind) {
-    case 'embedded': {
-      await mkdir(config.dataDir, { recursive: true });
-      logger.info({ dataDir: config.dataDir }, 'read model: embedded PGlite');
-      return createEmbeddedReadModelStore({ dataDir: config.dataDir }, { logger });
-    }
-    case 'postgres': {
-      logger.info({ url: redactUrl(config.url) }, 'read model: PostgreSQL');
-      const pool = new Pool({ connectionString: config.url });
-      pool.on('error', (err) => {
-        logger.warn({ err }, 'idle PostgreSQL connection failed');
-      });
-      const db = sqlFromPgPool(pool, { owned: true });
-      scope.defer(() => db.close());
-      return createPostgresReadModelStore({ db }, { logger });
-    }
-    case 'mongodb': {
-      logger.info({ url: redactUrl(config.url), database: config.database }, 'read model: MongoDB');
-      const client = new MongoClient(config.url);
-      scope.defer(() => client.close());
-      return createMongoReadModelStore({ client }, { database: config.database, logger });
-    }
   }
 }

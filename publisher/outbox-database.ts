@@ -1,6 +1,7 @@
 import type { PGlite } from '@electric-sql/pglite';
 import { Pool } from 'pg';
-import type { Logger } from '../common/logger.js';
+import { ConfigError } from '../common/errors.js';
+import { redactUrl, type Logger } from '../common/logger.js';
 import { openPglite } from '../common/pglite.js';
 import { sqlFromPglite, sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
 import { applyOutboxSchema } from './capture/postgres/schema.js';
@@ -43,4 +44,29 @@ async function withSchema(db: SqlDatabase, apply: boolean): Promise<void> {
     await db.close();
     throw err;
   }
+}
+
+/**
+ * The outbox database for a tool that works on the write tables beside the publisher (`npm run
+ * snapshot`, `npm run verify`): PostgreSQL or the embedded outbox; `what` names the tool's work for
+ * the refusal on Oracle.
+ */
+export async function openOutboxDatabase(outbox: OutboxConfig, logger: Logger, what: string): Promise<SqlDatabase> {
+  switch (outbox.kind) {
+    case 'oracle':
+      throw new ConfigError([`${what} run on PostgreSQL and the embedded outbox; on Oracle they are not built yet`]);
+    case 'embedded':
+      logger.info({ path: outbox.path }, 'outbox: embedded PGlite (the publisher using it must be stopped)');
+      return (await openEmbeddedOutbox(outbox, logger)).db;
+    case 'postgres':
+      logger.info({ url: redactUrl(outbox.databaseUrl) }, 'outbox: PostgreSQL');
+      return (await openPostgresOutbox(outbox, logger, { maxConnections: 2 })).db;
+  }
+}
+
+/** Why a tool failed; when a function of this release's outbox schema is missing, what the DBA applies (OUTBOX_APPLY_SCHEMA=false). */
+export function explainOutboxFailure(err: unknown): string {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
+  const message = err instanceof ConfigError ? err.issues.join('; ') : err instanceof Error ? err.message : String(err);
+  return code === '42883' || code === '42P01' ? `${message}: apply this release's sql/postgres/001_outbox.sql to the write database first` : message;
 }

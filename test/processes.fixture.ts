@@ -37,8 +37,8 @@ export interface ServiceGroup {
   /** A fresh temporary directory: the services' working directory (so no `.env` of the repository is read). */
   readonly dir: string;
   readonly running: readonly Service[];
-  /** Starts `dist/<entry>` with only LOG_LEVEL=info and `env` in its environment. */
-  start(name: string, entry: string, env: Record<string, string>): Service;
+  /** Starts `dist/<entry>` (with `args`) with only LOG_LEVEL=info and `env` in its environment. */
+  start(name: string, entry: string, env: Record<string, string>, args?: readonly string[]): Service;
   /**
    * Starts `dist/<entry>` listening on a free port (given to it as `portVariable`) and resolves once
    * its `/readyz` answers 200, with its base URL.
@@ -72,8 +72,8 @@ export async function openServiceGroup(prefix: string): Promise<ServiceGroup> {
     dir,
     running,
 
-    start(name, entry, env) {
-      const child = spawn(process.execPath, [join(root, 'dist', entry)], {
+    start(name, entry, env, args = []) {
+      const child = spawn(process.execPath, [join(root, 'dist', entry), ...args], {
         cwd: dir,
         env: { LOG_LEVEL: 'info', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,19 +10,21 @@ import { createEnvReader, type EnvReader } from './env-reader.js';
 /**
  * Reads the command line: its flags become the reader's names (`--runs`), and the one positional
  * argument, if the command takes one, is the flag `positional` names. `--dry-run` is a switch unless
- * `options.dryRun` is false. A mistake becomes a ConfigError with the usage.
+ * `options.dryRun` is false; `options.switches` names more (`heal` for `--heal`), and `switched` holds
+ * those given. A mistake becomes a ConfigError with the usage.
  */
 export function readCommandLine(
   argv: readonly string[],
   flags: readonly string[],
   positional: string | undefined,
   usage: string,
-  options: { readonly dryRun?: boolean } = {},
-): { args: EnvReader; dryRun: boolean } {
+  options: { readonly dryRun?: boolean; readonly switches?: readonly string[] } = {},
+): { args: EnvReader; dryRun: boolean; switched: ReadonlySet<string> } {
   let parsed: { readonly values: Readonly<Record<string, string | boolean | undefined>>; readonly positionals: readonly string[] };
   try {
     const known: Record<string, { type: 'string' | 'boolean' }> = options.dryRun === false ? {} : { 'dry-run': { type: 'boolean' } };
     for (const flag of flags) known[flag] = { type: 'string' };
+    for (const flag of options.switches ?? []) known[flag] = { type: 'boolean' };
     parsed = parseArgs({ args: [...argv], options: known, allowPositionals: true, strict: true });
   } catch (err) {
     throw new ConfigError([`command line: ${err instanceof Error ? err.message : String(err)}; usage: ${usage}`]);
@@ -36,7 +38,8 @@ export function readCommandLine(
     given[`--${flag}`] = typeof value === 'string' ? value : undefined;
   }
   if (positional !== undefined) given[`--${positional}`] ??= positionals[0];
-  return { args: createEnvReader(given), dryRun: values['dry-run'] === true };
+  const switched = new Set((options.switches ?? []).filter((flag) => values[flag] === true));
+  return { args: createEnvReader(given), dryRun: values['dry-run'] === true, switched };
 }
 
 /** Every issue of both sources at once; the command line's are marked as such. */

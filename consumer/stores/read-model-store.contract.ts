@@ -2,6 +2,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { StoreRefusedError, TweetbusError } from '../../common/errors.js';
 import type { ChangeEvent } from '../../events/envelope.js';
 import type { JsonObject } from '../../events/json.js';
+import { bucketOf, digestBuilder, type BucketDigest, type KeyVersion } from '../../common/version-digest.js';
 import type { ApplyOutcome, DeadLetter, ReadModelStore } from './read-model-store.js';
 import { aChangeEvent } from '../../events/change-event.fixture.js';
 
@@ -333,6 +334,28 @@ export function readModelStoreContract(createFixture: () => Promise<ReadModelSto
 
     expect(stored?.messageId).toBe('m-\\uD800');
     expect(stored?.text).toBe('#orders {"id":"\\uD83D","_s":"\\u0000","e":"😀 x\\uDC00"}');
+  });
+
+  it('inventories the live documents of a collection as (key, version), digested as common/version-digest.ts does', async () => {
+    const keys = ['a', 'b', 'ü', '"; DROP TABLE x; --', '$where', '8172', 'k\'q', '日本'];
+    await store.applyBatch(keys.map((key, i) => anUpsert(key, 10n + BigInt(i) + (1n << 60n))));
+    await store.applyBatch([aDelete('b', 1n << 61n), anUpsert('other', 3, {}, 'customers')]);
+    const live = keys.filter((key) => key !== 'b').map((key) => ({ key, version: 10n + BigInt(keys.indexOf(key)) + (1n << 60n) }));
+    const inventory = store.inventory('orders');
+    const byKey = (rows: readonly KeyVersion[]) => [...rows].sort((x, y) => (x.key < y.key ? -1 : 1));
+
+    expect(await inventory.count()).toBe(live.length);
+    for (const bits of [0, 1, 3]) {
+      const expected = digestBuilder(bits);
+      for (const row of live) expected.add(row);
+      const sorted = (digests: readonly BucketDigest[]) => [...digests].sort((x, y) => x.bucket - y.bucket);
+      expect(sorted(await inventory.digests(bits))).toEqual(sorted(expected.digests()));
+    }
+    const wanted = [bucketOf('ü', 3), bucketOf('8172', 3)];
+    expect(byKey(await inventory.inBuckets(3, wanted))).toEqual(byKey(live.filter((row) => wanted.includes(bucketOf(row.key, 3)))));
+    expect(byKey(await inventory.versionsOf(['a', 'b', 'nothing', '日本']))).toEqual(byKey(live.filter((row) => row.key === 'a' || row.key === '日本')));
+    expect(await store.inventory('nothing').count()).toBe(0);
+    expect(await store.inventory('nothing').digests(4)).toEqual([]);
   });
 
   it('check resolves while the store is reachable', async () => {

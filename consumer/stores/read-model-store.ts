@@ -1,5 +1,6 @@
 import type { ChangeEvent } from '../../events/envelope.js';
 import type { JsonObject, JsonPrimitive } from '../../events/json.js';
+import type { VersionInventory } from '../../common/version-digest.js';
 import type { CheckpointStore, HealthCheck } from '../../transports/transport.js';
 
 /** A read-model document with its replication metadata. A tombstone has `deleted: true` and `data: null`. */
@@ -58,6 +59,14 @@ export interface ReadModelReader {
   find(collection: string, filter: FieldFilter, options: { limit: number }): Promise<StoredDocument[]>;
 }
 
+/**
+ * What `npm run verify` reads of the read model: the live documents of one collection as (key,
+ * version), in bucket digests and by bucket (common/version-digest.ts). Tombstones count as absent.
+ */
+export interface ReadModelInventory {
+  inventory(collection: string): VersionInventory;
+}
+
 /** A message that could not be parsed or validated, kept with its raw text so nothing is lost. */
 export interface DeadLetter {
   readonly messageId: string;
@@ -79,6 +88,6 @@ export interface DeadLetterStore {
  * single client serves them. Adapters: embedded (PGlite), PostgreSQL, MongoDB.
  * `close()` releases only what the adapter created; twice is harmless.
  */
-export interface ReadModelStore extends ReadModelWriter, ReadModelReader, CheckpointStore, DeadLetterStore, HealthCheck {
+export interface ReadModelStore extends ReadModelWriter, ReadModelReader, ReadModelInventory, CheckpointStore, DeadLetterStore, HealthCheck {
   close(): Promise<void>;
 }

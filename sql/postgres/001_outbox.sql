@@ -19,18 +19,42 @@
 CREATE SEQUENCE IF NOT EXISTS tweetbus_version_seq AS bigint;
 
 -- The next version: the sequence's next value, or, when the clock has moved past it, the clock.
--- Moving the sequence up to the clock happens under an advisory lock held for that step alone (never
--- to commit, so writers do not queue behind each other's transactions): without it, two sessions
--- could move the sequence to two clock readings in the wrong order, and so back.
+-- tweetbus_advance_version moves the sequence up (to the clock here; past a read model's version
+-- when a heal needs one above it) under an advisory lock held for that step alone (never to commit,
+-- so writers do not queue behind each other's transactions): without it, two sessions could move the
+-- sequence to two readings in the wrong order, and so back.
 -- The setting tweetbus.clock_ms pins the clock (milliseconds since 1970), for drills and tests that
 -- step the clock back; never set it in production.
+CREATE OR REPLACE FUNCTION tweetbus_advance_version(at_least bigint) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  -- The advisory lock key (any constant; 'tw' 'vr' in ASCII).
+  lock_key constant bigint := 1953986162;
+BEGIN
+  IF at_least IS NULL OR (SELECT last_value FROM tweetbus_version_seq) >= at_least THEN
+    RETURN;
+  END IF;
+  PERFORM pg_advisory_lock(lock_key);
+  BEGIN
+    IF (SELECT last_value FROM tweetbus_version_seq) < at_least THEN
+      PERFORM setval('tweetbus_version_seq', at_least);
+    END IF;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    -- A session-level lock outlives the transaction: never leave it held.
+    PERFORM pg_advisory_unlock(lock_key);
+    RAISE;
+  END;
+  PERFORM pg_advisory_unlock(lock_key);
+END;
+$$;
+
 CREATE OR REPLACE FUNCTION tweetbus_next_version() RETURNS bigint
 LANGUAGE plpgsql
 AS $$
 DECLARE
-  -- X's snowflake epoch, and the advisory lock key (any constant; 'tw' 'vr' in ASCII).
+  -- X's snowflake epoch.
   epoch_ms  constant bigint := 1288834974657;
-  lock_key  constant bigint := 1953986162;
   pinned    text := current_setting('tweetbus.clock_ms', true);
   now_ms    bigint := CASE WHEN pinned IS NULL OR pinned = '' THEN floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint ELSE pinned::bigint END;
   clock     bigint := greatest(now_ms - epoch_ms, 0) << 22;
@@ -39,17 +63,7 @@ BEGIN
   IF candidate > clock THEN
     RETURN candidate;
   END IF;
-  PERFORM pg_advisory_lock(lock_key);
-  BEGIN
-    IF (SELECT last_value FROM tweetbus_version_seq) < clock THEN
-      PERFORM setval('tweetbus_version_seq', clock);
-    END IF;
-  EXCEPTION WHEN OTHERS OR query_canceled THEN
-    -- A session-level lock outlives the transaction: never leave it held.
-    PERFORM pg_advisory_unlock(lock_key);
-    RAISE;
-  END;
-  PERFORM pg_advisory_unlock(lock_key);
+  PERFORM tweetbus_advance_version(clock);
   RETURN nextval('tweetbus_version_seq');
 END;
 $$;
@@ -130,6 +144,34 @@ CREATE INDEX IF NOT EXISTS tweetbus_outbox_published
   ON tweetbus_outbox (published_at)
   WHERE published_at IS NOT NULL;
 
+-- A new event id: 22 characters of base64url for a random UUID; short, because a post holds 280 characters.
+CREATE OR REPLACE FUNCTION tweetbus_new_id() RETURNS text
+LANGUAGE sql VOLATILE
+AS $$
+  SELECT translate(rtrim(encode(decode(replace(gen_random_uuid()::text, '-', ''), 'hex'), 'base64'), '='), '+/', '-_')
+$$;
+
+-- The version register: the version of each captured key's last change, kept for as long as the key
+-- is in its table (a delete removes it). The outbox keeps a version only until retention; the register
+-- is what `npm run verify` compares the read model's (key, version) with. Every writer of captured
+-- versions keeps it: the capture trigger, snapshots and heals.
+CREATE TABLE IF NOT EXISTS tweetbus_key_versions (
+  collection text NOT NULL,
+  key        text COLLATE "C" NOT NULL,
+  version    bigint NOT NULL,
+  PRIMARY KEY (collection, key)
+);
+
+-- An outbox from before the register: each key's newest captured change, taken once while the
+-- register is still empty (a key whose newest change is a delete is not in its table).
+INSERT INTO tweetbus_key_versions (collection, key, version)
+SELECT aggregatetype, aggregateid, version
+  FROM (SELECT DISTINCT ON (aggregatetype, aggregateid) aggregatetype, aggregateid, version, op
+          FROM tweetbus_outbox
+         ORDER BY aggregatetype, aggregateid, version DESC) newest
+ WHERE op = 'upsert' AND NOT EXISTS (SELECT 1 FROM tweetbus_key_versions)
+ON CONFLICT DO NOTHING;
+
 -- Generic capture trigger:
 --   CREATE TRIGGER … AFTER INSERT OR UPDATE OR DELETE ON <table>
 --     FOR EACH ROW EXECUTE FUNCTION tweetbus_capture('<collection>', '<key column, default id>');
@@ -167,20 +209,16 @@ BEGIN
   IF old_key IS NOT NULL AND old_key IS DISTINCT FROM new_key THEN
     change_version := tweetbus_next_version();
     INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source, created_at)
-    VALUES (
-      translate(rtrim(encode(decode(replace(gen_random_uuid()::text, '-', ''), 'hex'), 'base64'), '='), '+/', '-_'),
-      collection, old_key, collection || '.deleted', NULL, change_version, 'delete', TG_TABLE_NAME, tweetbus_version_time(change_version)
-    );
+    VALUES (tweetbus_new_id(), collection, old_key, collection || '.deleted', NULL, change_version, 'delete', TG_TABLE_NAME, tweetbus_version_time(change_version));
+    DELETE FROM tweetbus_key_versions r WHERE r.collection = TG_ARGV[0] AND r.key = old_key;
   END IF;
 
   IF new_key IS NOT NULL THEN
     change_version := tweetbus_next_version();
     INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source, created_at)
-    VALUES (
-      -- 22 characters of base64url for a random UUID: short, because a post holds 280 characters.
-      translate(rtrim(encode(decode(replace(gen_random_uuid()::text, '-', ''), 'hex'), 'base64'), '='), '+/', '-_'),
-      collection, new_key, collection || '.upserted', image, change_version, 'upsert', TG_TABLE_NAME, tweetbus_version_time(change_version)
-    );
+    VALUES (tweetbus_new_id(), collection, new_key, collection || '.upserted', image, change_version, 'upsert', TG_TABLE_NAME, tweetbus_version_time(change_version));
+    INSERT INTO tweetbus_key_versions AS r (collection, key, version) VALUES (collection, new_key, change_version)
+      ON CONFLICT ON CONSTRAINT tweetbus_key_versions_pkey DO UPDATE SET version = EXCLUDED.version;
   END IF;
 
   -- Wakes a LISTENing relay at commit (delivered only if the transaction commits). The poll
@@ -222,6 +260,69 @@ AS $$
    ORDER BY 1, 2
 $$;
 
+-- Enqueues row images as upserts into collection, each at a fresh version, and records the versions in
+-- the register. A caller that holds the rows' locks gets versions above every committed change to them.
+CREATE OR REPLACE FUNCTION tweetbus_enqueue_images(in_collection text, in_source text, key_column text, images jsonb[])
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  enqueued integer;
+BEGIN
+  WITH versioned AS MATERIALIZED (
+    SELECT i.image, i.image ->> key_column AS key, tweetbus_next_version() AS version FROM unnest(images) AS i(image)
+  ), registered AS (
+    INSERT INTO tweetbus_key_versions AS r (collection, key, version)
+    SELECT in_collection, v.key, v.version FROM versioned v
+    ON CONFLICT ON CONSTRAINT tweetbus_key_versions_pkey DO UPDATE SET version = EXCLUDED.version
+  )
+  INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source, created_at)
+  SELECT tweetbus_new_id(), in_collection, v.key, in_collection || '.upserted', v.image, v.version, 'upsert', in_source, tweetbus_version_time(v.version)
+    FROM versioned v;
+  GET DIAGNOSTICS enqueued = ROW_COUNT;
+  RETURN enqueued;
+END;
+$$;
+
+-- Enqueues deletes of keys from collection, each at a fresh version, and takes them out of the register.
+CREATE OR REPLACE FUNCTION tweetbus_enqueue_deletes(in_collection text, in_source text, keys text[])
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  enqueued integer;
+BEGIN
+  WITH versioned AS MATERIALIZED (
+    SELECT k.key, tweetbus_next_version() AS version FROM unnest(keys) AS k(key)
+  ), unregistered AS (
+    DELETE FROM tweetbus_key_versions r USING versioned v WHERE r.collection = in_collection AND r.key = v.key
+  )
+  INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source, created_at)
+  SELECT tweetbus_new_id(), in_collection, v.key, in_collection || '.deleted', NULL, v.version, 'delete', in_source, tweetbus_version_time(v.version)
+    FROM versioned v;
+  GET DIAGNOSTICS enqueued = ROW_COUNT;
+  RETURN enqueued;
+END;
+$$;
+
+-- The type of a table's key column, as SQL writes it; an error naming the column when there is none.
+CREATE OR REPLACE FUNCTION tweetbus_key_type(target regclass, key_column text) RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  key_type text;
+BEGIN
+  SELECT format_type(a.atttypid, a.atttypmod) INTO key_type
+    FROM pg_attribute a
+   WHERE a.attrelid = target AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
+  IF key_type IS NULL THEN
+    RAISE EXCEPTION 'table % has no column %', target, key_column
+      USING ERRCODE = 'undefined_column';
+  END IF;
+  RETURN key_type;
+END;
+$$;
+
 -- One chunk of a snapshot: the next max_rows rows of target after after_key (NULL: from the start),
 -- in the key column's own order (its index), each enqueued as an upsert at a fresh version. The rows
 -- are read FOR SHARE, and each version is taken after its row's lock: a writer that changed a row
@@ -234,16 +335,10 @@ RETURNS TABLE (enqueued integer, last_key text)
 LANGUAGE plpgsql
 AS $$
 DECLARE
-  key_type text;
+  images    jsonb[];
+  chunk_end text;
 BEGIN
-  SELECT format_type(a.atttypid, a.atttypmod) INTO key_type
-    FROM pg_attribute a
-   WHERE a.attrelid = target AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
-  IF key_type IS NULL THEN
-    RAISE EXCEPTION 'tweetbus_snapshot_chunk: table % has no column %', target, key_column
-      USING ERRCODE = 'undefined_column';
-  END IF;
-  RETURN QUERY EXECUTE format($chunk$
+  EXECUTE format($chunk$
     WITH chunk AS MATERIALIZED (
       SELECT t.%1$I AS sort_key, t.%1$I::text AS text_key, to_jsonb(t) AS image
         FROM %2$s t
@@ -251,21 +346,23 @@ BEGIN
        ORDER BY t.%1$I
        LIMIT $2
          FOR SHARE
-    ), versioned AS MATERIALIZED (
-      SELECT image, tweetbus_next_version() AS version FROM chunk
-    ), enqueued AS (
-      INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source, created_at)
-      SELECT translate(rtrim(encode(decode(replace(gen_random_uuid()::text, '-', ''), 'hex'), 'base64'), '='), '+/', '-_'),
-             $3, image ->> %4$L, $3 || '.upserted', image, version, 'upsert', %5$L, tweetbus_version_time(version)
-        FROM versioned
-      RETURNING 1
     )
-    SELECT (SELECT count(*)::integer FROM enqueued),
-           (SELECT text_key FROM chunk ORDER BY sort_key DESC LIMIT 1)
-  $chunk$, key_column, target, key_type, key_column, (SELECT c.relname FROM pg_class c WHERE c.oid = target))
-  USING after_key, max_rows, collection;
+    SELECT array_agg(image ORDER BY sort_key), (array_agg(text_key ORDER BY sort_key DESC))[1] FROM chunk
+  $chunk$, key_column, target, tweetbus_key_type(target, key_column))
+  INTO images, chunk_end
+  USING after_key, max_rows;
+  enqueued := tweetbus_enqueue_images(collection, tweetbus_table_source(target), key_column, coalesce(images, '{}'));
+  last_key := chunk_end;
+  RETURN NEXT;
   PERFORM pg_notify('tweetbus_outbox', '');
 END;
+$$;
+
+-- The source an event of target names: its table name, as the capture trigger writes it (TG_TABLE_NAME).
+CREATE OR REPLACE FUNCTION tweetbus_table_source(target regclass) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+  SELECT c.relname::text FROM pg_class c WHERE c.oid = target
 $$;
 
 -- A table's rows, for a snapshot's progress (regclass prints the name quoted as SQL needs it).
@@ -277,5 +374,52 @@ DECLARE
 BEGIN
   EXECUTE format('SELECT count(*) FROM %s', target) INTO total;
   RETURN total;
+END;
+$$;
+
+-- Verify (`npm run verify`, verify/): each row of a captured table as the read model must hold it,
+-- (key, version): the key as the capture trigger writes it, and the register's version (NULL for a row
+-- that no change, snapshot or heal ever enqueued). verify/digest.ts buckets and hashes these rows
+-- in SQL, the same way on this side and on the read model's.
+CREATE OR REPLACE FUNCTION tweetbus_table_versions(target regclass, in_collection text, key_column text)
+RETURNS TABLE (key text, version bigint)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  RETURN QUERY EXECUTE format($q$
+    SELECT k.key, r.version
+      FROM (SELECT to_jsonb(t.%1$I) #>> '{}' AS key FROM %2$s t) k
+      LEFT JOIN tweetbus_key_versions r ON r.collection = $1 AND r.key = k.key
+  $q$, key_column, target)
+  USING in_collection;
+END;
+$$;
+
+-- Heal (`npm run verify -- --heal`): the keys of collection that drifted, sent again. Keys still in
+-- target go as upserts of their current image (read FOR SHARE, as a snapshot chunk reads), keys gone
+-- from it as deletes; every version is above `above`, the highest version the read model holds for
+-- them, so the gate applies each.
+CREATE OR REPLACE FUNCTION tweetbus_resend_keys(target regclass, in_collection text, key_column text, keys text[], above bigint)
+RETURNS TABLE (upserts integer, deletes integer)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  images jsonb[];
+  found  text[];
+  source text := tweetbus_table_source(target);
+BEGIN
+  PERFORM tweetbus_advance_version(above);
+  EXECUTE format($q$
+    WITH found AS MATERIALIZED (
+      SELECT to_jsonb(t) AS image, to_jsonb(t.%1$I) #>> '{}' AS key FROM %2$s t WHERE to_jsonb(t.%1$I) #>> '{}' = ANY ($1) FOR SHARE
+    )
+    SELECT array_agg(image), array_agg(key) FROM found
+  $q$, key_column, target)
+  INTO images, found
+  USING keys;
+  upserts := tweetbus_enqueue_images(in_collection, source, key_column, coalesce(images, '{}'));
+  deletes := tweetbus_enqueue_deletes(in_collection, source, ARRAY(SELECT k FROM unnest(keys) AS k WHERE k <> ALL (coalesce(found, '{}'))));
+  RETURN NEXT;
+  PERFORM pg_notify('tweetbus_outbox', '');
 END;
 $$;

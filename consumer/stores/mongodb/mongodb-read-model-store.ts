@@ -11,6 +11,7 @@ import {
 } from 'mongodb';
 import { z } from 'zod';
 import { StoreUnavailableError, toStoreError } from '../../../common/errors.js';
+import { bucketOf, digestBuilder, type KeyVersion, type VersionInventory } from '../../../common/version-digest.js';
 import type { ChangeEvent } from '../../../events/envelope.js';
 import { isJsonObject } from '../../../events/json.js';
 import type { ApplyOutcome, DeadLetter, FieldFilter, ReadModelStore, StoredDocument } from '../read-model-store.js';
@@ -183,6 +184,10 @@ export async function createMongoReadModelStore(
       return rows.map((row) => toStoredDocument(collection, row));
     },
 
+    inventory(collection) {
+      return inventoryOf(documents(collection));
+    },
+
     async load(name) {
       const row = await guard('load a checkpoint', () => checkpoints.findOne({ _id: name }));
       return row === null ? undefined : checkpointRowSchema.parse(row).position;
@@ -237,6 +242,47 @@ export async function createMongoReadModelStore(
       closed = true;
       if (owned) await client.close();
     },
+  };
+}
+
+/**
+ * The live documents of one collection as (key, version). MongoDB has no md5 in an aggregation, so the
+ * digests are computed here over a stream of `_id` and `version` alone (never `data`), which the
+ * `_id` index cannot serve on its own; the listings read only the keys asked for.
+ */
+function inventoryOf(collection: Collection<MongoReadModelDocument>): VersionInventory {
+  const live = { deleted: false };
+  async function* keyVersions(): AsyncGenerator<KeyVersion> {
+    const cursor = collection.find(live, { ...readOptions, projection: { _id: 1, version: 1 }, batchSize: 10_000 });
+    for await (const row of cursor) {
+      const { _id: key, version } = versionRowSchema.parse(row);
+      yield { key, version };
+    }
+  }
+  return {
+    count: () => guard('count documents', () => collection.countDocuments(live)),
+    digests: (bits) =>
+      guard('digest documents', async () => {
+        const builder = digestBuilder(bits);
+        for await (const row of keyVersions()) builder.add(row);
+        return builder.digests();
+      }),
+    inBuckets: (bits, buckets) =>
+      guard('list documents by bucket', async () => {
+        const wanted = new Set(buckets);
+        const found: KeyVersion[] = [];
+        for await (const row of keyVersions()) if (wanted.has(bucketOf(row.key, bits))) found.push(row);
+        return found;
+      }),
+    versionsOf: (keys) =>
+      guard('read document versions', async () => {
+        if (keys.length === 0) return [];
+        const rows = await collection.find({ ...live, _id: { $in: [...keys] } }, { ...readOptions, projection: { _id: 1, version: 1 } }).toArray();
+        return rows.map((row) => {
+          const { _id: key, version } = versionRowSchema.parse(row);
+          return { key, version };
+        });
+      }),
   };
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { StoreUnavailableError, toStoreError, TweetbusError } from '../../../common/errors.js';
 import type { Logger } from '../../../common/logger.js';
 import { sqlFromPgPool, type SqlDatabase, type SqlQueryable } from '../../../common/sql.js';
+import { bucketSql, digestsSql, type KeyVersion, type VersionInventory } from '../../../common/version-digest.js';
 import type { ChangeEvent } from '../../../events/envelope.js';
 import { isJsonObject, type JsonObject, type JsonPrimitive } from '../../../events/json.js';
 import type { ApplyOutcome, DeadLetter, FieldFilter, ReadModelStore, StoredDocument } from '../read-model-store.js';
@@ -175,6 +176,10 @@ LIMIT $2`,
       return result.rows.map(toStoredDocument);
     },
 
+    inventory(collection) {
+      return inventoryOf(db, s, collection);
+    },
+
     async load(name) {
       const result = await guard('load a checkpoint', () => db.query(`SELECT position FROM ${s}.checkpoints WHERE name = $1`, [name]));
       const row = result.rows[0];
@@ -235,6 +240,46 @@ FROM ${s}.dead_letters ORDER BY seq DESC LIMIT $1`,
   };
 }
 
+/** The live documents of `collection` as (key, version): one scan for digests, bucket lists and key lists. */
+function inventoryOf(db: SqlQueryable, s: string, collection: string): VersionInventory {
+  const live = `(SELECT key, version FROM ${s}.documents WHERE collection = $1 AND NOT deleted) live`;
+  const keyVersions = (rows: readonly Record<string, unknown>[]): KeyVersion[] =>
+    rows.map((row) => {
+      const { key, version } = keyVersionRowSchema.parse(row);
+      return { key, version: BigInt(version) };
+    });
+  return {
+    async count() {
+      const result = await guard('count documents', () => db.query(`SELECT count(*)::integer AS rows FROM ${live}`, [collection]));
+      return countRowSchema.parse(result.rows[0]).rows;
+    },
+    async digests(bits) {
+      const result = await guard('digest documents', () => db.query(digestsSql(live, '$2::integer'), [collection, bits]));
+      return result.rows.map((row) => {
+        const { bucket, rows, sum } = digestRowSchema.parse(row);
+        return { bucket, rows, sum: BigInt(sum) };
+      });
+    },
+    async inBuckets(bits, buckets) {
+      const result = await guard('list documents by bucket', () =>
+        db.query(`SELECT to_jsonb(key) AS key, version::text AS version FROM ${live} WHERE ${bucketSql('key', '$2::integer')} = ANY ($3::integer[])`, [
+          collection,
+          bits,
+          [...buckets],
+        ]),
+      );
+      return keyVersions(result.rows);
+    },
+    async versionsOf(keys) {
+      if (keys.length === 0) return [];
+      const result = await guard('read document versions', () =>
+        db.query(`SELECT to_jsonb(key) AS key, version::text AS version FROM ${live} WHERE key = ANY ($2::text[])`, [collection, [...keys]]),
+      );
+      return keyVersions(result.rows);
+    },
+  };
+}
+
 function poolDatabase(connectionString: string, logger: Logger | undefined): SqlDatabase {
   const pool = new Pool({ connectionString });
   // An idle client that loses its server emits 'error'; unhandled, it would crash the process.
@@ -285,6 +330,10 @@ const applyRowSchema = z.object({
   applied: z.boolean(),
   stored_version: z.string().regex(/^-?\d+$/).nullable(),
 });
+
+const keyVersionRowSchema = z.object({ key: z.string(), version: z.string().regex(/^-?\d+$/) });
+const countRowSchema = z.object({ rows: z.number().int() });
+const digestRowSchema = z.object({ bucket: z.number().int(), rows: z.number().int(), sum: z.string().regex(/^\d+$/) });
 
 const versionRowSchema = z.object({ version: z.string().regex(/^-?\d+$/) });
 const checkpointRowSchema = z.object({ position: z.string() });

@@ -2,15 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigError } from '../../../common/errors.js';
 import { createLogger } from '../../../common/logger.js';
-import { newPglite } from '../../../common/pglite.fixture.js';
-import { openPgSchema, pgAdminQuery, pgTestDatabaseUrl } from '../../../common/pg-test-schema.js';
+import { pgAdminQuery, pgTestDatabaseUrl } from '../../../common/pg-test-schema.js';
 import { seededRandom } from '../../../common/seeded-random.js';
-import { sqlFromPglite, type SqlDatabase } from '../../../common/sql.js';
+import type { SqlDatabase } from '../../../common/sql.js';
 import { createPostgresReadModelStore } from '../../../consumer/stores/postgres/postgres-read-model-store.js';
-import type { ReadModelStore } from '../../../consumer/stores/read-model-store.js';
-import { createPostgresOutbox } from './postgres-outbox.js';
-import { applyDemoOrdersSchema } from './schema.js';
-import { capturedTables, capturedTablesOf, snapshotFinished, snapshotTable, type CapturedTable } from './snapshot.js';
+import { itemsBeforeTheTrigger, relayInto, writeDatabases as databases, type WriteDatabase as Database } from './write-database.fixture.js';
+import { capturedTables, capturedTablesOf, snapshotFinished, snapshotTable } from './snapshot.js';
 
 /**
  * Issue 27: a table that holds rows before the capture trigger is attached reaches the read model by
@@ -19,42 +16,6 @@ import { capturedTables, capturedTablesOf, snapshotFinished, snapshotTable, type
  */
 
 const logger = createLogger({ level: 'silent' });
-
-interface Database {
-  readonly db: SqlDatabase;
-  /** Another connection's worth of concurrency: the PostgreSQL pool has several; PGlite has one. */
-  readonly concurrent: boolean;
-  readonly schema: string | undefined;
-  readonly dispose: () => Promise<void>;
-}
-
-const databases: readonly [string, () => Promise<Database>][] = [
-  [
-    'PostgreSQL',
-    async () => {
-      const opened = await openPgSchema(pgTestDatabaseUrl, { prefix: 'snapshot', max: 8 });
-      return { db: opened.db, concurrent: true, schema: opened.schema, dispose: () => opened.dispose() };
-    },
-  ],
-  [
-    'PGlite',
-    async () => {
-      const db = sqlFromPglite(await newPglite(), { owned: true });
-      return { db, concurrent: false, schema: undefined, dispose: () => db.close() };
-    },
-  ],
-];
-
-/** `items` (integer keys, so the key's own order is not text order) with `rows` rows, then the trigger: rows the trigger never saw. */
-async function itemsBeforeTheTrigger(db: SqlDatabase, rows: number): Promise<CapturedTable> {
-  await applyDemoOrdersSchema(db);
-  await db.exec(`CREATE TABLE items (n integer PRIMARY KEY, label text, qty integer);
-    INSERT INTO items SELECT g, 'item ' || g, g % 7 FROM generate_series(1, ${String(rows)}) g;
-    CREATE TRIGGER items_capture AFTER INSERT OR UPDATE OR DELETE ON items FOR EACH ROW EXECUTE FUNCTION tweetbus_capture('things', 'n');`);
-  const [items] = await capturedTablesOf(db, 'things');
-  if (items === undefined) throw new Error('items is not captured');
-  return items;
-}
 
 const outboxRowSchema = z.object({ aggregateid: z.string(), payload: z.unknown(), op: z.string(), version: z.string() });
 
@@ -71,17 +32,6 @@ async function tableImages(db: SqlDatabase): Promise<Map<string, unknown>> {
     const image = itemSchema.parse(z.object({ image: z.unknown() }).parse(row).image);
     return [String(image.n), image];
   }));
-}
-
-/** Everything the relay would send, in its order, applied to `store` (a real PostgreSQL read model). */
-async function relayInto(db: SqlDatabase, store: ReadModelStore): Promise<void> {
-  const outbox = createPostgresOutbox({ db }, { logger });
-  for (;;) {
-    const rows = await outbox.readBatch(500);
-    if (rows.length === 0) return;
-    await store.applyBatch(rows.map((r) => r.event));
-    await outbox.markPublished(rows);
-  }
 }
 
 describe.each(databases)('snapshots on %s', (_name, open) => {

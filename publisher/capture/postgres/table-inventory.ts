@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import type { SqlDatabase } from '../../../common/sql.js';
+import { bucketSql, digestsSql, type KeyVersion, type VersionInventory } from '../../../common/version-digest.js';
+import type { CapturedTable } from './snapshot.js';
+
+/**
+ * The write side of `npm run verify`, on PostgreSQL and PGlite: each row of a captured table as the
+ * read model must hold it, (key, version), with the version from the register the capture trigger
+ * keeps (`tweetbus_table_versions` in sql/postgres/001_outbox.sql). Digests are computed in the
+ * database, so only one row per bucket crosses the wire.
+ */
+export function tableInventory(db: SqlDatabase, table: CapturedTable): VersionInventory {
+  const rows = 'tweetbus_table_versions($1::regclass, $2, $3) AS rows';
+  const params = [table.table, table.collection, table.keyColumn];
+  return {
+    async count() {
+      const result = await db.query(`SELECT count(*)::integer AS rows FROM ${rows}`, params);
+      return countSchema.parse(result.rows[0]).rows;
+    },
+    async digests(bits) {
+      const result = await db.query(digestsSql(rows, '$4::integer'), [...params, bits]);
+      return result.rows.map((row) => {
+        const { bucket, rows: count, sum } = digestSchema.parse(row);
+        return { bucket, rows: count, sum: BigInt(sum) };
+      });
+    },
+    async inBuckets(bits, buckets) {
+      const result = await db.query(`SELECT to_jsonb(key) AS key, version::text AS version FROM ${rows} WHERE ${bucketSql('key', '$4::integer')} = ANY ($5::integer[])`, [
+        ...params,
+        bits,
+        [...buckets],
+      ]);
+      return result.rows.map(toKeyVersion);
+    },
+    async versionsOf(keys) {
+      if (keys.length === 0) return [];
+      const result = await db.query(`SELECT to_jsonb(key) AS key, version::text AS version FROM ${rows} WHERE key = ANY ($4::text[])`, [...params, [...keys]]);
+      return result.rows.map(toKeyVersion);
+    },
+  };
+}
+
+export interface ResendResult {
+  /** Keys still in the table, sent as upserts of their current row. */
+  readonly upserts: number;
+  /** Keys gone from the table, sent as deletes. */
+  readonly deletes: number;
+}
+
+/**
+ * Heals drifted keys (`tweetbus_resend_keys`): each key still in the table is enqueued as an upsert of
+ * its current row, each key gone from it as a delete, all in one transaction, at versions above
+ * `above` (the highest version the read model holds for them), so the version gate applies every one.
+ */
+export async function resendKeys(db: SqlDatabase, table: CapturedTable, keys: readonly string[], above: bigint): Promise<ResendResult> {
+  if (keys.length === 0) return { upserts: 0, deletes: 0 };
+  const result = await db.query('SELECT upserts, deletes FROM tweetbus_resend_keys($1::regclass, $2, $3, $4::text[], $5::bigint)', [
+    table.table,
+    table.collection,
+    table.keyColumn,
+    [...keys],
+    above.toString(),
+  ]);
+  return resendSchema.parse(result.rows[0]);
+}
+
+const countSchema = z.object({ rows: z.number().int() });
+const digestSchema = z.object({ bucket: z.number().int(), rows: z.number().int(), sum: z.string().regex(/^\d+$/) });
+const keyVersionSchema = z.object({ key: z.string(), version: z.string().regex(/^-?\d+$/).nullable() });
+const resendSchema = z.object({ upserts: z.number().int(), deletes: z.number().int() });
+
+function toKeyVersion(row: Record<string, unknown>): KeyVersion {
+  const { key, version } = keyVersionSchema.parse(row);
+  return { key, version: version === null ? null : BigInt(version) };
+}
