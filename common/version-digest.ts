@@ -17,6 +17,8 @@ import { createHash } from 'node:crypto';
 export interface KeyVersion {
   readonly key: string;
   readonly version: bigint | null;
+  /** The read model's listings say who wrote the document (its event's `source`). */
+  readonly source?: string;
 }
 
 /** One bucket's digest: how many keys, and the sum of their (key, version) hashes. */

@@ -214,6 +214,33 @@ describe('the offline demo', () => {
     expect(await demo.store.get('orders', 'e2e-del', { includeDeleted: true })).toEqual(tombstone);
   });
 
+  it('shows on the live page whether the read model equals dvx_orders, and heals drift made by hand', async () => {
+    interface Drift { drifting: number; counts: Record<string, number>; keys: { key: string; kind: string }[] }
+    const drift = async (): Promise<Drift | null> => ((await (await fetch(`${demo.urls.writeApp}/demo/state`)).json()) as { drift: Drift | null }).drift;
+    for (const id of ['v-1', 'v-2', 'v-3']) expect((await send('POST', `${demo.urls.writeApp}/orders`, { id, status: 'NEW' })).status).toBe(201);
+    expect((await send('DELETE', `${demo.urls.writeApp}/orders/v-3`)).status).toBe(204);
+    await eventually(async () => ((await readDocument('v-2')) !== undefined && (await readDocument('v-3')) === undefined ? true : undefined), 'the orders to arrive');
+    await eventually(async () => ((await drift())?.drifting === 0 ? true : undefined), 'the badge to say source = read model', 20_000);
+
+    // Drift by hand, in the read model's schema of the demo's one embedded database.
+    await demo.writeDb.query(`DELETE FROM read_model.documents WHERE collection = 'orders' AND key = 'v-1'`);
+    await demo.writeDb.query(`UPDATE read_model.documents SET version = version - 1000 WHERE collection = 'orders' AND key = 'v-2'`);
+    await demo.writeDb.query(`UPDATE read_model.documents SET deleted = false, data = '{"id": "v-3", "status": "NEW"}' WHERE collection = 'orders' AND key = 'v-3'`);
+    const seen = await eventually(async () => {
+      const d = await drift();
+      return d !== null && d.drifting === 3 ? d : undefined;
+    }, 'the badge to show the drift', 20_000);
+    expect(seen.counts).toMatchObject({ missing: 1, behind: 1, extra: 1 });
+    expect(seen.keys.map((k) => `${k.key} ${k.kind}`)).toEqual(['v-1 missing', 'v-2 behind', 'v-3 extra']);
+
+    const healed = await send('POST', `${demo.urls.writeApp}/demo/heal`);
+    expect(healed.status).toBe(200);
+    expect(await healed.json()).toEqual({ upserts: 2, deletes: 1, refused: [] });
+    await eventually(async () => ((await drift())?.drifting === 0 ? true : undefined), 'the badge to say source = read model again', 20_000);
+    expect(await readDocument('v-1')).toBeDefined();
+    expect(await readDocument('v-3')).toBeUndefined();
+  }, 60_000);
+
   it('a consumer stopped while posts are made catches up after it restarts', async () => {
     await demo.consumer.close();
     const made = await send('POST', `${demo.urls.writeApp}/orders`, { id: 'while-down', status: 'MADE WHILE DOWN' });
@@ -253,4 +280,5 @@ describe('the offline demo', () => {
       await restarted.close();
     }
   });
+
 });

@@ -38,6 +38,10 @@ import type { PageUser } from '../x-emulator/page.js';
 import { certFileName, HandPostError, startXEmulator, type XEmulator, type XEmulatorOptions } from '../x-emulator/server.js';
 import type { DemoConfig, DemoTransport } from './config.js';
 import { renderDemoPage } from './page.js';
+import { capturedTablesOf } from '../publisher/capture/postgres/snapshot.js';
+import { resendKeys, tableInventory, tableSource } from '../publisher/capture/postgres/table-inventory.js';
+import { defaultMaxVersionAheadMs } from '../events/version-clock.js';
+import { startDriftWatch, type DriftStatus, type DriftWatch } from '../verify/watch.js';
 import { createWriteApp, listOrders } from './write-app.js';
 
 /** The collections the demo replicates. Each one's hashtag is the prefix plus its name: `#orders`. */
@@ -83,6 +87,8 @@ export interface DemoOptions {
   readonly decorateDecoder?: (decode: MessageDecoder) => MessageDecoder;
   /** A read model to use in place of the embedded one (the benchmark's PostgreSQL store). The caller closes it. */
   readonly store?: ReadModelStore;
+  /** Verify the orders against the read model every few seconds for the live page's badge. Default true; the benchmark turns it off. */
+  readonly driftWatch?: boolean;
   /**
    * A write database to use in place of the embedded one (the benchmark's PostgreSQL schema, with
    * `sql/postgres/` applied), with its capture: the write app, the trigger and the relay use it. The
@@ -276,7 +282,9 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
       emulator === undefined ? recentMessages : emulator.recentPosts(15).map((p) => ({ id: p.id, text: p.text, meta: `@${p.username} · post ${p.id}` }));
 
     const hashtag = hashtags.hashtagFor('orders');
-    const writeServer = await startWriteSide({ config, logger, writeDb, checkEvent: outgoing.problem, emulator, store, publisher, consumer, hashtag, recent });
+    const driftWatch = options.driftWatch === false ? undefined : await watchOrders(writeDb, store, config, logger);
+    if (driftWatch !== undefined) scope.defer(() => driftWatch.close());
+    const writeServer = await startWriteSide({ config, logger, writeDb, checkEvent: outgoing.problem, emulator, store, publisher, consumer, hashtag, recent, driftWatch });
     // Its requests are short (a write, or the live page's poll): half a second, then they are cut.
     scope.defer(() => closeServer(writeServer.server, { graceMs: 500 }));
 
@@ -318,11 +326,32 @@ interface WriteSideOptions {
   readonly publisher: PublisherService;
   readonly consumer: ConsumerService;
   readonly hashtag: string;
+  readonly driftWatch: DriftWatch | undefined;
+}
+
+/** How often the live page's badge verifies the orders, and how long a change in flight may take. */
+const driftWatchIntervalMs = 3_000;
+const driftWatchSettleMs = 2_000;
+
+/** Verifies dvx_orders against the read model's orders every few seconds (verify/watch.ts). */
+async function watchOrders(writeDb: SqlDatabase, store: ReadModelStore, config: DemoConfig, logger: Logger): Promise<DriftWatch> {
+  const [orders] = await capturedTablesOf(writeDb, 'orders');
+  if (orders === undefined) throw new Error('dvx_orders is not captured into orders');
+  return startDriftWatch({
+    table: tableInventory(writeDb, orders),
+    readModel: store.inventory('orders'),
+    resend: (keys, above) => resendKeys(writeDb, orders, keys, above),
+    intervalMs: driftWatchIntervalMs,
+    settleMs: driftWatchSettleMs,
+    maxAheadMs: config.maxVersionAheadMs ?? defaultMaxVersionAheadMs,
+    owner: await tableSource(writeDb, orders),
+    logger,
+  });
 }
 
 /** The write-side app plus the live page and the two helper routes the page uses. */
 async function startWriteSide(options: WriteSideOptions): Promise<{ server: Server; url: string }> {
-  const { writeDb, emulator, store, publisher, consumer, hashtag } = options;
+  const { writeDb, emulator, store, publisher, consumer, hashtag, driftWatch } = options;
   const transportLabel = transportLabels[options.config.transport.kind];
   const app = express();
   app.disable('x-powered-by');
@@ -379,7 +408,18 @@ async function startWriteSide(options: WriteSideOptions): Promise<{ server: Serv
       relay: relay.rateLimitedUntil === undefined ? relay.state : `waiting for the X quota until ${relay.rateLimitedUntil}`,
       // A batch retried again and again: the page says which, since when and why (stuck = /readyz fails).
       retrying: { consumer: consumer.retrying() ?? null, relay: publisher.retrying() ?? null },
+      drift: driftJson(driftWatch?.status()),
     });
+  });
+
+  // The badge's button: sends the drifting orders again from dvx_orders.
+  app.post('/demo/heal', async (_req, res) => {
+    if (driftWatch === undefined) {
+      sendProblem(res, { status: 409, title: 'No drift watch', detail: 'this demo runs without verifying its read model' });
+      return;
+    }
+    const outcome = await driftWatch.heal();
+    res.json({ upserts: outcome.upserts, deletes: outcome.deletes, refused: outcome.refused.map((d) => d.key) });
   });
 
   app.post('/demo/hand-post', express.json({ limit: '8kb' }), async (req, res) => {
@@ -411,6 +451,20 @@ async function startWriteSide(options: WriteSideOptions): Promise<{ server: Serv
   const server = createServer(app);
   const port = await listen(server, options.config.ports.writeApp, options.config.host);
   return { server, url: publicUrl(options.config, port, '') };
+}
+
+/** The badge's view of the last verify; versions as strings (JSON has no bigint). */
+function driftJson(status: DriftStatus | undefined): unknown {
+  if (status === undefined) return null;
+  return {
+    ...status,
+    keys: status.keys.map((d) => ({
+      key: d.key,
+      kind: d.kind,
+      tableVersion: d.tableVersion === undefined ? undefined : (d.tableVersion?.toString() ?? null),
+      readModelVersion: d.readModelVersion?.toString(),
+    })),
+  };
 }
 
 const outboxKeySchema = z.object({ key: z.string() });

@@ -98,6 +98,10 @@ export function renderDemoPage(model: DemoPageModel): string {
   #retrying div { border-radius: 12px; padding: .5rem .75rem; margin: 0 0 1rem; font-size: .9rem; overflow-wrap: anywhere; }
   #retrying .slow { background: #fff3b0; border: 1px solid #e8c400; }
   #retrying .stuck { background: #fde2e1; border: 1px solid #b42318; color: #7a1a13; }
+  #drift { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; border-radius: 12px; padding: .4rem .75rem; margin: 0 0 1rem; font-size: .9rem; background: #eff3f4; border: 1px solid #cfd9de; }
+  #drift.equal { background: #e6f6ef; border-color: #00ba7c; }
+  #drift.drifting { background: #fde2e1; border-color: #b42318; color: #7a1a13; }
+  #drift button { background: #b42318; padding: .15rem .6rem; }
 </style>
 </head>
 <body>
@@ -115,6 +119,7 @@ export function renderDemoPage(model: DemoPageModel): string {
 ${trustNote}
 ${handPostForm}
 <div id="retrying" role="status"></div>
+<div id="drift" role="status" title="npm run verify, every few seconds: dvx_orders against the read model's orders, by (key, version)"><b>source = read model?</b> <span id="drift-text">checking…</span> <button id="heal" type="button" hidden>Heal</button> <span id="heal-result" class="meta"></span></div>
 <div class="grid">
   <section class="col"><h2>1 · Write database <small>dvx_orders (SQL)</small></h2><div id="orders"></div></section>
   <section class="col"><h2>2 · On ${over} <small>${model.transport === 'X' ? 'the posts the consumer reads' : 'the messages the consumer read last'}</small></h2><div id="posts"></div></section>
@@ -190,6 +195,39 @@ function showRetrying(retrying) {
   });
   document.getElementById('retrying').replaceChildren(...parts);
 }
+// The badge: whether the last verify found the read model equal to dvx_orders, and what drifts if not.
+function showDrift(d) {
+  const box = document.getElementById('drift');
+  const text = document.getElementById('drift-text');
+  const heal = document.getElementById('heal');
+  if (!d) { box.className = ''; text.textContent = 'checking…'; heal.hidden = true; return; }
+  const checked = ' · checked ' + new Date(d.checkedAt).toLocaleTimeString() + ' in ' + d.ms + ' ms';
+  if (d.drifting === 0) {
+    box.className = 'equal';
+    text.textContent = '✓ yes: ' + d.tableRows + ' rows, ' + d.readModelRows + ' documents, every version equal' + checked;
+    heal.hidden = true;
+    return;
+  }
+  const kinds = Object.entries(d.counts).filter(([, n]) => n > 0).map(([kind, n]) => kind + ' ' + n).join(', ');
+  const keys = d.keys.map((k) => k.key + ' (' + k.kind + ')').join(', ');
+  box.className = 'drifting';
+  text.textContent = '✗ ' + d.drifting + ' drifting (' + kinds + '): ' + keys + (d.drifting > d.keys.length ? ', …' : '') + checked;
+  heal.hidden = false;
+}
+document.getElementById('heal').addEventListener('click', async () => {
+  const heal = document.getElementById('heal');
+  const result = document.getElementById('heal-result');
+  heal.disabled = true;
+  try {
+    const res = await fetch('/demo/heal', { method: 'POST' });
+    const body = await res.json();
+    result.textContent = res.ok ? 'heal sent ' + body.upserts + ' upserts and ' + body.deletes + ' deletes' + (body.refused.length ? '; refused (far in the future): ' + body.refused.join(', ') : '') : body.detail;
+  } catch (err) {
+    result.textContent = 'cannot reach the demo: ' + err;
+  }
+  heal.disabled = false;
+  refresh();
+});
 async function refresh() {
   try {
     const res = await fetch('/demo/state');
@@ -199,6 +237,7 @@ async function refresh() {
     fill('documents', s.documents, documentItem);
     fill('dead', s.deadLetters, (l) => item(l.messageId, l.text, l.reason));
     showRetrying(s.retrying);
+    showDrift(s.drift);
     document.getElementById('status').textContent = 'outbox: ' + s.outbox.pending + ' waiting · relay: ' + s.relay + ' · updated ' + new Date().toLocaleTimeString();
   } catch (err) {
     document.getElementById('status').textContent = 'cannot reach the demo: ' + err;

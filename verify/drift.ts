@@ -24,6 +24,8 @@ export interface Drift {
   readonly tableVersion?: bigint | null;
   /** The live document's version; absent when there is none. */
   readonly readModelVersion?: bigint;
+  /** Who wrote the live document, when not the table (a trusted author's hand-typed post). */
+  readonly readModelSource?: string;
 }
 
 export interface DriftReport {
@@ -47,6 +49,11 @@ export interface FindDriftOptions {
   readonly settleMs?: number;
   readonly pollMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * The `source` the table's events carry (its name). A live document of another source whose key the
+   * table does not hold is someone else's (a hand-typed post's own document, `GET /order`'s), not drift.
+   */
+  readonly owner?: string;
 }
 
 export const defaultSettleMs = 3_000;
@@ -71,13 +78,13 @@ export async function findDrift(table: VersionInventory, readModel: VersionInven
   if (differing.length > 0) {
     const [tableRows, readModelRows] = await Promise.all([table.inBuckets(bits, differing), readModel.inBuckets(bits, differing)]);
     keysListed = tableRows.length + readModelRows.length;
-    drift = compare(tableRows, readModelRows);
+    drift = compare(tableRows, readModelRows, options.owner);
     const deadline = performance.now() + settleMs;
     while (drift.length > 0 && performance.now() < deadline) {
       await sleep(Math.min(pollMs, Math.max(0, deadline - performance.now())));
       const keys = drift.map((d) => d.key);
       const [tableNow, readModelNow] = await Promise.all([table.versionsOf(keys), readModel.versionsOf(keys)]);
-      drift = compare(tableNow, readModelNow);
+      drift = compare(tableNow, readModelNow, options.owner);
     }
   }
   return {
@@ -104,19 +111,25 @@ export function differingBuckets(a: readonly BucketDigest[], b: readonly BucketD
   return [...differ].sort((x, y) => x - y);
 }
 
-/** The keys whose (key, version) differ between the two listings, classified, in key order. */
-export function compare(tableRows: readonly KeyVersion[], readModelRows: readonly KeyVersion[]): Drift[] {
-  const inTable = new Map(tableRows.map((row) => [row.key, row.version]));
-  const inReadModel = new Map(readModelRows.map((row) => [row.key, row.version]));
+/**
+ * The keys whose (key, version) differ between the two listings, classified, in key order. With an
+ * `owner`, documents of other sources count only where the table holds their key.
+ */
+export function compare(tableRows: readonly KeyVersion[], readModelRows: readonly KeyVersion[], owner?: string): Drift[] {
+  const inTable = new Map(tableRows.map((row) => [row.key, row]));
+  const inReadModel = new Map(readModelRows.map((row) => [row.key, row]));
   const drift: Drift[] = [];
   for (const key of new Set([...inTable.keys(), ...inReadModel.keys()])) {
-    const found = classify(key, inTable.has(key) ? { version: inTable.get(key) ?? null } : undefined, inReadModel.get(key) ?? undefined);
-    if (found !== undefined) drift.push(found);
+    const stored = inReadModel.get(key);
+    const foreign = owner !== undefined && stored?.source !== undefined && stored.source !== owner ? stored.source : undefined;
+    const found = classify(key, inTable.get(key), stored?.version ?? undefined);
+    if (found === undefined || (found.kind === 'extra' && foreign !== undefined)) continue;
+    drift.push(foreign === undefined ? found : { ...found, readModelSource: foreign });
   }
   return drift.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
 }
 
-function classify(key: string, row: { version: bigint | null } | undefined, stored: bigint | undefined): Drift | undefined {
+function classify(key: string, row: KeyVersion | undefined, stored: bigint | undefined): Drift | undefined {
   if (row === undefined) return stored === undefined ? undefined : { key, kind: 'extra', readModelVersion: stored };
   if (stored === undefined) return { key, kind: 'missing', tableVersion: row.version };
   if (row.version === null) return { key, kind: 'unversioned', tableVersion: null, readModelVersion: stored };

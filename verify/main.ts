@@ -5,7 +5,7 @@ import { loadConfigOrReport } from '../common/process.js';
 import { createScope } from '../common/scope.js';
 import { openReadModelStore } from '../consumer/stores/open-store.js';
 import { capturedTablesOf } from '../publisher/capture/postgres/snapshot.js';
-import { resendKeys, tableInventory } from '../publisher/capture/postgres/table-inventory.js';
+import { resendKeys, tableInventory, tableSource } from '../publisher/capture/postgres/table-inventory.js';
 import { explainOutboxFailure, openOutboxDatabase } from '../publisher/outbox-database.js';
 import { loadVerifyConfig } from './config.js';
 import { findDrift } from './drift.js';
@@ -36,7 +36,8 @@ async function main(): Promise<void> {
     }
     const readModel = store.inventory(config.collection);
     const source = tableInventory(db, table);
-    const report = await findDrift(source, readModel, { settleMs: config.settleMs });
+    const owner = await tableSource(db, table);
+    const report = await findDrift(source, readModel, { settleMs: config.settleMs, owner });
     process.stdout.write(formatDriftReport(table, report));
     if (report.drift.length === 0) return;
     process.exitCode = 1;
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
       process.stdout.write('the healed keys wait in the embedded outbox: start the publisher and the consumer, then verify again\n');
       return;
     }
-    const after = await findDrift(source, readModel, { settleMs: config.waitMs });
+    const after = await findDrift(source, readModel, { settleMs: config.waitMs, owner });
     process.stdout.write(formatDriftReport(table, after));
     process.exitCode = after.drift.length === 0 ? 0 : 1;
   } finally {

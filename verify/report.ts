@@ -12,7 +12,7 @@ export function formatDriftReport(subject: { readonly collection: string; readon
   const kinds = driftKinds.filter((kind) => counts[kind] > 0).map((kind) => `${kind} ${number.format(counts[kind])}`);
   const lines = report.drift.slice(0, shownKeys).map((d) => {
     const table = d.tableVersion === undefined ? 'no row' : d.tableVersion === null ? 'no version' : `v${d.tableVersion.toString()}`;
-    const readModel = d.readModelVersion === undefined ? 'no document' : `v${d.readModelVersion.toString()}`;
+    const readModel = d.readModelVersion === undefined ? 'no document' : `v${d.readModelVersion.toString()}${d.readModelSource === undefined ? '' : ` from ${d.readModelSource}`}`;
     return `  ${d.kind.padEnd(11)} ${JSON.stringify(d.key)}  table ${table}, read model ${readModel}`;
   });
   if (report.drift.length > shownKeys) lines.push(`  … and ${number.format(report.drift.length - shownKeys)} more`);

@@ -51,7 +51,7 @@ describe.each(writeDatabases)('verify and heal on %s', (_name, open) => {
     return setup;
   }
 
-  const settled = { settleMs: 0 };
+  const settled = { settleMs: 0, owner: 'items' };
 
   it('finds no drift in a read model equal to its table, reading nothing beyond the digests', async () => {
     const { database, store, items } = await replicated(500);
@@ -75,8 +75,11 @@ describe.each(writeDatabases)('verify and heal on %s', (_name, open) => {
       ALTER TABLE items ENABLE TRIGGER items_capture;`);
     await db.query(
       `INSERT INTO "${rm}".documents (collection, key, version, deleted, data, event_id, source, applied_at)
-       VALUES ('things', '1002', 5, false, '{"n": 1002}', 'by-hand', 'items', now())`,
+       VALUES ('things', '1002', 5, false, '{"n": 1002}', 'by-hand', 'items', now()),
+              ('things', 'h1', 5, false, '{"n": 0}', 'hand-typed', 'x:@fan', now())`,
     );
+    // A trusted author's hand-typed post took a row's document over (a newer version, its own source).
+    await db.query(`UPDATE "${rm}".documents SET version = version + 7, source = 'x:@fan' WHERE collection = 'things' AND key = '40'`);
 
     const inventory = tableInventory(db, items);
     const report = await findDrift(inventory, store.inventory('things'), settled);
@@ -90,15 +93,17 @@ describe.each(writeDatabases)('verify and heal on %s', (_name, open) => {
       ['21', 'behind'],
       ['3', 'missing'],
       ['30', 'ahead'],
+      ['40', 'ahead'],
       ['7', 'extra'],
     ]);
+    expect(report.drift.find((d) => d.key === '40')?.readModelSource).toBe('x:@fan');
     expect(report.drift.find((d) => d.key === '1001')?.tableVersion).toBeNull();
     // Only the differing buckets were listed: far fewer keys than the two sides hold.
-    expect(report.differingBuckets).toBeLessThanOrEqual(9);
-    expect(report.keysListed).toBeLessThan(9 * 2 * 40);
+    expect(report.differingBuckets).toBeLessThanOrEqual(11);
+    expect(report.keysListed).toBeLessThan(11 * 2 * 40);
 
     const healed = await healDrift(report.drift, (keys, above) => resendKeys(db, items, keys, above), { now: new Date(), maxAheadMs: 3_600_000 });
-    expect(healed).toEqual({ upserts: 8, deletes: 1, refused: [] });
+    expect(healed).toEqual({ upserts: 9, deletes: 1, refused: [] });
     await relayInto(db, store);
 
     const after = await findDrift(inventory, store.inventory('things'), settled);
@@ -106,6 +111,9 @@ describe.each(writeDatabases)('verify and heal on %s', (_name, open) => {
     expect(after.tableRows).toBe(500);
     expect((await store.get('things', '7'))?.deleted ?? true).toBe(true);
     expect((await store.get('things', '1001'))?.data).toEqual({ n: 1001, label: 'quiet', qty: 1 });
+    // The hand-typed post's own document is not the table's: left alone.
+    expect((await store.get('things', 'h1'))?.source).toBe('x:@fan');
+    expect((await store.get('things', '40'))?.source).toBe('items');
   });
 
   it('refuses to heal a document held at a version far in the future, and heals the rest', async () => {

@@ -70,6 +70,22 @@ describe('verify: drift', () => {
     ]);
   });
 
+  it('leaves out documents of other sources whose key the table does not hold, and says who holds one it does', () => {
+    const table = [{ key: 'a', version: 5n }, { key: 'b', version: 5n }];
+    const readModel = [
+      { key: 'a', version: 9n, source: 'x:@fan' },
+      { key: 'b', version: 5n, source: 'dvx_orders' },
+      { key: 'h1', version: 3n, source: 'x:@fan' },
+      { key: 'l7', version: 3n, source: 'legacy' },
+      { key: 'gone', version: 3n, source: 'dvx_orders' },
+    ];
+    expect(compare(table, readModel, 'dvx_orders')).toEqual([
+      { key: 'a', kind: 'ahead', tableVersion: 5n, readModelVersion: 9n, readModelSource: 'x:@fan' },
+      { key: 'gone', kind: 'extra', readModelVersion: 3n },
+    ]);
+    expect(compare(table, readModel).map((d) => d.key)).toEqual(['a', 'gone', 'h1', 'l7']);
+  });
+
   it('lists only the keys of the buckets that differ', async () => {
     const table = inMemory(rows(10_000));
     const readModel = inMemory(rows(10_000).filter((row) => row.key !== 'k42'));

@@ -340,7 +340,7 @@ export function readModelStoreContract(createFixture: () => Promise<ReadModelSto
     const keys = ['a', 'b', 'ü', '"; DROP TABLE x; --', '$where', '8172', 'k\'q', '日本'];
     await store.applyBatch(keys.map((key, i) => anUpsert(key, 10n + BigInt(i) + (1n << 60n))));
     await store.applyBatch([aDelete('b', 1n << 61n), anUpsert('other', 3, {}, 'customers')]);
-    const live = keys.filter((key) => key !== 'b').map((key) => ({ key, version: 10n + BigInt(keys.indexOf(key)) + (1n << 60n) }));
+    const live = keys.filter((key) => key !== 'b').map((key) => ({ key, version: 10n + BigInt(keys.indexOf(key)) + (1n << 60n), source: 'contract-test' }));
     const inventory = store.inventory('orders');
     const byKey = (rows: readonly KeyVersion[]) => [...rows].sort((x, y) => (x.key < y.key ? -1 : 1));
 

@@ -253,11 +253,8 @@ export async function createMongoReadModelStore(
 function inventoryOf(collection: Collection<MongoReadModelDocument>): VersionInventory {
   const live = { deleted: false };
   async function* keyVersions(): AsyncGenerator<KeyVersion> {
-    const cursor = collection.find(live, { ...readOptions, projection: { _id: 1, version: 1 }, batchSize: 10_000 });
-    for await (const row of cursor) {
-      const { _id: key, version } = versionRowSchema.parse(row);
-      yield { key, version };
-    }
+    const cursor = collection.find(live, { ...readOptions, projection: { _id: 1, version: 1, source: 1 }, batchSize: 10_000 });
+    for await (const row of cursor) yield toKeyVersion(row);
   }
   return {
     count: () => guard('count documents', () => collection.countDocuments(live)),
@@ -277,13 +274,15 @@ function inventoryOf(collection: Collection<MongoReadModelDocument>): VersionInv
     versionsOf: (keys) =>
       guard('read document versions', async () => {
         if (keys.length === 0) return [];
-        const rows = await collection.find({ ...live, _id: { $in: [...keys] } }, { ...readOptions, projection: { _id: 1, version: 1 } }).toArray();
-        return rows.map((row) => {
-          const { _id: key, version } = versionRowSchema.parse(row);
-          return { key, version };
-        });
+        const rows = await collection.find({ ...live, _id: { $in: [...keys] } }, { ...readOptions, projection: { _id: 1, version: 1, source: 1 } }).toArray();
+        return rows.map(toKeyVersion);
       }),
   };
+}
+
+function toKeyVersion(row: unknown): KeyVersion {
+  const { _id: key, version, source } = keyVersionRowSchema.parse(row);
+  return { key, version, source };
 }
 
 function gatedUpsert(event: ChangeEvent, appliedAt: Date): AnyBulkWriteOperation<MongoReadModelDocument> {
@@ -371,6 +370,7 @@ const bsonVersionSchema = z
   .transform((value) => (typeof value === 'bigint' ? value : typeof value === 'number' ? BigInt(value) : value.toBigInt()));
 
 const versionRowSchema = z.object({ _id: z.string(), version: bsonVersionSchema });
+const keyVersionRowSchema = versionRowSchema.extend({ source: z.string() });
 
 const documentRowSchema = z.object({
   _id: z.string(),

@@ -242,11 +242,11 @@ FROM ${s}.dead_letters ORDER BY seq DESC LIMIT $1`,
 
 /** The live documents of `collection` as (key, version): one scan for digests, bucket lists and key lists. */
 function inventoryOf(db: SqlQueryable, s: string, collection: string): VersionInventory {
-  const live = `(SELECT key, version FROM ${s}.documents WHERE collection = $1 AND NOT deleted) live`;
+  const live = `(SELECT key, version, source FROM ${s}.documents WHERE collection = $1 AND NOT deleted) live`;
   const keyVersions = (rows: readonly Record<string, unknown>[]): KeyVersion[] =>
     rows.map((row) => {
-      const { key, version } = keyVersionRowSchema.parse(row);
-      return { key, version: BigInt(version) };
+      const { key, version, source } = keyVersionRowSchema.parse(row);
+      return { key, version: BigInt(version), source };
     });
   return {
     async count() {
@@ -262,7 +262,7 @@ function inventoryOf(db: SqlQueryable, s: string, collection: string): VersionIn
     },
     async inBuckets(bits, buckets) {
       const result = await guard('list documents by bucket', () =>
-        db.query(`SELECT to_jsonb(key) AS key, version::text AS version FROM ${live} WHERE ${bucketSql('key', '$2::integer')} = ANY ($3::integer[])`, [
+        db.query(`SELECT to_jsonb(key) AS key, version::text AS version, to_jsonb(source) AS source FROM ${live} WHERE ${bucketSql('key', '$2::integer')} = ANY ($3::integer[])`, [
           collection,
           bits,
           [...buckets],
@@ -273,7 +273,7 @@ function inventoryOf(db: SqlQueryable, s: string, collection: string): VersionIn
     async versionsOf(keys) {
       if (keys.length === 0) return [];
       const result = await guard('read document versions', () =>
-        db.query(`SELECT to_jsonb(key) AS key, version::text AS version FROM ${live} WHERE key = ANY ($2::text[])`, [collection, [...keys]]),
+        db.query(`SELECT to_jsonb(key) AS key, version::text AS version, to_jsonb(source) AS source FROM ${live} WHERE key = ANY ($2::text[])`, [collection, [...keys]]),
       );
       return keyVersions(result.rows);
     },
@@ -331,7 +331,7 @@ const applyRowSchema = z.object({
   stored_version: z.string().regex(/^-?\d+$/).nullable(),
 });
 
-const keyVersionRowSchema = z.object({ key: z.string(), version: z.string().regex(/^-?\d+$/) });
+const keyVersionRowSchema = z.object({ key: z.string(), version: z.string().regex(/^-?\d+$/), source: z.string() });
 const countRowSchema = z.object({ rows: z.number().int() });
 const digestRowSchema = z.object({ bucket: z.number().int(), rows: z.number().int(), sum: z.string().regex(/^\d+$/) });
 

@@ -40,6 +40,12 @@ export function tableInventory(db: SqlDatabase, table: CapturedTable): VersionIn
   };
 }
 
+/** The `source` the table's events carry: its name, as the capture trigger writes it. */
+export async function tableSource(db: SqlDatabase, table: CapturedTable): Promise<string> {
+  const result = await db.query('SELECT tweetbus_table_source($1::regclass) AS source', [table.table]);
+  return z.object({ source: z.string() }).parse(result.rows[0]).source;
+}
+
 export interface ResendResult {
   /** Keys still in the table, sent as upserts of their current row. */
   readonly upserts: number;
