@@ -89,6 +89,25 @@ export interface SnapshotResultRow {
   readonly fastestRowsPerSecond: number;
 }
 
+/** One verify of the snapshotted table against its read model, with `drift` keys made to differ. */
+export interface VerifyTiming {
+  readonly drift: number;
+  readonly ms: number;
+  readonly keysListed: number;
+  readonly differingBuckets: number;
+}
+
+/** One line of the verify section: the median of each drift's timings over the runs of one `npm run bench:snapshot`. */
+export interface VerifyResultRow {
+  readonly date: string;
+  readonly machine: string;
+  readonly writeDb: BenchWriteDb;
+  readonly rows: number;
+  readonly runs: number;
+  readonly buckets: number;
+  readonly timings: readonly VerifyTiming[];
+}
+
 /** The file keeps this many result rows per section, newest first. */
 export const maxResultRows = 20;
 
@@ -229,6 +248,25 @@ Run it: \`npm run bench:snapshot\`, or \`npm run bench:snapshot -- 20000 --runs 
 \`--dry-run\` prints without touching this file. The newest result is first; the section keeps ${maxResultRows} rows.
 `;
 
+export const verifyResultsHeader = `# Verify benchmark
+
+\`npm run bench:snapshot\` goes on with the snapshotted table: it relays the outbox into a read model of
+the same kind (a schema of its own of \`BENCH_DATABASE_URL\`, or a second embedded database), then times
+\`npm run verify\`'s comparison (\`findDrift\`, no settling) with 0, 10 and 1,000 keys made to drift: their
+documents deleted through the store. Each run checks that verify found exactly those keys.
+
+- **buckets**: the hash buckets both sides digested (about 16 keys each).
+- **N drifting: ms (keys listed)**: the median time of the comparison, and how many keys beyond the
+  digests it read, both sides together.
+
+The newest result is first; the section keeps ${maxResultRows} rows.
+`;
+
+const verifyTableHead = [
+  '| date (UTC) | machine | databases | N | runs | buckets | 0 drifting: ms (keys listed) | 10 drifting | 1,000 drifting |',
+  '|---|---|---|---:|---:|---:|---:|---:|---:|',
+];
+
 const snapshotTableHead = [
   '| date (UTC) | machine | write db | N | chunk | runs | rows/s (median run) | rows/s slowest / fastest |',
   '|---|---|---|---:|---:|---:|---:|---:|',
@@ -309,17 +347,18 @@ const laterSections = {
   consumer: { header: consumerResultsHeader, head: consumerTableHead },
   ceilings: { header: ceilingsResultsHeader, head: ceilingsTableHead },
   snapshot: { header: snapshotResultsHeader, head: snapshotTableHead },
+  verify: { header: verifyResultsHeader, head: verifyTableHead },
 } as const;
 
 export type LaterSection = keyof typeof laterSections;
 type Sections = Readonly<Record<'pipeline' | LaterSection, readonly string[]>>;
 
-const laterNames: readonly LaterSection[] = ['relay', 'consumer', 'ceilings', 'snapshot'];
+const laterNames: readonly LaterSection[] = ['relay', 'consumer', 'ceilings', 'snapshot', 'verify'];
 const headingOf = (name: LaterSection): string => laterSections[name].header.split('\n', 1)[0] ?? '';
 
 /** `f` of each later section: the one place that names them all. */
 function perSection<T>(f: (name: LaterSection) => T): Record<LaterSection, T> {
-  return { relay: f('relay'), consumer: f('consumer'), ceilings: f('ceilings'), snapshot: f('snapshot') };
+  return { relay: f('relay'), consumer: f('consumer'), ceilings: f('ceilings'), snapshot: f('snapshot'), verify: f('verify') };
 }
 
 /** Splits results.md at the section headings, wherever each is: the pipeline's lines come before the first. */
@@ -451,7 +490,20 @@ export function formatSnapshotRow(row: SnapshotResultRow): string {
   ].join(' | ')} |`;
 }
 
-/** The new text of results.md with `row` first in the snapshot section; the other sections' rows are kept. */
-export function renderSnapshotResults(existing: string, row: SnapshotResultRow): string {
-  return prepend(existing, 'snapshot', [formatSnapshotRow(row)]);
+export function formatVerifyRow(row: VerifyResultRow): string {
+  return `| ${[
+    cell(row.date),
+    cell(row.machine),
+    row.writeDb,
+    String(row.rows),
+    String(row.runs),
+    String(row.buckets),
+    ...row.timings.map((t) => `${t.ms.toFixed(0)} (${String(t.keysListed)})`),
+  ].join(' | ')} |`;
+}
+
+/** The new text of results.md with `row` first in the snapshot section and `verify` first in the verify section; the other sections' rows are kept. */
+export function renderSnapshotResults(existing: string, row: SnapshotResultRow, verify?: VerifyResultRow): string {
+  const withSnapshot = prepend(existing, 'snapshot', [formatSnapshotRow(row)]);
+  return verify === undefined ? withSnapshot : prepend(withSnapshot, 'verify', [formatVerifyRow(verify)]);
 }

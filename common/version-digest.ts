@@ -1,14 +1,14 @@
-import { createHash } from 'node:crypto';
-
 /**
  * How `npm run verify` compares a write table with a read model without reading every row twice
  * (docs/design-notes.md, "Verify: hash buckets of (key, version)"):
  *
- * - every key goes to a bucket by the first `bits` bits of md5(key), so the two sides agree on the
- *   buckets whatever their key types and collations;
- * - a bucket's digest is its row count and the sum of a 60-bit hash of (key, version), computed where
- *   the rows are (SQL on PostgreSQL and PGlite, a projection stream on MongoDB) and sent as one row;
- * - only the keys of buckets whose digests differ are listed and compared.
+ * - every (key, version) pair is hashed once (PostgreSQL's `hashtextextended` of `key:version`, which
+ *   `pgHashTextExtended` computes alike), and goes to a bucket by the top `bits` bits of the hash, so
+ *   the two sides agree on the buckets whatever their key types and collations. A key at two versions
+ *   falls in two buckets, one on each side; both differ, both are listed, and there the key is found;
+ * - a bucket's digest is its row count and the sum of its pairs' low 48 hash bits, computed where the
+ *   rows are (SQL on PostgreSQL and PGlite, a projection stream on MongoDB) and sent as one row;
+ * - only the pairs of buckets whose digests differ are listed and compared.
  *
  * The SQL below and the functions beside it must give the same numbers: a test computes both.
  */
@@ -48,46 +48,114 @@ export function bucketBitsFor(rows: number): number {
   return Math.min(maxBucketBits, Math.ceil(Math.log2(rows / 16)));
 }
 
-function md5Hex(text: string): string {
-  return createHash('md5').update(text, 'utf8').digest('hex');
+/**
+ * PostgreSQL's `hashtextextended(text, seed)`: Bob Jenkins' lookup3 hash as `hash_bytes_extended` in
+ * PostgreSQL's src/common/hashfn.c computes it on a little-endian machine, over the text's UTF-8 bytes
+ * (a deterministic collation hashes the bytes). A signed 64-bit value, as SQL returns it. It is about
+ * ten times cheaper in SQL than md5, which would dominate a scan.
+ */
+export function pgHashTextExtended(text: string, seed = 0n): bigint {
+  const bytes = Buffer.from(text, 'utf8');
+  let a = (0x9e3779b9 + bytes.length + 3923095) >>> 0;
+  let b = a;
+  let c = a;
+  const rot = (x: number, k: number): number => ((x << k) | (x >>> (32 - k))) >>> 0;
+  const mix = (): void => {
+    a = ((a - c) >>> 0) ^ rot(c, 4);
+    c = (c + b) >>> 0;
+    b = ((b - a) >>> 0) ^ rot(a, 6);
+    a = (a + c) >>> 0;
+    c = ((c - b) >>> 0) ^ rot(b, 8);
+    b = (b + a) >>> 0;
+    a = ((a - c) >>> 0) ^ rot(c, 16);
+    c = (c + b) >>> 0;
+    b = ((b - a) >>> 0) ^ rot(a, 19);
+    a = (a + c) >>> 0;
+    c = ((c - b) >>> 0) ^ rot(b, 4);
+    b = (b + a) >>> 0;
+    a >>>= 0;
+    b >>>= 0;
+    c >>>= 0;
+  };
+  if (seed !== 0n) {
+    a = (a + Number((seed >> 32n) & 0xffffffffn)) >>> 0;
+    b = (b + Number(seed & 0xffffffffn)) >>> 0;
+    mix();
+  }
+  let at = 0;
+  for (; bytes.length - at >= 12; at += 12) {
+    a = (a + bytes.readUInt32LE(at)) >>> 0;
+    b = (b + bytes.readUInt32LE(at + 4)) >>> 0;
+    c = (c + bytes.readUInt32LE(at + 8)) >>> 0;
+    mix();
+  }
+  // The last 0-11 bytes: four into a, four into b, three into c above its lowest byte.
+  for (let i = 0; at + i < bytes.length; i += 1) {
+    const byte = bytes[at + i] ?? 0;
+    if (i < 4) a = (a + byte * 2 ** (8 * i)) >>> 0;
+    else if (i < 8) b = (b + byte * 2 ** (8 * (i - 4))) >>> 0;
+    else c = (c + byte * 2 ** (8 * (i - 7))) >>> 0;
+  }
+  c = ((c ^ b) - rot(b, 14)) >>> 0;
+  a = ((a ^ c) - rot(c, 11)) >>> 0;
+  b = ((b ^ a) - rot(a, 25)) >>> 0;
+  c = ((c ^ b) - rot(b, 16)) >>> 0;
+  a = ((a ^ c) - rot(c, 4)) >>> 0;
+  b = ((b ^ a) - rot(a, 14)) >>> 0;
+  c = ((c ^ b) - rot(b, 24)) >>> 0;
+  return BigInt.asIntN(64, (BigInt(b) << 32n) | BigInt(c));
 }
 
-/** The bucket of `key`: the first `bits` bits of md5(key), as SQL's `bucketSql` computes it. */
-export function bucketOf(key: string, bits: number): number {
-  if (bits === 0) return 0;
-  return Number.parseInt(md5Hex(key).slice(0, 8), 16) >>> (32 - bits);
+/** The 64-bit hash of a (key, version) pair: of `key:version`, or `key:` for a row with no version. */
+function pairHash64(row: KeyVersion): bigint {
+  return pgHashTextExtended(`${row.key}:${row.version === null ? '' : row.version.toString()}`);
 }
 
-/** The first 60 bits of md5(key ':' version), as SQL's `versionHashSql` computes it. */
-export function versionHash(key: string, version: bigint | null): bigint {
-  return BigInt(`0x${md5Hex(`${key}:${version === null ? '' : version.toString()}`).slice(0, 15)}`);
+const hashBits = 48n;
+
+function bucketOfHash(hash: bigint, bits: number): number {
+  return Number(((hash >> hashBits) & 0xffffn) >> BigInt(maxBucketBits - bits));
 }
 
-/** SQL for `bucketOf(key, bits)`; `bits` is SQL text too (a placeholder), an integer 0-16. */
-export function bucketSql(key: string, bits: string): string {
-  return `((('x' || substr(md5(${key}), 1, 8))::bit(32)::bigint >> (32 - ${bits}))::integer)`;
+/** The bucket of a (key, version) pair: the top `bits` bits of its hash, as SQL's `hashedSql` computes it. */
+export function bucketOf(row: KeyVersion, bits: number): number {
+  return bucketOfHash(pairHash64(row), bits);
 }
 
-/** SQL for `versionHash(key, version)`, a bigint. */
-export function versionHashSql(key: string, version: string): string {
-  return `(('x' || substr(md5(${key} || ':' || coalesce(${version}::text, '')), 1, 15))::bit(60)::bigint)`;
+/** The pair's hash that bucket sums add up: the low 48 bits, apart from the bucket's. */
+export function pairHash(row: KeyVersion): bigint {
+  return pairHash64(row) & ((1n << hashBits) - 1n);
 }
 
-/** One digest query over `relation` (a FROM item with `key` and `version` columns); `bits` at `bitsParam`. */
+/**
+ * `relation` (a FROM item with `key` and `version` columns) with each pair's bucket (`bits` at
+ * `bitsParam`) and 48-bit hash beside it: one hash a row.
+ */
+function hashedSql(relation: string, bitsParam: string): string {
+  return `(SELECT *, (((pair_hash64 >> 48) & 65535) >> (16 - ${bitsParam}))::integer AS bucket, pair_hash64 & 281474976710655 AS pair_hash
+ FROM (SELECT *, hashtextextended(key || ':' || coalesce(version::text, ''), 0) AS pair_hash64 FROM ${relation}) pairs) hashed`;
+}
+
+/** The digest of each non-empty bucket of `relation`. */
 export function digestsSql(relation: string, bitsParam: string): string {
-  return `SELECT ${bucketSql('key', bitsParam)} AS bucket, count(*)::integer AS rows, sum(${versionHashSql('key', 'version')})::text AS sum
-FROM ${relation} GROUP BY 1`;
+  return `SELECT bucket, count(*)::integer AS rows, sum(pair_hash)::text AS sum FROM ${hashedSql(relation, bitsParam)} GROUP BY bucket`;
+}
+
+/** `columns` of the rows of `relation` in the buckets at `bucketsParam` (an integer[]). */
+export function inBucketsSql(relation: string, columns: string, bitsParam: string, bucketsParam: string): string {
+  return `SELECT ${columns} FROM ${hashedSql(relation, bitsParam)} WHERE bucket = ANY (${bucketsParam})`;
 }
 
 /** Digests computed here, row by row (a MongoDB projection stream; tests). */
 export function digestBuilder(bits: number): { add(row: KeyVersion): void; digests(): BucketDigest[] } {
   const buckets = new Map<number, { rows: number; sum: bigint }>();
   return {
-    add({ key, version }) {
-      const bucket = bucketOf(key, bits);
+    add(row) {
+      const hash = pairHash64(row);
+      const bucket = bucketOfHash(hash, bits);
       const digest = buckets.get(bucket) ?? { rows: 0, sum: 0n };
       digest.rows += 1;
-      digest.sum += versionHash(key, version);
+      digest.sum += hash & ((1n << hashBits) - 1n);
       buckets.set(bucket, digest);
     },
     digests: () => [...buckets].map(([bucket, digest]) => ({ bucket, ...digest })),

@@ -351,8 +351,8 @@ export function readModelStoreContract(createFixture: () => Promise<ReadModelSto
       const sorted = (digests: readonly BucketDigest[]) => [...digests].sort((x, y) => x.bucket - y.bucket);
       expect(sorted(await inventory.digests(bits))).toEqual(sorted(expected.digests()));
     }
-    const wanted = [bucketOf('ü', 3), bucketOf('8172', 3)];
-    expect(byKey(await inventory.inBuckets(3, wanted))).toEqual(byKey(live.filter((row) => wanted.includes(bucketOf(row.key, 3)))));
+    const wanted = live.filter((row) => row.key === 'ü' || row.key === '8172').map((row) => bucketOf(row, 3));
+    expect(byKey(await inventory.inBuckets(3, wanted))).toEqual(byKey(live.filter((row) => wanted.includes(bucketOf(row, 3)))));
     expect(byKey(await inventory.versionsOf(['a', 'b', 'nothing', '日本']))).toEqual(byKey(live.filter((row) => row.key === 'a' || row.key === '日本')));
     expect(await store.inventory('nothing').count()).toBe(0);
     expect(await store.inventory('nothing').digests(4)).toEqual([]);

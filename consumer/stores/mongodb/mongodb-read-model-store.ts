@@ -268,7 +268,7 @@ function inventoryOf(collection: Collection<MongoReadModelDocument>): VersionInv
       guard('list documents by bucket', async () => {
         const wanted = new Set(buckets);
         const found: KeyVersion[] = [];
-        for await (const row of keyVersions()) if (wanted.has(bucketOf(row.key, bits))) found.push(row);
+        for await (const row of keyVersions()) if (wanted.has(bucketOf(row, bits))) found.push(row);
         return found;
       }),
     versionsOf: (keys) =>

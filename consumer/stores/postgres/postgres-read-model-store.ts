@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { StoreUnavailableError, toStoreError, TweetbusError } from '../../../common/errors.js';
 import type { Logger } from '../../../common/logger.js';
 import { sqlFromPgPool, type SqlDatabase, type SqlQueryable } from '../../../common/sql.js';
-import { bucketSql, digestsSql, type KeyVersion, type VersionInventory } from '../../../common/version-digest.js';
+import { digestsSql, inBucketsSql, type KeyVersion, type VersionInventory } from '../../../common/version-digest.js';
 import type { ChangeEvent } from '../../../events/envelope.js';
 import { isJsonObject, type JsonObject, type JsonPrimitive } from '../../../events/json.js';
 import type { ApplyOutcome, DeadLetter, FieldFilter, ReadModelStore, StoredDocument } from '../read-model-store.js';
@@ -262,7 +262,7 @@ function inventoryOf(db: SqlQueryable, s: string, collection: string): VersionIn
     },
     async inBuckets(bits, buckets) {
       const result = await guard('list documents by bucket', () =>
-        db.query(`SELECT to_jsonb(key) AS key, version::text AS version, to_jsonb(source) AS source FROM ${live} WHERE ${bucketSql('key', '$2::integer')} = ANY ($3::integer[])`, [
+        db.query(inBucketsSql(live, 'to_jsonb(key) AS key, version::text AS version, to_jsonb(source) AS source', '$2::integer', '$3::integer[]'), [
           collection,
           bits,
           [...buckets],

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { SqlDatabase } from '../../../common/sql.js';
-import { bucketSql, digestsSql, type KeyVersion, type VersionInventory } from '../../../common/version-digest.js';
+import { digestsSql, inBucketsSql, type KeyVersion, type VersionInventory } from '../../../common/version-digest.js';
 import type { CapturedTable } from './snapshot.js';
 
 /**
@@ -14,7 +14,8 @@ export function tableInventory(db: SqlDatabase, table: CapturedTable): VersionIn
   const params = [table.table, table.collection, table.keyColumn];
   return {
     async count() {
-      const result = await db.query(`SELECT count(*)::integer AS rows FROM ${rows}`, params);
+      // The table's own count (an index or heap scan), not the register join the digests need.
+      const result = await db.query('SELECT tweetbus_count_rows($1::regclass)::integer AS rows', [table.table]);
       return countSchema.parse(result.rows[0]).rows;
     },
     async digests(bits) {
@@ -25,7 +26,7 @@ export function tableInventory(db: SqlDatabase, table: CapturedTable): VersionIn
       });
     },
     async inBuckets(bits, buckets) {
-      const result = await db.query(`SELECT to_jsonb(key) AS key, version::text AS version FROM ${rows} WHERE ${bucketSql('key', '$4::integer')} = ANY ($5::integer[])`, [
+      const result = await db.query(inBucketsSql(rows, 'to_jsonb(key) AS key, version::text AS version', '$4::integer', '$5::integer[]'), [
         ...params,
         bits,
         [...buckets],
