@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { createLogger, type Logger } from '../common/logger.js';
-import { capturedTablesOf, defaultSnapshotChunkSize, snapshotTable, type CapturedTable } from '../publisher/capture/postgres/snapshot.js';
+import { capturedTablesOf, snapshotTable } from '../publisher/capture/postgres/snapshot.js';
+import { defaultSnapshotChunkSize, type CapturedTable } from '../publisher/capture/snapshot.js';
 import { loadSnapshotBenchConfig, type SnapshotBenchConfig } from './config.js';
 import { openBenchReadModel, openBenchWriteDatabase } from './databases.js';
 import { fixed, loadBenchConfig, machine, medianBy, print, resultDate, table, updateResults } from './report.js';

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseOracleUrl } from './capture/oracle/oracle-url.js';
-import { defaultSnapshotChunkSize } from './capture/postgres/snapshot.js';
+import { defaultSnapshotChunkSize } from './capture/snapshot.js';
 import { booleanFlag, createEnvReader, wholeNumber, type Env, type EnvReader } from '../common/config/env-reader.js';
 import { readStuckAfterMs } from '../common/stall-watch.js';
 import { readMaxVersionAheadMs } from '../common/config/version.js';
@@ -147,7 +147,6 @@ export function loadConfig(processEnv: Env = process.env): PublisherConfig {
 
   const outbox = readOutboxConfig(env);
   const onAttach = read('SNAPSHOT_ON_ATTACH', booleanFlag, false, 'true or false (snapshot each captured table once, at start)');
-  if (onAttach && outbox.kind === 'oracle') env.problem('SNAPSHOT_ON_ATTACH works with OUTBOX=postgres and the embedded outbox; snapshots on Oracle are not built yet');
   const snapshotChunkSize = readSnapshotChunkSize(env);
 
   const transport = readPublisherTransport(env, collections);

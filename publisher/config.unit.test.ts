@@ -91,13 +91,14 @@ describe('publisher configuration', () => {
     expect(configError({ ...redis, RELAY_MAX_BATCH_SIZE: '1001' }).issues).toEqual([expect.stringMatching(/^RELAY_MAX_BATCH_SIZE should hold a whole number/)]);
   });
 
-  it('snapshots on attach only when SNAPSHOT_ON_ATTACH says so, and not yet on Oracle', () => {
+  it('snapshots on attach only when SNAPSHOT_ON_ATTACH says so, on every outbox', () => {
     const redis = { TRANSPORT: 'redis-streams' };
     expect(loadConfig(redis).snapshotOnAttach).toBeUndefined();
     expect(loadConfig({ ...redis, SNAPSHOT_ON_ATTACH: 'true', SNAPSHOT_CHUNK_SIZE: '500' }).snapshotOnAttach).toEqual({ chunkSize: 500 });
-    expect(configError({ ...redis, SNAPSHOT_ON_ATTACH: 'true', OUTBOX_DATABASE_URL: 'oracle://relay:pw@db:1521/FREEPDB1' }).issues).toEqual([
-      'SNAPSHOT_ON_ATTACH works with OUTBOX=postgres and the embedded outbox; snapshots on Oracle are not built yet',
-    ]);
+    expect(loadConfig({ ...redis, SNAPSHOT_ON_ATTACH: 'true', OUTBOX_DATABASE_URL: 'oracle://relay:pw@db:1521/FREEPDB1' })).toMatchObject({
+      outbox: { kind: 'oracle' },
+      snapshotOnAttach: { chunkSize: 1_000 },
+    });
     expect(configError({ ...redis, SNAPSHOT_ON_ATTACH: 'yes please' }).issues).toEqual([expect.stringMatching(/^SNAPSHOT_ON_ATTACH should hold true or false/)]);
   });
 

@@ -11,8 +11,8 @@ import { createOracleOutbox } from './capture/oracle/oracle-outbox.js';
 import { createPgAdvisoryLeadership } from './capture/postgres/advisory-leadership.js';
 import { createPgOutboxListener } from './capture/postgres/outbox-listener.js';
 import { createPostgresOutbox } from './capture/postgres/postgres-outbox.js';
-import { rowsPerSecond, snapshotOnAttach } from './capture/postgres/snapshot.js';
-import { openEmbeddedOutbox, openPostgresOutbox } from './outbox-database.js';
+import { rowsPerSecond, snapshotOnAttach, type SnapshotTarget } from './capture/snapshot.js';
+import { openEmbeddedOutbox, openPostgresOutbox, openSnapshotTarget } from './outbox-database.js';
 import { loadConfig, type PublisherConfig } from './config.js';
 import { openPgliteCapture, wirePublisher, type Capture } from './wiring.js';
 
@@ -56,7 +56,11 @@ runMain({
       scope,
     );
     logger.info({ url: service.url, outbox: config.outbox.kind, ...transport.describe }, 'publisher ready');
-    if (config.snapshotOnAttach !== undefined && db !== undefined) startSnapshotsOnAttach(db, config.snapshotOnAttach.chunkSize, logger, scope);
+    if (config.snapshotOnAttach !== undefined) {
+      const { target, close } = await openSnapshotTarget(config.outbox, logger, db);
+      scope.defer(close);
+      startSnapshotsOnAttach(target, config.snapshotOnAttach.chunkSize, logger, scope);
+    }
   },
 });
 
@@ -65,10 +69,10 @@ runMain({
  * Shutting down stops it between chunks (deferred last, so it stops before the database closes); a
  * failure is logged and the snapshot goes on after its last chunk at the next start.
  */
-function startSnapshotsOnAttach(db: SqlDatabase, chunkSize: number, logger: Logger, scope: Scope): void {
+function startSnapshotsOnAttach(target: SnapshotTarget, chunkSize: number, logger: Logger, scope: Scope): void {
   const log = logger.child({ component: 'snapshotOnAttach' });
   const stop = new AbortController();
-  const running = snapshotOnAttach(db, {
+  const running = snapshotOnAttach(target, {
     chunkSize,
     signal: stop.signal,
     onDone: (result) => {

@@ -5,6 +5,10 @@ import { redactUrl, type Logger } from '../common/logger.js';
 import { openPglite } from '../common/pglite.js';
 import { sqlFromPglite, sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
 import { applyOutboxSchema } from './capture/postgres/schema.js';
+import { createOraclePool, parseOracleUrl } from './capture/oracle/oracle-outbox.js';
+import { oracleSnapshotTarget } from './capture/oracle/oracle-snapshot.js';
+import { postgresSnapshotTarget } from './capture/postgres/snapshot.js';
+import type { SnapshotTarget } from './capture/snapshot.js';
 import type { OutboxConfig } from './config.js';
 
 /**
@@ -69,4 +73,20 @@ export function explainOutboxFailure(err: unknown): string {
   const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
   const message = err instanceof ConfigError ? err.issues.join('; ') : err instanceof Error ? err.message : String(err);
   return code === '42883' || code === '42P01' ? `${message}: apply this release's sql/postgres/001_outbox.sql to the write database first` : message;
+}
+
+/**
+ * What snapshots need of the outbox's database, opened for `npm run snapshot` or SNAPSHOT_ON_ATTACH:
+ * PostgreSQL or the embedded outbox (`db`, when the caller has it open already), or Oracle (a small
+ * pool of its own). `close` releases only what this opened.
+ */
+export async function openSnapshotTarget(outbox: OutboxConfig, logger: Logger, db?: SqlDatabase): Promise<{ target: SnapshotTarget; close: () => Promise<void> }> {
+  if (outbox.kind === 'oracle') {
+    const pool = await createOraclePool(outbox.databaseUrl, { poolMax: 2, name: 'OUTBOX_DATABASE_URL' });
+    const options = { schema: parseOracleUrl(outbox.databaseUrl, 'OUTBOX_DATABASE_URL').schema, logger };
+    return { target: oracleSnapshotTarget(pool, options), close: () => pool.close(0) };
+  }
+  if (db !== undefined) return { target: postgresSnapshotTarget(db), close: () => Promise.resolve() };
+  const opened = await openOutboxDatabase(outbox, logger, 'snapshots');
+  return { target: postgresSnapshotTarget(opened), close: () => opened.close() };
 }

@@ -1,14 +1,14 @@
 import { config as loadDotenv } from 'dotenv';
 import { createLogger } from '../common/logger.js';
 import { loadConfigOrReport } from '../common/process.js';
-import { capturedTablesOf, snapshotTable } from './capture/postgres/snapshot.js';
-import { explainOutboxFailure, openOutboxDatabase } from './outbox-database.js';
+import { runSnapshot, tablesOf } from './capture/snapshot.js';
+import { explainOutboxFailure, openSnapshotTarget } from './outbox-database.js';
 import { loadSnapshotConfig } from './snapshot-config.js';
 import { progressReporter, snapshotSummary } from './snapshot-progress.js';
 
 /**
  * `npm run snapshot -- --collection orders`: enqueues the current image of every row of the tables
- * captured into a collection (publisher/capture/postgres/snapshot.ts), with a progress bar on stderr
+ * captured into a collection (publisher/capture/snapshot.ts; PostgreSQL, PGlite or Oracle), with a progress bar on stderr
  * and the rows/s at the end on stdout. Exit 0 when done, 1 when it could not run (the reason on
  * stderr); a snapshot stopped half way goes on after its last chunk when run again.
  */
@@ -17,17 +17,17 @@ async function main(): Promise<void> {
   const config = loadConfigOrReport(() => loadSnapshotConfig(), 'snapshot');
   if (config === undefined) return;
   const logger = createLogger({ level: config.logLevel, name: 'snapshot', destination: 'stderr' });
-  const db = await openOutboxDatabase(config.outbox, logger, 'snapshots');
+  const { target, close } = await openSnapshotTarget(config.outbox, logger);
   try {
-    const tables = await capturedTablesOf(db, config.collection);
+    const tables = tablesOf(await target.tables(), config.collection);
     const progress = progressReporter(process.stderr);
     for (const table of tables) {
-      const result = await snapshotTable(db, table, { chunkSize: config.chunkSize, onProgress: progress.update });
+      const result = await runSnapshot(target.store, table, { chunkSize: config.chunkSize, onProgress: progress.update });
       progress.done();
       process.stdout.write(`${snapshotSummary(result)}\n`);
     }
   } finally {
-    await db.close();
+    await close();
   }
 }
 

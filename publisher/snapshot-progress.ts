@@ -1,4 +1,4 @@
-import { rowsPerSecond, type SnapshotProgress, type SnapshotResult } from './capture/postgres/snapshot.js';
+import { rowsPerSecond, type SnapshotProgress, type SnapshotResult } from './capture/snapshot.js';
 
 /** `[############------------------]  40%  4,000 / 10,000 rows  items -> orders`: one line, for a terminal. */
 export function progressBar(progress: SnapshotProgress, width = 30): string {

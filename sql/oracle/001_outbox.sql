@@ -112,6 +112,61 @@ EXCEPTION
 END;
 /
 
+-- The version register: the version of each captured key's last change, kept while the key is in
+-- its table (a delete removes it), as in sql/postgres/001_outbox.sql. The outbox keeps versions only
+-- until retention; the register is what `npm run verify` compares a read model's versions with.
+-- Column names follow the outbox's (aggregatetype is the collection, aggregateid the key).
+BEGIN
+  EXECUTE IMMEDIATE q'[
+    CREATE TABLE tweetbus_key_versions (
+      aggregatetype VARCHAR2(64 CHAR) NOT NULL,
+      aggregateid   VARCHAR2(256 CHAR) NOT NULL,
+      version       NUMBER(20) NOT NULL,
+      CONSTRAINT tweetbus_key_versions_pk PRIMARY KEY (aggregatetype, aggregateid)
+    )]';
+EXCEPTION
+  WHEN OTHERS THEN
+    IF SQLCODE != -955 THEN RAISE; END IF;
+END;
+/
+
+-- The tables a snapshot can read: each table's script (010_orders.sql for dvx_orders) records its
+-- collection, key column and the procedure that enqueues one chunk of it, since Oracle builds each
+-- table's row image in that table's own trigger (JSON_OBJECT over its columns).
+BEGIN
+  EXECUTE IMMEDIATE q'[
+    CREATE TABLE tweetbus_captured (
+      table_name      VARCHAR2(128 CHAR) NOT NULL,
+      collection      VARCHAR2(64 CHAR) NOT NULL,
+      key_column      VARCHAR2(128 CHAR) NOT NULL,
+      chunk_procedure VARCHAR2(128 CHAR) NOT NULL,
+      CONSTRAINT tweetbus_captured_pk PRIMARY KEY (table_name, collection)
+    )]';
+EXCEPTION
+  WHEN OTHERS THEN
+    IF SQLCODE != -955 THEN RAISE; END IF;
+END;
+/
+
+-- One row per captured table and collection: the last snapshot's progress (a crash resumes after
+-- last_key) and when it finished, as in sql/postgres/001_outbox.sql.
+BEGIN
+  EXECUTE IMMEDIATE q'[
+    CREATE TABLE tweetbus_snapshots (
+      table_name    VARCHAR2(128 CHAR) NOT NULL,
+      collection    VARCHAR2(64 CHAR) NOT NULL,
+      started_at    TIMESTAMP WITH TIME ZONE DEFAULT SYSTIMESTAMP NOT NULL,
+      last_key      VARCHAR2(256 CHAR),
+      rows_enqueued NUMBER DEFAULT 0 NOT NULL,
+      finished_at   TIMESTAMP WITH TIME ZONE,
+      CONSTRAINT tweetbus_snapshots_pk PRIMARY KEY (table_name, collection)
+    )]';
+EXCEPTION
+  WHEN OTHERS THEN
+    IF SQLCODE != -955 THEN RAISE; END IF;
+END;
+/
+
 -- 22 characters of base64url for 16 bytes: short, because a post holds 280 characters. SYS_GUID is
 -- unique across databases and sessions, which is all an event id needs.
 CREATE OR REPLACE FUNCTION tweetbus_new_id RETURN VARCHAR2
@@ -162,7 +217,8 @@ BEGIN
 END tweetbus_version_time;
 /
 
--- Writes the outbox rows of one changed row; a capture trigger calls it (see 010_orders.sql):
+-- Writes the outbox rows of one changed row, and its version in the register; a capture trigger
+-- calls it (see 010_orders.sql), and so does a snapshot chunk, with the row locked and no old key:
 --   p_old_key   the key before the change (NULL for an insert)
 --   p_new_key   the key after the change (NULL for a delete)
 --   p_image     the full row image after the change, as JSON (NULL for a delete)
@@ -187,6 +243,7 @@ BEGIN
     INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source, created_at)
     VALUES (tweetbus_new_id, p_collection, p_old_key, p_collection || '.deleted', NULL,
             l_version, 'delete', p_source, tweetbus_version_time(l_version));
+    DELETE FROM tweetbus_key_versions WHERE aggregatetype = p_collection AND aggregateid = p_old_key;
   END IF;
 
   IF p_new_key IS NOT NULL THEN
@@ -194,6 +251,11 @@ BEGIN
     INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source, created_at)
     VALUES (tweetbus_new_id, p_collection, p_new_key, p_collection || '.upserted', p_image,
             l_version, 'upsert', p_source, tweetbus_version_time(l_version));
+    MERGE INTO tweetbus_key_versions r
+    USING (SELECT p_collection AS aggregatetype, p_new_key AS aggregateid, l_version AS version FROM dual) c
+       ON (r.aggregatetype = c.aggregatetype AND r.aggregateid = c.aggregateid)
+     WHEN MATCHED THEN UPDATE SET r.version = c.version
+     WHEN NOT MATCHED THEN INSERT (aggregatetype, aggregateid, version) VALUES (c.aggregatetype, c.aggregateid, c.version);
   END IF;
 END tweetbus_capture;
 /

@@ -8,6 +8,8 @@ import { describeOutboxContract, orderChangeStatement, type OrderChange, type Ou
 import type { OutboxRow } from '../outbox.js';
 import { createOracleOutbox, createOraclePool, parseOracleUrl, type ClosableOraclePool, type OracleConnection, type OracleOutbox } from './oracle-outbox.js';
 import { applyOracleOutboxSchema } from './schema.js';
+import { oracleSnapshotTarget } from './oracle-snapshot.js';
+import { runSnapshot, tablesOf } from '../snapshot.js';
 
 const quietLogger = createLogger({ level: 'silent' });
 
@@ -267,6 +269,71 @@ describe.skipIf(adminUrl === undefined)(adminUrl === undefined ? 'Oracle outbox 
       }, patience);
 
       expect(takenOver.map((r) => r.event.id)).toEqual([...taken].sort(bySeq).map((r) => r.event.id));
+    });
+  });
+
+  describe('Oracle snapshots (issue 27)', () => {
+    let schema: OracleSchema;
+    beforeEach(async () => {
+      schema = await openOracleSchema();
+    });
+    afterEach(async () => {
+      await schema.dispose();
+    });
+
+    /** dvx_orders with `rows` orders the trigger never saw. */
+    async function ordersBeforeTheTrigger(rows: number): Promise<void> {
+      await withConnection(schema.pool, async (c) => {
+        await c.execute('ALTER TRIGGER dvx_orders_capture DISABLE');
+        await c.execute(`INSERT INTO dvx_orders (id, status) SELECT 'o-' || LPAD(LEVEL, 4, '0'), 'NEW' FROM dual CONNECT BY LEVEL <= ${String(rows)}`);
+        await c.commit();
+        await c.execute('ALTER TRIGGER dvx_orders_capture ENABLE');
+      });
+    }
+
+    async function upserts(): Promise<string[]> {
+      const rows = await withConnection(schema.pool, (c) =>
+        c.execute(`SELECT aggregateid FROM tweetbus_outbox WHERE aggregatetype = 'orders' AND op = 'upsert' ORDER BY seq`, {}, { outFormat: oracledb.OUT_FORMAT_OBJECT }),
+      );
+      return (rows.rows ?? []).map((r) => String((r as { AGGREGATEID: unknown }).AGGREGATEID));
+    }
+
+    it('enqueues every row the trigger never saw, in chunks of the key, records the versions, and finishes', async () => {
+      await ordersBeforeTheTrigger(23);
+      const target = oracleSnapshotTarget(schema.pool, { logger: quietLogger });
+      const [orders] = tablesOf(await target.tables(), 'orders');
+      if (orders === undefined) throw new Error('dvx_orders is not listed in tweetbus_captured');
+      expect(orders).toEqual({ table: 'DVX_ORDERS', collection: 'orders', keyColumn: 'ID', chunkProcedure: 'DVX_ORDERS_SNAPSHOT_CHUNK' });
+
+      const progress: number[] = [];
+      const result = await runSnapshot(target.store, orders, { chunkSize: 7, onProgress: (p) => void progress.push(p.enqueued) });
+      expect(result).toMatchObject({ enqueued: 23, resumed: false, stopped: false });
+      expect(progress).toEqual([7, 14, 21, 23]);
+      expect(await upserts()).toEqual(Array.from({ length: 23 }, (_, i) => `o-${String(i + 1).padStart(4, '0')}`));
+      expect((await target.store.state(orders))?.finished).toBe(true);
+      const registered = await withConnection(schema.pool, (c) => c.execute(`SELECT COUNT(*) AS n FROM tweetbus_key_versions WHERE aggregatetype = 'orders'`, {}, { outFormat: oracledb.OUT_FORMAT_OBJECT }));
+      expect((registered.rows?.[0] as { N: number } | undefined)?.N).toBe(23);
+
+      // Published, the outbox rows carry the very image the trigger makes.
+      const row = (await createOracleOutbox({ pool: schema.pool }, { logger: quietLogger, instanceId: 'snap' }).readBatch(1))[0];
+      expect(row?.event.data).toMatchObject({ id: 'o-0001', status: 'NEW' });
+    });
+
+    it('goes on after the last chunk of a snapshot that stopped half way', async () => {
+      await ordersBeforeTheTrigger(10);
+      const target = oracleSnapshotTarget(schema.pool, { logger: quietLogger });
+      const [orders] = tablesOf(await target.tables(), 'orders');
+      if (orders === undefined) throw new Error('dvx_orders is not listed in tweetbus_captured');
+      await expect(
+        runSnapshot(target.store, orders, {
+          chunkSize: 4,
+          onProgress: (p) => {
+            if (p.enqueued === 4) throw new Error('the process died');
+          },
+        }),
+      ).rejects.toThrow('the process died');
+      expect(await runSnapshot(target.store, orders, { chunkSize: 4 })).toMatchObject({ enqueued: 6, resumed: true });
+      expect(await upserts()).toHaveLength(10);
     });
   });
 });

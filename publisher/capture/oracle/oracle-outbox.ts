@@ -75,6 +75,32 @@ export interface OracleOutbox extends OutboxReader, OutboxWriter, OutboxRetentio
   close(): Promise<void>;
 }
 
+/** Runs `work` on one pooled connection and always returns the connection to the pool. */
+export async function withOracleConnection<T>(pool: OraclePool, logger: Logger, work: (connection: OracleConnection) => Promise<T>): Promise<T> {
+  const connection = await pool.getConnection();
+  try {
+    return await work(connection);
+  } finally {
+    await connection.close().catch((err: unknown) => {
+      logger.warn({ err }, 'could not return a connection to the pool');
+    });
+  }
+}
+
+/** Runs `work` in one transaction on one pooled connection: commits, or rolls back and rethrows; always releases. */
+export function inOracleTransaction<T>(pool: OraclePool, logger: Logger, work: (connection: OracleConnection) => Promise<T>): Promise<T> {
+  return withOracleConnection(pool, logger, async (connection) => {
+    try {
+      const result = await work(connection);
+      await connection.commit();
+      return result;
+    } catch (err) {
+      await connection.rollback().catch(() => undefined);
+      throw err;
+    }
+  });
+}
+
 /** A node-oracledb pool (Thin mode) for an `oracle://` URL. The caller closes it. */
 export async function createOraclePool(url: string, options: { readonly poolMax?: number; readonly name?: string } = {}): Promise<ClosableOraclePool> {
   const { user, password, connectString } = parseOracleUrl(url, options.name);
@@ -190,31 +216,8 @@ export function createOracleOutbox(connection: OracleOutboxConnection, options: 
     return owned;
   }
 
-  /** Runs `work` on one pooled connection and always returns the connection to the pool. */
-  async function withConnection<T>(work: (connection: OracleConnection) => Promise<T>): Promise<T> {
-    const connection = await (await pool()).getConnection();
-    try {
-      return await work(connection);
-    } finally {
-      await connection.close().catch((err: unknown) => {
-        logger.warn({ err }, 'could not return a connection to the pool');
-      });
-    }
-  }
-
-  /** Runs `work` in one transaction on one pooled connection: commits, or rolls back and rethrows; always releases. */
-  function inTransaction<T>(work: (connection: OracleConnection) => Promise<T>): Promise<T> {
-    return withConnection(async (connection) => {
-      try {
-        const result = await work(connection);
-        await connection.commit();
-        return result;
-      } catch (err) {
-        await connection.rollback().catch(() => undefined);
-        throw err;
-      }
-    });
-  }
+  const withConnection = async <T>(work: (connection: OracleConnection) => Promise<T>): Promise<T> => withOracleConnection(await pool(), logger, work);
+  const inTransaction = async <T>(work: (connection: OracleConnection) => Promise<T>): Promise<T> => inOracleTransaction(await pool(), logger, work);
 
   /** Rows as objects, at most `maxRows` of them. */
   const fetchAtMost = (maxRows: number): ExecuteOptions => ({

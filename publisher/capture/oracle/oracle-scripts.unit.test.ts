@@ -22,7 +22,7 @@ const allStatements = Object.values(oracleScripts).flatMap(statementsOf);
 
 /** The text of `CREATE TABLE <name> (…)` inside the idempotent block that creates it. */
 function createTable(file: string, name: string): string {
-  const match = new RegExp(`EXECUTE IMMEDIATE q'\\[\\s*CREATE TABLE ${name} \\(([\\s\\S]*)\\)\\]'`, 'i').exec(read(file));
+  const match = new RegExp(`EXECUTE IMMEDIATE q'\\[\\s*CREATE TABLE ${name} \\(([\\s\\S]*?)\\)\\]'`, 'i').exec(read(file));
   if (match?.[1] === undefined) throw new Error(`${file} has no idempotent CREATE TABLE ${name}`);
   return match[1];
 }
@@ -181,6 +181,17 @@ describe('sql/oracle scripts', () => {
       expect(capture).not.toMatch(/COMMIT|UTL_HTTP/i);
     });
 
+    it('keeps each captured key\'s last version in a register, and the snapshots\' progress and captured tables', () => {
+      expect([...columns(createTable(oracleScripts.outbox, 'tweetbus_key_versions')).keys()]).toEqual(['aggregatetype', 'aggregateid', 'version']);
+      expect(createTable(oracleScripts.outbox, 'tweetbus_key_versions')).toMatch(/PRIMARY KEY \(aggregatetype, aggregateid\)/);
+      expect([...columns(createTable(oracleScripts.outbox, 'tweetbus_snapshots')).keys()]).toEqual(['table_name', 'collection', 'started_at', 'last_key', 'rows_enqueued', 'finished_at']);
+      expect([...columns(createTable(oracleScripts.outbox, 'tweetbus_captured')).keys()]).toEqual(['table_name', 'collection', 'key_column', 'chunk_procedure']);
+      const capture = allStatements.find((st) => /^CREATE OR REPLACE PROCEDURE tweetbus_capture\b/.test(st)) ?? '';
+      expect(capture).toMatch(/'delete', p_source, tweetbus_version_time\(l_version\)\);\s+DELETE FROM tweetbus_key_versions WHERE aggregatetype = p_collection AND aggregateid = p_old_key;/);
+      expect(capture).toMatch(/'upsert', p_source, tweetbus_version_time\(l_version\)\);\s+MERGE INTO tweetbus_key_versions r/);
+      expect(capture).toMatch(/WHEN MATCHED THEN UPDATE SET r\.version = c\.version/);
+    });
+
     it('makes 22-character base64url ids', () => {
       expect(script).toMatch(/FUNCTION tweetbus_new_id[\s\S]*TRANSLATE\(RTRIM\(UTL_RAW\.CAST_TO_VARCHAR2\(UTL_ENCODE\.BASE64_ENCODE\(SYS_GUID\(\)\)\), '='\), '\+\/', '-_'\)/);
     });
@@ -203,12 +214,29 @@ describe('sql/oracle scripts', () => {
       const trigger = triggers().find((t) => t.name === 'dvx_orders_capture');
       expect(trigger?.header).toMatch(/^\s*AFTER INSERT OR UPDATE OR DELETE ON dvx_orders\s+FOR EACH ROW\s*$/);
       const body = trigger?.body ?? '';
-      expect(body).toMatch(/JSON_OBJECT\(/);
-      for (const column of orders.keys()) expect(body).toContain(`'${column}'`);
-      expect(body).toMatch(/NULL ON NULL\s+RETURNING CLOB/);
-      expect(body).toMatch(/TO_CHAR\(SYS_EXTRACT_UTC\(:NEW\.last_updated_timestamp\), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'\)/);
+      expect(body).toMatch(/dvx_orders_image\(:NEW\.id, :NEW\.status, :NEW\.customer_id, :NEW\.customer_name,\s+:NEW\.shipping_destination, :NEW\.last_updated_timestamp\)/);
       expect(body).toMatch(/tweetbus_capture\('orders', 'dvx_orders', :OLD\.id, :NEW\.id, l_image\)/);
       expect(body).not.toMatch(/COMMIT/i);
+      const image = statementsOf(oracleScripts.demoOrders).find((st) => /^CREATE OR REPLACE FUNCTION dvx_orders_image\b/.test(st)) ?? '';
+      expect(image).toMatch(/JSON_OBJECT\(/);
+      for (const column of orders.keys()) expect(image).toMatch(new RegExp(`'${column}'\\s+VALUE (p_${column}|TO_CHAR\\(SYS_EXTRACT_UTC\\(p_${column}\\))`));
+      expect(image).toMatch(/NULL ON NULL\s+RETURNING CLOB/);
+      expect(image).toMatch(/TO_CHAR\(SYS_EXTRACT_UTC\(p_last_updated_timestamp\), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'\)/);
+    });
+
+    it('snapshots a chunk: its last key read first, its rows locked FOR UPDATE in key order, each captured with the same image and no old key', () => {
+      const chunk = statementsOf(oracleScripts.demoOrders).find((st) => /^CREATE OR REPLACE PROCEDURE dvx_orders_snapshot_chunk\b/.test(st)) ?? '';
+      expect(chunk).toMatch(/p_after_key IN\s+VARCHAR2,\s+p_max_rows\s+IN\s+NUMBER,\s+p_enqueued\s+OUT NUMBER,\s+p_last_key\s+OUT VARCHAR2,\s+p_last\s+OUT NUMBER/);
+      // The bound: at most p_max_rows keys after p_after_key, without locks (FOR UPDATE takes no row limit).
+      expect(chunk).toMatch(/SELECT COUNT\(\*\), MAX\(id\) INTO l_keys, p_last_key\s+FROM \(SELECT id FROM dvx_orders\s+WHERE p_after_key IS NULL OR id > p_after_key\s+ORDER BY id\s+FETCH FIRST p_max_rows ROWS ONLY\)/);
+      expect(chunk).toMatch(/p_last := CASE WHEN l_keys < p_max_rows THEN 1 ELSE 0 END/);
+      expect(chunk).toMatch(/WHERE \(p_after_key IS NULL OR t\.id > p_after_key\) AND t\.id <= p_last_key\s+ORDER BY t\.id\s+FOR UPDATE\)/);
+      expect(chunk).toMatch(/tweetbus_capture\('orders', 'dvx_orders', NULL, r\.id,\s+dvx_orders_image\(r\.id, r\.status, r\.customer_id, r\.customer_name, r\.shipping_destination, r\.last_updated_timestamp\)\)/);
+      // The caller commits the chunk with its progress.
+      expect(chunk).not.toMatch(/COMMIT/i);
+      const registration = statementsOf(oracleScripts.demoOrders).find((st) => /MERGE INTO tweetbus_captured\b/.test(st)) ?? '';
+      expect(registration).toMatch(/'DVX_ORDERS' AS table_name, 'orders' AS collection/);
+      expect(registration).toMatch(/VALUES \(t\.table_name, t\.collection, 'ID', 'DVX_ORDERS_SNAPSHOT_CHUNK'\)/);
     });
   });
 

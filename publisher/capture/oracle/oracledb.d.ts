@@ -8,11 +8,12 @@ declare module 'oracledb' {
     readonly num: number;
   }
 
-  /** A bind with an explicit type, for `execute`. */
+  /** A bind with an explicit type, for `execute`; `dir: BIND_OUT` for a procedure's OUT parameter. */
   export interface BindParameter {
     val?: unknown;
     type?: DbType;
     maxSize?: number;
+    dir?: number;
   }
 
   /** The type (and, for strings, the largest size in bytes) of one bind of `executeMany`. */
@@ -48,6 +49,8 @@ declare module 'oracledb' {
     rows?: unknown[];
     /** Present for DML. */
     rowsAffected?: number;
+    /** A PL/SQL call's OUT binds, by name. */
+    outBinds?: unknown;
   }
 
   export interface Results {
@@ -87,6 +90,7 @@ declare module 'oracledb' {
     readonly DB_TYPE_NUMBER: DbType;
     readonly DB_TYPE_VARCHAR: DbType;
     readonly OUT_FORMAT_OBJECT: number;
+    readonly BIND_OUT: number;
     /** Thin mode (no Oracle Client libraries) unless `initOracleClient` was called. */
     readonly thin: boolean;
   }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { SqlDatabase } from '../../../common/sql.js';
 import { digestsSql, inBucketsSql, type KeyVersion, type VersionInventory } from '../../../common/version-digest.js';
-import type { CapturedTable } from './snapshot.js';
+import type { CapturedTable } from '../snapshot.js';
 
 /**
  * The write side of `npm run verify`, on PostgreSQL and PGlite: each row of a captured table as the

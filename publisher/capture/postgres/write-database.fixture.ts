@@ -5,7 +5,8 @@ import { sqlFromPglite, type SqlDatabase } from '../../../common/sql.js';
 import type { ReadModelStore } from '../../../consumer/stores/read-model-store.js';
 import { createPostgresOutbox } from './postgres-outbox.js';
 import { applyDemoOrdersSchema } from './schema.js';
-import { capturedTablesOf, type CapturedTable } from './snapshot.js';
+import type { CapturedTable } from '../snapshot.js';
+import { capturedTablesOf } from './snapshot.js';
 
 /** The write databases the snapshot and verify tests run on: a schema of the real PostgreSQL, and PGlite. */
 
