@@ -77,18 +77,20 @@ export async function createPostgresReadModelStore(
     WHERE d.version < EXCLUDED.version
   RETURNING d.collection, d.key
 )
-SELECT i.ord, (w.key IS NOT NULL) AS applied, prior.version::text AS stored_version
+SELECT i.ord, prior.version::text AS stored_version
 FROM incoming i
 LEFT JOIN written w ON w.collection = i.collection AND w.key = i.key
 LEFT JOIN ${s}.documents prior ON prior.collection = i.collection AND prior.key = i.key
-ORDER BY i.ord`;
+WHERE w.key IS NULL`;
   // Text that came from a message is read back as jsonb (a quoted JSON string): PGlite's protocol reader
   // decodes text with a TextDecoder that drops a leading U+FEFF, so "\uFEFFx" would come back as "x".
   const documentColumns = `collection, to_jsonb(key) AS key, version::text AS version, deleted, data, to_jsonb(event_id) AS event_id, to_jsonb(source) AS source, applied_at`;
 
   /**
-   * One statement per round. Every statement of a data-modifying CTE sees the snapshot from before
-   * it, so `prior` is the version the gate compared against: equal means duplicate, higher stale.
+   * One statement per round, which returns only the events the gate skipped: under a backlog of new
+   * versions that is none, and the round's answer is empty. Every statement of a data-modifying CTE
+   * sees the snapshot from before it, so `prior` is the version the gate compared against: equal
+   * means duplicate, higher stale.
    */
   async function applyRound(tx: SqlQueryable, round: readonly IndexedEvent[], appliedAt: string, outcomes: ApplyOutcome[]): Promise<void> {
     const rows = round.map(({ index, event }) => ({
@@ -103,19 +105,16 @@ ORDER BY i.ord`;
     }));
     const result = await tx.query(applyRoundSql, [JSON.stringify(rows), appliedAt]);
     const byIndex = new Map(round.map((item) => [item.index, item.event]));
+    for (const { index } of round) outcomes[index] = applied;
     for (const row of result.rows) {
-      const { ord, applied, stored_version } = applyRowSchema.parse(row);
+      const { ord, stored_version } = skippedRowSchema.parse(row);
       const event = byIndex.get(ord);
       if (event === undefined) throw new TweetbusError('store.invalid', `apply returned an unknown position ${ord}`);
-      if (applied) {
-        outcomes[ord] = { status: 'applied' };
-      } else {
-        // The gate compares against the newest committed row, `prior` against our snapshot: when a
-        // concurrent writer got in between, `prior` cannot explain the skip, so read the row again.
-        const prior = stored_version === null ? undefined : BigInt(stored_version);
-        const stored = prior === undefined || prior < event.version ? await storedVersion(tx, event) : prior;
-        outcomes[ord] = skippedOutcome(stored, event.version);
-      }
+      // The gate compares against the newest committed row, `prior` against our snapshot: when a
+      // concurrent writer got in between, `prior` cannot explain the skip, so read the row again.
+      const prior = stored_version === null ? undefined : BigInt(stored_version);
+      const stored = prior === undefined || prior < event.version ? await storedVersion(tx, event) : prior;
+      outcomes[ord] = skippedOutcome(stored, event.version);
     }
   }
 
@@ -325,9 +324,10 @@ async function guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
 
 const timestampSchema = z.union([z.date(), z.string()]).transform((value) => new Date(value).toISOString());
 
-const applyRowSchema = z.object({
+const applied: ApplyOutcome = { status: 'applied' };
+
+const skippedRowSchema = z.object({
   ord: z.number().int(),
-  applied: z.boolean(),
   stored_version: z.string().regex(/^-?\d+$/).nullable(),
 });
 
