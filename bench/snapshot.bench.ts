@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { createLogger, type Logger } from '../common/logger.js';
 import { capturedTablesOf, snapshotTable } from '../publisher/capture/postgres/snapshot.js';
-import { defaultSnapshotChunkSize, type CapturedTable } from '../publisher/capture/snapshot.js';
+import { defaultSnapshotChunkSize } from '../publisher/capture/snapshot.js';
 import { loadSnapshotBenchConfig, type SnapshotBenchConfig } from './config.js';
 import { openBenchReadModel, openBenchWriteDatabase } from './databases.js';
 import { fixed, loadBenchConfig, machine, medianBy, print, resultDate, table, updateResults } from './report.js';
@@ -10,7 +10,7 @@ import type { SqlDatabase } from '../common/sql.js';
 import type { ReadModelStore } from '../consumer/stores/read-model-store.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import { createPostgresOutbox } from '../publisher/capture/postgres/postgres-outbox.js';
-import { tableInventory, tableSource } from '../publisher/capture/postgres/table-inventory.js';
+import { tableSideOf } from '../publisher/capture/postgres/table-inventory.js';
 import { findDrift } from '../verify/drift.js';
 
 /**
@@ -55,10 +55,9 @@ async function relayAll(db: SqlDatabase, store: ReadModelStore, logger: Logger):
 }
 
 /** Times findDrift with 0, 10 and 1,000 drifting keys: each added one is a document deleted through the store. */
-async function timeVerify(db: SqlDatabase, items: CapturedTable, store: ReadModelStore, rows: number): Promise<{ buckets: number; timings: VerifyTiming[] }> {
-  const table = tableInventory(db, items);
+async function timeVerify(db: SqlDatabase, store: ReadModelStore, rows: number): Promise<{ buckets: number; timings: VerifyTiming[] }> {
+  const { inventory: table, owner } = await tableSideOf(db, 'items');
   const readModel = store.inventory('items');
-  const owner = await tableSource(db, items);
   const timings: VerifyTiming[] = [];
   let buckets = 0;
   let drifting = 0;
@@ -95,7 +94,7 @@ async function runOnce(config: SnapshotBenchConfig, logger: Logger): Promise<Run
     const readModel = await openBenchReadModel(config.writeDb === 'postgres' ? { kind: 'postgres', databaseUrl: config.databaseUrl } : { kind: 'embedded' }, 'bench_verify', logger);
     try {
       await relayAll(write.db, readModel.store, logger);
-      const verify = await timeVerify(write.db, items, readModel.store, config.rows);
+      const verify = await timeVerify(write.db, readModel.store, config.rows);
       return { rowsPerSecond: config.rows / (result.ms / 1000), ...verify };
     } finally {
       await readModel.dispose();

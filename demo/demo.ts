@@ -38,8 +38,7 @@ import type { PageUser } from '../x-emulator/page.js';
 import { certFileName, HandPostError, startXEmulator, type XEmulator, type XEmulatorOptions } from '../x-emulator/server.js';
 import type { DemoConfig, DemoTransport } from './config.js';
 import { renderDemoPage } from './page.js';
-import { capturedTablesOf } from '../publisher/capture/postgres/snapshot.js';
-import { resendKeys, tableInventory, tableSource } from '../publisher/capture/postgres/table-inventory.js';
+import { tableSideOf } from '../publisher/capture/postgres/table-inventory.js';
 import { defaultMaxVersionAheadMs } from '../events/version-clock.js';
 import { startDriftWatch, type DriftStatus, type DriftWatch } from '../verify/watch.js';
 import { createWriteApp, listOrders } from './write-app.js';
@@ -335,16 +334,15 @@ const driftWatchSettleMs = 2_000;
 
 /** Verifies dvx_orders against the read model's orders every few seconds (verify/watch.ts). */
 async function watchOrders(writeDb: SqlDatabase, store: ReadModelStore, config: DemoConfig, logger: Logger): Promise<DriftWatch> {
-  const [orders] = await capturedTablesOf(writeDb, 'orders');
-  if (orders === undefined) throw new Error('dvx_orders is not captured into orders');
+  const orders = await tableSideOf(writeDb, 'orders');
   return startDriftWatch({
-    table: tableInventory(writeDb, orders),
+    table: orders.inventory,
     readModel: store.inventory('orders'),
-    resend: (keys, above) => resendKeys(writeDb, orders, keys, above),
+    resend: orders.resend,
     intervalMs: driftWatchIntervalMs,
     settleMs: driftWatchSettleMs,
     maxAheadMs: config.maxVersionAheadMs ?? defaultMaxVersionAheadMs,
-    owner: await tableSource(writeDb, orders),
+    owner: orders.owner,
     logger,
   });
 }

@@ -1,11 +1,9 @@
 import { config as loadDotenv } from 'dotenv';
-import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { loadConfigOrReport } from '../common/process.js';
 import { createScope } from '../common/scope.js';
 import { openReadModelStore } from '../consumer/stores/open-store.js';
-import { capturedTablesOf } from '../publisher/capture/postgres/snapshot.js';
-import { resendKeys, tableInventory, tableSource } from '../publisher/capture/postgres/table-inventory.js';
+import { tableSideOf } from '../publisher/capture/postgres/table-inventory.js';
 import { explainOutboxFailure, openOutboxDatabase } from '../publisher/outbox-database.js';
 import { loadVerifyConfig } from './config.js';
 import { findDrift } from './drift.js';
@@ -29,26 +27,20 @@ async function main(): Promise<void> {
     scope.defer(() => db.close());
     const store = await openReadModelStore(config.store, logger, scope);
     scope.defer(() => store.close());
-    const tables = await capturedTablesOf(db, config.collection);
-    const [table] = tables;
-    if (table === undefined || tables.length > 1) {
-      throw new ConfigError([`verify compares one table with its collection; ${tables.map((t) => t.table).join(' and ')} are all captured into "${config.collection}"`]);
-    }
+    const { table, inventory, owner, resend } = await tableSideOf(db, config.collection);
     const readModel = store.inventory(config.collection);
-    const source = tableInventory(db, table);
-    const owner = await tableSource(db, table);
-    const report = await findDrift(source, readModel, { settleMs: config.settleMs, owner });
+    const report = await findDrift(inventory, readModel, { settleMs: config.settleMs, owner });
     process.stdout.write(formatDriftReport(table, report));
     if (report.drift.length === 0) return;
     process.exitCode = 1;
     if (!config.heal) return;
-    const healed = await healDrift(report.drift, (keys, above) => resendKeys(db, table, keys, above), { now: new Date(), maxAheadMs: config.maxVersionAheadMs });
+    const healed = await healDrift(report.drift, resend, { now: new Date(), maxAheadMs: config.maxVersionAheadMs });
     process.stdout.write(formatHealOutcome(healed));
     if (config.outbox.kind === 'embedded') {
       process.stdout.write('the healed keys wait in the embedded outbox: start the publisher and the consumer, then verify again\n');
       return;
     }
-    const after = await findDrift(source, readModel, { settleMs: config.waitMs, owner });
+    const after = await findDrift(inventory, readModel, { settleMs: config.waitMs, owner });
     process.stdout.write(formatDriftReport(table, after));
     process.exitCode = after.drift.length === 0 ? 0 : 1;
   } finally {

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import type { SqlDatabase } from '../../../common/sql.js';
 import { digestsSql, inBucketsSql, type KeyVersion, type VersionInventory } from '../../../common/version-digest.js';
+import { ConfigError } from '../../../common/errors.js';
 import type { CapturedTable } from '../snapshot.js';
+import { capturedTablesOf } from './snapshot.js';
 
 /**
  * The write side of `npm run verify`, on PostgreSQL and PGlite: each row of a captured table as the
@@ -45,6 +47,25 @@ export function tableInventory(db: SqlDatabase, table: CapturedTable): VersionIn
 export async function tableSource(db: SqlDatabase, table: CapturedTable): Promise<string> {
   const result = await db.query('SELECT tweetbus_table_source($1::regclass) AS source', [table.table]);
   return z.object({ source: z.string() }).parse(result.rows[0]).source;
+}
+
+/** What verify and heal need of the write side of one collection. */
+export interface TableSide {
+  readonly table: CapturedTable;
+  readonly inventory: VersionInventory;
+  /** The `source` of the table's events (`findDrift`'s `owner`). */
+  readonly owner: string;
+  readonly resend: (keys: readonly string[], above: bigint) => Promise<ResendResult>;
+}
+
+/** The one table captured into `collection`, as verify reads and heals it; a ConfigError when there is none, or several. */
+export async function tableSideOf(db: SqlDatabase, collection: string): Promise<TableSide> {
+  const tables = await capturedTablesOf(db, collection);
+  const [table] = tables;
+  if (table === undefined || tables.length > 1) {
+    throw new ConfigError([`verify compares one table with its collection; ${tables.map((t) => t.table).join(' and ')} are all captured into "${collection}"`]);
+  }
+  return { table, inventory: tableInventory(db, table), owner: await tableSource(db, table), resend: (keys, above) => resendKeys(db, table, keys, above) };
 }
 
 export interface ResendResult {
