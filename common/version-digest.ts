@@ -111,10 +111,13 @@ function pairHash64(row: KeyVersion): bigint {
   return pgHashTextExtended(`${row.key}:${row.version === null ? '' : row.version.toString()}`);
 }
 
-const hashBits = 48n;
+/** A pair's share of its bucket's sum: the hash's low 48 bits; the bucket comes from the 16 above them. */
+const hashBits = 48;
+const hashMask = (1n << BigInt(hashBits)) - 1n;
+const bucketMask = (1 << maxBucketBits) - 1;
 
 function bucketOfHash(hash: bigint, bits: number): number {
-  return Number(((hash >> hashBits) & 0xffffn) >> BigInt(maxBucketBits - bits));
+  return Number((hash >> BigInt(hashBits)) & BigInt(bucketMask)) >>> (maxBucketBits - bits);
 }
 
 /** The bucket of a (key, version) pair: the top `bits` bits of its hash, as SQL's `hashedSql` computes it. */
@@ -124,7 +127,7 @@ export function bucketOf(row: KeyVersion, bits: number): number {
 
 /** The pair's hash that bucket sums add up: the low 48 bits, apart from the bucket's. */
 export function pairHash(row: KeyVersion): bigint {
-  return pairHash64(row) & ((1n << hashBits) - 1n);
+  return pairHash64(row) & hashMask;
 }
 
 /**
@@ -132,7 +135,7 @@ export function pairHash(row: KeyVersion): bigint {
  * `bitsParam`) and 48-bit hash beside it: one hash a row.
  */
 function hashedSql(relation: string, bitsParam: string): string {
-  return `(SELECT *, (((pair_hash64 >> 48) & 65535) >> (16 - ${bitsParam}))::integer AS bucket, pair_hash64 & 281474976710655 AS pair_hash
+  return `(SELECT *, (((pair_hash64 >> ${hashBits}) & ${bucketMask}) >> (${maxBucketBits} - ${bitsParam}))::integer AS bucket, pair_hash64 & ${hashMask} AS pair_hash
  FROM (SELECT *, hashtextextended(key || ':' || coalesce(version::text, ''), 0) AS pair_hash64 FROM ${relation}) pairs) hashed`;
 }
 
@@ -155,7 +158,7 @@ export function digestBuilder(bits: number): { add(row: KeyVersion): void; diges
       const bucket = bucketOfHash(hash, bits);
       const digest = buckets.get(bucket) ?? { rows: 0, sum: 0n };
       digest.rows += 1;
-      digest.sum += hash & ((1n << hashBits) - 1n);
+      digest.sum += hash & hashMask;
       buckets.set(bucket, digest);
     },
     digests: () => [...buckets].map(([bucket, digest]) => ({ bucket, ...digest })),

@@ -459,7 +459,7 @@ function driftJson(status: DriftStatus | undefined): unknown {
     keys: status.keys.map((d) => ({
       key: d.key,
       kind: d.kind,
-      tableVersion: d.tableVersion === undefined ? undefined : (d.tableVersion?.toString() ?? null),
+      tableVersion: d.tableVersion === null ? null : d.tableVersion?.toString(),
       readModelVersion: d.readModelVersion?.toString(),
     })),
   };

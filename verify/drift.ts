@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { setTimeout as delay } from 'node:timers/promises';
+import { sleep as pause } from '../common/backoff.js';
 import { bucketBitsFor, type BucketDigest, type KeyVersion, type VersionInventory } from '../common/version-digest.js';
 
 /**
@@ -67,7 +67,7 @@ export async function findDrift(table: VersionInventory, readModel: VersionInven
   const started = performance.now();
   const settleMs = options.settleMs ?? defaultSettleMs;
   const pollMs = options.pollMs ?? 250;
-  const sleep = options.sleep ?? ((ms: number) => delay(ms));
+  const sleep = options.sleep ?? ((ms: number) => pause(ms));
 
   const [tableCount, readModelCount] = await Promise.all([table.count(), readModel.count()]);
   const bits = bucketBitsFor(Math.max(tableCount, readModelCount));

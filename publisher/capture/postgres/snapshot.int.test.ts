@@ -7,7 +7,7 @@ import { seededRandom } from '../../../common/seeded-random.js';
 import type { SqlDatabase } from '../../../common/sql.js';
 import { createPostgresReadModelStore } from '../../../consumer/stores/postgres/postgres-read-model-store.js';
 import { itemsBeforeTheTrigger, relayInto, writeDatabases as databases, type WriteDatabase as Database } from './write-database.fixture.js';
-import { capturedTables, capturedTablesOf, snapshotFinished, snapshotTable } from './snapshot.js';
+import { capturedTables, capturedTablesOf, postgresSnapshotStore, snapshotTable } from './snapshot.js';
 
 /**
  * Issue 27: a table that holds rows before the capture trigger is attached reaches the read model by
@@ -46,7 +46,7 @@ describe.each(databases)('snapshots on %s', (_name, open) => {
     const { db } = database;
     const items = await itemsBeforeTheTrigger(db, 53);
     expect(await outboxRows(db)).toEqual([]);
-    expect(await snapshotFinished(db, items)).toBe(false);
+    expect((await postgresSnapshotStore(db).state(items))?.finished === true).toBe(false);
 
     const progress: number[] = [];
     const result = await snapshotTable(db, items, { chunkSize: 10, onProgress: (p) => {
@@ -60,7 +60,7 @@ describe.each(databases)('snapshots on %s', (_name, open) => {
     expect(rows.every((r) => r.op === 'upsert')).toBe(true);
     const images = await tableImages(db);
     for (const row of rows) expect(row.payload).toEqual(images.get(row.aggregateid));
-    expect(await snapshotFinished(db, items)).toBe(true);
+    expect((await postgresSnapshotStore(db).state(items))?.finished === true).toBe(true);
   });
 
   it('goes on after the last chunk of a snapshot that stopped half way, and starts anew once one finished', async () => {
@@ -75,7 +75,7 @@ describe.each(databases)('snapshots on %s', (_name, open) => {
         },
       }),
     ).rejects.toThrow('the process died');
-    expect(await snapshotFinished(db, items)).toBe(false);
+    expect((await postgresSnapshotStore(db).state(items))?.finished === true).toBe(false);
 
     const resumed = await snapshotTable(db, items, { chunkSize: 10 });
     expect(resumed).toMatchObject({ enqueued: 15, resumed: true });

@@ -63,11 +63,6 @@ export function postgresSnapshotStore(db: SqlDatabase): SnapshotStore {
   };
 }
 
-/** Whether a snapshot of `table` into `collection` ever finished (SNAPSHOT_ON_ATTACH runs one only then). */
-export async function snapshotFinished(db: SqlDatabase, table: CapturedTable): Promise<boolean> {
-  return (await postgresSnapshotStore(db).state(table))?.finished === true;
-}
-
 /** What snapshots need of PostgreSQL or PGlite: its captured tables and its chunks. */
 export function postgresSnapshotTarget(db: SqlDatabase): SnapshotTarget {
   return { tables: () => capturedTables(db), store: postgresSnapshotStore(db) };
