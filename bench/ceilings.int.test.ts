@@ -19,6 +19,7 @@ function benchConfig(overrides: Partial<BenchConfig>): BenchConfig {
     writers: 4,
     timeoutMs: 20_000,
     logLevel: 'silent',
+    pgliteOptimize: false,
     dryRun: true,
     ...overrides,
   };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { createEnvReader, wholeNumber, type Env, type EnvReader } from '../common/config/env-reader.js';
-import { readChoice, readLevel, readUrl } from '../common/config/readers.js';
+import { readChoice, readLevel, readPgliteOptimize, readUrl } from '../common/config/readers.js';
 import { finish, readCommandLine } from '../common/config/command-line.js';
 import type { LogLevel } from '../common/logger.js';
 import { pgTestDatabaseUrl } from '../common/pg-test-schema.js';
@@ -45,6 +45,8 @@ export interface BenchConfig {
   readonly timeoutMs: number;
   /** Services' log lines go to stderr at this level. */
   readonly logLevel: BenchLogLevel;
+  /** PGLITE_OPTIMIZE, as the services read it (common/pglite.ts). */
+  readonly pgliteOptimize: boolean;
   /** Print only; leave `bench/results.md` alone. */
   readonly dryRun: boolean;
 }
@@ -66,6 +68,8 @@ export interface RelayBenchConfig {
   readonly timeoutMs: number;
   /** The relay's log lines go to stderr at this level. */
   readonly logLevel: BenchLogLevel;
+  /** PGLITE_OPTIMIZE, as the services read it (common/pglite.ts). */
+  readonly pgliteOptimize: boolean;
   /** Print only; leave `bench/results.md` alone. */
   readonly dryRun: boolean;
 }
@@ -116,11 +120,13 @@ function readBatchSizes(reader: EnvReader, name: string, fallback: readonly Rela
 }
 
 /** Settings every benchmark reads the same way. */
-function readShared(env: EnvReader, timeoutFallbackMs: number): { databaseUrl: string; timeoutMs: number; logLevel: LogLevel } {
+function readShared(env: EnvReader, timeoutFallbackMs: number): { databaseUrl: string; timeoutMs: number; logLevel: LogLevel; pgliteOptimize: boolean } {
   return {
     databaseUrl: readUrl(env, 'BENCH_DATABASE_URL', ['postgres:', 'postgresql:'], 'a postgres:// URL') ?? pgTestDatabaseUrl,
     timeoutMs: readWhole(env, 'BENCH_TIMEOUT_MS', 24 * 60 * 60 * 1000, timeoutFallbackMs, 'milliseconds a run may take'),
     logLevel: readLevel(env, 'BENCH_LOG_LEVEL', 'warn'),
+    // As the services read it, so the embedded databases run as theirs do.
+    pgliteOptimize: readPgliteOptimize(env),
   };
 }
 
@@ -152,6 +158,7 @@ export function loadConfig(variables: Env = process.env, argv: readonly string[]
     writers: readWhole(args, '--writers', maxWriters, writers, 'concurrent writers'),
     timeoutMs: shared.timeoutMs,
     logLevel: shared.logLevel,
+    pgliteOptimize: shared.pgliteOptimize,
     dryRun,
   });
 }
@@ -171,6 +178,7 @@ export function loadRelayConfig(variables: Env = process.env, argv: readonly str
     databaseUrl: shared.databaseUrl,
     timeoutMs: shared.timeoutMs,
     logLevel: shared.logLevel,
+    pgliteOptimize: shared.pgliteOptimize,
     dryRun,
   });
 }
@@ -188,6 +196,8 @@ export interface ConsumerBenchConfig {
   readonly redisUrl: string;
   readonly timeoutMs: number;
   readonly logLevel: BenchLogLevel;
+  /** PGLITE_OPTIMIZE, as the services read it (common/pglite.ts). */
+  readonly pgliteOptimize: boolean;
   /** Print only; leave `bench/results.md` alone. */
   readonly dryRun: boolean;
 }
@@ -207,6 +217,7 @@ export function loadConsumerBenchConfig(variables: Env = process.env, argv: read
     redisUrl,
     timeoutMs: shared.timeoutMs,
     logLevel: shared.logLevel,
+    pgliteOptimize: shared.pgliteOptimize,
     dryRun,
   });
 }
@@ -224,6 +235,8 @@ export interface SnapshotBenchConfig {
   readonly databaseUrl: string;
   readonly timeoutMs: number;
   readonly logLevel: BenchLogLevel;
+  /** PGLITE_OPTIMIZE, as the services read it (common/pglite.ts). */
+  readonly pgliteOptimize: boolean;
   readonly dryRun: boolean;
 }
 
@@ -242,6 +255,7 @@ export function loadSnapshotBenchConfig(variables: Env = process.env, argv: read
     databaseUrl: shared.databaseUrl,
     timeoutMs: shared.timeoutMs,
     logLevel: shared.logLevel,
+    pgliteOptimize: shared.pgliteOptimize,
     dryRun,
   });
 }

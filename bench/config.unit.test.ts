@@ -14,6 +14,7 @@ describe('bench configuration', () => {
       writers: 4,
       timeoutMs: 300_000,
       logLevel: 'warn',
+      pgliteOptimize: false,
       dryRun: false,
     });
   });
@@ -92,6 +93,7 @@ describe('relay bench configuration', () => {
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/test',
       timeoutMs: 900_000,
       logLevel: 'warn',
+      pgliteOptimize: false,
       dryRun: false,
     });
   });
@@ -133,6 +135,7 @@ describe('consumer bench configuration', () => {
       redisUrl: 'redis://127.0.0.1:6379',
       timeoutMs: 600_000,
       logLevel: 'warn',
+      pgliteOptimize: false,
       dryRun: false,
     });
   });
@@ -144,5 +147,10 @@ describe('consumer bench configuration', () => {
     });
     expect(() => loadConsumerBenchConfig({ BENCH_CONSUMER_EVENTS: '0' }, [])).toThrow(/BENCH_CONSUMER_EVENTS should hold a whole number from 1/);
     expect(() => loadConsumerBenchConfig({}, ['--transport', 'x'])).toThrow(/usage: consumer\.bench\.js/);
+  });
+
+  it("reads PGLITE_OPTIMIZE as the services do, so the embedded store runs as theirs", () => {
+    expect(loadConsumerBenchConfig({ PGLITE_OPTIMIZE: 'true' }, []).pgliteOptimize).toBe(true);
+    expect(() => loadConsumerBenchConfig({ PGLITE_OPTIMIZE: 'fast' }, [])).toThrow(/PGLITE_OPTIMIZE should hold true or false/);
   });
 });

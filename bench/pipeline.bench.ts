@@ -193,6 +193,7 @@ async function runOnce(config: BenchConfig, plan: readonly Change[], run: number
       host,
       ports: { writeApp: 0, publisher: 0, consumer: 0, xEmulator: 0 },
       logLevel: config.logLevel,
+      pgliteOptimize: config.pgliteOptimize,
       hashtagPrefix: '',
       stuckAfterMs: { consumer: 60_000, relay: 60_000 },
       transport: benchTransport(config.transport, String(run), kafka),

@@ -6,12 +6,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../common/errors.js';
 import { findUp } from '../common/find-up.js';
+import { choosePgliteTier, pgliteTier } from '../common/pglite.js';
 
-/** The machine column of `bench/results.md`: CPU model, cores, memory, Node version. */
+/** The machine column of `bench/results.md`: CPU model, cores, memory, Node version, and PGlite's compiler tier (PGLITE_OPTIMIZE). */
 export function machine(): string {
   const cores = cpus();
   const model = (cores[0]?.model ?? 'unknown CPU').replace(/\s+/g, ' ').trim();
-  return `${model}, ${cores.length} cores, ${(totalmem() / 1024 ** 3).toFixed(1)} GiB, Node ${process.version}`;
+  return `${model}, ${cores.length} cores, ${(totalmem() / 1024 ** 3).toFixed(1)} GiB, Node ${process.version}, PGlite ${pgliteTier()} tier`;
 }
 
 /** The date column of `bench/results.md`: now, in UTC, to the minute. */
@@ -61,9 +62,11 @@ export async function updateResults(render: (existing: string) => string): Promi
 }
 
 /** The bench's configuration, or `undefined` after printing what is wrong (exit code 1): a CLI says it plainly. */
-export function loadBenchConfig<T>(load: () => T): T | undefined {
+export function loadBenchConfig<T extends { readonly pgliteOptimize: boolean }>(load: () => T): T | undefined {
   try {
-    return load();
+    const config = load();
+    choosePgliteTier(config.pgliteOptimize);
+    return config;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${err.message}\n`);

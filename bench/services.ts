@@ -6,6 +6,7 @@ import { changeEventToJson, type ChangeEvent } from '../events/envelope.js';
 import { deleteStreams } from '../transports/redis-streams/redis-client.js';
 import { untilHealthy } from './report.js';
 import { freePort } from '../common/free-port.js';
+import { pgliteTier } from '../common/pglite.js';
 
 /**
  * The publisher and the consumer each alone, as their containers run them: `dist/publisher/main.js`
@@ -55,7 +56,7 @@ export async function measureServicesAlone(redisUrl: string, events: readonly Ch
     const port = await freePort();
     const child = spawn(process.execPath, [join(entryRoot, entry)], {
       cwd: dir,
-      env: { LOG_LEVEL: 'warn', TRANSPORT: 'redis-streams', REDIS_URL: redisUrl, REDIS_STREAM: stream, DATA_DIR: join(dir, entry.split('/')[0] ?? 'data'), ...env, [portVariable]: String(port) },
+      env: { LOG_LEVEL: 'warn', PGLITE_OPTIMIZE: String(pgliteTier() === 'optimizing'), TRANSPORT: 'redis-streams', REDIS_URL: redisUrl, REDIS_STREAM: stream, DATA_DIR: join(dir, entry.split('/')[0] ?? 'data'), ...env, [portVariable]: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);

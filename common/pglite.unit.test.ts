@@ -41,7 +41,7 @@ describe('opening an embedded database', () => {
     const tables = await second.db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'only_in_a'");
     expect(tables.rows[0]?.n).toBe(0);
     await second.db.exec('CREATE TABLE t (id int); INSERT INTO t VALUES (1)');
-    expect((await second.db.query<{ setting: string }>("SELECT setting FROM pg_settings WHERE name = 'shared_buffers'")).rows[0]?.setting).toBe('2048');
+    expect((await second.db.query<{ setting: string }>("SELECT setting FROM pg_settings WHERE name = 'shared_buffers'")).rows[0]?.setting).toBe('1024');
 
     const inMemory = await open(undefined, templateDir);
     expect(inMemory.initialised).toBe(true);

@@ -2,7 +2,7 @@ import type { LogLevel } from '../common/logger.js';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { createEnvReader, type Env, type EnvReader } from '../common/config/env-reader.js';
-import { readChoice, readCollections, readDataDir, readHost, readLogLevel, readPort, readUrl } from '../common/config/readers.js';
+import { readChoice, readCollections, readDataDir, readHost, readLogLevel, readPgliteOptimize, readPort, readUrl } from '../common/config/readers.js';
 import { ConfigError } from '../common/errors.js';
 import { applyLegacyAliases } from '../common/config/legacy-env.js';
 import { readStuckAfterMs } from '../common/stall-watch.js';
@@ -13,7 +13,8 @@ import { trustModes, type TrustMode } from './trust.js';
 
 /** Where the read model, checkpoints and dead letters live. */
 export type ConsumerStoreConfig =
-  | { readonly kind: 'embedded'; readonly dataDir: string }
+  /** `optimize`: PGLITE_OPTIMIZE (common/pglite.ts). */
+  | { readonly kind: 'embedded'; readonly dataDir: string; readonly optimize: boolean }
   | { readonly kind: 'postgres'; readonly url: string }
   | { readonly kind: 'mongodb'; readonly url: string; readonly database: string };
 
@@ -96,7 +97,7 @@ export function readStore(env: EnvReader): ConsumerStoreConfig {
   const database = env.read('MONGODB_DATABASE', z.string().regex(/^[A-Za-z0-9_-]{1,63}$/), 'tweetbus', 'a database name of letters, digits, _ and - (at most 63)');
   switch (kind) {
     case 'embedded':
-      return { kind, dataDir: join(readDataDir(env), 'read-model') };
+      return { kind, dataDir: join(readDataDir(env), 'read-model'), optimize: readPgliteOptimize(env) };
     case 'postgres':
       if (env.value('POSTGRES_URL') === undefined) env.problem('POSTGRES_URL is required with STORE=postgres: the PostgreSQL connection URL');
       return { kind, url: postgresUrl ?? '' };

@@ -16,7 +16,7 @@ describe('consumer configuration', () => {
       logLevel: 'info',
       collections: ['orders'],
       trust: 'open',
-      store: { kind: 'embedded', dataDir: 'data/read-model' },
+      store: { kind: 'embedded', dataDir: 'data/read-model', optimize: false },
       transport: {
         kind: 'x',
         apiUrl: 'https://api.x.com',
@@ -68,7 +68,14 @@ describe('consumer configuration', () => {
   });
 
   it('puts the embedded store under DATA_DIR/read-model', () => {
-    expect(loadConfig({ ...minimal, DATA_DIR: '/var/lib/tweetbus' }).store).toEqual({ kind: 'embedded', dataDir: '/var/lib/tweetbus/read-model' });
+    expect(loadConfig({ ...minimal, DATA_DIR: '/var/lib/tweetbus' }).store).toEqual({ kind: 'embedded', dataDir: '/var/lib/tweetbus/read-model', optimize: false });
+  });
+
+  it("reads PGLITE_OPTIMIZE for the embedded store, and names it when it is not a boolean", () => {
+    expect(loadConfig({ ...minimal, PGLITE_OPTIMIZE: 'true' }).store).toMatchObject({ kind: 'embedded', optimize: true });
+    expect(loadConfig({ ...minimal, PGLITE_OPTIMIZE: 'no' }).store).toMatchObject({ kind: 'embedded', optimize: false });
+    const error = configErrorOf({ ...minimal, PGLITE_OPTIMIZE: 'fast' });
+    expect(error.issues).toEqual([expect.stringMatching(/^PGLITE_OPTIMIZE should hold true or false/)]);
   });
 
   it('treats a blank variable as unset', () => {

@@ -1,3 +1,5 @@
+// First, before the other modules load: see common/lean-start.ts.
+import { leanStartDone } from '../common/lean-start.js';
 import { createEventSigner } from '../events/signature.js';
 import type { Logger } from '../common/logger.js';
 import { runMain } from '../common/process.js';
@@ -42,6 +44,7 @@ runMain({
       scope,
     );
     logger.info({ url: consumer.url, store: config.store.kind, ...transport.describe }, 'consumer ready');
+    leanStartDone();
   },
 });
 

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createEnvReader } from '../common/config/env-reader.js';
-import { readDataDir, readHost, readLogLevel, readPort } from '../common/config/readers.js';
+import { readDataDir, readHost, readLogLevel, readPgliteOptimize, readPort } from '../common/config/readers.js';
 import type { LogLevel } from '../common/logger.js';
 import { ConfigError } from '../common/errors.js';
 import { applyLegacyAliases } from '../common/config/legacy-env.js';
@@ -35,6 +35,8 @@ export type DemoTransport =
  */
 export interface DemoConfig {
   readonly dataDir: string;
+  /** PGLITE_OPTIMIZE (common/pglite.ts). */
+  readonly pgliteOptimize: boolean;
   readonly fresh: boolean;
   readonly host: string;
   readonly ports: { readonly writeApp: number; readonly publisher: number; readonly consumer: number; readonly xEmulator: number };
@@ -69,6 +71,7 @@ export function loadDemoConfig(env: Readonly<Record<string, string | undefined>>
   const transport = readDemoTransport({ ...demoDefaults, ...legacy.env, ...(flags.transport === undefined ? {} : { TRANSPORT: flags.transport }) }, issues);
   const reader = createEnvReader(legacy.env);
   const dataDir = readDataDir(reader);
+  const pgliteOptimize = readPgliteOptimize(reader);
   const host = readHost(reader);
   const ports = {
     writeApp: readPort(reader, 'WRITE_APP_PORT', 3000),
@@ -93,6 +96,7 @@ export function loadDemoConfig(env: Readonly<Record<string, string | undefined>>
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     dataDir,
+    pgliteOptimize,
     fresh: flags.fresh === true,
     host,
     ports,

@@ -7,6 +7,7 @@ import type { DemoConfig } from './config.js';
 export function aDemoConfig(dataDir: string, overrides: Partial<DemoConfig> = {}): DemoConfig {
   return {
     dataDir,
+    pgliteOptimize: false,
     fresh: true,
     host: '127.0.0.1',
     ports: { writeApp: 0, publisher: 0, consumer: 0, xEmulator: 0 },

@@ -5,7 +5,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { openPglite } from '../common/pglite.js';
+import { choosePgliteTier, openPglite } from '../common/pglite.js';
 import type { PGlite } from '@electric-sql/pglite';
 import express from 'express';
 import { z } from 'zod';
@@ -200,6 +200,7 @@ export async function startDemo(config: DemoConfig, logger: Logger, options: Dem
         : undefined;
     if (emulator !== undefined) scope.defer(() => emulator.close());
 
+    choosePgliteTier(config.pgliteOptimize);
     const write: { db: SqlDatabase; capture: Capture; pglite?: PGlite } =
       options.writeDatabase ?? (await openEmbeddedWriteDatabase(join(config.dataDir, 'write-db'), logger, scope));
     const { db: writeDb, capture, pglite } = write;

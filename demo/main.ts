@@ -1,3 +1,5 @@
+// First, before the other modules load: see common/lean-start.ts.
+import { leanStartDone } from '../common/lean-start.js';
 import { config as loadDotenv } from 'dotenv';
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
@@ -40,6 +42,7 @@ async function main(): Promise<void> {
         throw err;
       }
       demo = ready;
+      leanStartDone();
       process.stdout.write(banner(ready, config, Date.now() - started));
     },
   });

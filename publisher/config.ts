@@ -11,13 +11,13 @@ import { readMaxVersionAheadMs } from '../common/config/version.js';
 import { readSigningKeys, type SigningKeys } from '../common/config/signing.js';
 import { ConfigError } from '../common/errors.js';
 import { applyLegacyAliases } from '../common/config/legacy-env.js';
-import { readCollections, readDataDir, readHost, readLogLevel, readPort } from '../common/config/readers.js';
+import { readCollections, readDataDir, readHost, readLogLevel, readPgliteOptimize, readPort } from '../common/config/readers.js';
 import { readPublisherTransport, type PublisherTransportConfig } from '../transports/config.js';
 
 /** Where the relay reads events from, and where the HTTP ways in write them. */
 export type OutboxConfig =
   /** The publisher's own PGlite database in `<DATA_DIR>/outbox`. */
-  | { readonly kind: 'embedded'; readonly dataDir: string; readonly path: string }
+  | { readonly kind: 'embedded'; readonly dataDir: string; readonly path: string; /** PGLITE_OPTIMIZE (common/pglite.ts). */ readonly optimize: boolean }
   /** The write database's `tweetbus_outbox`, filled by the capture trigger. */
   | { readonly kind: 'postgres'; readonly databaseUrl: string; readonly applySchema: boolean }
   /** An Oracle write database's `tweetbus_outbox` (sql/oracle/, applied by a DBA), read in Thin mode. */
@@ -89,7 +89,7 @@ export function readOutboxConfig(env: EnvReader): OutboxConfig {
   switch (kind) {
     case 'embedded': {
       const dataDir = readDataDir(env);
-      return { kind, dataDir, path: join(dataDir, 'outbox') };
+      return { kind, dataDir, path: join(dataDir, 'outbox'), optimize: readPgliteOptimize(env) };
     }
     case 'postgres': {
       const url = required('OUTBOX_DATABASE_URL', 'the postgres:// URL of the write database whose tweetbus_outbox table the trigger fills');

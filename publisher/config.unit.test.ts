@@ -24,7 +24,7 @@ describe('publisher configuration', () => {
       logLevel: 'info',
       collections: ['orders'],
       sourceName: 'legacy',
-      outbox: { kind: 'embedded', dataDir: './data', path: 'data/outbox' },
+      outbox: { kind: 'embedded', dataDir: './data', path: 'data/outbox', optimize: false },
       relay: { batchSize: 20, maxBatchSize: 1000, pollIntervalMs: 500, instanceId: `${hostname()}-${String(process.pid)}`, leaderRetryMs: 2000, claimLeaseMs: 15_000, stuckAfterMs: 60_000 },
       retention: { maxAgeMs: 24 * 3_600_000, batchSize: 1000, intervalMs: 60_000 },
       transport: {
@@ -178,5 +178,10 @@ describe('publisher configuration', () => {
 
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ ...xCredentials, PUBLISHER_PORT: '', OUTBOX: ' ' })).toMatchObject({ port: 3001, outbox: { kind: 'embedded' } });
+  });
+
+  it('reads PGLITE_OPTIMIZE for the embedded outbox', () => {
+    expect(loadConfig({ ...xCredentials, PGLITE_OPTIMIZE: '1' }).outbox).toMatchObject({ kind: 'embedded', optimize: true });
+    expect(() => loadConfig({ ...xCredentials, PGLITE_OPTIMIZE: 'maybe' })).toThrow(/PGLITE_OPTIMIZE should hold true or false/);
   });
 });

@@ -1,3 +1,5 @@
+// First, before the other modules load: see common/lean-start.ts.
+import { leanStartDone } from '../common/lean-start.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -7,7 +9,6 @@ import { runMain } from '../common/process.js';
 import type { Scope } from '../common/scope.js';
 import type { SqlDatabase } from '../common/sql.js';
 import { createEventSigner } from '../events/signature.js';
-import { createOracleOutbox } from './capture/oracle/oracle-outbox.js';
 import { createPgAdvisoryLeadership } from './capture/postgres/advisory-leadership.js';
 import { createPgOutboxListener } from './capture/postgres/outbox-listener.js';
 import { createPostgresOutbox } from './capture/postgres/postgres-outbox.js';
@@ -56,6 +57,7 @@ runMain({
       scope,
     );
     logger.info({ url: service.url, outbox: config.outbox.kind, ...transport.describe }, 'publisher ready');
+    leanStartDone();
     if (config.snapshotOnAttach !== undefined) {
       const { target, close } = await openSnapshotTarget(config.outbox, logger, db);
       scope.defer(close);
@@ -104,6 +106,8 @@ async function openCapture(config: PublisherConfig, logger: Logger, scope: Scope
   switch (outboxConfig.kind) {
     case 'oracle': {
       // The schema is a DBA's (sql/oracle/); rows are claimed one by one, so every instance relays at once.
+      // oracledb is loaded only here (see transports/open.ts).
+      const { createOracleOutbox } = await import('./capture/oracle/oracle-outbox.js');
       logger.info({ url: redactUrl(outboxConfig.databaseUrl), instance: config.relay.instanceId, claimLeaseMs: config.relay.claimLeaseMs }, 'outbox: Oracle (Thin mode)');
       const outbox = createOracleOutbox(
         { url: outboxConfig.databaseUrl, urlName: 'OUTBOX_DATABASE_URL' },

@@ -2,11 +2,9 @@ import type { PGlite } from '@electric-sql/pglite';
 import { Pool } from 'pg';
 import { ConfigError } from '../common/errors.js';
 import { redactUrl, type Logger } from '../common/logger.js';
-import { openPglite } from '../common/pglite.js';
+import { choosePgliteTier, openPglite } from '../common/pglite.js';
 import { sqlFromPglite, sqlFromPgPool, type SqlDatabase } from '../common/sql.js';
 import { applyOutboxSchema } from './capture/postgres/schema.js';
-import { createOraclePool, parseOracleUrl } from './capture/oracle/oracle-outbox.js';
-import { oracleSnapshotTarget } from './capture/oracle/oracle-snapshot.js';
 import { postgresSnapshotTarget } from './capture/postgres/snapshot.js';
 import type { SnapshotTarget } from './capture/snapshot.js';
 import type { OutboxConfig } from './config.js';
@@ -20,6 +18,7 @@ import type { OutboxConfig } from './config.js';
 
 /** The publisher's own PGlite in DATA_DIR. */
 export async function openEmbeddedOutbox(outbox: Extract<OutboxConfig, { kind: 'embedded' }>, logger: Logger): Promise<{ db: SqlDatabase; pglite: PGlite }> {
+  choosePgliteTier(outbox.optimize);
   const pglite = await openPglite(outbox.path, { logger });
   const db = sqlFromPglite(pglite, { owned: true });
   await withSchema(db, true);
@@ -82,6 +81,7 @@ export function explainOutboxFailure(err: unknown): string {
  */
 export async function openSnapshotTarget(outbox: OutboxConfig, logger: Logger, db?: SqlDatabase): Promise<{ target: SnapshotTarget; close: () => Promise<void> }> {
   if (outbox.kind === 'oracle') {
+    const [{ createOraclePool, parseOracleUrl }, { oracleSnapshotTarget }] = await Promise.all([import('./capture/oracle/oracle-outbox.js'), import('./capture/oracle/oracle-snapshot.js')]);
     const pool = await createOraclePool(outbox.databaseUrl, { poolMax: 2, name: 'OUTBOX_DATABASE_URL' });
     const options = { schema: parseOracleUrl(outbox.databaseUrl, 'OUTBOX_DATABASE_URL').schema, logger };
     return { target: oracleSnapshotTarget(pool, options), close: () => pool.close(0) };

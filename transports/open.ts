@@ -4,17 +4,11 @@ import { EventTooLargeError } from '../common/errors.js';
 import type { MessageDecoder } from '../events/decoder.js';
 import type { ChangeEvent } from '../events/envelope.js';
 import { createJsonDecoder } from '../events/json-codec.js';
-import { createPostDecoder, encodePosts } from './x/post-codec.js';
 import type { EventSigner } from '../events/signature.js';
 import { xHashtagsOf, type ConsumerTransportConfig, type PublisherTransportConfig } from './config.js';
-import { createKafkaClient } from './kafka/kafka-client.js';
-import { createKafkaPublisher } from './kafka/kafka-publisher.js';
-import { createKafkaSource } from './kafka/kafka-source.js';
 import { createRedisStreamsPublisher } from './redis-streams/redis-streams-publisher.js';
 import { createRedisStreamsSource } from './redis-streams/redis-streams-source.js';
 import type { CheckpointStore, EventPublisher, EventSource, HealthCheck } from './transport.js';
-import { createXPublisher } from './x/x-publisher.js';
-import { createXSource } from './x/x-source.js';
 
 /** A publisher-side transport, ready to use, and what the composition root reports about it. */
 export interface OpenedPublisher {
@@ -39,7 +33,9 @@ export interface OpenedSource {
 /**
  * Builds the publisher's transport from its configuration: the one place that knows every adapter.
  * Nothing connects here; the adapters connect on first use, so a dead broker shows in `/readyz` and
- * in the relay's retries rather than as a failed start.
+ * in the relay's retries rather than as a failed start. X's and Kafka's adapters are loaded only
+ * when configured, so a service does not hold the client libraries it does not use (about 13 MiB
+ * resident for twitter-api-v2, kafkajs, mongodb and oracledb together).
  *
  * @param signer TRUST_HMAC_KEY's signer: every event carries its signature, as `_h` in a post (the
  *   only way the consumer tells the publisher's posts from hand-typed ones) and as `signature` in a
@@ -54,6 +50,7 @@ export async function openEventPublisher(
   const sign = signer === undefined ? undefined : (event: ChangeEvent) => signer.sign(event);
   switch (config.kind) {
     case 'x': {
+      const [{ createXPublisher }, { encodePosts }] = await Promise.all([import('./x/x-publisher.js'), import('./x/post-codec.js')]);
       const hashtags = xHashtagsOf(config, collections);
       const ca = config.caFile === undefined ? undefined : await readPemFile(config.caFile, 'X_CA_FILE');
       const publisher = createXPublisher({ apiUrl: config.apiUrl, ca, credentials: config.credentials }, { hashtags, logger, sign });
@@ -73,6 +70,7 @@ export async function openEventPublisher(
       };
     }
     case 'kafka': {
+      const [{ createKafkaClient }, { createKafkaPublisher }] = await Promise.all([import('./kafka/kafka-client.js'), import('./kafka/kafka-publisher.js')]);
       const kafka = createKafkaClient({ ...config.connection, logger });
       const publisher = createKafkaPublisher({ kafka }, { topic: config.topic, topicSpec: config.topicSpec, logger, sign });
       return { publisher, check: publisher, describe: { transport: 'kafka', brokers: config.connection.brokers, topic: config.topic } };
@@ -101,6 +99,7 @@ export async function openEventSource(
   const verify = signer === undefined ? undefined : (event: ChangeEvent, signature: string) => signer.verify(event, signature);
   switch (config.kind) {
     case 'x': {
+      const [{ createXSource }, { createPostDecoder }] = await Promise.all([import('./x/x-source.js'), import('./x/post-codec.js')]);
       const hashtags = xHashtagsOf(config, collections);
       const ca = config.caFile === undefined ? undefined : await readPemFile(config.caFile, 'X_CA_FILE');
       const source = createXSource(
@@ -116,6 +115,7 @@ export async function openEventSource(
       return { source, decoder: createPostDecoder({ hashtags, ...(verify === undefined ? {} : { verify }) }), name: 'x', describe: { transport: 'x', xApiUrl: redactUrl(config.apiUrl), hashtags: hashtags.hashtags } };
     }
     case 'kafka': {
+      const [{ createKafkaClient }, { createKafkaSource }] = await Promise.all([import('./kafka/kafka-client.js'), import('./kafka/kafka-source.js')]);
       const kafka = createKafkaClient({ ...config.connection, logger });
       const source = createKafkaSource({ kafka }, { topic: config.topic, groupId: config.groupId, deadLetterTopic: config.deadLetterTopic, topicSpec: config.topicSpec, logger, maxWaitTimeMs: config.fetchMaxWaitMs });
       return {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { collectionNamePattern } from '../../events/envelope.js';
 import type { LogLevel } from '../logger.js';
-import { wholeNumber, type EnvReader } from './env-reader.js';
+import { booleanFlag, wholeNumber, type EnvReader } from './env-reader.js';
 
 /**
  * The readers every service's `config.ts` composes: each reads one kind of variable the same way
@@ -33,6 +33,11 @@ export function readHost(env: EnvReader, name = 'HOST'): string {
 /** DATA_DIR: where the embedded databases live. */
 export function readDataDir(env: EnvReader): string {
   return env.read('DATA_DIR', z.string(), './data', 'a directory path');
+}
+
+/** PGLITE_OPTIMIZE: whether V8 also compiles the embedded databases' hot code with its optimizing compiler (common/pglite.ts). */
+export function readPgliteOptimize(env: EnvReader): boolean {
+  return env.read('PGLITE_OPTIMIZE', booleanFlag, false, "true or false (true: the embedded databases' hot code is optimized, about 40% faster and 60 MiB larger)");
 }
 
 /** Whether `value` is a URL whose scheme is one of `schemes` (`postgres:`, `mongodb+srv:`). */

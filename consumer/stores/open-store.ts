@@ -1,12 +1,11 @@
 import { mkdir } from 'node:fs/promises';
-import { MongoClient } from 'mongodb';
 import { Pool } from 'pg';
 import { redactUrl, type Logger } from '../../common/logger.js';
+import { choosePgliteTier } from '../../common/pglite.js';
 import type { Scope } from '../../common/scope.js';
 import { sqlFromPgPool } from '../../common/sql.js';
 import type { ConsumerStoreConfig } from '../config.js';
 import { createEmbeddedReadModelStore } from './embedded/embedded-read-model-store.js';
-import { createMongoReadModelStore } from './mongodb/mongodb-read-model-store.js';
 import { createPostgresReadModelStore } from './postgres/postgres-read-model-store.js';
 import type { ReadModelStore } from './read-model-store.js';
 
@@ -17,6 +16,7 @@ import type { ReadModelStore } from './read-model-store.js';
 export async function openReadModelStore(config: ConsumerStoreConfig, logger: Logger, scope: Scope): Promise<ReadModelStore> {
   switch (config.kind) {
     case 'embedded': {
+      choosePgliteTier(config.optimize);
       await mkdir(config.dataDir, { recursive: true });
       logger.info({ dataDir: config.dataDir }, 'read model: embedded PGlite');
       return createEmbeddedReadModelStore({ dataDir: config.dataDir }, { logger });
@@ -32,6 +32,8 @@ export async function openReadModelStore(config: ConsumerStoreConfig, logger: Lo
       return createPostgresReadModelStore({ db }, { logger });
     }
     case 'mongodb': {
+      // Loaded only here: the driver is the largest of the client libraries (see transports/open.ts).
+      const [{ MongoClient }, { createMongoReadModelStore }] = await Promise.all([import('mongodb'), import('./mongodb/mongodb-read-model-store.js')]);
       logger.info({ url: redactUrl(config.url), database: config.database }, 'read model: MongoDB');
       const client = new MongoClient(config.url);
       scope.defer(() => client.close());

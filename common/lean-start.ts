@@ -1,0 +1,20 @@
+import { setFlagsFromString } from 'node:v8';
+
+/**
+ * A service's start-up, kept from sizing its heap for good. V8 sizes its young generation by what
+ * survives its collections: each semi-space starts at 1 MiB and doubles, up to 16 MiB, while much
+ * survives. While a service loads its modules and opens its embedded database nearly everything
+ * survives, so before the first event the young generation is at its largest, about 25 MiB resident
+ * that an idle service then keeps. Imported first by an entry point, before the other modules load,
+ * this module holds the young generation at its start size and has V8 favour size over speed; the
+ * entry point calls `leanStartDone()` once the service is ready, and from then on V8 sizes the heap
+ * for the work, as it would have. Together about 20 MiB less resident at rest (README, "Performance").
+ */
+setFlagsFromString('--semi-space-growth-factor=1');
+setFlagsFromString('--optimize-for-size');
+
+/** V8's own sizing again: its default growth factor (2 in Node 20 and 24), and speed over size. */
+export function leanStartDone(): void {
+  setFlagsFromString('--semi-space-growth-factor=2');
+  setFlagsFromString('--no-optimize-for-size');
+}
