@@ -79,35 +79,43 @@ export function unsafeKeyReason(key: string): string | undefined {
  */
 export function documentProblem(doc: JsonObject, limits: DocumentLimits = defaultDocumentLimits): string | undefined {
   let keys = 0;
-  const visit = (value: JsonValue, path: string, depth: number): string | undefined => {
+  // The keys and indexes down to the value in hand; its path is written only for a problem (the
+  // consumer checks every value of every document).
+  const trail: (string | number)[] = [];
+  const path = (): string => `data${trail.map((step) => (typeof step === 'number' ? `[${String(step)}]` : `.${step}`)).join('')}`;
+  const visit = (value: JsonValue, depth: number): string | undefined => {
     if (typeof value === 'string') {
-      if (value.length > limits.maxStringLength) return `${path} is longer than ${limits.maxStringLength} characters`;
+      if (value.length > limits.maxStringLength) return `${path()} is longer than ${limits.maxStringLength} characters`;
       const problem = textProblem(value);
-      return problem === undefined ? undefined : `${path} ${problem}`;
+      return problem === undefined ? undefined : `${path()} ${problem}`;
     }
-    if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path} is not a finite number`;
+    if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path()} is not a finite number`;
     if (value === null || typeof value === 'boolean') return undefined;
-    if (depth >= limits.maxDepth) return `${path} is nested deeper than ${limits.maxDepth} levels`;
+    if (depth >= limits.maxDepth) return `${path()} is nested deeper than ${limits.maxDepth} levels`;
     if (Array.isArray(value)) {
       keys += value.length;
       if (keys > limits.maxKeys) return `document has more than ${limits.maxKeys} keys and items`;
-      for (const [i, item] of value.entries()) {
-        const problem = visit(item, `${path}[${i}]`, depth + 1);
+      for (let i = 0; i < value.length; i += 1) {
+        trail.push(i);
+        const problem = visit(value[i] ?? null, depth + 1);
         if (problem !== undefined) return problem;
+        trail.pop();
       }
       return undefined;
     }
-    for (const [key, item] of Object.entries(value)) {
+    for (const key of Object.keys(value)) {
       keys += 1;
       if (keys > limits.maxKeys) return `document has more than ${limits.maxKeys} keys and items`;
       const reason = unsafeKeyReason(key);
-      if (reason !== undefined) return `${path}: ${reason}`;
-      const problem = visit(item, `${path}.${key}`, depth + 1);
+      if (reason !== undefined) return `${path()}: ${reason}`;
+      trail.push(key);
+      const problem = visit(value[key] ?? null, depth + 1);
       if (problem !== undefined) return problem;
+      trail.pop();
     }
     return undefined;
   };
-  const problem = visit(doc, 'data', 0);
+  const problem = visit(doc, 0);
   if (problem !== undefined) return problem;
   const bytes = Buffer.byteLength(JSON.stringify(doc), 'utf8');
   if (bytes > limits.maxBytes) return `data is ${bytes} bytes; at most ${limits.maxBytes} are accepted`;

@@ -45,20 +45,33 @@ export function parseJsonText(text: string): JsonParse {
 
 const numberToken = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
-/**
- * A string literal or a number literal of JSON text. In valid JSON every digit outside a string
- * belongs to a number, so matching strings whole skips the digits inside them. The alternatives of
- * a string's body cannot overlap, so matching stays linear.
- */
-const stringOrNumber = /"(?:[^"\\]+|\\.)*"|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+/** Where a string or a number may start in JSON text. */
+const stringOrNumberStart = /["\d-]/g;
+/** A string literal, from its opening quote: the alternatives of its body cannot overlap, so matching stays linear. */
+const stringToken = /"(?:[^"\\]+|\\.)*"/y;
 
-/** Whether valid JSON text holds a number that does not read back as written: one pass of the regex engine, no paths. */
+/**
+ * Whether valid JSON text holds a number that does not read back as written: no paths. In valid
+ * JSON every digit outside a string belongs to a number, so strings are skipped whole. Only `test`
+ * runs, which makes no match objects, and a number of at most 15 characters without an exponent
+ * (at most 15 digits) is exact without a look: a batch of ordinary events allocates nothing here.
+ */
 function hasInexactNumber(json: string): boolean {
-  stringOrNumber.lastIndex = 0;
-  for (let match = stringOrNumber.exec(json); match !== null; match = stringOrNumber.exec(json)) {
-    const [token] = match;
-    if (token.charCodeAt(0) !== 0x22 && !readsBackAsWritten(token)) return true;
+  stringOrNumberStart.lastIndex = 0;
+  while (stringOrNumberStart.test(json)) {
+    const from = stringOrNumberStart.lastIndex - 1;
+    const token = json.charCodeAt(from) === 0x22 ? stringToken : numberToken;
+    token.lastIndex = from;
+    if (!token.test(json)) return false; // not valid JSON: JSON.parse said otherwise, so never here
+    const to = token.lastIndex;
+    stringOrNumberStart.lastIndex = to;
+    if (token === numberToken && (to - from > 15 || hasExponent(json, from, to)) && !readsBackAsWritten(json.slice(from, to))) return true;
   }
+  return false;
+}
+
+function hasExponent(json: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i += 1) if ((json.charCodeAt(i) | 0x20) === 0x65) return true;
   return false;
 }
 const identifier = /^[A-Za-z_$][\w$]*$/;
