@@ -19,7 +19,7 @@ const startParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=8MB'];
  * baseline compiler (Liftoff) and, by default, recompiles the hot ones with its optimizing compiler
  * (TurboFan) on background threads. For PGlite that second tier costs about 60 MiB resident for the
  * life of the process: the optimized code, and the compilers' working memory (about 90 MiB at its
- * peak), which the C allocator keeps. It buys about 40% more bulk upserts per second (see README,
+ * peak), which the C allocator keeps. It buys about 50% more bulk upserts per second (see README,
  * "Performance"). An embedded database serves the demo and small deployments, so the baseline alone
  * is the default, and PGLITE_OPTIMIZE=true asks for both.
  *
