@@ -47,27 +47,38 @@ const numberToken = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
 /** Where a string or a number may start in JSON text. */
 const stringOrNumberStart = /["\d-]/g;
-/** A string literal, from its opening quote: the alternatives of its body cannot overlap, so matching stays linear. */
-const stringToken = /"(?:[^"\\]+|\\.)*"/y;
 
 /**
  * Whether valid JSON text holds a number that does not read back as written: no paths. In valid
- * JSON every digit outside a string belongs to a number, so strings are skipped whole. Only `test`
- * runs, which makes no match objects, and a number of at most 15 characters without an exponent
+ * JSON every digit outside a string belongs to a number, so strings are skipped whole, to their
+ * first unescaped quote. Only `test` and `indexOf` run, which make no match objects, and a number of at most 15 characters without an exponent
  * (at most 15 digits) is exact without a look: a batch of ordinary events allocates nothing here.
  */
 function hasInexactNumber(json: string): boolean {
   stringOrNumberStart.lastIndex = 0;
   while (stringOrNumberStart.test(json)) {
     const from = stringOrNumberStart.lastIndex - 1;
-    const token = json.charCodeAt(from) === 0x22 ? stringToken : numberToken;
-    token.lastIndex = from;
-    if (!token.test(json)) return false; // not valid JSON: JSON.parse said otherwise, so never here
-    const to = token.lastIndex;
+    if (json.charCodeAt(from) === 0x22) {
+      stringOrNumberStart.lastIndex = stringEnd(json, from);
+      continue;
+    }
+    numberToken.lastIndex = from;
+    if (!numberToken.test(json)) return false; // not valid JSON: JSON.parse said otherwise, so never here
+    const to = numberToken.lastIndex;
     stringOrNumberStart.lastIndex = to;
-    if (token === numberToken && (to - from > 15 || hasExponent(json, from, to)) && !readsBackAsWritten(json.slice(from, to))) return true;
+    if ((to - from > 15 || hasExponent(json, from, to)) && !readsBackAsWritten(json.slice(from, to))) return true;
   }
   return false;
+}
+
+/** Where the string literal opened at `from` ends (after its closing quote): the first quote that no backslash escapes. */
+function stringEnd(json: string, from: number): number {
+  for (let quote = json.indexOf('"', from + 1); quote !== -1; quote = json.indexOf('"', quote + 1)) {
+    let backslashes = 0;
+    while (json.charCodeAt(quote - 1 - backslashes) === 0x5c) backslashes += 1;
+    if (backslashes % 2 === 0) return quote + 1;
+  }
+  return json.length;
 }
 
 function hasExponent(json: string, from: number, to: number): boolean {
