@@ -8,7 +8,8 @@ import { setFlagsFromString } from 'node:v8';
  * that an idle service then keeps. Imported first by an entry point, before the other modules load,
  * this module holds the young generation at its start size and has V8 favour size over speed; the
  * entry point calls `leanStartDone()` once the service is ready, and from then on V8 sizes the heap
- * for the work, as it would have. Together about 20 MiB less resident at rest (README, "Performance").
+ * for the work, as it would have. Together about 20 MiB less resident at rest on Node 20 (README,
+ * "Benchmarks"). Newer V8 releases hold the growth factor at 2 or more, so on those this saves less.
  */
 setFlagsFromString('--semi-space-growth-factor=1');
 setFlagsFromString('--optimize-for-size');
