@@ -34,7 +34,7 @@ export interface OpenedSource {
  * Builds the publisher's transport from its configuration: the one place that knows every adapter.
  * Nothing connects here; the adapters connect on first use, so a dead broker shows in `/readyz` and
  * in the relay's retries rather than as a failed start. X's and Kafka's adapters are loaded only
- * when configured, so a service does not hold the client libraries it does not use (about 13 MiB
+ * when configured, so a service does not hold the client libraries it does not use (about 10 MiB
  * resident for twitter-api-v2, kafkajs, mongodb and oracledb together).
  *
  * @param signer TRUST_HMAC_KEY's signer: every event carries its signature, as `_h` in a post (the
