@@ -59,7 +59,8 @@ export function splitIntoRounds(events: readonly ChangeEvent[]): IndexedEvent[][
   const rounds: IndexedEvent[][] = [];
   const seen = new Map<string, number>();
   events.forEach((event, index) => {
-    const id = JSON.stringify([event.collection, event.key]);
+    // NUL is in no collection name and no stored key (textProblem), so it joins the two unambiguously.
+    const id = `${event.collection}\u0000${event.key}`;
     const round = seen.get(id) ?? 0;
     seen.set(id, round + 1);
     const target = rounds[round] ?? [];
