@@ -90,11 +90,24 @@ export async function openServiceGroup(prefix: string): Promise<ServiceGroup> {
     },
 
     async startReady(name, entry, portVariable, env) {
-      const port = await freePort();
-      const service = group.start(name, entry, { ...env, [portVariable]: String(port) });
-      const url = `http://127.0.0.1:${String(port)}`;
-      await group.eventually(ready(url), `${name} to be ready`, 60_000);
-      return { ...service, url };
+      // A port found free can be taken by another test file's process before the service binds it
+      // (EADDRINUSE): the service is started again on another, twice at most.
+      for (let attempt = 1; ; attempt += 1) {
+        const port = await freePort();
+        const service = group.start(name, entry, { ...env, [portVariable]: String(port) });
+        const url = `http://127.0.0.1:${String(port)}`;
+        const outcome = await group.eventually(
+          async () => (service.child.exitCode !== null || service.child.signalCode !== null ? 'exited' : (await ready(url)()) === true ? 'ready' : undefined),
+          `${name} to be ready`,
+          60_000,
+        );
+        if (outcome === 'ready') return { ...service, url };
+        if (attempt < 3 && service.output.join('').includes('EADDRINUSE')) {
+          running.splice(running.indexOf(service), 1);
+          continue;
+        }
+        throw new Error(`${name} exited before it was ready\n${logs()}`);
+      }
     },
 
     async eventually(probe, what, timeoutMs = 20_000) {
@@ -123,7 +136,8 @@ export async function openServiceGroup(prefix: string): Promise<ServiceGroup> {
 
 /** A probe for `eventually`: the service at `baseUrl` answers GET /readyz with 200. */
 export function ready(baseUrl: string): () => Promise<true | undefined> {
-  return async () => ((await fetch(`${baseUrl}/readyz`)).status === 200 ? true : undefined);
+  // Bounded: a port that another process took may accept and never answer.
+  return async () => ((await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(2_000) })).status === 200 ? true : undefined);
 }
 
 /** The signing key the publisher and the consumer share in these tests (TRUST_HMAC_KEY). */
