@@ -11,6 +11,7 @@ import type { ReadModelStore } from '../consumer/stores/read-model-store.js';
 import { openEmbeddedWriteDatabase } from '../demo/demo.js';
 import { createPgOutboxListener } from '../publisher/capture/postgres/outbox-listener.js';
 import { createPostgresOutbox } from '../publisher/capture/postgres/postgres-outbox.js';
+import { createPgWakeGate } from '../publisher/capture/postgres/wake-gate.js';
 import { applyDemoOrdersSchema, applyOutboxSchema } from '../publisher/capture/postgres/schema.js';
 import type { Capture } from '../publisher/wiring.js';
 import type { BenchStore, BenchWriteDb } from './config.js';
@@ -83,7 +84,7 @@ async function openPostgresWriteDatabase(databaseUrl: string, connections: numbe
     const outbox = createPostgresOutbox({ db: database.db }, { logger });
     return {
       db: database.db,
-      capture: { outbox, wake: listener.wake },
+      capture: { outbox, wake: listener.wake, wakeGate: createPgWakeGate(database.db, { logger }) },
       dispose: async () => {
         await listener.close();
         await outbox.close();

@@ -12,6 +12,7 @@ import { createEventSigner } from '../events/signature.js';
 import { createPgAdvisoryLeadership } from './capture/postgres/advisory-leadership.js';
 import { createPgOutboxListener } from './capture/postgres/outbox-listener.js';
 import { createPostgresOutbox } from './capture/postgres/postgres-outbox.js';
+import { createPgWakeGate } from './capture/postgres/wake-gate.js';
 import { rowsPerSecond, snapshotOnAttach, type SnapshotTarget } from './capture/snapshot.js';
 import { openEmbeddedOutbox, openPostgresOutbox, openSnapshotTarget } from './outbox-database.js';
 import { loadConfig, type PublisherConfig } from './config.js';
@@ -132,7 +133,8 @@ async function openCapture(config: PublisherConfig, logger: Logger, scope: Scope
       const outbox = createPostgresOutbox({ db }, { logger });
       scope.defer(() => outbox.close());
       const leadership = createPgAdvisoryLeadership(pool, { logger, retryMs: config.relay.leaderRetryMs });
-      return { capture: { outbox, wake: listener.wake, leadership }, db };
+      const wakeGate = createPgWakeGate(db, { logger });
+      return { capture: { outbox, wake: listener.wake, wakeGate, leadership }, db };
     }
   }
 }

@@ -57,6 +57,11 @@ function fakeOutbox(count: number) {
   return {
     reader,
     calls,
+    /** Commits one more row. */
+    add() {
+      const n = rows.length + 1;
+      rows.push({ seq: BigInt(n), event: event(n) });
+    },
     published: () => [...published],
     failed,
     failReadsTimes(n: number) {
@@ -373,6 +378,51 @@ describe('outbox relay', () => {
     await new Promise((resolve) => setImmediate(resolve));
 
     expect(outbox.calls.length).toBe(readsBefore + 1);
+    await relay.stop();
+  });
+
+  it('with a wake gate, turns notifications off while it finds rows, polls briefly, and turns them on only before it sleeps', async () => {
+    const outbox = fakeOutbox(2);
+    let wakeRelay = (): void => undefined;
+    const sleeps: number[] = [];
+    const { relay } = givenRelay(outbox, scriptedPublisher().publisher, {
+      // Short waits (notifications off) return at once; the poll interval waits for a wake-up.
+      sleep: (ms, signal) => {
+        sleeps.push(ms);
+        return ms === 500 ? untilAborted(ms, signal) : Promise.resolve();
+      },
+      wake: (listener) => {
+        wakeRelay = listener;
+        return () => {
+          wakeRelay = () => undefined;
+        };
+      },
+      wakeGate: {
+        arm: () => {
+          outbox.calls.push('arm');
+          return Promise.resolve();
+        },
+        disarm: () => {
+          outbox.calls.push('disarm');
+          return Promise.resolve();
+        },
+      },
+    });
+
+    relay.start();
+    await waitUntil('the relay sleeps', () => sleeps.includes(500));
+    // Rows found: off (a relay before it may have left them on), and another pass at once. Then three
+    // empty passes 5 ms apart: on, one more pass for the writers that skipped their notification, and
+    // the long sleep.
+    expect(outbox.calls).toEqual(['read 3', 'mark e1,e2', 'disarm', 'read 3', 'read 3', 'read 3', 'arm', 'read 3']);
+    expect(sleeps).toEqual([5, 5, 500]);
+
+    outbox.calls.length = 0;
+    outbox.add();
+    wakeRelay();
+    await waitUntil('the relay sleeps again', () => sleeps.filter((ms) => ms === 500).length === 2);
+    expect(outbox.calls).toEqual(['read 3', 'mark e3', 'disarm', 'read 3', 'read 3', 'read 3', 'arm', 'read 3']);
+    expect(outbox.published()).toEqual(['e1', 'e2', 'e3']);
     await relay.stop();
   });
 

@@ -6,7 +6,7 @@ import { createStallWatch, defaultStuckAfterMs, type Retrying } from '../common/
 import type { ChangeEvent, DocumentLimits } from '../events/envelope.js';
 import type { EventPublisher, HealthCheck } from '../transports/transport.js';
 import type { Leadership } from './capture/leadership.js';
-import type { OutboxReader, OutboxRetention, OutboxWriter } from './capture/outbox.js';
+import type { OutboxReader, OutboxRetention, OutboxWriter, WakeGate } from './capture/outbox.js';
 import { createOutboxRetentionJob, type OutboxRetentionJob } from './capture/retention.js';
 import type { ReadinessCheck } from '../common/http/readiness.js';
 import { createPublisherApp, type PublisherAbout } from './http/app.js';
@@ -41,6 +41,8 @@ export interface PublisherServiceOptions {
   readonly pollIntervalMs?: number;
   /** Subscribes the relay to commit notifications (LISTEN); see `OutboxWakeup.wake`. */
   readonly wake?: (listener: () => void) => () => void;
+  /** See `OutboxRelayOptions.wakeGate`. */
+  readonly wakeGate?: WakeGate;
   /**
    * With several publishers on one outbox read in commit order (PostgreSQL, PGlite): the relay runs
    * only while this instance holds the leadership. Closed by `close`. Without one, the relay always runs.
@@ -90,6 +92,7 @@ export async function startPublisher(options: PublisherServiceOptions): Promise<
     ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.wake === undefined ? {} : { wake: options.wake }),
+    ...(options.wakeGate === undefined ? {} : { wakeGate: options.wakeGate }),
   });
 
   const transportCheck: HealthCheck = options.transportCheck ?? {

@@ -10,7 +10,7 @@ import type { PublisherTransportConfig } from '../transports/config.js';
 import { openEventPublisher, type OpenedPublisher } from '../transports/open.js';
 import type { EventPublisher, HealthCheck } from '../transports/transport.js';
 import type { Leadership } from './capture/leadership.js';
-import type { OutboxReader, OutboxRetention, OutboxWriter } from './capture/outbox.js';
+import type { OutboxReader, OutboxRetention, OutboxWriter, WakeGate } from './capture/outbox.js';
 import { createPgliteOutboxListener } from './capture/postgres/outbox-listener.js';
 import { createPostgresOutbox } from './capture/postgres/postgres-outbox.js';
 import { startPublisher, type PublisherService, type PublisherServiceOptions } from './service.js';
@@ -26,6 +26,8 @@ export interface Capture {
   readonly outbox: OutboxReader & OutboxWriter & OutboxRetention & HealthCheck;
   /** LISTEN/NOTIFY (PostgreSQL, PGlite); without it, the relay only polls. */
   readonly wake?: (listener: () => void) => () => void;
+  /** PostgreSQL: turns those notifications off while the relay reads anyway (a NOTIFY serializes commits). */
+  readonly wakeGate?: WakeGate;
   /** PostgreSQL: one relay instance at a time reads an outbox read in commit order. */
   readonly leadership?: Leadership;
 }
@@ -49,7 +51,7 @@ export async function openPgliteCapture(pglite: PGlite, db: SqlDatabase, logger:
 /** What the service gets besides the outbox, the transport and the logger, which the wiring supplies. */
 export type PublisherServiceSettings = Omit<
   PublisherServiceOptions,
-  'reader' | 'writer' | 'outboxCheck' | 'publisher' | 'transportCheck' | 'transportProblem' | 'wake' | 'leadership' | 'logger'
+  'reader' | 'writer' | 'outboxCheck' | 'publisher' | 'transportCheck' | 'transportProblem' | 'wake' | 'wakeGate' | 'leadership' | 'logger'
 >;
 
 export interface PublisherWiring {
@@ -82,6 +84,7 @@ export async function wirePublisher(wiring: PublisherWiring, logger: Logger, sco
     publisher,
     logger,
     ...(capture.wake === undefined ? {} : { wake: capture.wake }),
+    ...(capture.wakeGate === undefined ? {} : { wakeGate: capture.wakeGate }),
     ...(capture.leadership === undefined ? {} : { leadership: capture.leadership }),
     ...(transport.problem === undefined ? {} : { transportProblem: transport.problem }),
     ...(transport.check === undefined ? {} : { transportCheck: transport.check }),

@@ -18,6 +18,7 @@ import { openTrust } from '../consumer/trust.js';
 import type { OutboxReader } from '../publisher/capture/outbox.js';
 import { createPgOutboxListener, type OutboxWakeup } from '../publisher/capture/postgres/outbox-listener.js';
 import { createPostgresOutbox, type PostgresOutbox } from '../publisher/capture/postgres/postgres-outbox.js';
+import { createPgWakeGate } from '../publisher/capture/postgres/wake-gate.js';
 import { applyDemoOrdersSchema } from '../publisher/capture/postgres/schema.js';
 import { createPgAdvisoryLeadership, type PgAdvisoryLeadership } from '../publisher/capture/postgres/advisory-leadership.js';
 import { followLeadership, type LeaderRelay } from '../publisher/leader-relay.js';
@@ -227,7 +228,8 @@ export async function openCaptureHarness(): Promise<CaptureHarness> {
 
     function relayNode(name: string, options: RelayNodeOptions = {}): RelayNode {
       const pool = openPool(`relay-${name}`, options.poolSize ?? 3);
-      const outbox = createPostgresOutbox({ db: sqlFromPgPool(pool, { owned: false }) }, { logger });
+      const db = sqlFromPgPool(pool, { owned: false });
+      const outbox = createPostgresOutbox({ db }, { logger });
       const listener = createPgOutboxListener(pool, { logger, reconnectMs: 100 });
       const relay = createOutboxRelay({
         reader: options.wrapReader?.(outbox) ?? outbox,
@@ -237,6 +239,7 @@ export async function openCaptureHarness(): Promise<CaptureHarness> {
         pollIntervalMs: 50,
         backoff: options.backoff ?? relayBackoff,
         wake: listener.wake,
+        wakeGate: createPgWakeGate(db, { logger }),
       });
       let released: Promise<void> | undefined;
       const release = (): Promise<void> =>

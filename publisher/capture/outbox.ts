@@ -63,3 +63,15 @@ export interface OutboxRetention {
    */
   deletePublished(before: Date, limit: number): Promise<number>;
 }
+
+/**
+ * Whether writers notify the relay at commit. PostgreSQL makes notifying transactions commit one at
+ * a time (each holds a database-wide lock through its WAL flush), so while the relay reads anyway (a
+ * backlog, steady traffic) it turns notifications off, and before it sleeps it turns them on.
+ */
+export interface WakeGate {
+  /** Writers notify from now on. Resolves once the writers that may have skipped it have ended. Never rejects. */
+  arm(): Promise<void>;
+  /** Writers need not notify: the relay reads again without waiting. Never rejects. */
+  disarm(): Promise<void>;
+}
