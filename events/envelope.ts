@@ -79,6 +79,12 @@ export function unsafeKeyReason(key: string): string | undefined {
  */
 export function documentProblem(doc: JsonObject, limits: DocumentLimits = defaultDocumentLimits): string | undefined {
   let keys = 0;
+  // At least the size of the document as JSON.stringify writes it, in UTF-8 bytes, summed on the way:
+  // a document within the limit by this bound is not serialized to be measured. A UTF-16 unit takes
+  // at most 6 bytes (an escape such as \u001f), a finite number at most 25 characters
+  // (-0.0000012345678901234567), and every value at most one comma.
+  let sizeBound = 0;
+  const stringBound = (text: string): number => 6 * text.length + 2;
   // The keys and indexes down to the value in hand; its path is written only for a problem (the
   // consumer checks every value of every document).
   const trail: (string | number)[] = [];
@@ -86,12 +92,20 @@ export function documentProblem(doc: JsonObject, limits: DocumentLimits = defaul
   const visit = (value: JsonValue, depth: number): string | undefined => {
     if (typeof value === 'string') {
       if (value.length > limits.maxStringLength) return `${path()} is longer than ${limits.maxStringLength} characters`;
+      sizeBound += stringBound(value) + 1;
       const problem = textProblem(value);
       return problem === undefined ? undefined : `${path()} ${problem}`;
     }
-    if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path()} is not a finite number`;
-    if (value === null || typeof value === 'boolean') return undefined;
+    if (typeof value === 'number') {
+      sizeBound += 26;
+      return Number.isFinite(value) ? undefined : `${path()} is not a finite number`;
+    }
+    if (value === null || typeof value === 'boolean') {
+      sizeBound += 6;
+      return undefined;
+    }
     if (depth >= limits.maxDepth) return `${path()} is nested deeper than ${limits.maxDepth} levels`;
+    sizeBound += 3;
     if (Array.isArray(value)) {
       keys += value.length;
       if (keys > limits.maxKeys) return `document has more than ${limits.maxKeys} keys and items`;
@@ -108,6 +122,7 @@ export function documentProblem(doc: JsonObject, limits: DocumentLimits = defaul
       if (keys > limits.maxKeys) return `document has more than ${limits.maxKeys} keys and items`;
       const reason = unsafeKeyReason(key);
       if (reason !== undefined) return `${path()}: ${reason}`;
+      sizeBound += stringBound(key) + 1;
       trail.push(key);
       const problem = visit(value[key] ?? null, depth + 1);
       if (problem !== undefined) return problem;
@@ -117,22 +132,24 @@ export function documentProblem(doc: JsonObject, limits: DocumentLimits = defaul
   };
   const problem = visit(doc, 0);
   if (problem !== undefined) return problem;
+  if (sizeBound <= limits.maxBytes) return undefined;
   const bytes = Buffer.byteLength(JSON.stringify(doc), 'utf8');
   if (bytes > limits.maxBytes) return `data is ${bytes} bytes; at most ${limits.maxBytes} are accepted`;
   return undefined;
 }
 
-/** Accepts a version as a safe integer or a string of digits (snowflakes exceed 2^53). */
-export const versionSchema = z
-  .union([z.bigint(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), z.string().regex(/^\d{1,19}$/)])
-  .transform((v, ctx) => {
-    const version = BigInt(v);
-    if (version > maxVersion) {
-      ctx.addIssue({ code: 'custom', message: 'version must fit in a signed 64-bit integer' });
-      return z.NEVER;
-    }
-    return version;
-  });
+/**
+ * A version on the wire: a safe integer, or a string of digits (snowflakes exceed 2^53). Validation
+ * only: `versionFromWire` makes it a bigint. (A zod transform costs about 0.8 us a field in zod 4, and
+ * the consumer parses every message: the envelope's three conversions cost more than all its checks.)
+ */
+const wireVersion = z.union([z.bigint(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), z.string().regex(/^\d{1,19}$/)]);
+
+/** The version as a bigint, or `undefined` when it does not fit in a signed 64-bit integer. */
+function versionFromWire(wire: z.infer<typeof wireVersion>): bigint | undefined {
+  const version = BigInt(wire);
+  return version > maxVersion ? undefined : version;
+}
 
 /** A JSON-safe rendering of a version: a number when it is exact as one, a string otherwise. */
 export function versionToJson(version: bigint): number | string {
@@ -145,38 +162,38 @@ const canonicalInstant = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const jsonObjectSchema = z.custom<JsonObject>(isJsonObject, { message: 'expected a JSON object' });
 
 /** Adds `textProblem` to a string schema: every envelope string is stored somewhere (ids, source, key). */
-function storable<T extends z.ZodType<string>>(schema: T) {
+function storable<T extends z.ZodType<string | number>>(schema: T) {
   // A check, not a superRefine: the consumer runs it on every field of every message, and a
-  // superRefine costs ten times as much in zod 4.
+  // superRefine costs ten times as much in zod 4. Numbers are always storable.
   return schema.check((payload) => {
+    if (typeof payload.value !== 'string') return;
     const problem = textProblem(payload.value);
     if (problem !== undefined) payload.issues.push({ code: 'custom', message: problem, input: payload.value });
   });
 }
 
-/** An id that is a plain string or number; numbers become their decimal string. */
-export const keySchema = storable(
-  z.union([z.string().min(1).max(256), z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER)]).transform((k) => String(k)),
-);
+/** A key on the wire: a plain string, or a safe integer, which becomes its decimal string. */
+const wireKey = storable(z.union([z.string().min(1).max(256), z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER)]));
 
 const shortText = (max: number) => storable(z.string().min(1).max(max));
 
 /**
  * The wire form of the envelope (JSON), field by field. `parseChangeEvent` is the one way untrusted
- * JSON becomes a ChangeEvent: it adds the rule that joins two fields (an upsert carries data) outside
- * the schema, where it costs nothing per field (the consumer runs this for every message).
+ * JSON becomes a ChangeEvent: it adds the rule that joins two fields (an upsert carries data) and the
+ * conversions (key, version, createdAt) outside the schema, where they cost nothing per field (the
+ * consumer runs this for every message).
  */
-export const changeEventSchema = z
+const changeEventSchema = z
   .object({
     id: shortText(128),
     source: shortText(256),
     type: shortText(128),
     collection: z.string().regex(collectionNamePattern, 'collection must be letters, digits and _ (at most 64), starting with a letter'),
-    key: keySchema,
-    version: versionSchema,
+    key: wireKey,
+    version: wireVersion,
     op: z.enum(['upsert', 'delete']),
     data: jsonObjectSchema.nullable().optional(),
-    createdAt: z.union([z.iso.datetime({ offset: true }), z.date()]).transform((d) => (typeof d === 'string' && canonicalInstant.test(d) ? d : new Date(d).toISOString())),
+    createdAt: z.union([z.iso.datetime({ offset: true }), z.date()]),
     correlationId: shortText(256).optional(),
   })
   .strict();
@@ -200,6 +217,8 @@ export function parseChangeEvent(value: unknown, limits: DocumentLimits = defaul
   const parsed = changeEventSchema.safeParse(value);
   if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
   const e = parsed.data;
+  const version = versionFromWire(e.version);
+  if (version === undefined) return { ok: false, reason: 'version: version must fit in a signed 64-bit integer' };
   const data = e.op === 'delete' ? null : (e.data ?? null);
   if (e.op === 'upsert' && data === null) return { ok: false, reason: 'data: an upsert carries the full row image in data' };
   if (data !== null) {
@@ -211,11 +230,11 @@ export function parseChangeEvent(value: unknown, limits: DocumentLimits = defaul
     source: e.source,
     type: e.type,
     collection: e.collection,
-    key: e.key,
-    version: e.version,
+    key: typeof e.key === 'string' ? e.key : String(e.key),
+    version,
     op: e.op,
     data,
-    createdAt: e.createdAt,
+    createdAt: typeof e.createdAt === 'string' && canonicalInstant.test(e.createdAt) ? e.createdAt : new Date(e.createdAt).toISOString(),
     ...(e.correlationId === undefined ? {} : { correlationId: e.correlationId }),
   };
   return { ok: true, value: event };

@@ -1,4 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { propertyRuns } from '../common/property.fixture.js';
+import type { JsonObject } from './json.js';
 import {
   changeEventToJson,
   defaultDocumentLimits,
@@ -154,6 +157,27 @@ describe('parseChangeEvent', () => {
 describe('documentProblem', () => {
   it('accepts an ordinary document', () => {
     expect(documentProblem({ id: '1', tags: ['a', 'b'], when: null, ok: true, n: 1.5 })).toBeUndefined();
+  });
+
+  it('measures a document exactly as JSON.stringify writes it in UTF-8, escapes and long numbers included', () => {
+    // Keys and strings of any UTF-16 unit but the ones refused anyway (NUL, lone surrogates, unsafe
+    // keys); numbers of every length. Accepted at its size in bytes, refused at one byte less.
+    const text = fc.string({ unit: fc.oneof(fc.constantFrom('"', '\\', '\u001f', '\u2028', '😀', 'é', '日'), fc.string({ unit: 'grapheme', maxLength: 1 })), maxLength: 12 }).filter((t) => !t.includes('\u0000') && t.isWellFormed());
+    const key = text.filter((k) => k.length > 0 && !k.startsWith('$') && !k.includes('.') && !['__proto__', 'constructor', 'prototype'].includes(k));
+    const number = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.constantFrom(-0.0000012345678901234567, 1e21, -2.2250738585072014e-308));
+    const { value } = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small', maxDepth: 4 }, text, number, fc.boolean(), fc.constant(null), fc.array(tie('value'), { maxLength: 4 }), fc.dictionary(key, tie('value'), { maxKeys: 4 })),
+    }));
+    const document = fc.dictionary(key, value, { maxKeys: 6 });
+    fc.assert(
+      fc.property(document, (doc) => {
+        const bytes = Buffer.byteLength(JSON.stringify(doc), 'utf8');
+        const limits = { ...defaultDocumentLimits, maxBytes: bytes };
+        expect(documentProblem(doc as JsonObject, limits)).toBeUndefined();
+        expect(documentProblem(doc as JsonObject, { ...limits, maxBytes: bytes - 1 })).toMatch(/bytes/);
+      }),
+      propertyRuns(300),
+    );
   });
 });
 
