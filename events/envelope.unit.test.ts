@@ -3,11 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { propertyRuns } from '../common/property.fixture.js';
 import type { JsonObject } from './json.js';
 import {
+  changeEventSchema,
   changeEventToJson,
   defaultDocumentLimits,
   defaultEventType,
   documentProblem,
   parseChangeEvent,
+  plainEnvelope,
   type ChangeEvent,
   type DocumentLimits,
 } from './envelope.js';
@@ -151,6 +153,93 @@ describe('parseChangeEvent', () => {
   it('rejects a string longer than the limit', () => {
     const limits = { ...defaultDocumentLimits, maxStringLength: 4 };
     expect(reasonOf(wire({ data: { id: '1', name: 'abcde' } }), limits)).toMatch(/data\.name is longer than 4/);
+  });
+});
+
+describe('plainEnvelope (the schema without zod)', () => {
+  it('takes what publishers write', () => {
+    expect(plainEnvelope(wire())).toEqual(changeEventSchema.parse(wire()));
+    expect(plainEnvelope(wire({ key: 8172, version: '9223372036854775807', op: 'delete', data: null, correlationId: 'c-1' }))).toBeDefined();
+  });
+
+  it('accepts nothing the schema refuses, and gives what the schema gives', () => {
+    const text = (max: number) =>
+      fc.oneof(
+        fc.string({ maxLength: max + 2 }),
+        fc.string({ unit: 'binary', maxLength: 4 }),
+        fc.constantFrom('', 'a'.repeat(max), 'a'.repeat(max + 1), 'a\u0000', 'a\uD800', '😀'),
+        fc.constantFrom(1, null, true),
+      );
+    const instant = fc.date({ min: new Date('0000-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }).map((d) => d.toISOString());
+    const fields = {
+      id: text(128),
+      source: text(256),
+      type: text(128),
+      collection: fc.oneof(fc.constantFrom('orders', 'Orders_1', '1orders', 'or-ders', 'a'.repeat(64), 'a'.repeat(65), ''), fc.string({ maxLength: 6 })),
+      key: fc.oneof(text(256), fc.integer(), fc.double(), fc.constantFrom(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1, -0, 1.5)),
+      version: fc.oneof(
+        fc.nat(),
+        fc.integer(),
+        fc.double(),
+        fc.bigInt(),
+        fc.stringMatching(/^-?\d{0,21}$/),
+        fc.constantFrom('9'.repeat(19), '1'.repeat(20), 'abc', Number.MAX_SAFE_INTEGER + 2),
+      ),
+      op: fc.constantFrom('upsert', 'delete', 'insert', 1),
+      data: fc.oneof(fc.constant(null), fc.constant({}), fc.constant({ id: '1' }), fc.constant([]), fc.constant('x'), fc.constant(1)),
+      createdAt: fc.oneof(
+        instant,
+        fc.constantFrom(
+          '2024-02-29T00:00:00.000Z',
+          '2023-02-29T00:00:00.000Z',
+          '2024-02-30T00:00:00.000Z',
+          '2024-13-01T00:00:00.000Z',
+          '2024-01-01T24:00:00.000Z',
+          '2024-01-01T23:59:60.000Z',
+          '2024-01-01T00:00:00Z',
+          '2024-01-01T00:00:00.000+01:00',
+          '0000-02-29T00:00:00.000Z',
+          '1900-02-29T00:00:00.000Z',
+          '2000-02-29T00:00:00.000Z',
+          '2024-04-31T00:00:00.000Z',
+          '2024-11-30T00:00:00.000Z',
+          '2024-00-10T00:00:00.000Z',
+          '2024-01-00T00:00:00.000Z',
+          '2024-01-01T00:60:00.000Z',
+        ),
+        fc.string({ maxLength: 26 }),
+        fc.date({ noInvalidDate: true }),
+      ),
+      correlationId: text(256),
+      extra: fc.constant(1),
+    };
+    // A valid envelope with one field changed or left out, mostly, so that every rule is met and
+    // broken on its own; sometimes several at once.
+    const valid = wire({ correlationId: 'c-1' });
+    const names = Object.keys(fields) as (keyof typeof fields)[];
+    const oneField = fc.constantFrom(...names).chain((name) => fc.option(fields[name], { nil: undefined, freq: 8 }).map((value) => ({ [name]: value })));
+    const changes = fc.oneof({ weight: 4, arbitrary: oneField }, { weight: 1, arbitrary: fc.record(fields, { requiredKeys: [] }) });
+    const envelope = changes.map((changed) => {
+      const out: Record<string, unknown> = { ...valid };
+      for (const [name, value] of Object.entries(changed)) {
+        if (value === undefined) Reflect.deleteProperty(out, name);
+        else out[name] = value;
+      }
+      return out;
+    });
+    let taken = 0;
+    fc.assert(
+      fc.property(envelope, (value) => {
+        const fast = plainEnvelope(value);
+        if (fast === undefined) return;
+        taken += 1;
+        const reference = changeEventSchema.safeParse(value);
+        expect(reference.success).toBe(true);
+        expect(fast).toEqual(reference.data);
+      }),
+      propertyRuns(3000),
+    );
+    expect(taken).toBeGreaterThan(0);
   });
 });
 
