@@ -16,8 +16,14 @@ import { setFlagsFromString } from 'node:v8';
 setFlagsFromString('--semi-space-growth-factor=1');
 setFlagsFromString('--optimize-for-size');
 
-/** V8's own sizing again: its default growth factor (2 in Node 20 and 24), and speed over size. */
-export function leanStartDone(): void {
-  setFlagsFromString('--semi-space-growth-factor=2');
+/**
+ * Speed over size again, and V8's own sizing of the young generation: its default growth factor (2
+ * in Node 20 and 24). With `youngGeneration: 'small'` the young generation stays at its start size
+ * for good: the publisher's peak after 5,000 changes through an embedded outbox was about 35 MiB
+ * lower (139-143 against 175-182 MiB) for 2-5% fewer inserts a second. The consumer allocates
+ * several kilobytes an event and lets it grow.
+ */
+export function leanStartDone(options: { readonly youngGeneration?: 'small' | 'grow' } = {}): void {
+  if (options.youngGeneration !== 'small') setFlagsFromString('--semi-space-growth-factor=2');
   setFlagsFromString('--no-optimize-for-size');
 }

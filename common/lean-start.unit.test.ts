@@ -12,5 +12,10 @@ describe("a service's lean start", () => {
     leanStartDone();
     // Size over speed left on halved the consumer's rate: the start's flags must both be undone.
     expect(setFlagsFromString.mock.calls).toEqual([['--semi-space-growth-factor=2'], ['--no-optimize-for-size']]);
+
+    // The publisher on an embedded outbox keeps the young generation small, and still gets speed back.
+    setFlagsFromString.mockClear();
+    leanStartDone({ youngGeneration: 'small' });
+    expect(setFlagsFromString.mock.calls).toEqual([['--no-optimize-for-size']]);
   });
 });
