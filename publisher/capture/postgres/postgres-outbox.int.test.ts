@@ -7,6 +7,7 @@ import { createPgOutboxListener } from './outbox-listener.js';
 import { describePostgresOutboxContract } from './postgres-outbox.contract.js';
 import { createPostgresOutbox, type PostgresOutbox } from './postgres-outbox.js';
 import { applyDemoOrdersSchema } from './schema.js';
+import { openTransaction, releaseTransaction } from './transaction.fixture.js';
 
 const openSchema = (): Promise<PgTestSchema> => openPgSchema(pgTestDatabaseUrl, { prefix: 'outbox_it' });
 
@@ -26,17 +27,8 @@ describe('PostgreSQL outbox with concurrent transactions', () => {
     await database.dispose();
   });
 
-  async function begin(): Promise<PoolClient> {
-    const client = await database.pool.connect();
-    await client.query('BEGIN');
-    return client;
-  }
-
-  /** Rolls back whatever a failed test left open (a no-op after COMMIT), then returns the connection. */
-  async function end(client: PoolClient): Promise<void> {
-    await client.query('ROLLBACK').catch(() => undefined);
-    client.release();
-  }
+  const begin = (): Promise<PoolClient> => openTransaction(database.pool);
+  const end = releaseTransaction;
 
   it('reads a row whose transaction commits after a later-numbered one, and skips neither', async () => {
     const a = await begin();

@@ -1,58 +1,57 @@
 import type { PoolClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { createLogger } from '../../../common/logger.js';
 import { logSink } from '../../../common/log-sink.fixture.js';
 import { openPgSchema, pgTestDatabaseUrl, type PgTestSchema } from '../../../common/pg-test-schema.js';
-import { createPgOutboxListener, type OutboxWakeup } from './outbox-listener.js';
+import { outboxChannel } from './outbox-listener.js';
 import { applyDemoOrdersSchema } from './schema.js';
+import { openTransaction, releaseTransaction } from './transaction.fixture.js';
 import { createPgWakeGate } from './wake-gate.js';
 
 const logger = createLogger({ level: 'silent' });
 
 describe('PostgreSQL wake gate', () => {
   let database: PgTestSchema;
-  let listener: OutboxWakeup;
-  let wakeups = 0;
+  let listening: PoolClient;
+  /** The backend process ids that notified: other test files' outboxes in this database notify the same channel. */
+  const notifiedBy: number[] = [];
   let key = 0;
 
   beforeAll(async () => {
     database = await openPgSchema(pgTestDatabaseUrl, { prefix: 'wake_gate_it', max: 6 });
     await applyDemoOrdersSchema(database.db);
-    listener = createPgOutboxListener(database.pool, { reconnectMs: 100, logger });
-    await listener.ready;
-    listener.wake(() => {
-      wakeups += 1;
-    });
+    listening = await database.pool.connect();
+    listening.on('notification', (notification) => notifiedBy.push(notification.processId));
+    await listening.query(`LISTEN ${outboxChannel}`);
   });
 
   afterAll(async () => {
-    await listener.close();
+    listening.release(true);
     await database.dispose();
   });
 
-  async function begin(): Promise<PoolClient> {
-    const client = await database.pool.connect();
-    await client.query('BEGIN');
-    return client;
-  }
-
-  async function end(client: PoolClient): Promise<void> {
-    await client.query('ROLLBACK').catch(() => undefined);
-    client.release();
-  }
+  const begin = (): Promise<PoolClient> => openTransaction(database.pool);
+  const end = releaseTransaction;
 
   async function write(client: Pick<PoolClient, 'query'> = database.pool): Promise<void> {
     key += 1;
     await client.query('INSERT INTO dvx_orders (id, status) VALUES ($1, $2)', [`gate-${String(key)}`, 'NEW']);
   }
 
-  /** Whether one committed change notifies: a notification arrives within 500 ms, or none does. */
+  /** Whether one committed change notifies: a notification from its connection arrives within 500 ms, or none does. */
   async function commitNotifies(): Promise<boolean> {
-    const before = wakeups;
-    await write();
-    const deadline = Date.now() + 500;
-    while (Date.now() < deadline && wakeups === before) await new Promise((resolve) => setTimeout(resolve, 10));
-    return wakeups > before;
+    const writer = await database.pool.connect();
+    try {
+      const pid = z.object({ pid: z.number() }).parse((await writer.query('SELECT pg_backend_pid() AS pid')).rows[0]).pid;
+      await write(writer);
+      const deadline = Date.now() + 500;
+      while (Date.now() < deadline && !notifiedBy.includes(pid)) await new Promise((resolve) => setTimeout(resolve, 10));
+      return notifiedBy.includes(pid);
+    } finally {
+      writer.release();
+      notifiedBy.length = 0;
+    }
   }
 
   it('lets writers notify until the relay turns it off, and again once it turns it on', async () => {
