@@ -143,7 +143,8 @@ export function documentProblem(doc: JsonObject, limits: DocumentLimits = defaul
  * only: `versionFromWire` makes it a bigint. (A zod transform costs about 0.8 us a field in zod 4, and
  * the consumer parses every message: the envelope's three conversions cost more than all its checks.)
  */
-const wireVersion = z.union([z.bigint(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), z.string().regex(/^\d{1,19}$/)]);
+const wireVersionDigits = /^\d{1,19}$/;
+const wireVersion = z.union([z.bigint(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), z.string().regex(wireVersionDigits)]);
 
 /** The version as a bigint, or `undefined` when it does not fit in a signed 64-bit integer. */
 function versionFromWire(wire: z.infer<typeof wireVersion>): bigint | undefined {
@@ -172,8 +173,11 @@ function storable<T extends z.ZodType<string | number>>(schema: T) {
   });
 }
 
+/** The longest each text field of the envelope may be, in UTF-16 units (the schema and `plainEnvelope`). */
+const maxLength = { id: 128, source: 256, type: 128, key: 256, correlationId: 256 };
+
 /** A key on the wire: a plain string, or a safe integer, which becomes its decimal string. */
-const wireKey = storable(z.union([z.string().min(1).max(256), z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER)]));
+const wireKey = storable(z.union([z.string().min(1).max(maxLength.key), z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER)]));
 
 const shortText = (max: number) => storable(z.string().min(1).max(max));
 
@@ -185,23 +189,23 @@ const shortText = (max: number) => storable(z.string().min(1).max(max));
  */
 export const changeEventSchema = z
   .object({
-    id: shortText(128),
-    source: shortText(256),
-    type: shortText(128),
+    id: shortText(maxLength.id),
+    source: shortText(maxLength.source),
+    type: shortText(maxLength.type),
     collection: z.string().regex(collectionNamePattern, 'collection must be letters, digits and _ (at most 64), starting with a letter'),
     key: wireKey,
     version: wireVersion,
     op: z.enum(['upsert', 'delete']),
     data: jsonObjectSchema.nullable().optional(),
     createdAt: z.union([z.iso.datetime({ offset: true }), z.date()]),
-    correlationId: shortText(256).optional(),
+    correlationId: shortText(maxLength.correlationId).optional(),
   })
   .strict();
 
-type WireEnvelope = z.infer<typeof changeEventSchema>;
+/** The envelope as the schema reads it, with createdAt in canonical form. */
+type WireEnvelope = Omit<z.infer<typeof changeEventSchema>, 'createdAt'> & { readonly createdAt: string };
 
 const envelopeFields = new Set(Object.keys(changeEventSchema.shape));
-const wireVersionDigits = /^\d{1,19}$/;
 
 function isStorableText(value: unknown, max: number): value is string {
   return typeof value === 'string' && value.length >= 1 && value.length <= max && textProblem(value) === undefined;
@@ -236,16 +240,16 @@ export function plainEnvelope(value: unknown): WireEnvelope | undefined {
   if (!isJsonObject(value)) return undefined;
   for (const field in value) if (!envelopeFields.has(field)) return undefined;
   const { id, source, type, collection, key, version, op, data, createdAt, correlationId } = value;
-  if (!isStorableText(id, 128) || !isStorableText(source, 256) || !isStorableText(type, 128)) return undefined;
+  if (!isStorableText(id, maxLength.id) || !isStorableText(source, maxLength.source) || !isStorableText(type, maxLength.type)) return undefined;
   if (typeof collection !== 'string' || !collectionNamePattern.test(collection)) return undefined;
-  if (!isStorableText(key, 256) && !(typeof key === 'number' && Number.isSafeInteger(key))) return undefined;
+  if (!isStorableText(key, maxLength.key) && !(typeof key === 'number' && Number.isSafeInteger(key))) return undefined;
   if (typeof version === 'string') {
     if (!wireVersionDigits.test(version)) return undefined;
   } else if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) return undefined;
   if (op !== 'upsert' && op !== 'delete') return undefined;
   if (data !== undefined && data !== null && !isJsonObject(data)) return undefined;
   if (typeof createdAt !== 'string' || !canonicalInstant.test(createdAt) || !isRealInstant(createdAt)) return undefined;
-  if (correlationId !== undefined && !isStorableText(correlationId, 256)) return undefined;
+  if (correlationId !== undefined && !isStorableText(correlationId, maxLength.correlationId)) return undefined;
   return { id, source, type, collection, key, version, op, data, createdAt, correlationId };
 }
 
@@ -269,7 +273,8 @@ export function parseChangeEvent(value: unknown, limits: DocumentLimits = defaul
   if (e === undefined) {
     const parsed = changeEventSchema.safeParse(value);
     if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
-    e = parsed.data;
+    const { createdAt } = parsed.data;
+    e = { ...parsed.data, createdAt: typeof createdAt === 'string' && canonicalInstant.test(createdAt) ? createdAt : new Date(createdAt).toISOString() };
   }
   const version = versionFromWire(e.version);
   if (version === undefined) return { ok: false, reason: 'version: version must fit in a signed 64-bit integer' };
@@ -288,7 +293,7 @@ export function parseChangeEvent(value: unknown, limits: DocumentLimits = defaul
     version,
     op: e.op,
     data,
-    createdAt: typeof e.createdAt === 'string' && canonicalInstant.test(e.createdAt) ? e.createdAt : new Date(e.createdAt).toISOString(),
+    createdAt: e.createdAt,
     ...(e.correlationId === undefined ? {} : { correlationId: e.correlationId }),
   };
   return { ok: true, value: event };

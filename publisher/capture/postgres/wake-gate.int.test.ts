@@ -8,6 +8,7 @@ import { outboxChannel } from './outbox-listener.js';
 import { applyDemoOrdersSchema } from './schema.js';
 import { openTransaction, releaseTransaction } from './transaction.fixture.js';
 import { createPgWakeGate } from './wake-gate.js';
+import type { WakeGate } from '../outbox.js';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -31,12 +32,22 @@ describe('PostgreSQL wake gate', () => {
     await database.dispose();
   });
 
-  const begin = (): Promise<PoolClient> => openTransaction(database.pool);
-  const end = releaseTransaction;
-
   async function write(client: Pick<PoolClient, 'query'> = database.pool): Promise<void> {
     key += 1;
     await client.query('INSERT INTO dvx_orders (id, status) VALUES ($1, $2)', [`gate-${String(key)}`, 'NEW']);
+  }
+
+  /** Turns notifications off, opens a writer whose change read "off", and gives `check` a gate with `settleMs`. */
+  async function withWriterInFlight(settleMs: number, check: (gate: WakeGate, writer: PoolClient) => Promise<void>): Promise<void> {
+    const gate = createPgWakeGate(database.db, { logger, settleMs });
+    await gate.disarm();
+    const writer = await openTransaction(database.pool);
+    try {
+      await write(writer);
+      await check(gate, writer);
+    } finally {
+      await releaseTransaction(writer);
+    }
   }
 
   /** Whether one committed change notifies: a notification from its connection arrives within 500 ms, or none does. */
@@ -66,11 +77,7 @@ describe('PostgreSQL wake gate', () => {
   });
 
   it('arms only once a writer that read "off" has ended, so one more pass sees its row', async () => {
-    const gate = createPgWakeGate(database.db, { logger, settleMs: 20_000 });
-    await gate.disarm();
-    const writer = await begin();
-    try {
-      await write(writer);
+    await withWriterInFlight(20_000, async (gate, writer) => {
       const events: string[] = [];
       const arming = gate.arm().then(() => events.push('armed'));
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -78,25 +85,17 @@ describe('PostgreSQL wake gate', () => {
       await writer.query('COMMIT');
       await arming;
       expect(events).toEqual(['writer commits', 'armed']);
-    } finally {
-      await end(writer);
-    }
+    });
   });
 
   it('stops waiting for a transaction that outlives settleMs', async () => {
-    const gate = createPgWakeGate(database.db, { logger, settleMs: 150 });
-    await gate.disarm();
-    const writer = await begin();
-    try {
-      await write(writer);
+    await withWriterInFlight(150, async (gate, writer) => {
       const started = Date.now();
       await gate.arm();
       expect(Date.now() - started).toBeGreaterThanOrEqual(140);
       // Still open: the gate did not wait for it to end.
       expect((await writer.query('SELECT 1 AS open')).rows).toEqual([{ open: 1 }]);
-    } finally {
-      await end(writer);
-    }
+    });
   });
 
   it('needs no grant of its own from the writers: the trigger reads the flag as any role', async () => {
