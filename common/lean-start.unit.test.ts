@@ -17,5 +17,10 @@ describe("a service's lean start", () => {
     setFlagsFromString.mockClear();
     leanStartDone({ youngGeneration: 'small' });
     expect(setFlagsFromString.mock.calls).toEqual([['--no-optimize-for-size']]);
+
+    // A service with an embedded store also holds its old generation to its live set.
+    setFlagsFromString.mockClear();
+    leanStartDone({ youngGeneration: 'small', oldGeneration: 'tight' });
+    expect(setFlagsFromString.mock.calls).toEqual([['--heap-growing-percent=30'], ['--no-optimize-for-size']]);
   });
 });

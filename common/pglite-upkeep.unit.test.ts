@@ -1,7 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { afterEach, describe, expect, it } from 'vitest';
 import { logSink } from './log-sink.fixture.js';
-import { startPgliteUpkeep, type PgliteUpkeep } from './pglite-upkeep.js';
+import { startPgliteUpkeep, upkeepStatisticsTarget, type PgliteUpkeep } from './pglite-upkeep.js';
 import { sqlFromPglite, type SqlDatabase } from './sql.js';
 
 const opened: { db: SqlDatabase; upkeep: PgliteUpkeep }[] = [];
@@ -59,6 +59,20 @@ describe('upkeep of an embedded database (its autovacuum)', () => {
     expect(await upkeep.runOnce()).toEqual([]);
     await db.exec('INSERT INTO quiet SELECT g, g FROM generate_series(1141, 1200) g');
     expect(await upkeep.runOnce()).toEqual([{ table: 'public.quiet', analyzed: true, vacuumed: false }]);
+  });
+
+  it("analyzes with a small statistics target (its sample stays in the database's memory for good), and leaves the session's own target as it was", async () => {
+    const { db, upkeep } = await aDatabase();
+    await db.exec('INSERT INTO churned SELECT g, g FROM generate_series(1, 5000) g');
+
+    expect(await upkeep.runOnce()).toEqual([{ table: 'public.churned', analyzed: true, vacuumed: false }]);
+
+    // A histogram has one bound more than the target's buckets; PostgreSQL's default (100) would give 101.
+    const { rows } = await db.query(
+      "SELECT array_length(histogram_bounds::text::int[], 1) AS bounds FROM pg_stats WHERE tablename = 'churned' AND attname = 'v'",
+    );
+    expect(rows).toEqual([{ bounds: upkeepStatisticsTarget + 1 }]);
+    expect((await db.query('SHOW default_statistics_target')).rows).toEqual([{ default_statistics_target: '100' }]);
   });
 
   it('checks by itself every interval, and stops when closed', async () => {

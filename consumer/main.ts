@@ -44,7 +44,9 @@ runMain({
       scope,
     );
     logger.info({ url: consumer.url, store: config.store.kind, ...transport.describe }, 'consumer ready');
-    leanStartDone();
+    // With an embedded store PGlite is the limit, not the collector, and little stays alive: a small
+    // heap costs nothing there (20,000 events: 5,663-7,505 events/s against 5,718-6,539, and a peak 35 MiB lower).
+    leanStartDone(config.store.kind === 'embedded' ? { youngGeneration: 'small', oldGeneration: 'tight' } : {});
   },
 });
 

@@ -58,9 +58,9 @@ runMain({
       scope,
     );
     logger.info({ url: service.url, outbox: config.outbox.kind, ...transport.describe }, 'publisher ready');
-    // With the embedded outbox, PGlite is the limit, not the collector: the small young generation
-    // costs little there. A relay on a server's outbox drains at tens of thousands a second and keeps V8's sizing.
-    leanStartDone({ youngGeneration: config.outbox.kind === 'embedded' ? 'small' : 'grow' });
+    // With the embedded outbox, PGlite is the limit, not the collector: a small heap costs little
+    // there. A relay on a server's outbox drains at tens of thousands a second and keeps V8's sizing.
+    leanStartDone(config.outbox.kind === 'embedded' ? { youngGeneration: 'small', oldGeneration: 'tight' } : {});
     if (config.snapshotOnAttach !== undefined) {
       const { target, close } = await openSnapshotTarget(config.outbox, logger, db);
       scope.defer(close);

@@ -31,6 +31,11 @@ export interface PostgresReadModelStoreOptions {
   readonly now?: () => Date;
   /** Receives errors of idle pooled connections (only for a pool this store created). */
   readonly logger: Logger;
+  /**
+   * The most events one statement applies; a larger batch takes several, in one transaction.
+   * Default: no limit, one statement per round. The embedded store sets it (`embeddedRowsPerStatement`).
+   */
+  readonly maxRowsPerStatement?: number;
 }
 
 /**
@@ -50,6 +55,8 @@ export async function createPostgresReadModelStore(
   const s = quoteSchemaName(schema);
   const now = options.now ?? (() => new Date());
   const owned = !('db' in connection);
+  const maxRowsPerStatement = options.maxRowsPerStatement ?? Number.POSITIVE_INFINITY;
+  if (!(maxRowsPerStatement >= 1)) throw new TweetbusError('store.invalid', `maxRowsPerStatement must be at least 1, not ${String(maxRowsPerStatement)}`);
   const db = 'db' in connection ? connection.db : poolDatabase(connection.connectionString, options.logger);
 
   try {
@@ -133,16 +140,17 @@ WHERE w.key IS NULL`;
   return {
     async applyBatch(events) {
       if (events.length === 0) return [];
-      const rounds = splitIntoRounds(events);
+      // A round's keys are distinct, so its parts may apply in any order; rounds keep theirs.
+      const statements = splitIntoRounds(events).flatMap((round) => chunksOf(round, maxRowsPerStatement));
       const appliedAt = now().toISOString();
       const outcomes: ApplyOutcome[] = [];
       await guard('apply a batch', async () => {
-        if (rounds.length === 1 && rounds[0] !== undefined) {
-          await applyRound(db, rounds[0], appliedAt, outcomes);
+        if (statements.length === 1 && statements[0] !== undefined) {
+          await applyRound(db, statements[0], appliedAt, outcomes);
           return;
         }
         await db.transaction(async (tx) => {
-          for (const round of rounds) await applyRound(tx, round, appliedAt, outcomes);
+          for (const part of statements) await applyRound(tx, part, appliedAt, outcomes);
         });
       });
       return outcomesInOrder(events, outcomes);
@@ -386,4 +394,12 @@ function toDeadLetter(row: Record<string, unknown>): DeadLetter {
       : { author: { id: parsed.author_id, ...(parsed.author_username === null ? {} : { username: parsed.author_username }) } }),
     receivedAt: parsed.received_at,
   };
+}
+
+/** `items` in consecutive parts of at most `size` (all of them at once when it is infinite). */
+function chunksOf<T>(items: readonly T[], size: number): (readonly T[])[] {
+  if (items.length <= size) return [items];
+  const chunks: (readonly T[])[] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
 }
