@@ -225,8 +225,8 @@ gives the part's rate and, in brackets, the pipeline's events/s as a share of it
   trigger into a fresh write database of the same kind, into an in-memory bus.
 - **bulk upsert**: the store's own \`applyBatch\`, 1,000 events a call, into a fresh store of the same kind.
 - **publisher / consumer alone, MiB**: each service in a process of its own, as its container runs it
-  (\`dist/publisher/main.js\`, \`dist/consumer/main.js\`, configured by environment alone), with its
-  embedded store, over a Redis stream of their own: the resident set once ready and idle, then its peak
+  (\`dist/publisher/main.js\`, \`dist/consumer/main.js\`, configured by environment alone, with the
+  images' \`MALLOC_MMAP_THRESHOLD_\`), with its embedded store, over a Redis stream of their own: the resident set once ready and idle, then its peak
   after N events went in through the publisher's \`POST /events\` and reached the consumer's read model.
   Measured once per bench, over Redis Streams only (\`-\` for the other transports).
 

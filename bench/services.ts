@@ -30,6 +30,13 @@ export interface ServicesAlone {
 }
 
 const mib = 1024 * 1024;
+
+/**
+ * What the images set for every service besides its configuration (docker/Dockerfile, the `runtime`
+ * stage): a fixed glibc mmap threshold, so that blocks of 128 KiB or more go back to the system when
+ * freed. The services run here as their containers run them, so with it too.
+ */
+export const imageProcessEnvironment = { MALLOC_MMAP_THRESHOLD_: '131072' } as const;
 const entryRoot = join(import.meta.dirname, '..');
 
 /** VmRSS and VmHWM of `pid`, in MiB (Linux). */
@@ -56,7 +63,7 @@ export async function measureServicesAlone(redisUrl: string, events: readonly Ch
     const port = await freePort();
     const child = spawn(process.execPath, [join(entryRoot, entry)], {
       cwd: dir,
-      env: { LOG_LEVEL: 'warn', PGLITE_OPTIMIZE: String(pgliteTier() === 'optimizing'), TRANSPORT: 'redis-streams', REDIS_URL: redisUrl, REDIS_STREAM: stream, DATA_DIR: join(dir, entry.split('/')[0] ?? 'data'), ...env, [portVariable]: String(port) },
+      env: { ...imageProcessEnvironment, LOG_LEVEL: 'warn', PGLITE_OPTIMIZE: String(pgliteTier() === 'optimizing'), TRANSPORT: 'redis-streams', REDIS_URL: redisUrl, REDIS_STREAM: stream, DATA_DIR: join(dir, entry.split('/')[0] ?? 'data'), ...env, [portVariable]: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);

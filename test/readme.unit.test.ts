@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { imageEnvironment } from './dockerfile.fixture.js';
 
 /**
  * README.md is the user's door: every environment variable the code reads is documented there. The
@@ -54,5 +55,13 @@ describe('README.md', () => {
       .filter(([name]) => !readme.includes(`\`${name}\``) && !readme.includes(`\`${name}=`))
       .map(([name, files]) => `${name} (read in ${[...files].join(', ')})`);
     expect(undocumented).toEqual([]);
+  });
+
+  it('documents every variable the images set', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const image = [...imageEnvironment().keys()];
+    expect(image).toContain('MALLOC_MMAP_THRESHOLD_');
+    expect(image).toContain('X_EMULATOR_HOST');
+    expect(image.filter((name) => !readme.includes(`\`${name}\``) && !readme.includes(`\`${name}=`))).toEqual([]);
   });
 });
