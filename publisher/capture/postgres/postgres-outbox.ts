@@ -147,27 +147,32 @@ export function createPostgresOutbox(connection: PostgresOutboxConnection, optio
 
     async append(events) {
       if (events.length === 0) return;
-      await db.transaction(async (tx) => {
-        for (const e of events) {
-          await tx.query(
-            `INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source, created_at, correlation_id)
-             VALUES ($1, $2, $3, $4, $5::jsonb, $6::bigint, $7, $8, $9::timestamptz, $10)
-             ON CONFLICT (id) DO NOTHING`,
-            [
-              e.id,
-              e.collection,
-              e.key,
-              e.type,
-              e.data === null ? null : JSON.stringify(e.data),
-              e.version.toString(),
-              e.op,
-              e.source,
-              e.createdAt,
-              e.correlationId ?? null,
-            ],
-          );
-        }
-      });
+      // One statement for the whole batch: all of it or none, as a transaction of one INSERT per
+      // event was, at a fraction of the round trips (embedded, 500 events: one statement instead of
+      // 500). Rows take their seq in the batch's order; an id already there, or twice in the batch,
+      // keeps its first row.
+      const rows = events.map((e, n) => ({
+        n,
+        id: e.id,
+        collection: e.collection,
+        key: e.key,
+        type: e.type,
+        data: e.data,
+        version: e.version.toString(),
+        op: e.op,
+        source: e.source,
+        created_at: e.createdAt,
+        correlation_id: e.correlationId ?? null,
+      }));
+      await db.query(
+        `INSERT INTO tweetbus_outbox (id, aggregatetype, aggregateid, type, payload, version, op, source, created_at, correlation_id)
+         SELECT id, collection, key, type, data, version, op, source, created_at, correlation_id
+           FROM jsonb_to_recordset($1::jsonb)
+             AS e(n integer, id text, collection text, key text, type text, data jsonb, version bigint, op text, source text, created_at timestamptz, correlation_id text)
+          ORDER BY n
+         ON CONFLICT (id) DO NOTHING`,
+        [JSON.stringify(rows)],
+      );
     },
 
     async deletePublished(before, limit) {
