@@ -17,6 +17,7 @@ function benchConfig(overrides: Partial<BenchConfig>): BenchConfig {
     events: 200,
     runs: 1,
     writers: 4,
+    pace: undefined,
     timeoutMs: 20_000,
     logLevel: 'silent',
     pgliteOptimize: false,

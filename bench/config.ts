@@ -26,7 +26,7 @@ export type BenchStore = { readonly kind: 'embedded' } | { readonly kind: 'postg
 
 /**
  * The pipeline benchmark's settings. Command-line values win over the environment:
- * `node dist/bench/pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--transport x|redis-streams|kafka] [--store embedded|postgres] [--write-db embedded|postgres] [--dry-run]`.
+ * `node dist/bench/pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--pace P] [--transport x|redis-streams|kafka] [--store embedded|postgres] [--write-db embedded|postgres] [--dry-run]`.
  */
 export interface BenchConfig {
   readonly transport: BenchTransport;
@@ -41,6 +41,8 @@ export interface BenchConfig {
   readonly runs: number;
   /** Concurrent writers issuing the row changes. */
   readonly writers: number;
+  /** Changes a second the writers keep to (BENCH_PACE, --pace); unset: as fast as they can. */
+  readonly pace: number | undefined;
   /** Gives up on a run whose read model has not caught up after this long. */
   readonly timeoutMs: number;
   /** Services' log lines go to stderr at this level. */
@@ -97,6 +99,11 @@ function readWhole(reader: EnvReader, name: string, max: number, fallback: numbe
   return reader.read(name, wholeNumber(1, max), fallback, `a whole number from 1 to ${String(max)} (${what})`);
 }
 
+/** Changes a second, at most 100,000; unset means as fast as the writers can. */
+function readPace(reader: EnvReader, name: string, fallback: number | undefined): number | undefined {
+  return reader.read<number | undefined>(name, wholeNumber(1, 100_000), fallback, 'a whole number of changes a second from 1 to 100000');
+}
+
 /** Comma-separated batch settings (`default`, `500`, `20-1000`), each once, in the order given. */
 function readBatchSizes(reader: EnvReader, name: string, fallback: readonly RelayBatch[]): readonly RelayBatch[] {
   const size = z.number().int().min(1).max(maxRelayBatchSize);
@@ -133,9 +140,9 @@ function readShared(env: EnvReader, timeoutFallbackMs: number): { databaseUrl: s
 export function loadConfig(variables: Env = process.env, argv: readonly string[] = process.argv.slice(2)): BenchConfig {
   const { args, dryRun } = readCommandLine(
     argv,
-    ['events', 'runs', 'writers', 'transport', 'store', 'write-db'],
+    ['events', 'runs', 'writers', 'pace', 'transport', 'store', 'write-db'],
     'events',
-    'pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--transport x|redis-streams|kafka] [--store embedded|postgres] [--write-db embedded|postgres] [--dry-run]',
+    'pipeline.bench.js [N] [--events N] [--runs R] [--writers W] [--pace P] [--transport x|redis-streams|kafka] [--store embedded|postgres] [--write-db embedded|postgres] [--dry-run]',
   );
   const env = createEnvReader(variables);
   const shared = readShared(env, 300_000);
@@ -148,6 +155,7 @@ export function loadConfig(variables: Env = process.env, argv: readonly string[]
   const events = readWhole(env, 'BENCH_EVENTS', maxEvents, 500, 'row changes per run');
   const runs = readWhole(env, 'BENCH_RUNS', maxRuns, 3, 'runs; the median is reported');
   const writers = readWhole(env, 'BENCH_WRITERS', maxWriters, 4, 'concurrent writers');
+  const pace = readPace(env, 'BENCH_PACE', undefined);
   return finish(env, args, {
     transport: transport === 'x' ? { kind: 'x' } : transport === 'kafka' ? { kind: 'kafka', brokers: kafkaBrokers } : { kind: 'redis-streams', url: redisUrl },
     store: store === 'embedded' ? { kind: 'embedded' } : { kind: 'postgres', databaseUrl: shared.databaseUrl },
@@ -156,6 +164,7 @@ export function loadConfig(variables: Env = process.env, argv: readonly string[]
     events: readWhole(args, '--events', maxEvents, events, 'row changes per run; also the first argument'),
     runs: readWhole(args, '--runs', maxRuns, runs, 'runs; the median is reported'),
     writers: readWhole(args, '--writers', maxWriters, writers, 'concurrent writers'),
+    pace: readPace(args, '--pace', pace),
     timeoutMs: shared.timeoutMs,
     logLevel: shared.logLevel,
     pgliteOptimize: shared.pgliteOptimize,

@@ -12,11 +12,19 @@ describe('bench configuration', () => {
       events: 500,
       runs: 3,
       writers: 4,
+      pace: undefined,
       timeoutMs: 300_000,
       logLevel: 'warn',
       pgliteOptimize: false,
       dryRun: false,
     });
+  });
+
+  it('paces the writers at BENCH_PACE or --pace changes a second, the flag winning, and refuses a pace that is not one', () => {
+    expect(loadConfig({ BENCH_PACE: '50' }, []).pace).toBe(50);
+    expect(loadConfig({ BENCH_PACE: '50' }, ['--pace', '200']).pace).toBe(200);
+    expect(() => loadConfig({ BENCH_PACE: 'slow' }, [])).toThrow(/BENCH_PACE should hold a whole number of changes a second from 1 to 100000/);
+    expect(() => loadConfig({}, ['--pace', '0'])).toThrow(/command line: --pace should hold a whole number of changes a second/);
   });
 
   it('runs over Redis Streams at REDIS_URL, or the local Redis', () => {

@@ -241,7 +241,7 @@ async function runOnce(config: BenchConfig, plan: readonly Change[], run: number
     const setupMs = performance.now() - setupStarted;
 
     // ---- the measured part ----
-    const written = await writeChanges(writeDb, plan, config.writers);
+    const written = await writeChanges(writeDb, plan, config.writers, config.pace);
     const commits = [...written.commits.values()];
     const finals = new Map<string, bigint>();
     for (const c of commits) {
@@ -329,7 +329,7 @@ async function main(): Promise<void> {
   const realLimit = quota === undefined ? 'a quota' : `${quota.limit} posts / ${quota.windowMs / 60_000} min per user`;
 
   const overX = config.transport.kind === 'x';
-  print(`tweetbus pipeline benchmark: ${config.events} row changes per run, ${config.runs} run(s), ${config.writers} writers`);
+  print(`tweetbus pipeline benchmark: ${config.events} row changes per run, ${config.runs} run(s), ${config.writers} writers${config.pace === undefined ? '' : `, paced at ${String(config.pace)} changes/s`}`);
   const kafka = config.transport.kind === 'kafka' ? await openBenchKafka(config.transport) : undefined;
   print(`transport: ${describeTransport(config.transport, kafka)}; store: ${describeStore(config.store)}`);
   print(`machine: ${machine()}`);
@@ -435,6 +435,7 @@ async function main(): Promise<void> {
     store: config.store.kind,
     writeDb: config.writeDb,
     events: config.events,
+    pace: config.pace,
     runs: config.runs,
     pipelinePerSecond: median.eventsPerSecond,
     writersInRun: {
@@ -470,6 +471,7 @@ async function main(): Promise<void> {
     transport: label,
     store: config.store.kind,
     events: config.events,
+    pace: config.pace,
     runs: config.runs,
     eventsPerSecond: median.eventsPerSecond,
     p50Ms: median.p50Ms,

@@ -10,6 +10,8 @@ export interface ResultRow {
   readonly transport: BenchTransport['kind'] | 'kafka (mock)';
   readonly store: BenchStore['kind'];
   readonly events: number;
+  /** Changes a second the writers kept to (`--pace`); `undefined` when they wrote as fast as they could. */
+  readonly pace?: number | undefined;
   readonly runs: number;
   readonly eventsPerSecond: number;
   readonly p50Ms: number;
@@ -62,6 +64,7 @@ export interface CeilingsResultRow {
   readonly store: BenchStore['kind'];
   readonly writeDb: BenchWriteDb;
   readonly events: number;
+  readonly pace?: number | undefined;
   readonly runs: number;
   /** The pipeline's events/s in the same runs. */
   readonly pipelinePerSecond: number;
@@ -150,6 +153,10 @@ grow with N. Setup (the emulator and the fresh databases, several seconds) is no
 The emulator's post quota is raised for the bench. Real X allows 100 posts per 15 minutes per user, so
 there the relay would spend almost all its time waiting out the quota (the events wait safely in the
 outbox). This measures the software, not X's quota.
+
+With \`--pace P\` (\`BENCH_PACE\`) the writers keep to P changes a second instead: change i starts no
+earlier than i / P seconds after the first, and N shows as \`1000 at 50/s\`. That measures latency at
+a steady load, where the unpaced run measures it under a burst.
 
 Run it: \`npm run bench\` (N = 500, 3 runs, median reported), or \`npm run bench -- 200 --runs 5\`, or
 \`BENCH_EVENTS=2000 BENCH_RUNS=1 npm run bench\`, or \`npm run bench -- --transport redis-streams --store postgres\`
@@ -301,13 +308,18 @@ function cell(text: string): string {
   return text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 }
 
+/** N, and the writers' pace when they kept to one: `1000 at 50/s`. */
+function eventsCell(row: { readonly events: number; readonly pace?: number | undefined }): string {
+  return row.pace === undefined ? String(row.events) : `${String(row.events)} at ${String(row.pace)}/s`;
+}
+
 export function formatRow(row: ResultRow): string {
   return `| ${[
     cell(row.date),
     cell(row.machine),
     row.transport,
     row.store,
-    String(row.events),
+    eventsCell(row),
     String(row.runs),
     row.eventsPerSecond.toFixed(1),
     row.p50Ms.toFixed(1),
@@ -414,7 +426,7 @@ export function formatCeilingsRow(row: CeilingsResultRow): string {
     row.transport,
     row.store,
     row.writeDb,
-    String(row.events),
+    eventsCell(row),
     String(row.runs),
     row.pipelinePerSecond.toFixed(0),
     `${w.perSecond.toFixed(0)} (${w.first.toFixed(0)} / ${w.last.toFixed(0)})`,

@@ -93,6 +93,10 @@ describe('bench results file', () => {
     expect(formatRow(aRow())).toBe('| 2025-01-02 03:04 | Some CPU, 2 cores, 8.0 GiB, Node v20.20.2 | x | embedded | 500 | 3 | 71.2 | 3187.3 | 5063.1 | 1015 | 500 |');
   });
 
+  it("shows the writers' pace beside N when they kept to one", () => {
+    expect(formatRow(aRow({ events: 1000, pace: 50 }))).toBe('| 2025-01-02 03:04 | Some CPU, 2 cores, 8.0 GiB, Node v20.20.2 | x | embedded | 1000 at 50/s | 3 | 71.2 | 3187.3 | 5063.1 | 1015 | 500 |');
+  });
+
   it('names the transport and the store, and shows no posts for a transport that does not post', () => {
     expect(formatRow(aRow({ transport: 'redis-streams', store: 'postgres', posts: undefined }))).toBe(
       '| 2025-01-02 03:04 | Some CPU, 2 cores, 8.0 GiB, Node v20.20.2 | redis-streams | postgres | 500 | 3 | 71.2 | 3187.3 | 5063.1 | 1015 | - |',

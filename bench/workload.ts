@@ -89,11 +89,16 @@ export interface WriteResult {
   readonly updates: number;
 }
 
-export async function writeChanges(db: SqlDatabase, plan: readonly Change[], writers: number): Promise<WriteResult> {
+/**
+ * The writers commit `plan` as fast as they can, or, given `pacePerSecond`, change i no earlier than
+ * i / pace seconds after the start: a steady load, at which latency is what is measured.
+ */
+export async function writeChanges(db: SqlDatabase, plan: readonly Change[], writers: number, pacePerSecond?: number): Promise<WriteResult> {
   const commits = new Map<string, Commit>();
   let inserts = 0;
   let updates = 0;
   let cursor = 0;
+  let started = Number.NaN;
 
   async function writeOne(change: Change): Promise<void> {
     const written = await db.transaction(async (tx) => {
@@ -110,9 +115,11 @@ export async function writeChanges(db: SqlDatabase, plan: readonly Change[], wri
 
   async function writer(): Promise<void> {
     for (;;) {
-      const change = plan[cursor];
+      const index = cursor;
+      const change = plan[index];
       cursor += 1;
       if (change === undefined) return;
+      if (pacePerSecond !== undefined) await until(started + (index * 1000) / pacePerSecond);
       await writeOne(change);
     }
   }
@@ -120,10 +127,16 @@ export async function writeChanges(db: SqlDatabase, plan: readonly Change[], wri
   // Every writer's connection is opened before the clock starts: a pool opens them on first use, and
   // that is setup, not the write side's cost.
   await Promise.all(Array.from({ length: writers }, () => db.transaction((tx) => tx.query('SELECT 1'))));
-  const started = performance.now();
+  started = performance.now();
   await Promise.all(Array.from({ length: writers }, writer));
   const writeMs = performance.now() - started;
   return { commits, commitsPerSecond: tenthRates(started, [...commits.values()].map((c) => c.at)), writeMs, inserts, updates };
+}
+
+/** Resolves at `time` (a `performance.now()` reading), at once if it has passed. */
+function until(time: number): Promise<void> {
+  const wait = time - performance.now();
+  return wait > 0 ? new Promise((resolve) => setTimeout(resolve, wait)) : Promise.resolve();
 }
 
 /** Commits per second over the first and the last tenth of the commits. */

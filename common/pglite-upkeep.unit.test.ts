@@ -1,13 +1,13 @@
-import { PGlite } from '@electric-sql/pglite';
 import { afterEach, describe, expect, it } from 'vitest';
 import { logSink } from './log-sink.fixture.js';
+import { newPglite } from './pglite.fixture.js';
 import { startPgliteUpkeep, upkeepStatisticsTarget, type PgliteUpkeep } from './pglite-upkeep.js';
 import { sqlFromPglite, type SqlDatabase } from './sql.js';
 
 const opened: { db: SqlDatabase; upkeep: PgliteUpkeep }[] = [];
 
 async function aDatabase(intervalMs = 3_600_000) {
-  const db = sqlFromPglite(new PGlite(), { owned: true });
+  const db = sqlFromPglite(await newPglite(), { owned: true });
   await db.exec(`
     CREATE TABLE churned (id int PRIMARY KEY, v int);
     CREATE TABLE quiet (id int PRIMARY KEY, v int);
