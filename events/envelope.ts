@@ -253,6 +253,18 @@ export function plainEnvelope(value: unknown): WireEnvelope | undefined {
   return { id, source, type, collection, key, version, op, data, createdAt, correlationId };
 }
 
+/**
+ * A `Date` as the canonical instant the schema would make of it, so `parseChangeEvent` takes its
+ * plain path: an adapter that reads `created_at` as a `Date` (pg does) would otherwise send every
+ * row through zod (about 3 KB a row). A date whose ISO form is not canonical (a year past 9999)
+ * stays a `Date`, and a string stays as it is, for the schema to judge.
+ */
+export function wireInstant(value: Date | string): Date | string {
+  if (typeof value === 'string' || Number.isNaN(value.getTime())) return value;
+  const iso = value.toISOString();
+  return canonicalInstant.test(iso) ? iso : value;
+}
+
 export type ParseResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
 /**

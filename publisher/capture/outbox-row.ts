@@ -1,6 +1,6 @@
 import type { Logger } from '../../common/logger.js';
 import { z } from 'zod';
-import { describeIssues, parseChangeEvent, type ChangeEvent, type DocumentLimits, type ParseResult } from '../../events/envelope.js';
+import { describeIssues, parseChangeEvent, wireInstant, type ChangeEvent, type DocumentLimits, type ParseResult } from '../../events/envelope.js';
 
 /**
  * An integer column fetched as text, as a bigint. Outbox positions and versions exceed 2^53, where a
@@ -43,7 +43,7 @@ export function outboxRowToEvent(fields: OutboxRowFields, limits: DocumentLimits
       version: c.version,
       op: c.op,
       data: c.payload,
-      createdAt: c.created_at,
+      createdAt: wireInstant(c.created_at),
       ...(c.correlation_id === null ? {} : { correlationId: c.correlation_id }),
     },
     limits,

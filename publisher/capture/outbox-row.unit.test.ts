@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { logSink } from '../../common/log-sink.fixture.js';
-import { defaultDocumentLimits } from '../../events/envelope.js';
+import { changeEventSchema, defaultDocumentLimits, parseChangeEvent } from '../../events/envelope.js';
 import { cutReason, digits, logDeadLettered, outboxRowToEvent, type OutboxRowFields } from './outbox-row.js';
 
 /** A valid `orders` upsert row, as an adapter maps it onto the fields. */
@@ -21,6 +21,27 @@ function fields(overrides: Partial<OutboxRowFields> = {}): OutboxRowFields {
 }
 
 describe('outboxRowToEvent', () => {
+  it('reads created_at given as a Date (as pg gives it) as its canonical instant, without the schema', () => {
+    const safeParse = vi.spyOn(changeEventSchema, 'safeParse');
+    try {
+      const fromDate = outboxRowToEvent(fields({ created_at: new Date('2026-01-02T03:04:05.678Z') }), defaultDocumentLimits);
+      expect(safeParse).not.toHaveBeenCalled();
+      expect(fromDate).toEqual(outboxRowToEvent(fields(), defaultDocumentLimits));
+    } finally {
+      safeParse.mockRestore();
+    }
+  });
+
+  it('leaves a Date without a canonical form (a year past 9999) to the schema, which reads it as before', () => {
+    const far = new Date('+010000-01-01T00:00:00.000Z');
+    const row = fields({ created_at: far });
+    const read = outboxRowToEvent(row, defaultDocumentLimits);
+    expect(read).toEqual(
+      parseChangeEvent({ id: 'evt-1', source: 'pg:dvx_orders', type: 'orders.upserted', collection: 'orders', key: '8172', version: '9007199254740993', op: 'upsert', data: row.payload, createdAt: far }),
+    );
+    expect(read).toMatchObject({ ok: true, value: { createdAt: '+010000-01-01T00:00:00.000Z' } });
+  });
+
   it('reads a row as the change event it holds, with the version exact', () => {
     expect(outboxRowToEvent(fields({ correlation_id: 'corr-1' }), defaultDocumentLimits)).toEqual({
       ok: true,
