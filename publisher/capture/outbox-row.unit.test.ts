@@ -1,7 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
+import { propertyRuns } from '../../common/property.fixture.js';
 import { logSink } from '../../common/log-sink.fixture.js';
 import { changeEventSchema, defaultDocumentLimits, parseChangeEvent } from '../../events/envelope.js';
-import { cutReason, digits, logDeadLettered, outboxRowToEvent, type OutboxRowFields } from './outbox-row.js';
+import { cutReason, digits, logDeadLettered, outboxFields, outboxRowToEvent, plainOutboxFields, type OutboxRowFields } from './outbox-row.js';
 
 /** A valid `orders` upsert row, as an adapter maps it onto the fields. */
 function fields(overrides: Partial<OutboxRowFields> = {}): OutboxRowFields {
@@ -125,5 +127,48 @@ describe('logDeadLettered', () => {
       { level: 40, msg: 'outbox row dead-lettered: it can never be published', outboxRow: { id: 'a', seq: '9007199254740995' }, reason: 'payload is not JSON' },
       { level: 40, msg: 'outbox row dead-lettered: it can never be published', outboxRow: { id: 'b', seq: '2' }, reason: 'bad collection' },
     ]);
+  });
+});
+
+describe('plainOutboxFields', () => {
+  it("takes exactly the rows the columns' schema takes, and gives what it gives", () => {
+    const anything = fc.oneof(
+      fc.string({ maxLength: 8 }),
+      fc.constant(null),
+      fc.constant(undefined),
+      fc.integer(),
+      fc.boolean(),
+      fc.date({ noInvalidDate: false }),
+      fc.constant(new Date(Number.NaN)),
+      fc.dictionary(fc.string({ maxLength: 3 }), fc.string({ maxLength: 3 }), { maxKeys: 2 }),
+    );
+    const text = fc.string({ maxLength: 8 });
+    const wellTyped = fc.record({
+      id: text, aggregatetype: text, aggregateid: text, type: text, payload: anything, version: text, op: text, source: text,
+      created_at: fc.oneof(text, fc.date({ noInvalidDate: true })),
+      correlation_id: fc.option(text, { nil: null }),
+    });
+    // A row of the table's types with one or two columns holding anything: the check must refuse what
+    // the schema refuses, column by column.
+    const column = fc.constantFrom<keyof OutboxRowFields>('id', 'aggregatetype', 'aggregateid', 'type', 'payload', 'version', 'op', 'source', 'created_at', 'correlation_id');
+    const anyRow = fc
+      .tuple(wellTyped, fc.array(fc.tuple(column, anything), { minLength: 1, maxLength: 2 }))
+      .map(([row, changes]): OutboxRowFields => ({ ...row, ...Object.fromEntries(changes) }));
+    let taken = 0;
+    fc.assert(
+      fc.property(fc.oneof(wellTyped, anyRow), (row: OutboxRowFields) => {
+        const plain = plainOutboxFields(row);
+        const reference = outboxFields.safeParse(row);
+        if (plain === undefined) {
+          expect(reference.success).toBe(false);
+          return;
+        }
+        taken += 1;
+        expect(reference.success).toBe(true);
+        expect(plain).toEqual(reference.data);
+      }),
+      propertyRuns(3000),
+    );
+    expect(taken).toBeGreaterThan(500);
   });
 });
