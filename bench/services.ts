@@ -37,6 +37,7 @@ const mib = 1024 * 1024;
  * freed. The services run here as their containers run them, so with it too.
  */
 export const imageProcessEnvironment = { MALLOC_MMAP_THRESHOLD_: '131072' } as const;
+
 const entryRoot = join(import.meta.dirname, '..');
 
 /** VmRSS and VmHWM of `pid`, in MiB (Linux). */

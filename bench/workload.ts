@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
+import { sleep } from '../common/backoff.js';
 import type { SqlDatabase } from '../common/sql.js';
 import { seededRandom } from '../common/seeded-random.js';
 import { defaultEventType, type ChangeEvent } from '../events/envelope.js';
@@ -119,7 +120,8 @@ export async function writeChanges(db: SqlDatabase, plan: readonly Change[], wri
       const change = plan[index];
       cursor += 1;
       if (change === undefined) return;
-      if (pacePerSecond !== undefined) await until(started + (index * 1000) / pacePerSecond);
+      const early = pacePerSecond === undefined ? 0 : started + (index * 1000) / pacePerSecond - performance.now();
+      if (early > 0) await sleep(early);
       await writeOne(change);
     }
   }
@@ -131,12 +133,6 @@ export async function writeChanges(db: SqlDatabase, plan: readonly Change[], wri
   await Promise.all(Array.from({ length: writers }, writer));
   const writeMs = performance.now() - started;
   return { commits, commitsPerSecond: tenthRates(started, [...commits.values()].map((c) => c.at)), writeMs, inserts, updates };
-}
-
-/** Resolves at `time` (a `performance.now()` reading), at once if it has passed. */
-function until(time: number): Promise<void> {
-  const wait = time - performance.now();
-  return wait > 0 ? new Promise((resolve) => setTimeout(resolve, wait)) : Promise.resolve();
 }
 
 /** Commits per second over the first and the last tenth of the commits. */
