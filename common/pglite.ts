@@ -11,8 +11,16 @@ import type { Logger } from './logger.js';
  * process's embedded database touches at start: about 120 MiB less resident memory per instance. The
  * embedded databases are small, and their files stay in the operating system's cache besides: the
  * consumer's bench ran as fast with 8 MB as with 16 (15,800 against 16,100 events/s, within its spread).
+ *
+ * And new WAL segments are not filled with zeros (`wal_init_zero=off`: PostgreSQL writes a segment's last
+ * byte, as it does on copy-on-write file systems). PostgreSQL zeroes a new 16 MB segment 1 MB (128
+ * blocks) a `pwritev`, and Emscripten's `pwritev` copies each call's blocks into a new JavaScript
+ * buffer, none of which is collected before the segment is done: each new segment cost 14-16 MiB
+ * resident for a moment, and 50 ms. The publisher alone peaked at 157-161 MiB through 20,000 events with it and at
+ * 143-145 MiB without (README, "Benchmarks"). Without the zeros, a full disk shows at the first write
+ * into the segment instead of at its creation; both stop the database's writes alike.
  */
-const startParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=8MB'];
+const startParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=8MB', '-c', 'wal_init_zero=off'];
 
 /**
  * Which of V8's WebAssembly compilers run PGlite's 9 MB of wasm. V8 compiles each function with its
