@@ -132,14 +132,16 @@ them into the read model.
   own per run, dropped afterwards.
 
 Each run starts from empty databases in a temporary directory. Concurrent writers (4 unless
-\`BENCH_WRITERS\` says otherwise) commit N changes as fast as they can, each in its own transaction:
-inserts and updates over about N/5 keys. The run then waits until the read model holds the final version
-of every key.
+\`BENCH_WRITERS\` says otherwise) commit N changes as fast as they can, each one upsert statement in a
+transaction of its own (one round trip, since 2026-12-07; a BEGIN, the upsert, a read of the captured
+row and a COMMIT before): inserts and updates over about N/5 keys. The run then waits until the read
+model holds the final version of every key.
 
 - **events/s**: N / (last apply - first commit).
-- **p50 / p99**: commit-to-applied latency per event: from the moment the writer's COMMIT returned to
-  the moment the read model's \`applyBatch\` holding that event resolved (it is durable then). Events are
-  matched by event id, read back from the outbox inside the writing transaction.
+- **p50 / p99**: commit-to-applied latency per event: from the moment the writer's statement returned
+  (committed) to the moment the read model's \`applyBatch\` holding that event resolved (it is durable
+  then). Events are matched by event id: each statement returns its transaction's id, and the outbox
+  rows of those transactions are read once the writers are done.
 - **peak RSS**: the highest resident set size of the process (everything above, with its embedded
   PostgreSQL instances; not the Redis or PostgreSQL servers) sampled every 50 ms over all runs.
 - **posts**: posts made in the median run (X only; \`-\` otherwise); N / posts is how many events one post
