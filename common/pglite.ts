@@ -17,7 +17,7 @@ import type { Logger } from './logger.js';
  * blocks) a `pwritev`, and Emscripten's `pwritev` copies each call's blocks into a new JavaScript
  * buffer, none of which is collected before the segment is done: each new segment cost 14-16 MiB
  * resident for a moment, and 50 ms. The publisher alone peaked at 157-161 MiB through 20,000 events with it and at
- * 143-145 MiB without (README, "Benchmarks"). Without the zeros, a full disk shows at the first write
+ * 143-145 MiB without (docs/performance.md, "Memory"). Without the zeros, a full disk shows at the first write
  * into the segment instead of at its creation; both stop the database's writes alike.
  */
 const startParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=8MB', '-c', 'wal_init_zero=off'];
@@ -27,8 +27,8 @@ const startParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=8MB', '
  * baseline compiler (Liftoff) and, by default, recompiles the hot ones with its optimizing compiler
  * (TurboFan) on background threads. For PGlite that second tier costs about 60 MiB resident for the
  * life of the process: the optimized code, and the compilers' working memory (about 90 MiB at its
- * peak), which the C allocator keeps. It buys about 50% more bulk upserts per second (see README,
- * "Performance"). An embedded database serves the demo and small deployments, so the baseline alone
+ * peak), which the C allocator keeps. It buys about 50% more bulk upserts per second (see
+ * docs/performance.md, "Memory"). An embedded database serves the demo and small deployments, so the baseline alone
  * is the default, and PGLITE_OPTIMIZE=true asks for both.
  *
  * The choice is a V8 flag of the whole process, so it is made once: a composition root calls

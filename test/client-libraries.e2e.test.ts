@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openServiceGroup, type ServiceGroup } from './processes.fixture.js';
 
 /**
- * Each service loads only the client libraries its configuration names (README, "Benchmarks": about
+ * Each service loads only the client libraries its configuration names (docs/performance.md, "Memory": about
  * 10 MiB of a service's memory). A module hook, given to the built services through NODE_OPTIONS,
  * writes every package they import.
  */

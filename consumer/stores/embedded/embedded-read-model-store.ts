@@ -10,7 +10,7 @@ import { createPostgresReadModelStore } from '../postgres/postgres-read-model-st
  * The most events one statement of the embedded store applies. A statement's working memory (the
  * batch as JSON, its rows, what it returns) is WebAssembly memory, which never shrinks: a 4,000-event
  * batch in one statement left the consumer about 17 MiB larger for good. 1,000 a statement applies
- * as fast (README, "Benchmarks").
+ * as fast (docs/performance.md, "Memory").
  */
 export const embeddedRowsPerStatement = 1_000;
 
