@@ -1,9 +1,10 @@
 import { PGlite } from '@electric-sql/pglite';
 import { existsSync, readFileSync } from 'node:fs';
-import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
+import { copyDirectory } from './copy-directory.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -93,7 +94,7 @@ export async function openPglite(dataDir: string | undefined, options: OpenPglit
 async function copyTemplate(template: string, dataDir: string, logger: Logger): Promise<void> {
   try {
     if (!existsSync(join(template, 'PG_VERSION'))) await makeTemplateDirectory(template, logger);
-    await cp(template, dataDir, { recursive: true });
+    await copyDirectory(template, dataDir);
   } catch (err) {
     logger.warn({ err, template }, 'could not start the database from the template; initialising it instead');
     await rm(dataDir, { recursive: true, force: true });
