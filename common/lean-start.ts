@@ -8,8 +8,9 @@ import { setFlagsFromString } from 'node:v8';
  * that an idle service then keeps. Imported first by an entry point, before the other modules load,
  * this module holds the young generation at its start size and has V8 favour size over speed; the
  * entry point calls `leanStartDone()` once the service is ready, and from then on V8 sizes the heap
- * for the work, as it would have. Together about 20 MiB less resident at rest on Node 20 (docs/performance.md,
- * "Memory"). Newer V8 releases hold the growth factor at 2 or more, so on those this saves less.
+ * for the work, as it would have. Together about 20 MiB less resident at rest on Node 20
+ * (docs/performance.md, "Memory"). Newer V8 releases hold the growth factor at 2 or more, so on those
+ * this saves less.
  * Both end with the start: size over speed, left on, halved the consumer's rate into PostgreSQL
  * (22,000 against 46,000 events/s, side by side), and set from the process's start it did the same.
  */

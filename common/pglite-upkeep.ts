@@ -16,8 +16,9 @@ import type { SqlDatabase } from './sql.js';
  * embedded database's memory is WebAssembly memory, which never shrinks: whatever it touches once
  * stays resident for the life of the process. So ANALYZE runs here with a target of
  * `upkeepStatisticsTarget` (3,000 sample rows) instead of PostgreSQL's 100 (30,000): on an outbox
- * of 20,000 rows that is 3 MiB of resident memory instead of 20 (docs/performance.md, "Memory"). The tables
- * of an embedded database are small, and their plans turn on row counts, which it estimates as well.
+ * of 20,000 rows that is 3 MiB of resident memory instead of 20 (docs/performance.md, "Memory"). The
+ * tables of an embedded database are small, and their plans turn on row counts, which it estimates as
+ * well.
  */
 export interface PgliteUpkeep {
   /** One check now (after the one in progress, if any); resolves with what it did. */

@@ -13,13 +13,14 @@ import type { Logger } from './logger.js';
  * embedded databases are small, and their files stay in the operating system's cache besides: the
  * consumer's bench ran as fast with 8 MB as with 16 (15,800 against 16,100 events/s, within its spread).
  *
- * And new WAL segments are not filled with zeros (`wal_init_zero=off`: PostgreSQL writes a segment's last
- * byte, as it does on copy-on-write file systems). PostgreSQL zeroes a new 16 MB segment 1 MB (128
+ * And new WAL segments are not filled with zeros (`wal_init_zero=off`: PostgreSQL writes a segment's
+ * last byte, as it does on copy-on-write file systems). PostgreSQL zeroes a new 16 MB segment 1 MB (128
  * blocks) a `pwritev`, and Emscripten's `pwritev` copies each call's blocks into a new JavaScript
  * buffer, none of which is collected before the segment is done: each new segment cost 14-16 MiB
- * resident for a moment, and 50 ms. The publisher alone peaked at 157-161 MiB through 20,000 events with it and at
- * 143-145 MiB without (docs/performance.md, "Memory"). Without the zeros, a full disk shows at the first write
- * into the segment instead of at its creation; both stop the database's writes alike.
+ * resident for a moment, and 50 ms. Through 20,000 events the publisher alone peaked at 153-155 MiB
+ * with the zeros and at 144-148 without, the consumer at 151-152 and 135 (docs/performance.md,
+ * "Memory"). Without the zeros, a full disk shows at the first write into the segment instead of at
+ * its creation; both stop the database's writes alike.
  */
 const startParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=8MB', '-c', 'wal_init_zero=off'];
 
@@ -29,8 +30,8 @@ const startParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=8MB', '
  * (TurboFan) on background threads. For PGlite that second tier costs about 60 MiB resident for the
  * life of the process: the optimized code, and the compilers' working memory (about 90 MiB at its
  * peak), which the C allocator keeps. It buys about 50% more bulk upserts per second (see
- * docs/performance.md, "Memory"). An embedded database serves the demo and small deployments, so the baseline alone
- * is the default, and PGLITE_OPTIMIZE=true asks for both.
+ * docs/performance.md, "Memory"). An embedded database serves the demo and small deployments, so the
+ * baseline alone is the default, and PGLITE_OPTIMIZE=true asks for both.
  *
  * The choice is a V8 flag of the whole process, so it is made once: a composition root calls
  * `choosePgliteTier` before its first database, and the first open applies it.
