@@ -42,7 +42,9 @@ async function main(): Promise<void> {
         throw err;
       }
       demo = ready;
-      leanStartDone();
+      // Both of its databases are embedded, as in a service with an embedded store: 20,000 events
+      // through it over Redis peaked at 161-168 MiB instead of 227-267, for 8% more time.
+      leanStartDone({ youngGeneration: 'small', oldGeneration: 'tight' });
       process.stdout.write(banner(ready, config, Date.now() - started));
     },
   });
