@@ -38,6 +38,14 @@ export interface LeanStartOptions {
   readonly oldGeneration?: 'tight' | 'grow';
 }
 
+/**
+ * The heap of a process whose store is embedded (the demo, and a service with the embedded outbox or
+ * read model): PGlite is its limit, not the collector, and little stays alive, so both generations
+ * stay small. Servers' stores keep V8's sizing: their services allocate for tens of thousands of
+ * events a second.
+ */
+export const embeddedStoreHeap = { youngGeneration: 'small', oldGeneration: 'tight' } as const satisfies LeanStartOptions;
+
 /** Speed over size again, and V8's own sizing of the heap unless `options` ask to keep a part of it small. */
 export function leanStartDone(options: LeanStartOptions = {}): void {
   if (options.youngGeneration !== 'small') setFlagsFromString('--semi-space-growth-factor=2');

@@ -1,5 +1,5 @@
 // First, before the other modules load: see common/lean-start.ts.
-import { leanStartDone } from '../common/lean-start.js';
+import { embeddedStoreHeap, leanStartDone } from '../common/lean-start.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -58,9 +58,7 @@ runMain({
       scope,
     );
     logger.info({ url: service.url, outbox: config.outbox.kind, ...transport.describe }, 'publisher ready');
-    // With the embedded outbox, PGlite is the limit, not the collector: a small heap costs little
-    // there. A relay on a server's outbox drains at tens of thousands a second and keeps V8's sizing.
-    leanStartDone(config.outbox.kind === 'embedded' ? { youngGeneration: 'small', oldGeneration: 'tight' } : {});
+    leanStartDone(config.outbox.kind === 'embedded' ? embeddedStoreHeap : {});
     if (config.snapshotOnAttach !== undefined) {
       const { target, close } = await openSnapshotTarget(config.outbox, logger, db);
       scope.defer(close);
